@@ -1,0 +1,115 @@
+# critsim - build, test, benchmark, figures.
+#
+#   make            build libcritsim.a and ./critsim
+#   make run        install missing Debian packages, build, run the main job (headline comparison)
+#   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
+#   make bench      benchmarks (figures printed, nothing asserted)
+#   make figures    regenerate every figure from its model file (PNG and PDF under results/figures)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Required flags live in CS_CFLAGS so that `make CFLAGS='-O1 -g -fsanitize=address'` adds to them.
+# BLAS: GSL's reference CBLAS is replaced by OpenBLAS (GSL_CBLAS_LIB defined empty), see style.md.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+ARCHFLAGS ?= -march=native
+LDFLAGS ?=
+BUILD   ?= build
+BIN     ?= critsim
+
+PKGS     := gsl lapacke openblas inih zlib
+DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libinih-dev zlib1g-dev \
+            gnuplot-nox dataset-fashion-mnist
+
+# deferred (=) so that packages installed by `make deps` in the same invocation are seen
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --define-variable=GSL_CBLAS_LIB= --libs $(PKGS) 2>/dev/null)
+CS_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
+             -Iinclude -I$(BUILD) $(PKG_CFLAGS)
+LDLIBS     = $(PKG_LIBS) -lm -lpthread
+
+SRC      := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJ      := $(SRC:src/%.c=$(BUILD)/%.o)
+CMDS     := $(sort $(patsubst src/cmd_%.c,%,$(wildcard src/cmd_*.c)))
+TESTS_C  := $(wildcard tests/test_*.c)
+TESTS_SH := $(wildcard tests/test_*.sh)
+TEST_BIN := $(TESTS_C:tests/%.c=$(BUILD)/tests/%)
+BENCH_C  := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
+FIGURES  :=
+
+.PHONY: all run check bench figures clean install deps FORCE
+all: $(BIN)
+
+# ---- dependencies -------------------------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "critsim: installing missing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
+	    || { echo "critsim: apt-get failed; install by hand: apt-get install$$missing" >&2; exit 1; }; \
+	else echo "critsim: all Debian packages present ($(words $(DEB_PKGS)) checked)"; fi
+
+# ---- build --------------------------------------------------------------------------------
+$(BUILD)/cmds.inc: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' $(foreach c,$(CMDS),'CMD($(c))') > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/cmds.inc
+	@mkdir -p $(BUILD)
+	$(CC) $(CS_CFLAGS) $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
+
+$(BUILD)/libcritsim.a: $(OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/main.o: src/main.c $(BUILD)/cmds.inc $(wildcard include/*.h)
+	$(CC) $(CS_CFLAGS) $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
+
+$(BIN): $(BUILD)/main.o $(BUILD)/libcritsim.a
+	$(CC) $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libcritsim.a $(wildcard include/*.h)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CS_CFLAGS) -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcritsim.a $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libcritsim.a $(wildcard include/*.h)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CS_CFLAGS) -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcritsim.a $(LDLIBS)
+
+# ---- main job, tests, benchmarks ------------------------------------------------------------
+RESULTS ?= results
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory main-job
+
+check: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
+	@CRITSIM=./$(BIN) sh tests/run.sh $(TEST_BIN) $(TESTS_SH)
+
+bench: $(BIN) $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; CRITSIM=./$(BIN) OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $$b || exit 1; done
+
+# figure fragments: each plots/NAME.mk adds its targets to FIGURES (and may define main-job)
+-include $(wildcard plots/*.mk)
+
+figures: $(BIN) $(FIGURES)
+	@echo "figures in $(RESULTS)/figures: $(notdir $(FIGURES))"
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/critsim/models $(DESTDIR)$(PREFIX)/share/critsim/plots
+	install -m 755 critsim $(DESTDIR)$(PREFIX)/bin/critsim
+	install -m 644 models/* $(DESTDIR)$(PREFIX)/share/critsim/models/ 2>/dev/null || true
+	install -m 644 plots/* $(DESTDIR)$(PREFIX)/share/critsim/plots/ 2>/dev/null || true

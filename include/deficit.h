@@ -1,0 +1,75 @@
+/* deficit.h - deficit schedules: parsing `KIND[:ARG[:ARG]]@START-END` and the window rule.
+ *
+ * Step convention (contracts.md): update number t (t = 0, 1, ...) takes the state after t updates to
+ * the state after t + 1.  A windowed deficit `@START-END` affects update t iff START <= t < END;
+ * `switch@STEP` affects every update t >= STEP.  The CNN uses the same syntax with epochs.
+ *
+ * Kinds and their arguments (engines validate which kinds they support and interpret the args):
+ *   gate:P            pathway P's parameters get no gradient, its output still counts
+ *   lesion:P:MODE     mode MODE of pathway P removed from the output and frozen
+ *   remove:P          source P zeroed
+ *   noise:P:VAR       noise of variance VAR added to source P (linear); `noise` alone (CNN): inputs
+ *                     replaced by a fixed finite set of Gaussian-noise images
+ *   decorrelate       cross-covariance between sources set to zero
+ *   subset:M          only the first M observed entries used
+ *   switch@STEP       task switch
+ *   blur[:P]:K        (CNN) down-sample to K x K and back, whole image or source P
+ *   flip, labels, dissociate   (CNN) vertical flip, fixed label permutation, source dissociation
+ * Pathways and sources are letters a, b, c, ... in order.  One option value may hold several deficits
+ * joined by '+' (`gate:b@0-200+lesion:a:1@0-1000`), so that a sweep can vary whole schedules.
+ */
+#ifndef CRITSIM_DEFICIT_H
+#define CRITSIM_DEFICIT_H
+
+#include <limits.h>
+
+#include "opts.h"
+
+#define DEFICIT_MAX 32
+
+typedef enum {
+    DEF_GATE,
+    DEF_LESION,
+    DEF_REMOVE,
+    DEF_NOISE,
+    DEF_DECORRELATE,
+    DEF_SUBSET,
+    DEF_SWITCH,
+    DEF_BLUR,
+    DEF_FLIP,
+    DEF_LABELS,
+    DEF_DISSOCIATE,
+    DEF_NKIND
+} deficit_kind;
+
+typedef struct {
+    deficit_kind kind;
+    int nargs;
+    char arg[2][32]; /* raw arguments after the kind, in order */
+    long start, end; /* affects update t iff start <= t < end (switch: end = LONG_MAX) */
+    char text[128];  /* the spec as written, for messages and provenance */
+} deficit;
+
+typedef struct {
+    int n;
+    deficit d[DEFICIT_MAX];
+} deficit_list;
+
+/* Parse one spec (no '+').  CS_OK or CS_EUSAGE with a message quoting the spec. */
+int deficit_parse(const char *spec, deficit *out);
+/* Parse every item of option `name` (OPT_MULTI), splitting items on '+'.  Empty list when unset. */
+int deficit_parse_opts(const opts *o, const char *name, deficit_list *out);
+
+static inline int deficit_active(const deficit *d, long t) { return t >= d->start && t < d->end; }
+
+const char *deficit_kind_name(deficit_kind k);
+
+/* Argument accessors with messages naming the deficit.  Sources/pathways are letters; *out is the
+ * 0-based index, checked against nsources. */
+int deficit_arg_source(const deficit *d, int argi, int nsources, int *out);
+int deficit_arg_long(const deficit *d, int argi, long lo, long hi, long *out);
+int deficit_arg_double(const deficit *d, int argi, double lo, double hi, double *out);
+/* Usage error "deficit 'TEXT': KIND is not supported by critsim CMD (supported: LIST)". */
+int deficit_unsupported(const deficit *d, const char *cmd, const char *supported);
+
+#endif

@@ -1,0 +1,30 @@
+/* linalg.h - dense linear-algebra helpers in double precision on LAPACKE/OpenBLAS and GSL.
+ *
+ * Conventions: matrices are row-major `double *` with explicit (rows x cols).  SVD wrappers return
+ * the thin decomposition A = U diag(s) V^T with U (m x k), s (k, descending), V (n x k) where
+ * k = min(m, n) -- V itself, never V^T (LAPACKE dgesdd returns V^T and GSL's SV_decomp returns V;
+ * both wrappers convert to this convention).  Signs are fixed so that the largest-magnitude entry of
+ * each column of U is positive (V follows), which makes two implementations comparable.
+ */
+#ifndef CRITSIM_LINALG_H
+#define CRITSIM_LINALG_H
+
+#include <gsl/gsl_rng.h>
+
+/* Thin SVD by LAPACKE_dgesdd.  U (m x k), s (k), V (n x k), k = min(m, n); any may be NULL except s.
+ * CS_OK, or CS_EFAIL with a message when LAPACK does not converge or A is not finite. */
+int linalg_svd(int m, int n, const double *A, double *U, double *s, double *V);
+/* The same through GSL (gsl_linalg_SV_decomp, one-sided Jacobi for m < n handled by transposing);
+ * an independent implementation for tests. */
+int linalg_svd_gsl(int m, int n, const double *A, double *U, double *s, double *V);
+
+/* Random orthogonal (n x n): QR of a standard Gaussian matrix with the signs of R's diagonal moved
+ * into Q (Haar measure), drawn from `rng`. */
+void linalg_random_orthogonal(gsl_rng *rng, int n, double *Q);
+
+/* C (m x n) = alpha * op(A) op(B) + beta * C through cblas_dgemm; ta/tb: 0 = as is, 1 = transpose.
+ * op(A) is (m x k), op(B) is (k x n); A, B, C row-major with their natural leading dimensions. */
+void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
+                 double beta, double *C);
+
+#endif

@@ -1,0 +1,83 @@
+/* opts.h - options of every subcommand: command line, model files (INI via libinih), defaults, --help.
+ *
+ * Each subcommand declares a table of opt_spec (terminated by an entry with name == NULL).  Every
+ * option has a long name (`--depth`), which is also its key in a model file, a default shown by
+ * --help, and one line of help.  Precedence: built-in default < model file (--model FILE) <
+ * command line < opts_set() (used by `critsim sweep` for varied keys).
+ *
+ * Value forms (contracts.md):
+ *   OPT_INT, OPT_DOUBLE, OPT_STRING  one value; a later occurrence replaces an earlier one.
+ *   OPT_FLAG    `--name` alone on the command line; `name = true|false|1|0|yes|no` in a file.
+ *   OPT_LIST    one comma-separated list (`--sv 3,2,1`); a single value is a list of length one.
+ *   OPT_MULTI   repeatable (`--deficit A --deficit B`), and each occurrence may itself hold several
+ *               comma-separated items; items from one source (file or command line) accumulate,
+ *               command-line items replace the file's.
+ * Model files: `key = value` lines, '#' or ';' comments, sections optional and ignored except
+ * `[sweep]`, which is reserved for `critsim sweep`.  The key `command = NAME` names the engine for
+ * sweep; a mismatching `command` is a usage error.  Unknown keys are usage errors naming the file and
+ * line.  Every accessor validates and, on bad input, records one message naming the option and where
+ * its value came from ("--depth (models/x.ini:3): ...") and returns CS_EUSAGE.
+ */
+#ifndef CRITSIM_OPTS_H
+#define CRITSIM_OPTS_H
+
+#include <stdio.h>
+
+typedef enum { OPT_INT, OPT_DOUBLE, OPT_STRING, OPT_FLAG, OPT_LIST, OPT_MULTI } opt_type;
+
+typedef struct {
+    const char *name; /* long name without "--"; also the model-file key */
+    opt_type type;
+    const char *def;  /* default as text (NULL: unset unless given) */
+    const char *help; /* one line; list choices as "a|b|c" */
+} opt_spec;
+
+typedef struct opts opts;
+
+/* A subcommand: main.c finds it by name; `critsim sweep` runs it in child processes. */
+typedef struct {
+    const char *name;
+    const char *summary;   /* one line for `critsim --help` */
+    const char *usage;     /* extra text after the option list in --help (examples); may be NULL */
+    const opt_spec *specs; /* terminated by {NULL} */
+    int (*run)(const opts *o); /* returns an exit status; on failure util_seterr() holds the message */
+} cmd_def;
+
+const cmd_def *cmd_find(const char *name); /* defined in main.c's registry; NULL if unknown */
+const cmd_def *const *cmd_all(void);       /* NULL-terminated array of every command */
+
+/* Parse argv (argv[0] is the subcommand name; options follow).  Returns CS_OK, CS_EUSAGE with the
+ * error recorded, or OPTS_HELP when --help was given (help already printed to stdout). */
+#define OPTS_HELP (-1)
+int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv);
+void opts_free(opts *o);
+void opts_help(FILE *f, const cmd_def *cmd);
+
+/* Programmatic override (highest precedence); returns CS_EUSAGE for an unknown name. */
+int opts_set(opts *o, const char *name, const char *value);
+/* Replace the command line recorded for provenance (sweep records the equivalent child command). */
+void opts_set_cmdline(opts *o, const char *cmdline);
+
+int opts_is_set(const opts *o, const char *name); /* given in a file or on the command line */
+const char *opts_cmdline(const opts *o);           /* "critsim modes --depth 4 ..." */
+const char *opts_origin(const opts *o, const char *name); /* "command line", "FILE:LINE", "default" */
+const cmd_def *opts_cmd(const opts *o);
+
+/* Raw text of a single-valued option (or the whole list as given); NULL if unset and no default. */
+const char *opts_str(const opts *o, const char *name);
+int opts_flag(const opts *o, const char *name);
+
+/* Typed, validated getters: CS_OK or CS_EUSAGE (message recorded).  Bounds are inclusive. */
+int opts_long(const opts *o, const char *name, long lo, long hi, long *out);
+int opts_double(const opts *o, const char *name, double lo, double hi, double *out);
+/* `choices` is "a|b|c"; *idx receives the position of the value in it. */
+int opts_choice(const opts *o, const char *name, const char *choices, int *idx);
+
+/* Items of an OPT_LIST or OPT_MULTI option (0 when unset). */
+int opts_count(const opts *o, const char *name);
+const char *opts_item(const opts *o, const char *name, int i);
+/* Whole list as numbers; *out is malloc'ed (caller frees), *n its length. */
+int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n);
+int opts_list_long(const opts *o, const char *name, long lo, long hi, long **out, int *n);
+
+#endif

@@ -1,0 +1,48 @@
+/* table.h - the run folder's text tables: provenance header, named columns, atomic publication.
+ *
+ * Format (contracts.md): whitespace-separated text; the file opens with '#' lines (critsim version,
+ * command line, seed, then whatever the engine adds: method, tolerances, solver statistics, wall
+ * time); the LAST '#' line before the data names the columns, space-separated.  gnuplot and
+ * numpy.loadtxt skip the '#' lines.
+ *
+ * Atomicity: rows are written to a hidden temporary file DIR/.NAME.body.PID; table_close() writes
+ * DIR/.NAME.tmp.PID = header + rows and renames it to DIR/NAME, so a reader never sees a half-written
+ * table under its final name.  table_fail() publishes what was written, ending with the line
+ * "# FAILED at step N: reason", so a failed run keeps its data and says why it stopped.
+ * Header lines (table_meta) may be added at any time before closing: solver statistics known only at
+ * the end still appear at the top.
+ */
+#ifndef CRITSIM_TABLE_H
+#define CRITSIM_TABLE_H
+
+#include <stdio.h>
+
+#include "opts.h"
+
+typedef struct table table;
+
+/* Create DIR (mkdir -p) and start DIR/NAME.  `o` (may be NULL) supplies the command line and the
+ * seed (if the command has a --seed option).  Returns NULL with the error recorded. */
+table *table_open(const char *dir, const char *name, const opts *o);
+/* One provenance line "# <text>" (printf-style, no newline). */
+void table_meta(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Column names, space-separated; written as the last '#' line. */
+void table_columns(table *t, const char *cols);
+/* One data row (printf-style; newline added). */
+void table_row(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The body stream, for engines that write rows themselves in a hot loop (one line per row). */
+FILE *table_stream(table *t);
+/* Publish; frees t.  CS_OK or CS_EUSAGE (I/O error recorded). */
+int table_close(table *t);
+/* Publish with a final "# FAILED at step STEP: REASON" line; frees t.  Returns CS_EFAIL (or the I/O
+ * error status). */
+int table_fail(table *t, long step, const char *reason);
+/* Drop the temporary files without publishing; frees t (NULL is a no-op). */
+void table_discard(table *t);
+
+/* Write DIR/final.dat: the run's key outcomes as `key value` rows (read by critsim sweep and by
+ * critsim analyze).  keys[i] are names such as final_loss, share_b_m0; NAN is written as "nan". */
+int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys,
+                         const double *values);
+
+#endif

@@ -1,0 +1,156 @@
+/* deficit.c - parsing of deficit schedules (see deficit.h for syntax and the window rule). */
+#include "deficit.h"
+
+#include <string.h>
+
+#include "util.h"
+
+static const char *const kind_names[DEF_NKIND] = {
+    "gate", "lesion", "remove", "noise", "decorrelate", "subset",
+    "switch", "blur", "flip", "labels", "dissociate"};
+
+/* Maximum number of arguments each kind accepts. */
+static const int kind_maxargs[DEF_NKIND] = {1, 2, 1, 2, 0, 1, 0, 2, 0, 0, 0};
+
+const char *deficit_kind_name(deficit_kind k) { return k < DEF_NKIND ? kind_names[k] : "?"; }
+
+static int parse_nonneg(const char *s, long *out)
+{
+    long v;
+    if (util_parse_long(s, &v) != 0 || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+int deficit_parse(const char *spec, deficit *out)
+{
+    memset(out, 0, sizeof *out);
+    if (strlen(spec) >= sizeof out->text)
+        return util_seterr(CS_EUSAGE, "deficit '%s' is too long", spec);
+    strcpy(out->text, spec);
+    const char *at = strchr(spec, '@');
+    if (!at)
+        return util_seterr(CS_EUSAGE,
+                           "deficit '%s' has no window; write KIND[:ARG]@START-END (e.g. gate:b@0-150) "
+                           "or switch@STEP",
+                           spec);
+    char head[96];
+    size_t hl = (size_t)(at - spec);
+    if (hl == 0 || hl >= sizeof head) return util_seterr(CS_EUSAGE, "deficit '%s' has no kind before '@'", spec);
+    memcpy(head, spec, hl);
+    head[hl] = '\0';
+    /* kind and args */
+    char *save = NULL;
+    char *tok = strtok_r(head, ":", &save);
+    int k;
+    for (k = 0; k < DEF_NKIND; k++)
+        if (tok && strcmp(tok, kind_names[k]) == 0) break;
+    if (k == DEF_NKIND)
+        return util_seterr(CS_EUSAGE,
+                           "deficit '%s': unknown kind '%s' (known: gate lesion remove noise decorrelate "
+                           "subset switch blur flip labels dissociate)",
+                           spec, tok ? tok : "");
+    out->kind = (deficit_kind)k;
+    while ((tok = strtok_r(NULL, ":", &save))) {
+        if (out->nargs >= kind_maxargs[k])
+            return util_seterr(CS_EUSAGE, "deficit '%s': too many arguments for %s", spec, kind_names[k]);
+        if (strlen(tok) >= sizeof out->arg[0] || !*tok)
+            return util_seterr(CS_EUSAGE, "deficit '%s': bad argument '%s'", spec, tok);
+        strcpy(out->arg[out->nargs++], tok);
+    }
+    if (strstr(head, "::") || head[hl - 1] == ':')
+        return util_seterr(CS_EUSAGE, "deficit '%s': empty argument", spec);
+    /* window */
+    const char *w = at + 1;
+    const char *dash = strchr(w, '-');
+    if (out->kind == DEF_SWITCH) {
+        if (dash || parse_nonneg(w, &out->start) != 0)
+            return util_seterr(CS_EUSAGE, "deficit '%s': write switch@STEP with STEP >= 0", spec);
+        out->end = LONG_MAX;
+        return CS_OK;
+    }
+    char a[64], b[64];
+    if (!dash || (size_t)(dash - w) >= sizeof a || strlen(dash + 1) >= sizeof b)
+        return util_seterr(CS_EUSAGE, "deficit '%s': window must be START-END with 0 <= START <= END", spec);
+    memcpy(a, w, (size_t)(dash - w));
+    a[dash - w] = '\0';
+    strcpy(b, dash + 1);
+    if (parse_nonneg(a, &out->start) != 0 || parse_nonneg(b, &out->end) != 0)
+        return util_seterr(CS_EUSAGE, "deficit '%s': window must be START-END with integers 0 <= START <= END",
+                           spec);
+    if (out->start > out->end)
+        return util_seterr(CS_EUSAGE, "deficit '%s': START %ld is after END %ld; swap them", spec,
+                           out->start, out->end);
+    return CS_OK;
+}
+
+int deficit_parse_opts(const opts *o, const char *name, deficit_list *out)
+{
+    out->n = 0;
+    int n = opts_count(o, name);
+    for (int i = 0; i < n; i++) {
+        char *copy = util_strdup(opts_item(o, name, i));
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+            if (out->n == DEFICIT_MAX) {
+                free(copy);
+                return util_seterr(CS_EUSAGE, "too many deficits (at most %d)", DEFICIT_MAX);
+            }
+            int rc = deficit_parse(tok, &out->d[out->n]);
+            if (rc) {
+                free(copy);
+                return rc;
+            }
+            out->n++;
+        }
+        free(copy);
+    }
+    return CS_OK;
+}
+
+int deficit_arg_source(const deficit *d, int argi, int nsources, int *out)
+{
+    if (argi >= d->nargs)
+        return util_seterr(CS_EUSAGE, "deficit '%s': %s needs a pathway/source letter (a, b, ...)", d->text,
+                           kind_names[d->kind]);
+    const char *s = d->arg[argi];
+    if (strlen(s) != 1 || s[0] < 'a' || s[0] > 'z')
+        return util_seterr(CS_EUSAGE, "deficit '%s': '%s' is not a pathway/source letter (a, b, ...)",
+                           d->text, s);
+    int idx = s[0] - 'a';
+    if (idx >= nsources)
+        return util_seterr(CS_EUSAGE, "deficit '%s': there is no pathway/source '%s' (this run has %d: a%s)",
+                           d->text, s, nsources, nsources > 1 ? "-" : "");
+    *out = idx;
+    return CS_OK;
+}
+
+int deficit_arg_long(const deficit *d, int argi, long lo, long hi, long *out)
+{
+    long v;
+    if (argi >= d->nargs || util_parse_long(d->arg[argi], &v) != 0)
+        return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be an integer", d->text,
+                           argi + 1, kind_names[d->kind]);
+    if (v < lo || v > hi)
+        return util_seterr(CS_EUSAGE, "deficit '%s': %ld is out of range [%ld, %ld]", d->text, v, lo, hi);
+    *out = v;
+    return CS_OK;
+}
+
+int deficit_arg_double(const deficit *d, int argi, double lo, double hi, double *out)
+{
+    double v;
+    if (argi >= d->nargs || util_parse_double(d->arg[argi], &v) != 0)
+        return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be a number", d->text, argi + 1,
+                           kind_names[d->kind]);
+    if (v < lo || v > hi)
+        return util_seterr(CS_EUSAGE, "deficit '%s': %g is out of range [%g, %g]", d->text, v, lo, hi);
+    *out = v;
+    return CS_OK;
+}
+
+int deficit_unsupported(const deficit *d, const char *cmd, const char *supported)
+{
+    return util_seterr(CS_EUSAGE, "deficit '%s': %s is not supported by critsim %s (supported: %s)", d->text,
+                       kind_names[d->kind], cmd, supported);
+}

@@ -1,0 +1,76 @@
+/* main.c - the critsim command: dispatch to subcommands, print errors, set exit statuses.
+ *
+ * Every subcommand lives in src/cmd_NAME.c and defines `const cmd_def cmd_NAME`; the Makefile
+ * generates build/cmds.inc (one CMD(NAME) line per file), so adding a command touches no shared file.
+ * Exit status: the command's (0 ok, 1 numerical failure, 2 usage); on failure the recorded message is
+ * printed as one line "critsim CMD: MESSAGE" on stderr.
+ */
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "opts.h"
+#include "util.h"
+
+#define CMD(n) extern const cmd_def cmd_##n;
+#include "cmds.inc"
+#undef CMD
+
+static const cmd_def *const registry[] = {
+#define CMD(n) &cmd_##n,
+#include "cmds.inc"
+#undef CMD
+    NULL};
+
+const cmd_def *const *cmd_all(void) { return registry; }
+
+const cmd_def *cmd_find(const char *name)
+{
+    for (int i = 0; registry[i]; i++)
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "critsim %s - critical learning periods in deep linear and convolutional networks\n\n"
+               "usage: critsim COMMAND [--model FILE.ini] [options]   (critsim COMMAND --help for options)\n\n"
+               "commands:\n",
+            CS_VERSION);
+    for (int i = 0; registry[i]; i++) fprintf(f, "  %-9s %s\n", registry[i]->name, registry[i]->summary);
+    fprintf(f, "\nexit status: 0 success, 1 a run failed numerically, 2 bad usage or input\n");
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off(); /* every GSL status is checked where it is returned */
+    if (argc < 2) {
+        usage(stderr);
+        return CS_EUSAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CS_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("critsim %s\n", CS_VERSION);
+        return CS_OK;
+    }
+    const cmd_def *cmd = cmd_find(argv[1]);
+    if (!cmd) {
+        fprintf(stderr, "critsim: unknown command '%s'; run 'critsim --help' for the list\n", argv[1]);
+        return CS_EUSAGE;
+    }
+    opts *o = NULL;
+    util_clearerr();
+    int rc = opts_parse(&o, cmd, argc - 1, argv + 1);
+    if (rc == OPTS_HELP) return CS_OK;
+    if (rc == CS_OK) rc = cmd->run(o);
+    if (rc != CS_OK) {
+        const char *msg = util_errmsg();
+        fprintf(stderr, "critsim %s: %s\n", cmd->name, msg[0] ? msg : "failed (no message recorded)");
+    }
+    opts_free(o);
+    fflush(stdout);
+    return rc;
+}

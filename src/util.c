@@ -1,0 +1,116 @@
+/* util.c - error channel, checked allocation, strict number parsing, paths and clocks.
+ * See util.h for the conventions.  Nothing here is numerically interesting. */
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static char util_err_buf[1024];
+
+void util_abort(const char *file, int line, const char *expr)
+{
+    fprintf(stderr, "critsim: internal error at %s:%d: assertion '%s' failed (please report)\n",
+            file, line, expr);
+    abort();
+}
+
+int util_seterr(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(util_err_buf, sizeof util_err_buf, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *util_errmsg(void) { return util_err_buf; }
+void util_clearerr(void) { util_err_buf[0] = '\0'; }
+
+void *util_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "critsim: out of memory allocating %zu bytes\n", n);
+        exit(CS_EFAIL);
+    }
+    return p;
+}
+
+void *util_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "critsim: out of memory allocating %zu x %zu bytes\n", n, size);
+        exit(CS_EFAIL);
+    }
+    return p;
+}
+
+char *util_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = util_malloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+int util_parse_long(const char *s, long *out)
+{
+    char *end;
+    if (!s || !*s) return -1;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0') return -1;
+    *out = v;
+    return 0;
+}
+
+int util_parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s) return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)) return -1;
+    if (end == s || *end != '\0' || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int util_mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return util_seterr(CS_EUSAGE, "invalid directory name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return util_seterr(CS_EUSAGE, "cannot create directory '%s': %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return util_seterr(CS_EUSAGE, "cannot create directory '%s': %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return util_seterr(CS_EUSAGE, "'%s' exists and is not a directory; choose another --out", buf);
+    return CS_OK;
+}
+
+double util_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void util_path(char *buf, size_t n, const char *dir, const char *name)
+{
+    int k = snprintf(buf, n, "%s/%s", dir, name);
+    CS_ASSERT(k > 0 && (size_t)k < n);
+}
