@@ -1,0 +1,61 @@
+/* test_deficit.c - deficit syntax `KIND[:ARG[:ARG]]@START-END` and the window rule (deficit.h). */
+#include "check.h"
+#include "deficit.h"
+#include "util.h"
+
+int main(void)
+{
+    deficit d;
+    CHECK_INT(deficit_parse("gate:b@0-150", &d), CS_OK);
+    CHECK_INT(d.kind, DEF_GATE);
+    CHECK_INT(d.start, 0);
+    CHECK_INT(d.end, 150);
+    int src;
+    CHECK_INT(deficit_arg_source(&d, 0, 2, &src), CS_OK);
+    CHECK_INT(src, 1);
+    CHECK_INT(deficit_arg_source(&d, 0, 1, &src), CS_EUSAGE); /* pathway b of a 1-pathway net */
+    /* window rule: update t affected iff START <= t < END */
+    CHECK(deficit_active(&d, 0));
+    CHECK(deficit_active(&d, 149));
+    CHECK(!deficit_active(&d, 150));
+    CHECK(!deficit_active(&d, -1));
+
+    CHECK_INT(deficit_parse("lesion:a:1@10-1000", &d), CS_OK);
+    CHECK_INT(d.kind, DEF_LESION);
+    CHECK_INT(d.nargs, 2);
+    long m;
+    CHECK_INT(deficit_arg_long(&d, 1, 0, 7, &m), CS_OK);
+    CHECK_INT(m, 1);
+    CHECK_INT(deficit_arg_long(&d, 1, 2, 7, &m), CS_EUSAGE); /* out of range */
+    CHECK(!deficit_active(&d, 9) && deficit_active(&d, 10));
+
+    CHECK_INT(deficit_parse("noise:b:0.5@3-4", &d), CS_OK);
+    double v;
+    CHECK_INT(deficit_arg_double(&d, 1, 0, 1e9, &v), CS_OK);
+    CHECK_CLOSE(v, 0.5, 0, 0); /* parsed exactly */
+    CHECK(deficit_active(&d, 3) && !deficit_active(&d, 4));
+
+    CHECK_INT(deficit_parse("switch@1001", &d), CS_OK);
+    CHECK_INT(d.kind, DEF_SWITCH);
+    CHECK(!deficit_active(&d, 1000) && deficit_active(&d, 1001) && deficit_active(&d, 1L << 40));
+
+    CHECK_INT(deficit_parse("decorrelate@0-5", &d), CS_OK);
+    CHECK_INT(d.kind, DEF_DECORRELATE);
+    CHECK_INT(deficit_parse("blur:b:8@0-40", &d), CS_OK);
+    CHECK_INT(d.kind, DEF_BLUR);
+    CHECK_INT(deficit_parse("flip@2-3", &d), CS_OK);
+    CHECK_INT(d.kind, DEF_FLIP);
+
+    /* malformed: every one a usage error with a message */
+    const char *bad[] = {"gate:b@20-10", "gate:b", "frobnicate@0-1", "gate:b@-1-5", "gate:b@0-x",
+                         "gate:b@0-10junk", "@0-10", "switch@", "gate:b@0-"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        util_clearerr();
+        int st = deficit_parse(bad[i], &d);
+        CHECK_INT(st, CS_EUSAGE);
+        if (st != CS_EUSAGE) printf("  (accepted '%s')\n", bad[i]);
+        CHECK(strlen(util_errmsg()) > 0);
+    }
+    CHECK(strcmp(deficit_kind_name(DEF_LESION), "lesion") == 0);
+    return check_done("test_deficit");
+}

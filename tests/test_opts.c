@@ -1,0 +1,151 @@
+/* test_opts.c - option tables, model files and validation (opts.h). */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "opts.h"
+#include "util.h"
+
+static const opt_spec specs[] = {
+    {"depth", OPT_INT, "4", "network depth"},
+    {"dt", OPT_DOUBLE, "0.01", "step"},
+    {"method", OPT_STRING, "euler", "euler|gd|rk8pd"},
+    {"sv", OPT_LIST, "3,2,1", "singular values"},
+    {"deficit", OPT_MULTI, NULL, "deficits"},
+    {"shared-input", OPT_FLAG, NULL, "flag"},
+    {"out", OPT_STRING, "out", "folder"},
+    {NULL, 0, NULL, NULL}};
+static int run_nop(const opts *o) { (void)o; return 0; }
+static const cmd_def fake = {"fake", "a test command", NULL, specs, run_nop};
+
+static int parse(opts **o, int argc, const char **argv) { return opts_parse(o, &fake, argc, (char **)argv); }
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+int main(void)
+{
+    opts *o;
+    long d;
+    double x;
+    int idx;
+    /* defaults */
+    const char *a0[] = {"fake"};
+    CHECK_INT(parse(&o, 1, a0), CS_OK);
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(d, 4);
+    CHECK(!opts_is_set(o, "depth"));
+    CHECK_INT(opts_count(o, "sv"), 3);
+    CHECK_INT(opts_count(o, "deficit"), 0);
+    CHECK(!opts_flag(o, "shared-input"));
+    opts_free(o);
+
+    /* command line, --name=value, flags, lists, repeatable */
+    const char *a1[] = {"fake", "--depth", "6", "--dt=0.5", "--sv", "5, 4", "--deficit", "gate:b@0-10",
+                        "--deficit", "lesion:a:1@0-5,gate:a@3-4", "--shared-input"};
+    CHECK_INT(parse(&o, 11, a1), CS_OK);
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(d, 6);
+    CHECK_INT(opts_double(o, "dt", 0, 1, &x), CS_OK);
+    CHECK_CLOSE(x, 0.5, 0, 0); /* exact: parsed from text */
+    double *sv;
+    int n;
+    CHECK_INT(opts_list_double(o, "sv", 0, 1e9, &sv, &n), CS_OK);
+    CHECK_INT(n, 2);
+    CHECK_CLOSE(sv[1], 4.0, 0, 0);
+    free(sv);
+    CHECK_INT(opts_count(o, "deficit"), 3);
+    CHECK(strcmp(opts_item(o, "deficit", 2), "gate:a@3-4") == 0);
+    CHECK(opts_flag(o, "shared-input"));
+    CHECK(strstr(opts_cmdline(o), "--depth 6") != NULL);
+    opts_free(o);
+
+    /* model file + command-line precedence; file lists replaced by command line */
+    char dir[] = "/tmp/critsim_test_opts_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char model[256], badm[256], other[256];
+    snprintf(model, sizeof model, "%s/m.ini", dir);
+    snprintf(badm, sizeof badm, "%s/bad.ini", dir);
+    snprintf(other, sizeof other, "%s/other.ini", dir);
+    write_file(model, "# experiment\ncommand = fake\n[run]\ndepth = 8\ndeficit = gate:b@0-1\ndeficit = gate:b@2-3\n"
+                      "[sweep]\nvary = depth=1,2\n");
+    const char *a2[] = {"fake", "--model", model, "--dt", "0.25"};
+    CHECK_INT(parse(&o, 5, a2), CS_OK);
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(d, 8);
+    CHECK(strstr(opts_origin(o, "depth"), "m.ini:4") != NULL); /* line 4 holds depth */
+    CHECK_INT(opts_count(o, "deficit"), 2);                    /* repeated keys accumulate */
+    opts_free(o);
+    const char *a3[] = {"fake", "--depth", "2", "--model", model, "--deficit", "gate:a@0-1"};
+    CHECK_INT(parse(&o, 7, a3), CS_OK);
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(d, 2); /* command line beats the file wherever it stands */
+    CHECK_INT(opts_count(o, "deficit"), 1);
+    /* programmatic override (sweep) */
+    CHECK_INT(opts_set(o, "depth", "3"), CS_OK);
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(d, 3);
+    CHECK_INT(opts_set(o, "nosuch", "3"), CS_EUSAGE);
+    opts_free(o);
+
+    /* errors: unknown key with line, command mismatch, malformed line, missing file */
+    write_file(badm, "depth = 3\n\nwidth = 100\n");
+    const char *a4[] = {"fake", "--model", badm};
+    CHECK_INT(parse(&o, 3, a4), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "bad.ini:3") && strstr(util_errmsg(), "width"));
+    write_file(other, "command = flow\n");
+    const char *a5[] = {"fake", "--model", other};
+    CHECK_INT(parse(&o, 3, a5), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "critsim flow") != NULL);
+    write_file(badm, "depth = 3\nthis line is not ini\n");
+    CHECK_INT(parse(&o, 3, a4), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "bad.ini:2") != NULL);
+    const char *a6[] = {"fake", "--model", "/nonexistent/x.ini"};
+    CHECK_INT(parse(&o, 3, a6), CS_EUSAGE);
+
+    /* errors: unknown option, missing value, bad flag value, stray argument */
+    const char *a7[] = {"fake", "--dpeth", "3"};
+    CHECK_INT(parse(&o, 3, a7), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "--dpeth") != NULL);
+    const char *a8[] = {"fake", "--depth"};
+    CHECK_INT(parse(&o, 2, a8), CS_EUSAGE);
+    const char *a9[] = {"fake", "--shared-input=maybe"};
+    CHECK_INT(parse(&o, 2, a9), CS_EUSAGE);
+    const char *a10[] = {"fake", "stray"};
+    CHECK_INT(parse(&o, 2, a10), CS_EUSAGE);
+    const char *a11[] = {"fake", "--sv", ","};
+    CHECK_INT(parse(&o, 3, a11), CS_EUSAGE); /* empty list */
+
+    /* typed getters: malformed numbers, ranges, choices */
+    const char *a12[] = {"fake", "--depth", "3x", "--dt", "1e400", "--method", "rk4", "--sv", "1,nan"};
+    CHECK_INT(parse(&o, 9, a12), CS_OK);
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "'3x' is not an integer") != NULL);
+    CHECK_INT(opts_double(o, "dt", 0, 1, &x), CS_EUSAGE); /* overflow is not finite */
+    CHECK_INT(opts_choice(o, "method", "euler|gd|rk8pd", &idx), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "euler|gd|rk8pd") != NULL);
+    CHECK_INT(opts_list_double(o, "sv", 0, 10, &sv, &n), CS_EUSAGE);
+    opts_set(o, "depth", "0");
+    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "must be in [1, 100]") != NULL);
+    opts_set(o, "method", "gd");
+    CHECK_INT(opts_choice(o, "method", "euler|gd|rk8pd", &idx), CS_OK);
+    CHECK_INT(idx, 1);
+    opts_free(o);
+
+    /* --help */
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    const char *a13[] = {"fake", "--help"};
+    int rc = parse(&o, 2, a13);
+    fclose(stdout);
+    stdout = saved;
+    CHECK_INT(rc, OPTS_HELP);
+
+    unlink(model); unlink(badm); unlink(other); rmdir(dir);
+    return check_done("test_opts");
+}
