@@ -16,6 +16,26 @@
  * bilinear up-sampling back, spec E.20; whole image, or only the image view P is cut from), flip
  * (vertical), labels (a fixed permutation of the classes), noise (inputs replaced by a fixed finite
  * set of Gaussian-noise images, keeping labels), remove:P (source P zeroed).  Test batches are clean.
+ *
+ * Exact semantics (data.c has the details):
+ *  - per training sample, in order: noise (input := noise image; no augmentation then) ->
+ *    augmentation on the whole image (translation by (dx, dy) uniform in [-shift, shift]^2 with zero
+ *    padding, i.e. the mean colour, then a horizontal flip with probability 1/2) -> vertical flip ->
+ *    each active blur in the order given (blur:P takes source P's columns from the blurred WHOLE
+ *    image, E.13) -> views -> remove:P zeroes source P's channels -> random zeroing of one source
+ *    (rand_zero); labels -> fixed permutation.
+ *  - labels: a cyclic permutation of the n_class classes (Sattolo, from the seed): no class keeps
+ *    its label, the same permutation in every epoch.
+ *  - noise: noise image j is N(0, 1) per pixel in normalised units, a pure function of (seed, j);
+ *    training image i gets noise image i % n_noise and the label of training image i % n_noise, so
+ *    every noise image has one label.  cfg.n_noise <= 0 (or >= n): one noise image per training image.
+ *  - randomness is counter-based (seed, epoch, position): batches of an epoch can be assembled in
+ *    any order, and epoch e gives the same batches whatever happened before.
+ *  - data_load: subset > n keeps all n.  mean/std are those of the whole training split (all images
+ *    in the files, also with a subset).  "cifar10" has no default directory (dir required).
+ *  - a data_pipe holds one scratch image: not thread-safe (one pipe per thread).
+ * No allocation after data_pipe_alloc.  API of the lead's first version unchanged; one trailing field
+ * (data_cfg.rand_zero) added.
  */
 #ifndef CRITSIM_DATA_H
 #define CRITSIM_DATA_H
@@ -25,10 +45,10 @@
 #include "deficit.h"
 
 typedef struct {
-    int n, c, h, w;  /* n images of c x h x w */
+    int n, c, h, w; /* n images of c x h x w */
     int n_class;
-    float *x;        /* (n x c x h x w), normalised */
-    int *y;          /* (n) */
+    float *x;              /* (n x c x h x w), normalised */
+    int *y;                /* (n) */
     float mean[3], std[3]; /* per-channel statistics used for normalisation */
 } data_set;
 
@@ -38,7 +58,8 @@ typedef struct {
  * Validates magic numbers, dimensions, label range and payload length; CS_EUSAGE with a message
  * naming the file and the fix on any problem.  Normalisation uses the TRAINING split's statistics:
  * pass the training set as `stats` when loading the test set (NULL when loading training data). */
-int data_load(const char *name, const char *dir, int train, long subset, const data_set *stats, data_set *out);
+int data_load(const char *name, const char *dir, int train, long subset, const data_set *stats,
+              data_set *out);
 void data_free(data_set *d); /* NULL-safe */
 
 /* Spec E.20 blur of one c x h x w image in place: antialiased (triangle filter, support scaled by
@@ -49,19 +70,25 @@ void data_blur(float *img, int c, int h, int w, int k, float *tmp);
 enum { DATA_VIEWS_ZERO = 0, DATA_VIEWS_CROP = 1 };
 
 typedef struct {
-    int n_src;     /* 1 (whole image) or 2 (left/right views) */
-    int views;     /* DATA_VIEWS_ZERO or DATA_VIEWS_CROP */
-    int batch;     /* batch size */
-    int augment;   /* random translation up to `shift` px (zero padding) + random horizontal flip */
+    int n_src;   /* 1 (whole image) or 2 (left/right views) */
+    int views;   /* DATA_VIEWS_ZERO or DATA_VIEWS_CROP */
+    int batch;   /* batch size */
+    int augment; /* random translation up to `shift` px (zero padding) + random horizontal flip */
     int shift;
-    int n_noise;   /* size of the fixed Gaussian-noise image set of the `noise` deficit */
+    int n_noise; /* size of the fixed Gaussian-noise image set of the `noise` deficit */
+    /* Added after the first version (trailing, so older initialisers still compile; 0 = off):
+     * training only, n_src == 2: with probability rand_zero the whole source a is zeroed, with
+     * probability rand_zero source b (disjoint events, so rand_zero <= 0.5), as P1's
+     * --is-rand-zero-input (B.2, 0.1 there) that makes single-source inputs in-distribution. */
+    double rand_zero;
 } data_cfg;
 
 typedef struct data_pipe data_pipe;
 
 /* Training pipeline over `train` (not copied; must outlive the pipe).  Validates the deficits
  * (kinds, sources, arguments); NULL with the error recorded on bad input. */
-data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const deficit_list *defs, uint64_t seed);
+data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const deficit_list *defs,
+                           uint64_t seed);
 void data_pipe_free(data_pipe *p);
 /* Output tensor geometry: channels = n_src * c, height, width of a view. */
 void data_pipe_shape(const data_pipe *p, int *channels, int *h, int *w);
