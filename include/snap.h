@@ -13,28 +13,46 @@
  *   U.npy, s.npy, V.npy   the task's singular triples the engine used: U (n_out x r), s (r),
  *                   V (n_in_total x r) -- V itself, NOT V^T; columns are modes in descending s
  *   sxx.npy         float64 (n_in_total x n_in_total) input covariance (absent: identity)
+ *   sv_a.npy, sv_b.npy   float64 (n_snap, n_units)  optional: per-unit source variances SV_a, SV_b
+ *                   estimated by the engine itself (rsv.h, sampled estimator; for networks whose RSV
+ *                   layer is not linear, e.g. the CNN); NaN rows for snapshots without an estimate
  * Layout of sources in the total input: `concat` (x = [x_a; x_b; ...], total map = [M_a M_b ...]) or
  * `shared` (every source/pathway reads the same input, total map = sum_P M_P; n_in[P] = n_in_total).
+ *
+ * index.dat metadata keys (one '# key = value' line each; readers ignore other '#' lines):
+ *   snap_format = 1, engine, n_src, layout = concat|shared, n_out, n_in = I_a,I_b,..., n_hidden,
+ *   hidden_layer, rank, n_snap, then optional arrays present: has_target, has_svd, has_sxx = 0|1,
+ *   n_units (0: no sv_a/sv_b).
+ * Row k of index.dat (k = 0..n_snap-1) gives the `step` (updates done; contracts.md) and `time`
+ * (step * dt, or the epoch for the CNN) of slice k of every map_P.npy / hidden_P.npy.
+ * All .npy files are little-endian C-order '<f8'; index.dat is written last, so a folder without it
+ * is incomplete.  Python:  M = np.load('snap/map_a.npy'); k, step, t = np.loadtxt('snap/index.dat').T
+ *
+ * Writer: the snapshots are kept in memory and written by snap_close(); an engine that fails
+ * numerically should still call snap_close() so the snapshots before the failure are kept.
+ * Steps must increase strictly from one snap_add() to the next.
  */
 #ifndef CRITSIM_SNAP_H
 #define CRITSIM_SNAP_H
 
 #define SNAP_MAX_SRC 8
+#define SNAP_FORMAT  1
 
 enum { SNAP_CONCAT = 0, SNAP_SHARED = 1 };
 
 typedef struct {
-    const char *engine;     /* "flow", "cnn", ... */
-    int n_src;              /* number of sources/pathways */
-    int layout;             /* SNAP_CONCAT or SNAP_SHARED */
-    int n_out;              /* output dimension */
-    int n_in[SNAP_MAX_SRC]; /* input dimension of each source's map */
-    int n_hidden;           /* units of the RSV layer (0: no hidden maps) */
-    int hidden_layer;       /* which hidden layer (1 = after W_1), for the header */
-    int rank;               /* number of singular triples given (0: none) */
-    const double *target;   /* (n_out x n_in_total) or NULL */
-    const double *U, *s, *V;/* see above, or NULL */
-    const double *sxx;      /* (n_in_total x n_in_total) or NULL */
+    const char *engine;      /* "flow", "cnn", ... */
+    int n_src;               /* number of sources/pathways */
+    int layout;              /* SNAP_CONCAT or SNAP_SHARED */
+    int n_out;               /* output dimension */
+    int n_in[SNAP_MAX_SRC];  /* input dimension of each source's map */
+    int n_hidden;            /* units of the RSV layer (0: no hidden maps) */
+    int hidden_layer;        /* which hidden layer (1 = after W_1), for the header */
+    int rank;                /* number of singular triples given (0: none) */
+    const double *target;    /* (n_out x n_in_total) or NULL */
+    const double *U, *s, *V; /* see above, or NULL */
+    const double *sxx;       /* (n_in_total x n_in_total) or NULL */
+    int n_units;             /* units with engine-estimated SV_a, SV_b (snap_add_sv); 0: none */
 } snap_meta;
 
 typedef struct snap_writer snap_writer;
@@ -44,12 +62,15 @@ snap_writer *snap_open(const char *run_dir, const snap_meta *m);
 /* Add one snapshot: maps[P] is (n_out x n_in[P]) row-major; hidden[P] is (n_hidden x n_in[P]) or
  * hidden == NULL when n_hidden == 0.  Copies the data. */
 int snap_add(snap_writer *w, long step, double time, const double *const *maps, const double *const *hidden);
+/* Attach the engine's per-unit source variances SV_a, SV_b (n_units each, rsv.h convention) to the
+ * most recent snapshot (meta.n_units > 0 required); snapshots without them hold NaN. */
+int snap_add_sv(snap_writer *w, const double *sv_a, const double *sv_b);
 /* Write the files and free the writer (NULL-safe). */
 int snap_close(snap_writer *w);
 
 /* A loaded snapshot set (all arrays malloc'ed; NULL where absent). */
 typedef struct {
-    snap_meta meta;          /* pointers inside refer to the arrays below */
+    snap_meta meta; /* pointers inside refer to the arrays below */
     char engine[32];
     int n_snap;
     long *step;
@@ -57,10 +78,18 @@ typedef struct {
     double *map[SNAP_MAX_SRC];    /* (n_snap, n_out, n_in[P]) */
     double *hidden[SNAP_MAX_SRC]; /* (n_snap, n_hidden, n_in[P]) or NULL */
     double *target, *U, *s, *V, *sxx;
+    double *sv_src[2]; /* (n_snap, n_units) SV_a, SV_b, or NULL */
 } snap_run;
 
 /* Load RUN/snap/; CS_OK or CS_EUSAGE with a message naming the file and what is wrong. */
 int snap_load(const char *run_dir, snap_run *out);
 void snap_free(snap_run *r);
+
+/* Total input dimension: sum of n_in for SNAP_CONCAT, n_in[0] for SNAP_SHARED. */
+int snap_n_in_total(const snap_meta *m);
+/* Column offset of source P in the total input (0 for SNAP_SHARED). */
+int snap_in_offset(const snap_meta *m, int p);
+/* Name of source P: 'a' + P. */
+char snap_src_name(int p);
 
 #endif

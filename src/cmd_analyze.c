@@ -1,0 +1,406 @@
+/* cmd_analyze.c - `critsim analyze --run RUN_DIR`: turn a run's snapshots (RUN_DIR/snap/, snap.h) into
+ * the tables the papers reason with (analyze.h, rsv.h).
+ *
+ * Writes into --out (default: the run folder):
+ *   svd.dat      step source index sigma            sorted singular values of each M_P and of the total
+ *   share.dat    step mode share_b inhibition K_a K_b ... K_total s   tracked modes (fixed U, V)
+ *   angles.dat   step source index angle            principal angles (radians) to the target's top-k
+ *   rsv.dat      step unit rsv sv_a sv_b            when the run has hidden maps (closed form) or the
+ *                                                   engine's SV_a, SV_b estimates (snap/sv_a.npy, sv_b.npy)
+ *   rsv_hist.dat step bin lo hi count               39 bins, edges linspace(-1.15, 1.15, 40)
+ *   summary.dat  key value                          final share/inhibition/K per mode, half steps,
+ *                                                   fused (|RSV| < 0.5) vs single-source (> 0.8) units
+ * Exit status: 0 ok; 2 bad or missing snapshots (message names the file); 1 a snapshot is non-finite
+ * (tables published up to the step before, ending "# FAILED at step N: ...").
+ * Non-goals: computing anything the plots need beyond these tables; re-running engines.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "analyze.h"
+#include "opts.h"
+#include "rsv.h"
+#include "snap.h"
+#include "table.h"
+#include "util.h"
+
+static const opt_spec specs[] = {
+    {"run", OPT_STRING, NULL, "run folder to analyse (holds snap/ written by flow or cnn); required"},
+    {"out", OPT_STRING, NULL, "folder for the tables (default: the run folder)"},
+    {"rsv-steps", OPT_LIST, "all", "recorded steps for rsv.dat/rsv_hist.dat: all|first|last|S1,S2,..."},
+    {"angle-rank", OPT_INT, "0",
+     "k of the top-k subspaces compared by principal angles (0: all tracked modes)"},
+    {"rsv-variance", OPT_STRING, "marginal",
+     "marginal|conditional: source variance with the partner drawn independently (official) or conditioned "
+     "on it"},
+    {NULL, 0, NULL, NULL}};
+
+static const char *basis_name(int b)
+{
+    return b == ANALYZE_BASIS_SNAPSHOT ? "the snapshot's U, V (the engine's)"
+           : b == ANALYZE_BASIS_TARGET
+               ? "a fresh SVD of the snapshot's target map (the run gave no U, V)"
+               : "a fresh SVD of the final total map (the run gave no U, V, no target)";
+}
+
+static void src_label(char *buf, int p, int n_src)
+{
+    if (p == n_src)
+        strcpy(buf, "total");
+    else {
+        buf[0] = snap_src_name(p);
+        buf[1] = 0;
+    }
+}
+
+/* Which snapshots get RSV: mark[k] = 1.  Usage error for a step that was not recorded. */
+static int rsv_select(const opts *o, const snap_run *run, int n_ok, char *mark)
+{
+    memset(mark, 0, (size_t)run->n_snap);
+    int n = opts_count(o, "rsv-steps");
+    for (int i = 0; i < n; i++) {
+        const char *it = opts_item(o, "rsv-steps", i);
+        if (!strcmp(it, "all")) {
+            for (int k = 0; k < n_ok; k++)
+                mark[k] = 1;
+            continue;
+        }
+        if (!strcmp(it, "first")) {
+            if (n_ok > 0) mark[0] = 1;
+            continue;
+        }
+        if (!strcmp(it, "last")) {
+            if (n_ok > 0) mark[n_ok - 1] = 1;
+            continue;
+        }
+        long s;
+        if (util_parse_long(it, &s) != 0)
+            return util_seterr(CS_EUSAGE, "--rsv-steps (%s): '%s' is not all, first, last or a step number",
+                               opts_origin(o, "rsv-steps"), it);
+        int found = -1;
+        for (int k = 0; k < n_ok; k++)
+            if (run->step[k] == s) found = k;
+        if (found < 0)
+            return util_seterr(
+                CS_EUSAGE,
+                "--rsv-steps: step %ld was not recorded (recorded: %ld..%ld, %d snapshots; see "
+                "snap/index.dat)",
+                s, run->step[0], run->step[n_ok > 0 ? n_ok - 1 : 0], run->n_snap);
+        mark[found] = 1;
+    }
+    return CS_OK;
+}
+
+/* Covariance block of source p (n_in[p] x n_in[p]) into C, or NULL when the input is white. */
+static const double *cov_block(const snap_run *run, int p, double *C)
+{
+    const snap_meta *m = &run->meta;
+    if (!run->sxx) return NULL;
+    int nt = snap_n_in_total(m), ni = m->n_in[p], off = snap_in_offset(m, p);
+    for (int i = 0; i < ni; i++)
+        for (int j = 0; j < ni; j++)
+            C[(size_t)i * ni + j] = run->sxx[(size_t)(off + i) * nt + off + j];
+    return C;
+}
+
+static void common_meta(table *t, const snap_run *run, const analyze_result *res, const char *run_dir)
+{
+    table_meta(t, "run: %s (engine %s, %d sources, layout %s, %d snapshots, steps %ld..%ld)", run_dir,
+               run->engine, run->meta.n_src, run->meta.layout == SNAP_SHARED ? "shared" : "concat",
+               run->n_snap, run->step[0], run->step[run->n_snap - 1]);
+    table_meta(t, "tracked basis: %s; %d modes", basis_name(res->basis), res->r);
+}
+
+static int run_analyze(const opts *o)
+{
+    double t0 = util_now();
+    const char *run_dir = opts_str(o, "run");
+    if (!run_dir || !run_dir[0])
+        return util_seterr(CS_EUSAGE, "--run RUN_DIR is required (a folder written by critsim flow or cnn)");
+    const char *out = opts_str(o, "out");
+    if (!out || !out[0]) out = run_dir;
+    long angle_rank;
+    int rc = opts_long(o, "angle-rank", 0, 1 << 20, &angle_rank);
+    if (rc != CS_OK) return rc;
+    int rsv_var = 0;
+    rc = opts_choice(o, "rsv-variance", "marginal|conditional", &rsv_var);
+    if (rc != CS_OK) return rc;
+
+    snap_run run;
+    rc = snap_load(run_dir, &run);
+    if (rc != CS_OK) return rc;
+    analyze_result res;
+    rc = analyze_run(&run, (int)angle_rank, &res);
+    if (rc != CS_OK) {
+        snap_free(&run);
+        return rc;
+    }
+    const snap_meta *m = &run.meta;
+    int S = m->n_src, r = res.r, ns = res.n_snap;
+    int failed = ns < res.n_total;
+    long fail_step = failed ? run.step[ns] : 0;
+    char fail_why[256];
+    snprintf(fail_why, sizeof fail_why, "non-finite per-source map in the snapshot at step %ld", fail_step);
+    char *mark = util_calloc((size_t)run.n_snap + 1, 1);
+    rc = rsv_select(o, &run, ns, mark);
+    if (rc != CS_OK) goto done;
+
+    /* ---- svd.dat ---- */
+    table *t = table_open(out, "svd.dat", o);
+    if (!t) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    common_meta(t, &run, &res, run_dir);
+    table_meta(
+        t,
+        "sorted singular values (LAPACKE dgesdd, descending) of each per-source map M_P and of the "
+        "total map (%s); sorted curves swap identity where modes cross: see share.dat for tracked modes",
+        m->layout == SNAP_SHARED ? "sum_P M_P" : "[M_a M_b ...]");
+    table_columns(t, "step source index sigma");
+    FILE *f = table_stream(t);
+    char lab[8];
+    for (int k = 0; k < ns; k++)
+        for (int p = 0; p <= S; p++) {
+            src_label(lab, p, S);
+            for (int i = 0; i < res.n_sv[p]; i++)
+                fprintf(f, "%ld %s %d %.17g\n", run.step[k], lab, i,
+                        res.sv[((size_t)k * (S + 1) + p) * res.sv_stride + i]);
+        }
+    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
+    if (rc != CS_OK && !failed) goto done;
+
+    /* ---- share.dat ---- */
+    t = table_open(out, "share.dat", o);
+    if (!t) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    common_meta(t, &run, &res, run_dir);
+    table_meta(t, "K_P = u_alpha^T M_P v_alpha (block of v_alpha acting on source P for concat runs), fixed "
+                  "u_alpha, v_alpha, never re-sorted; K_total = sum_P K_P; s = target singular value");
+    table_meta(
+        t, "share_b = K_b / sum_P K_P (= K_b/(K_a+K_b) for two sources; nan for one source or a zero sum)");
+    table_meta(
+        t, "inhibition = (max_P K_P - min_P K_P) / sum_P |K_P| in [0,1]: 0 = the sources carry the mode "
+           "equally, > 0 = one source carries more of it (suppresses the other), 1 = one source carries all");
+    char cols[512] = "step mode share_b inhibition";
+    for (int p = 0; p < S; p++) {
+        char b[8];
+        snprintf(b, sizeof b, " K_%c", snap_src_name(p));
+        strcat(cols, b);
+    }
+    strcat(cols, " K_total s");
+    table_columns(t, cols);
+    f = table_stream(t);
+    for (int k = 0; k < ns; k++)
+        for (int a = 0; a < r; a++) {
+            double tot = 0.0;
+            fprintf(f, "%ld %d %.17g %.17g", run.step[k], a, res.share[(size_t)k * r + a],
+                    res.inhib[(size_t)k * r + a]);
+            for (int p = 0; p < S; p++) {
+                double K = res.K[((size_t)k * S + p) * r + a];
+                tot += K;
+                fprintf(f, " %.17g", K);
+            }
+            fprintf(f, " %.17g %.17g\n", tot, res.s[a]);
+        }
+    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
+    if (rc != CS_OK && !failed) goto done;
+
+    /* ---- angles.dat ---- */
+    t = table_open(out, "angles.dat", o);
+    if (!t) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    common_meta(t, &run, &res, run_dir);
+    table_meta(t,
+               "principal angles (radians, ascending) between the top-k left singular subspace of M_P and "
+               "span(u_1..u_k) of the tracked basis; k = %d (or fewer when M_P has lower dimension)",
+               angle_rank > 0 && angle_rank < r ? (int)angle_rank : r);
+    table_columns(t, "step source index angle");
+    f = table_stream(t);
+    for (int k = 0; k < ns; k++)
+        for (int p = 0; p < S; p++)
+            for (int i = 0; i < res.k_angle[p]; i++)
+                fprintf(f, "%ld %c %d %.17g\n", run.step[k], snap_src_name(p), i,
+                        res.angle[((size_t)k * S + p) * res.angle_stride + i]);
+    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
+    if (rc != CS_OK && !failed) goto done;
+
+    /* ---- rsv.dat, rsv_hist.dat ---- */
+    /* source of the per-unit variances: hidden maps (closed form, exact) or the engine's estimates */
+    int from_hidden = m->n_hidden > 0 && S >= 2,
+        from_engine = !from_hidden && m->n_units > 0 && run.sv_src[0];
+    int have_rsv = from_hidden || from_engine;
+    long n_fused = 0, n_single = 0, n_dead = 0, rsv_last_step = -1;
+    if (have_rsv) {
+        int nh = from_hidden ? m->n_hidden : m->n_units, na = m->n_in[0], nb = m->n_in[1];
+        int conditional = rsv_var == 1 && from_hidden;
+        double *Ca = util_malloc((size_t)na * na * sizeof *Ca),
+               *Cb = util_malloc((size_t)nb * nb * sizeof *Cb);
+        const double *ca = NULL, *cb = NULL;
+        if (from_hidden && conditional) {
+            if (!(m->layout == SNAP_CONCAT && S == 2 && run.sxx)) {
+                free(Ca);
+                free(Cb);
+                rc = util_seterr(CS_EUSAGE,
+                                 "--rsv-variance conditional needs a two-source concat run with an input "
+                                 "covariance (snap/sxx.npy); use marginal");
+                goto done;
+            }
+            rc = rsv_conditional_cov(na, nb, run.sxx, Ca, Cb);
+            if (rc != CS_OK) {
+                free(Ca);
+                free(Cb);
+                goto done;
+            }
+            ca = Ca;
+            cb = Cb;
+        } else if (from_hidden) {
+            ca = cov_block(&run, 0, Ca);
+            cb = cov_block(&run, 1, Cb);
+        }
+        double *rsv = util_malloc((size_t)nh * sizeof *rsv), *sva = util_malloc((size_t)nh * sizeof *sva),
+               *svb = util_malloc((size_t)nh * sizeof *svb);
+        table *tr = table_open(out, "rsv.dat", o), *th = tr ? table_open(out, "rsv_hist.dat", o) : NULL;
+        if (!tr || !th) {
+            table_discard(tr);
+            free(Ca);
+            free(Cb);
+            free(rsv);
+            free(sva);
+            free(svb);
+            rc = CS_EUSAGE;
+            goto done;
+        }
+        const char *sign =
+            "RSV = (SV_b - SV_a)/(SV_a + SV_b) (official [C1] convention): -1 = unit driven only "
+            "by source a, +1 = only by source b, 0 = both equally; nan = dead unit (SV_a+SV_b = 0)";
+        const char *cov = conditional ? "conditional: Schur complements of sxx, Var(z | other source)"
+                          : run.sxx ? (m->layout == SNAP_SHARED ? "marginal: the shared input covariance sxx"
+                                                                : "marginal: diagonal blocks of sxx")
+                                    : "identity: white inputs";
+        const char *more = S > 2 ? "; sources a and b only" : "";
+        table *both[2] = {tr, th};
+        for (int i = 0; i < 2; i++) {
+            common_meta(both[i], &run, &res, run_dir);
+            table_meta(both[i], "%s", sign);
+            if (from_hidden)
+                table_meta(both[i],
+                           "closed form for the linear map to hidden layer %d: SV_P = h_P,i^T C_P h_P,i with "
+                           "C_P the source covariance (%s), exact, no sampling%s",
+                           m->hidden_layer, cov, more);
+            else
+                table_meta(
+                    both[i],
+                    "SV_a, SV_b estimated by the engine (%s, snap/sv_a.npy, sv_b.npy; official sampled "
+                    "estimator), %d unit samples; steps without an estimate are skipped",
+                    run.engine, nh);
+        }
+        table_meta(th,
+                   "histogram: edges numpy.linspace(-1.15, 1.15, 40) = 39 bins [lo, hi) (last closed); nan "
+                   "units left out");
+        table_columns(tr, "step unit rsv sv_a sv_b");
+        table_columns(th, "step bin lo hi count");
+        double edges[RSV_NEDGES];
+        rsv_hist_edges(edges);
+        long counts[RSV_NBINS];
+        FILE *fr = table_stream(tr);
+        for (int k = 0; k < ns; k++) {
+            if (!mark[k]) continue;
+            if (from_hidden) {
+                const double *Ha = run.hidden[0] + (size_t)k * nh * na,
+                             *Hb = run.hidden[1] + (size_t)k * nh * nb;
+                rsv_linear(nh, na, Ha, ca, nb, Hb, cb, rsv, sva, svb);
+            } else {
+                int any = 0;
+                for (int u = 0; u < nh; u++) {
+                    sva[u] = run.sv_src[0][(size_t)k * nh + u];
+                    svb[u] = run.sv_src[1][(size_t)k * nh + u];
+                    rsv[u] = rsv_value(sva[u], svb[u]);
+                    any |= !isnan(sva[u]) || !isnan(svb[u]);
+                }
+                if (!any) continue; /* no estimate at this step */
+            }
+            for (int u = 0; u < nh; u++)
+                fprintf(fr, "%ld %d %.17g %.17g %.17g\n", run.step[k], u, rsv[u], sva[u], svb[u]);
+            rsv_hist((size_t)nh, rsv, counts);
+            for (int b = 0; b < RSV_NBINS; b++)
+                table_row(th, "%ld %d %.17g %.17g %ld", run.step[k], b, edges[b], edges[b + 1], counts[b]);
+            rsv_count((size_t)nh, rsv, &n_fused, &n_single, &n_dead);
+            rsv_last_step = run.step[k];
+        }
+        int rc1 = failed ? table_fail(tr, fail_step, fail_why) : table_close(tr);
+        int rc2 = failed ? table_fail(th, fail_step, fail_why) : table_close(th);
+        free(Ca);
+        free(Cb);
+        free(rsv);
+        free(sva);
+        free(svb);
+        rc = rc1 != CS_OK ? rc1 : rc2;
+        if (rc != CS_OK && !failed) goto done;
+    }
+
+    /* ---- summary.dat ---- */
+    t = table_open(out, "summary.dat", o);
+    if (!t) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    common_meta(t, &run, &res, run_dir);
+    table_meta(
+        t, "final values at the last analysed step; half_step_mM = first step (linear interpolation between "
+           "recorded steps) at which K_total of mode M reaches half its final value; half_step_P_mM the same "
+           "for K_P alone (nan when its final value is 0)");
+    table_meta(t, "n_fused: units with |RSV| < 0.5, n_single: |RSV| > 0.8, at rsv_step (the last RSV step); "
+                  "n_dead: RSV undefined");
+    table_meta(t, "wall time: %.3f s", util_now() - t0);
+    table_columns(t, "key value");
+    double *kser = util_malloc((size_t)(ns > 0 ? ns : 1) * sizeof *kser);
+    table_row(t, "n_snap %d", ns);
+    table_row(t, "final_step %ld", ns > 0 ? run.step[ns - 1] : -1L);
+    table_row(t, "n_modes %d", r);
+    for (int a = 0; a < r; a++) {
+        size_t kl = (size_t)(ns > 0 ? ns - 1 : 0);
+        double tot = 0.0;
+        table_row(t, "share_b_m%d %.17g", a, ns > 0 ? res.share[kl * r + a] : NAN);
+        table_row(t, "inhibition_m%d %.17g", a, ns > 0 ? res.inhib[kl * r + a] : NAN);
+        for (int p = 0; p < S; p++) {
+            double K = ns > 0 ? res.K[(kl * S + p) * r + a] : NAN;
+            tot += K;
+            table_row(t, "K_%c_m%d %.17g", snap_src_name(p), a, K);
+        }
+        table_row(t, "K_total_m%d %.17g", a, tot);
+        table_row(t, "half_step_m%d %.17g", a, res.half_step[a]);
+        for (int p = 0; p < S; p++) {
+            for (int k = 0; k < ns; k++)
+                kser[k] = res.K[((size_t)k * S + p) * r + a];
+            table_row(t, "half_step_%c_m%d %.17g", snap_src_name(p), a,
+                      analyze_half_step(ns, run.step, kser));
+        }
+    }
+    if (have_rsv) {
+        table_row(t, "rsv_step %ld", rsv_last_step);
+        table_row(t, "n_units %d", m->n_hidden);
+        table_row(t, "n_fused %ld", n_fused);
+        table_row(t, "n_single %ld", n_single);
+        table_row(t, "n_dead %ld", n_dead);
+    }
+    free(kser);
+    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
+    if (rc == CS_EFAIL) util_seterr(CS_EFAIL, "%s; tables written up to the step before", fail_why);
+done:
+    free(mark);
+    analyze_result_free(&res);
+    snap_free(&run);
+    return rc;
+}
+
+const cmd_def cmd_analyze = {
+    "analyze", "per-source singular values, tracked mode shares, inhibition and RSV of a run's snapshots",
+    "examples:\n  critsim analyze --run runs/fig2            # writes svd.dat share.dat angles.dat "
+    "summary.dat "
+    "(+ rsv.dat rsv_hist.dat)\n  critsim analyze --run runs/fig2 --rsv-steps 0,150,last\n",
+    specs, run_analyze};

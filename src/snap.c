@@ -1,0 +1,547 @@
+/* snap.c - snapshots of per-source maps at recorded steps: writer (engines) and loader (analyzer).
+ *
+ * Purpose: one documented on-disk format (see snap.h) for the per-source maps M_P(t) of a run, the
+ * task's target map and the singular triples the engine used, readable from Python with numpy.load
+ * and numpy.loadtxt.  Mathematics: none; this is bookkeeping.  The only invariants are shapes:
+ * map_P.npy is (n_snap, n_out, n_in[P]), hidden_P.npy is (n_snap, n_hidden, n_in[P]), target.npy is
+ * (n_out, n_in_total), U (n_out x r), s (r), V (n_in_total x r), sxx (n_in_total x n_in_total).
+ * The loader checks every one of them against index.dat and names the file when one is wrong.
+ *
+ * Non-goals: streaming writes (snapshots are small: a 1000-step width-100 run is a few MB), appending
+ * to an existing snapshot folder, other dtypes than float64 on output.
+ */
+#include "snap.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "npy.h"
+#include "table.h"
+#include "util.h"
+
+struct snap_writer {
+    char dir[2048];
+    snap_meta m;
+    char engine[32];
+    int n_in_tot;
+    double *target, *U, *s, *V, *sxx; /* owned copies */
+    int n, cap;
+    long *step;
+    double *time;
+    double *map[SNAP_MAX_SRC];
+    double *hidden[SNAP_MAX_SRC];
+    double *sv[2]; /* (cap, n_units) */
+};
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+char snap_src_name(int p)
+{
+    return (char)('a' + p);
+}
+
+int snap_n_in_total(const snap_meta *m)
+{
+    if (m->layout == SNAP_SHARED) return m->n_in[0];
+    int t = 0;
+    for (int p = 0; p < m->n_src; p++)
+        t += m->n_in[p];
+    return t;
+}
+
+int snap_in_offset(const snap_meta *m, int p)
+{
+    if (m->layout == SNAP_SHARED) return 0;
+    int o = 0;
+    for (int q = 0; q < p; q++)
+        o += m->n_in[q];
+    return o;
+}
+
+static double *dup_or_null(const double *x, size_t n)
+{
+    if (!x || n == 0) return NULL;
+    double *y = util_malloc(n * sizeof *y);
+    memcpy(y, x, n * sizeof *y);
+    return y;
+}
+
+/* Shape and consistency checks shared by writer and loader; `where` names the origin in messages. */
+static int meta_check(const snap_meta *m, const char *where)
+{
+    if (m->n_src < 1 || m->n_src > SNAP_MAX_SRC)
+        return util_seterr(CS_EUSAGE, "%s: n_src = %d, must be in 1..%d", where, m->n_src, SNAP_MAX_SRC);
+    if (m->layout != SNAP_CONCAT && m->layout != SNAP_SHARED)
+        return util_seterr(CS_EUSAGE, "%s: layout must be concat or shared", where);
+    if (m->n_out < 1) return util_seterr(CS_EUSAGE, "%s: n_out = %d, must be >= 1", where, m->n_out);
+    for (int p = 0; p < m->n_src; p++) {
+        if (m->n_in[p] < 1)
+            return util_seterr(CS_EUSAGE, "%s: n_in of source %c = %d, must be >= 1", where, snap_src_name(p),
+                               m->n_in[p]);
+        if (m->layout == SNAP_SHARED && m->n_in[p] != m->n_in[0])
+            return util_seterr(CS_EUSAGE, "%s: layout shared needs equal n_in for every source", where);
+    }
+    if (m->n_hidden < 0) return util_seterr(CS_EUSAGE, "%s: n_hidden = %d < 0", where, m->n_hidden);
+    if (m->n_units < 0) return util_seterr(CS_EUSAGE, "%s: n_units = %d < 0", where, m->n_units);
+    if (m->n_units > 0 && m->n_src < 2)
+        return util_seterr(CS_EUSAGE, "%s: source variances (n_units > 0) need at least 2 sources", where);
+    int nt = snap_n_in_total(m), kmax = m->n_out < nt ? m->n_out : nt;
+    if (m->rank < 0 || m->rank > kmax)
+        return util_seterr(CS_EUSAGE, "%s: rank = %d, must be in 0..min(n_out, n_in_total) = %d", where,
+                           m->rank, kmax);
+    return CS_OK;
+}
+
+/* ---- writer --------------------------------------------------------------------------------- */
+
+snap_writer *snap_open(const char *run_dir, const snap_meta *m)
+{
+    CS_ASSERT(run_dir && m);
+    if (meta_check(m, "snapshot metadata") != CS_OK) return NULL;
+    if (m->rank > 0 && (!m->U || !m->s || !m->V)) {
+        util_seterr(CS_EUSAGE, "snapshot metadata: rank %d but U, s or V missing", m->rank);
+        return NULL;
+    }
+    snap_writer *w = util_calloc(1, sizeof *w);
+    util_path(w->dir, sizeof w->dir, run_dir, "snap");
+    if (util_mkdir_p(w->dir) != CS_OK) {
+        free(w);
+        return NULL;
+    }
+    w->m = *m;
+    snprintf(w->engine, sizeof w->engine, "%s", m->engine ? m->engine : "unknown");
+    for (char *c = w->engine; *c; c++)
+        if (*c == ' ' || *c == '\t' || *c == '=') *c = '_';
+    w->n_in_tot = snap_n_in_total(m);
+    size_t no = (size_t)m->n_out, ni = (size_t)w->n_in_tot, r = (size_t)m->rank;
+    w->target = dup_or_null(m->target, no * ni);
+    w->U = dup_or_null(m->rank ? m->U : NULL, no * r);
+    w->s = dup_or_null(m->rank ? m->s : NULL, r);
+    w->V = dup_or_null(m->rank ? m->V : NULL, ni * r);
+    w->sxx = dup_or_null(m->sxx, ni * ni);
+    w->m.engine = w->engine;
+    w->m.target = w->target;
+    w->m.U = w->U;
+    w->m.s = w->s;
+    w->m.V = w->V;
+    w->m.sxx = w->sxx;
+    return w;
+}
+
+static void writer_grow(snap_writer *w)
+{
+    int cap = w->cap ? 2 * w->cap : 64;
+    w->step = realloc(w->step, (size_t)cap * sizeof *w->step);
+    w->time = realloc(w->time, (size_t)cap * sizeof *w->time);
+    if (!w->step || !w->time) util_malloc((size_t)-1);
+    for (int p = 0; p < w->m.n_src; p++) {
+        size_t sm = (size_t)w->m.n_out * (size_t)w->m.n_in[p];
+        w->map[p] = realloc(w->map[p], (size_t)cap * sm * sizeof(double));
+        if (!w->map[p]) util_malloc((size_t)-1);
+        if (w->m.n_hidden > 0) {
+            size_t sh = (size_t)w->m.n_hidden * (size_t)w->m.n_in[p];
+            w->hidden[p] = realloc(w->hidden[p], (size_t)cap * sh * sizeof(double));
+            if (!w->hidden[p]) util_malloc((size_t)-1);
+        }
+    }
+    if (w->m.n_units > 0)
+        for (int i = 0; i < 2; i++) {
+            w->sv[i] = realloc(w->sv[i], (size_t)cap * w->m.n_units * sizeof(double));
+            if (!w->sv[i]) util_malloc((size_t)-1);
+        }
+    w->cap = cap;
+}
+
+int snap_add(snap_writer *w, long step, double time, const double *const *maps, const double *const *hidden)
+{
+    CS_ASSERT(w && maps);
+    if (w->n > 0 && step <= w->step[w->n - 1])
+        return util_seterr(CS_EUSAGE, "snapshot at step %ld after step %ld: steps must increase", step,
+                           w->step[w->n - 1]);
+    if (w->m.n_hidden > 0 && !hidden)
+        return util_seterr(CS_EUSAGE, "snapshot at step %ld: n_hidden = %d but no hidden maps given", step,
+                           w->m.n_hidden);
+    if (w->n == w->cap) writer_grow(w);
+    w->step[w->n] = step;
+    w->time[w->n] = time;
+    for (int p = 0; p < w->m.n_src; p++) {
+        CS_ASSERT(maps[p]);
+        size_t sm = (size_t)w->m.n_out * (size_t)w->m.n_in[p];
+        memcpy(w->map[p] + (size_t)w->n * sm, maps[p], sm * sizeof(double));
+        if (w->m.n_hidden > 0) {
+            CS_ASSERT(hidden[p]);
+            size_t sh = (size_t)w->m.n_hidden * (size_t)w->m.n_in[p];
+            memcpy(w->hidden[p] + (size_t)w->n * sh, hidden[p], sh * sizeof(double));
+        }
+    }
+    if (w->m.n_units > 0)
+        for (int i = 0; i < 2; i++)
+            for (int u = 0; u < w->m.n_units; u++)
+                w->sv[i][(size_t)w->n * w->m.n_units + u] = NAN;
+    w->n++;
+    return CS_OK;
+}
+
+int snap_add_sv(snap_writer *w, const double *sv_a, const double *sv_b)
+{
+    CS_ASSERT(w && sv_a && sv_b);
+    if (w->m.n_units <= 0)
+        return util_seterr(CS_EUSAGE, "snap_add_sv: the snapshot metadata declares no units (n_units = 0)");
+    if (w->n == 0)
+        return util_seterr(CS_EUSAGE, "snap_add_sv: no snapshot to attach the source variances to");
+    size_t off = (size_t)(w->n - 1) * w->m.n_units;
+    memcpy(w->sv[0] + off, sv_a, (size_t)w->m.n_units * sizeof(double));
+    memcpy(w->sv[1] + off, sv_b, (size_t)w->m.n_units * sizeof(double));
+    return CS_OK;
+}
+
+static void writer_free(snap_writer *w)
+{
+    free(w->target);
+    free(w->U);
+    free(w->s);
+    free(w->V);
+    free(w->sxx);
+    free(w->step);
+    free(w->time);
+    for (int p = 0; p < SNAP_MAX_SRC; p++) {
+        free(w->map[p]);
+        free(w->hidden[p]);
+    }
+    free(w->sv[0]);
+    free(w->sv[1]);
+    free(w);
+}
+
+int snap_close(snap_writer *w)
+{
+    if (!w) return CS_OK;
+    const snap_meta *m = &w->m;
+    char path[2400], name[64];
+    int rc = CS_OK;
+    size_t no = (size_t)m->n_out, ni = (size_t)w->n_in_tot, r = (size_t)m->rank;
+    for (int p = 0; p < m->n_src && rc == CS_OK; p++) {
+        size_t sh[3] = {(size_t)w->n, no, (size_t)m->n_in[p]};
+        snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
+        util_path(path, sizeof path, w->dir, name);
+        rc = npy_write_f64(path, 3, sh, w->map[p]);
+        if (rc == CS_OK && m->n_hidden > 0) {
+            size_t hh[3] = {(size_t)w->n, (size_t)m->n_hidden, (size_t)m->n_in[p]};
+            snprintf(name, sizeof name, "hidden_%c.npy", snap_src_name(p));
+            util_path(path, sizeof path, w->dir, name);
+            rc = npy_write_f64(path, 3, hh, w->hidden[p]);
+        }
+    }
+    if (rc == CS_OK && w->target) {
+        size_t sh[2] = {no, ni};
+        util_path(path, sizeof path, w->dir, "target.npy");
+        rc = npy_write_f64(path, 2, sh, w->target);
+    }
+    if (rc == CS_OK && r > 0) {
+        size_t su[2] = {no, r}, ss[1] = {r}, sv[2] = {ni, r};
+        util_path(path, sizeof path, w->dir, "U.npy");
+        rc = npy_write_f64(path, 2, su, w->U);
+        util_path(path, sizeof path, w->dir, "s.npy");
+        if (rc == CS_OK) rc = npy_write_f64(path, 1, ss, w->s);
+        util_path(path, sizeof path, w->dir, "V.npy");
+        if (rc == CS_OK) rc = npy_write_f64(path, 2, sv, w->V);
+    }
+    if (rc == CS_OK && w->sxx) {
+        size_t sh[2] = {ni, ni};
+        util_path(path, sizeof path, w->dir, "sxx.npy");
+        rc = npy_write_f64(path, 2, sh, w->sxx);
+    }
+    for (int i = 0; i < 2 && rc == CS_OK && m->n_units > 0; i++) {
+        size_t sh[2] = {(size_t)w->n, (size_t)m->n_units};
+        util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
+        rc = npy_write_f64(path, 2, sh, w->sv[i]);
+    }
+    if (rc == CS_OK) {
+        table *t = table_open(w->dir, "index.dat", NULL);
+        if (!t)
+            rc = CS_EUSAGE;
+        else {
+            char nin[256] = "";
+            for (int p = 0; p < m->n_src; p++) {
+                char b[24];
+                snprintf(b, sizeof b, p ? ",%d" : "%d", m->n_in[p]);
+                strcat(nin, b);
+            }
+            table_meta(t, "snapshot index: slice k of every map_P.npy / hidden_P.npy is the state after "
+                          "`step` updates");
+            table_meta(t, "snap_format = %d", SNAP_FORMAT);
+            table_meta(t, "engine = %s", w->engine);
+            table_meta(t, "n_src = %d", m->n_src);
+            table_meta(t, "layout = %s", m->layout == SNAP_SHARED ? "shared" : "concat");
+            table_meta(t, "n_out = %d", m->n_out);
+            table_meta(t, "n_in = %s", nin);
+            table_meta(t, "n_hidden = %d", m->n_hidden);
+            table_meta(t, "hidden_layer = %d", m->hidden_layer);
+            table_meta(t, "rank = %d", m->rank);
+            table_meta(t, "n_snap = %d", w->n);
+            table_meta(t, "has_target = %d", w->target != NULL);
+            table_meta(t, "has_svd = %d", m->rank > 0);
+            table_meta(t, "has_sxx = %d", w->sxx != NULL);
+            table_meta(t, "n_units = %d", m->n_units);
+            table_columns(t, "k step time");
+            for (int k = 0; k < w->n; k++)
+                table_row(t, "%d %ld %.17g", k, w->step[k], w->time[k]);
+            rc = table_close(t);
+        }
+    }
+    writer_free(w);
+    return rc;
+}
+
+/* ---- loader --------------------------------------------------------------------------------- */
+
+/* Read one array and check its shape; `want` has `ndim` entries. */
+static int load_array(const char *dir, const char *name, int ndim, const size_t *want, double **out)
+{
+    char path[2400];
+    util_path(path, sizeof path, dir, name);
+    npy_array a;
+    int rc = npy_read(path, &a);
+    if (rc != CS_OK) {
+        char why[1024]; /* copy: util_seterr must not read its own buffer */
+        snprintf(why, sizeof why, "%s", util_errmsg());
+        return util_seterr(CS_EUSAGE, "snapshot: %s (the run folder is damaged; re-run the engine)", why);
+    }
+    int ok = a.ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = a.shape[i] == want[i];
+    if (!ok) {
+        char got[128] = "", exp[128] = "";
+        for (int i = 0; i < a.ndim; i++) {
+            char b[24];
+            snprintf(b, sizeof b, i ? ",%zu" : "%zu", a.shape[i]);
+            strcat(got, b);
+        }
+        for (int i = 0; i < ndim; i++) {
+            char b[24];
+            snprintf(b, sizeof b, i ? ",%zu" : "%zu", want[i]);
+            strcat(exp, b);
+        }
+        npy_free(&a);
+        return util_seterr(CS_EUSAGE,
+                           "snapshot: '%s' has shape (%s) but snap/index.dat says (%s); the run folder is "
+                           "inconsistent, re-run the engine",
+                           path, got, exp);
+    }
+    *out = a.data;
+    return CS_OK;
+}
+
+static int parse_int_key(const char *path, const char *key, const char *val, int lo, int hi, int *out)
+{
+    long v;
+    if (util_parse_long(val, &v) != 0 || v < lo || v > hi)
+        return util_seterr(CS_EUSAGE, "snapshot: '%s': '%s = %s' is not an integer in %d..%d", path, key, val,
+                           lo, hi);
+    *out = (int)v;
+    return CS_OK;
+}
+
+/* Parse index.dat: metadata keys and the rows `k step time`. */
+static int load_index(const char *dir, snap_run *r, int *has_target, int *has_svd, int *has_sxx)
+{
+    char path[2400];
+    util_path(path, sizeof path, dir, "index.dat");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return util_seterr(
+            CS_EUSAGE,
+            "cannot open '%s': %s; not a run folder with snapshots (critsim flow writes them unless "
+            "--snap-every 0)",
+            path, strerror(errno));
+    snap_meta *m = &r->meta;
+    int seen_format = 0, seen_nsrc = 0, seen_nout = 0, seen_nin = 0, seen_nsnap = 0, seen_layout = 0;
+    int n_in_count = 0, rows = 0, cap = 0, rc = CS_OK, lineno = 0;
+    char line[4096];
+    while (rc == CS_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] != '\n') { /* table.h ends every line with '\n' */
+            rc = util_seterr(
+                CS_EUSAGE,
+                feof(f) ? "snapshot: '%s' line %d ends without a newline (truncated?); re-run the engine"
+                        : "snapshot: '%s' line %d is too long",
+                path, lineno);
+            break;
+        }
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = 0;
+        if (line[0] == '#') {
+            char key[64], val[1024];
+            if (sscanf(line, "# %63[A-Za-z_] = %1023s", key, val) != 2) continue;
+            if (!strcmp(key, "snap_format")) {
+                int v = 0;
+                rc = parse_int_key(path, key, val, 1, 1000000, &v);
+                if (rc == CS_OK && v != SNAP_FORMAT)
+                    rc = util_seterr(CS_EUSAGE,
+                                     "snapshot: '%s' has snap_format %d; this critsim reads format %d", path,
+                                     v, SNAP_FORMAT);
+                seen_format = 1;
+            } else if (!strcmp(key, "engine"))
+                snprintf(r->engine, sizeof r->engine, "%.31s", val);
+            else if (!strcmp(key, "n_src"))
+                rc = parse_int_key(path, key, val, 1, SNAP_MAX_SRC, &m->n_src), seen_nsrc = 1;
+            else if (!strcmp(key, "n_out"))
+                rc = parse_int_key(path, key, val, 1, 1 << 28, &m->n_out), seen_nout = 1;
+            else if (!strcmp(key, "n_hidden"))
+                rc = parse_int_key(path, key, val, 0, 1 << 28, &m->n_hidden);
+            else if (!strcmp(key, "n_units"))
+                rc = parse_int_key(path, key, val, 0, 1 << 30, &m->n_units);
+            else if (!strcmp(key, "hidden_layer"))
+                rc = parse_int_key(path, key, val, 0, 1 << 20, &m->hidden_layer);
+            else if (!strcmp(key, "rank"))
+                rc = parse_int_key(path, key, val, 0, 1 << 28, &m->rank);
+            else if (!strcmp(key, "n_snap"))
+                rc = parse_int_key(path, key, val, 0, 1 << 30, &r->n_snap), seen_nsnap = 1;
+            else if (!strcmp(key, "has_target"))
+                rc = parse_int_key(path, key, val, 0, 1, has_target);
+            else if (!strcmp(key, "has_svd"))
+                rc = parse_int_key(path, key, val, 0, 1, has_svd);
+            else if (!strcmp(key, "has_sxx"))
+                rc = parse_int_key(path, key, val, 0, 1, has_sxx);
+            else if (!strcmp(key, "layout")) {
+                seen_layout = 1;
+                if (!strcmp(val, "concat"))
+                    m->layout = SNAP_CONCAT;
+                else if (!strcmp(val, "shared"))
+                    m->layout = SNAP_SHARED;
+                else
+                    rc = util_seterr(CS_EUSAGE, "snapshot: '%s': layout '%s' is not concat or shared", path,
+                                     val);
+            } else if (!strcmp(key, "n_in")) {
+                seen_nin = 1;
+                char *save = NULL;
+                for (char *tok = strtok_r(val, ",", &save); tok && rc == CS_OK;
+                     tok = strtok_r(NULL, ",", &save)) {
+                    if (n_in_count >= SNAP_MAX_SRC) {
+                        rc = util_seterr(CS_EUSAGE, "snapshot: '%s': n_in lists more than %d sources", path,
+                                         SNAP_MAX_SRC);
+                        break;
+                    }
+                    rc = parse_int_key(path, key, tok, 1, 1 << 28, &m->n_in[n_in_count++]);
+                }
+            }
+            continue;
+        }
+        if (len == 0) continue;
+        long k, step;
+        double t;
+        char extra[8];
+        if (sscanf(line, "%ld %ld %lf %7s", &k, &step, &t, extra) != 3 || k != rows) {
+            rc = util_seterr(CS_EUSAGE, "snapshot: '%s' line %d: expected row `%d STEP TIME`, got '%.60s'",
+                             path, lineno, rows, line);
+            break;
+        }
+        if (rows > 0 && step <= r->step[rows - 1]) {
+            rc = util_seterr(CS_EUSAGE, "snapshot: '%s' line %d: steps must increase (%ld after %ld)", path,
+                             lineno, step, r->step[rows - 1]);
+            break;
+        }
+        if (rows == cap) {
+            cap = cap ? 2 * cap : 64;
+            r->step = realloc(r->step, (size_t)cap * sizeof *r->step);
+            r->time = realloc(r->time, (size_t)cap * sizeof *r->time);
+            if (!r->step || !r->time) util_malloc((size_t)-1);
+        }
+        r->step[rows] = step;
+        r->time[rows] = t;
+        rows++;
+    }
+    fclose(f);
+    if (rc != CS_OK) return rc;
+    if (!seen_format || !seen_nsrc || !seen_nout || !seen_nin || !seen_nsnap || !seen_layout)
+        return util_seterr(
+            CS_EUSAGE,
+            "snapshot: '%s' lacks one of the keys snap_format, n_src, layout, n_out, n_in, n_snap "
+            "(truncated or not a snapshot index)",
+            path);
+    if (n_in_count != m->n_src)
+        return util_seterr(CS_EUSAGE, "snapshot: '%s': n_in lists %d sources but n_src = %d", path,
+                           n_in_count, m->n_src);
+    if (rows != r->n_snap)
+        return util_seterr(CS_EUSAGE,
+                           "snapshot: '%s' has %d rows but n_snap = %d (truncated?); re-run the engine", path,
+                           rows, r->n_snap);
+    return meta_check(m, path);
+}
+
+int snap_load(const char *run_dir, snap_run *out)
+{
+    memset(out, 0, sizeof *out);
+    char dir[2048];
+    util_path(dir, sizeof dir, run_dir, "snap");
+    int has_target = 0, has_svd = 0, has_sxx = 0;
+    snprintf(out->engine, sizeof out->engine, "unknown");
+    int rc = load_index(dir, out, &has_target, &has_svd, &has_sxx);
+    snap_meta *m = &out->meta;
+    if (rc == CS_OK && has_svd && m->rank == 0) has_svd = 0;
+    if (rc == CS_OK && !has_svd) m->rank = 0;
+    size_t ns = (size_t)out->n_snap, no = (size_t)m->n_out;
+    size_t ni = rc == CS_OK ? (size_t)snap_n_in_total(m) : 0, rk = (size_t)m->rank;
+    char name[64];
+    for (int p = 0; rc == CS_OK && p < m->n_src; p++) {
+        size_t sh[3] = {ns, no, (size_t)m->n_in[p]};
+        snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
+        rc = load_array(dir, name, 3, sh, &out->map[p]);
+        if (rc == CS_OK && m->n_hidden > 0) {
+            size_t hh[3] = {ns, (size_t)m->n_hidden, (size_t)m->n_in[p]};
+            snprintf(name, sizeof name, "hidden_%c.npy", snap_src_name(p));
+            rc = load_array(dir, name, 3, hh, &out->hidden[p]);
+        }
+    }
+    if (rc == CS_OK && has_target) {
+        size_t sh[2] = {no, ni};
+        rc = load_array(dir, "target.npy", 2, sh, &out->target);
+    }
+    if (rc == CS_OK && has_svd) {
+        size_t su[2] = {no, rk}, ss[1] = {rk}, sv[2] = {ni, rk};
+        rc = load_array(dir, "U.npy", 2, su, &out->U);
+        if (rc == CS_OK) rc = load_array(dir, "s.npy", 1, ss, &out->s);
+        if (rc == CS_OK) rc = load_array(dir, "V.npy", 2, sv, &out->V);
+    }
+    if (rc == CS_OK && has_sxx) {
+        size_t sh[2] = {ni, ni};
+        rc = load_array(dir, "sxx.npy", 2, sh, &out->sxx);
+    }
+    for (int i = 0; i < 2 && rc == CS_OK && m->n_units > 0; i++) {
+        size_t sh[2] = {ns, (size_t)m->n_units};
+        rc = load_array(dir, i ? "sv_b.npy" : "sv_a.npy", 2, sh, &out->sv_src[i]);
+    }
+    if (rc != CS_OK) {
+        snap_free(out);
+        return rc;
+    }
+    m->engine = out->engine;
+    m->target = out->target;
+    m->U = out->U;
+    m->s = out->s;
+    m->V = out->V;
+    m->sxx = out->sxx;
+    return CS_OK;
+}
+
+void snap_free(snap_run *r)
+{
+    if (!r) return;
+    free(r->step);
+    free(r->time);
+    for (int p = 0; p < SNAP_MAX_SRC; p++) {
+        free(r->map[p]);
+        free(r->hidden[p]);
+    }
+    free(r->target);
+    free(r->U);
+    free(r->s);
+    free(r->V);
+    free(r->sxx);
+    free(r->sv_src[0]);
+    free(r->sv_src[1]);
+    memset(r, 0, sizeof *r);
+}
