@@ -41,6 +41,8 @@ typedef struct {
     const char *usage;     /* extra text after the option list in --help (examples); may be NULL */
     const opt_spec *specs; /* terminated by {NULL} */
     int (*run)(const opts *o); /* returns an exit status; on failure util_seterr() holds the message */
+    const char *positional;    /* NULL, or the option a single bare argument sets (`analyze RUN_DIR`
+                                  sets --run); a second bare argument is a usage error */
 } cmd_def;
 
 const cmd_def *cmd_find(const char *name); /* defined in main.c's registry; NULL if unknown */

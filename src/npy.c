@@ -174,7 +174,11 @@ int npy_load_matrix(const char *path, const char *what, int *rows, int *cols, do
     if (n > 4 && strcmp(path + n - 4, ".npy") == 0) {
         npy_array a;
         int rc = npy_read(path, &a);
-        if (rc) return util_seterr(rc, "%s: %s", what, util_errmsg());
+        if (rc) {
+            char msg[1024]; /* util_errmsg() is the buffer util_seterr writes: copy it first */
+            snprintf(msg, sizeof msg, "%s", util_errmsg());
+            return util_seterr(rc, "%s: %s", what, msg);
+        }
         if (a.ndim != 2) {
             npy_free(&a);
             return util_seterr(CS_EUSAGE, "%s: '%s' holds a %d-D array; a matrix (2-D) is needed", what, path,

@@ -272,10 +272,22 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
         }
     }
     /* pass 2: everything else */
+    int positional_seen = 0;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (strcmp(arg, "--model") == 0) { a++; continue; }
         if (strncmp(arg, "--model=", 8) == 0) continue;
+        if (cmd->positional && strncmp(arg, "--", 2) != 0 && !positional_seen) {
+            int i = spec_index(cmd, cmd->positional);
+            CS_ASSERT(i >= 0); /* the command table names an option it does not declare */
+            positional_seen = 1;
+            int rc = store(o, i, arg, LV_CMDLINE, "command line");
+            if (rc != CS_OK) {
+                opts_free(o);
+                return rc;
+            }
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             opts_free(o);
             return util_seterr(CS_EUSAGE, "unexpected argument '%s'; options are written --name value "
@@ -341,8 +353,12 @@ void opts_free(opts *o)
 
 void opts_help(FILE *f, const cmd_def *cmd)
 {
-    fprintf(f, "usage: critsim %s [--model FILE.ini] [options]\n%s\n\noptions (default in brackets):\n",
-            cmd->name, cmd->summary);
+    char pos[160] = "";
+    if (cmd->positional) snprintf(pos, sizeof pos, " [%s]", cmd->positional);
+    fprintf(f, "usage: critsim %s%s [--model FILE.ini] [options]\n%s\n\noptions (default in brackets):\n",
+            cmd->name, pos, cmd->summary);
+    if (cmd->positional)
+        fprintf(f, "  (a bare argument sets --%s)\n", cmd->positional);
     fprintf(f, "  --%-18s %s\n", "model FILE", "read options from an INI model file (keys = option names)");
     for (int i = 0; cmd->specs[i].name; i++) {
         const opt_spec *s = &cmd->specs[i];

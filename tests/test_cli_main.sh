@@ -15,4 +15,10 @@ for c in $("$CS" --help | awk '/^commands:/{f=1;next} f&&/^  [a-z]/{print $1}');
   expect_grep "$c --help lists --model" '--model' "$TMP/out"
   expect_exit 2 "$c unknown option" "$CS" "$c" --no-such-option
 done
+# a bare argument is the run folder of analyze (contract: critsim analyze RUN_DIR)
+if "$CS" --help | grep -q '^  analyze'; then
+  expect_exit 2 "analyze missing run folder" "$CS" analyze "$TMP/no-such-run"
+  expect_grep "analyze names the folder" "no-such-run" "$TMP/err"
+  expect_exit 2 "analyze two run folders" "$CS" analyze "$TMP/a" "$TMP/b"
+fi
 done_checks test_cli_main

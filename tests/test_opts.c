@@ -17,6 +17,7 @@ static const opt_spec specs[] = {
     {NULL, 0, NULL, NULL}};
 static int run_nop(const opts *o) { (void)o; return 0; }
 static const cmd_def fake = {"fake", "a test command", NULL, specs, run_nop};
+static const cmd_def fakepos = {"fakepos", "positional", NULL, specs, run_nop, "out"};
 
 static int parse(opts **o, int argc, const char **argv) { return opts_parse(o, &fake, argc, (char **)argv); }
 
@@ -147,5 +148,16 @@ int main(void)
     CHECK_INT(rc, OPTS_HELP);
 
     unlink(model); unlink(badm); unlink(other); rmdir(dir);
+    /* positional argument: one bare argument sets the declared option; a second is refused */
+    {
+        const char *ap[] = {"fakepos", "runs/x", "--depth", "3"};
+        CHECK_INT(opts_parse(&o, &fakepos, 4, (char **)ap), CS_OK);
+        CHECK(o && strcmp(opts_str(o, "out"), "runs/x") == 0);
+        opts_free(o);
+        const char *ap2[] = {"fakepos", "runs/x", "runs/y"};
+        CHECK_INT(opts_parse(&o, &fakepos, 3, (char **)ap2), CS_EUSAGE);
+        const char *ap3[] = {"fake", "runs/x"}; /* no positional declared */
+        CHECK_INT(parse(&o, 2, ap3), CS_EUSAGE);
+    }
     return check_done("test_opts");
 }
