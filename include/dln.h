@@ -1,0 +1,142 @@
+/* dln.h - deep linear networks on full weight matrices: exact full-batch gradient, gradient descent
+ * and continuous gradient flow (GSL odeiv2), with deficit schedules.  Engine of `critsim flow`.
+ *
+ * Model.  n_chain chains ("pathways" a, b, ...), each a product of D weight matrices (no biases):
+ *   Omega_p = W^p_D ... W^p_1,  W^p_l (dims[l] x dims[l-1]) row-major, dims[0] = in_dim[p],
+ *   dims[1..D-1] = width, dims[D] = n_out.
+ *   arch paths, separate inputs : chain p reads source p (input columns [in_off[p], in_off[p]+in_dim[p]))
+ *   arch paths, --shared-input  : every chain reads the whole input (in_off = 0, in_dim = n_in)
+ *   arch fused                  : one chain on the concatenated sources.
+ * The total map is Omega_tot = sum_p embed_p(Omega_p) (n_out x n_in); y_hat = Omega_tot x.
+ * Loss and gradient (item tasks, exact population form, c = 1 for `mean`, c = n_items for `sum`):
+ *   L = c/2 [tr Syy - 2 <Omega_tot, Syx> + <Omega_tot Sxx, Omega_tot>],
+ *   E = dL/dOmega_tot = c (Omega_tot Sxx - Syx),  G_p = dL/dOmega_p = E restricted to p's columns,
+ *   dL/dW^p_l = (W_D ... W_{l+1})^T G_p (W_{l-1} ... W_1)^T   (empty products = identity).
+ * Completion: Omega_tot is the n_out x n_in prediction; L = 1/(2m) sum_{(i,j) in Obs} (Omega_ij - M_ij)^2,
+ *   G = sparse residual / m; the products use prefix P_l = W_l...W_1 and suffix S_l = W_D...W_{l+1}
+ *   computed once per step and reused by every layer; the sparse G is applied by row updates, so a
+ *   D = 3 step costs three dense products plus O(m n) work.
+ * Deficits (window rule of deficit.h: update t is affected iff START <= t < END):
+ *   gate:P     chain P's gradient is zero (its output still counts)
+ *   lesion:P:M forward uses (I - u_M u_M^T) embed(Omega_P) (I - v_M v_M^T) (gradient flows through)
+ *   remove:P   source P zeroed: its rows/columns of Sxx and its columns of Syx set to 0
+ *   noise:P:V  V added to the diagonal of source P's block of Sxx
+ *   decorrelate  off-diagonal source blocks of Sxx set to 0
+ *   switch     the second target (item: Syx2 = T2 Sxx; completion: M2 at the same positions)
+ *   subset:M   only the first M observed entries (loss averaged over M)
+ * Gradient descent: theta <- theta - lr * grad (all layers from the same pre-step weights); gradient
+ * flow: d theta/dt = -grad through gsl_odeiv2_driver (rk8pd, rkf45, rkck), time = step * lr.
+ * All weights live in one block theta (n_param doubles); nothing is allocated per step.
+ *
+ * Non-goals: biases, non-linearities, mini-batches, momentum.
+ */
+#ifndef CRITSIM_DLN_H
+#define CRITSIM_DLN_H
+
+#include <gsl/gsl_rng.h>
+
+#include "deficit.h"
+#include "task.h"
+
+#define DLN_MAX_CHAIN 16
+
+typedef enum { DLN_PATHS = 0, DLN_FUSED = 1 } dln_arch;
+typedef enum { DLN_LOSS_SUM = 0, DLN_LOSS_MEAN = 1 } dln_loss;
+typedef enum { DLN_INIT_GAUSS = 0, DLN_INIT_ORTHOGONAL, DLN_INIT_IDENTITY, DLN_INIT_ALIGNED } dln_init_kind;
+typedef enum { DLN_RK8PD = 0, DLN_RKF45, DLN_RKCK } dln_stepper;
+
+typedef struct {
+    dln_arch arch;
+    int shared_input; /* paths only */
+    int n_chain;      /* paths: number of pathways; fused: ignored (1) */
+    int depth;        /* number of weight matrices, >= 1 */
+    int width;        /* hidden units (ignored for depth 1) */
+    dln_loss loss;    /* item tasks; completion always averages over observed entries */
+} dln_cfg;
+
+typedef struct dln dln;
+
+struct dln {
+    dln_cfg cfg;
+    const task *task;
+    int n_chain, depth, width, n_out, n_in, completion;
+    int in_dim[DLN_MAX_CHAIN], in_off[DLN_MAX_CHAIN];
+    size_t n_param;
+    size_t *w_off;  /* (n_chain * depth): offset of W^p_l (l = 1..D) at [p * D + l - 1] */
+    size_t chain_off[DLN_MAX_CHAIN + 1];
+    double *theta;  /* (n_param) all weights */
+    double *grad;   /* (n_param) scratch gradient */
+    double loss_c;  /* 1 or n_items */
+    /* active deficit state (dln_set_step) */
+    unsigned long long active_mask;
+    int gated[DLN_MAX_CHAIN];
+    int n_les[DLN_MAX_CHAIN];
+    int les_mode[DLN_MAX_CHAIN][8];
+    int switched, m_eff;
+    const double *tgt_active; /* completion: active target */
+    double *sxx_eff, *syx_eff, tr_syy_eff; /* item: effective statistics */
+    const double *tgt_item;               /* item, no input deficit: active target T (else NULL) */
+    double r0_eff;                        /* irreducible loss tr Syy - <T, Syx> (mean form) */
+    deficit_list defs;
+    /* scratch, carved from one block */
+    double *scratch;
+    double **prefix;  /* [p * D + l], l = 1..D-1: (dims[l] x in_dim[p]); completion: transposed */
+    double **suffix;  /* [l], l = 1..D-1: (n_out x dims[l]) */
+    double *omega[DLN_MAX_CHAIN]; /* (n_out x in_dim[p]) raw end-to-end maps */
+    double *omega_tot, *E, *C;    /* (n_out x n_in) */
+    double *Gp;                   /* (n_out x n_in) */
+    double *A, *A2;               /* (width x n_in) or (n_in x width); A2 completion only */
+    double *resid;                /* (n_obs) */
+    int *row_ptr, *row_k, *row_c; /* completion: observed entries grouped by row (CSR): index k, column */
+    int *col_ptr, *col_k, *col_r; /* ... and by column: index k, row */
+    double *vec;                  /* (max dim) */
+    /* gradient flow */
+    void *ode;
+    long n_rhs;
+};
+
+/* Allocate for the task (dimensions checked; messages name the option).  CS_OK or CS_EUSAGE. */
+int dln_alloc(const dln_cfg *cfg, const task *t, dln **out);
+void dln_free(dln *d);
+
+static inline double *dln_weight(const dln *d, const double *theta, int p, int l) /* l = 1..D */
+{
+    return (double *)theta + d->w_off[(size_t)p * d->depth + l - 1];
+}
+static inline int dln_rows(const dln *d, int l) { return l == d->depth ? d->n_out : d->width; }
+static inline int dln_cols(const dln *d, int p, int l) { return l == 1 ? d->in_dim[p] : d->width; }
+
+/* Initialisation.  aligned: W_1 = R D V^T, W_l = R D R^T, W_D = U D R^T from the task's SVD with
+ * K(0) = k0[mode] per mode (n_k values; 1 value = every mode); needs every chain to read the whole
+ * input.  gauss: N(0, (scale^{1/D})^2 / fan_in); orthogonal: scale^{1/D} times a slice of a Haar
+ * orthogonal matrix; identity: scale^{1/D} I + noise * diag(xi).  CS_OK or CS_EUSAGE. */
+int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const double *k0, int n_k, gsl_rng *rng);
+/* Set layer l (1..D) of chain p from an (rows x cols) matrix; CS_EUSAGE naming `what` on mismatch. */
+int dln_set_layer(dln *d, int p, int l, const double *w, int rows, int cols, const char *what);
+
+/* Validate and install the deficit list (kinds, pathway/source letters, modes).  CS_OK or CS_EUSAGE. */
+int dln_set_deficits(dln *d, const deficit_list *dl);
+/* Make the deficits of update t active (recomputes effective statistics only when the set changes). */
+void dln_set_step(dln *d, long t);
+
+/* Train loss at theta under the active deficits, and its gradient (zero on gated chains). */
+double dln_grad(dln *d, const double *theta, double *grad);
+/* One GD update of d->theta; returns the train loss of the pre-step state. */
+double dln_gd_step(dln *d, double lr);
+/* Test loss: item tasks, the loss on intact statistics of the active target (same c as training);
+ * completion, mean over all entries of the squared error against the active target (no 1/2). */
+double dln_test_loss(dln *d, const double *theta);
+/* Raw end-to-end maps Omega_p (stored weights, no lesion projection) into d->omega[p], and
+ * omega_tot = sum_p embed_p(Omega_p) when omega_tot != NULL ((n_out x n_in)). */
+void dln_maps(dln *d, const double *theta, double *omega_tot);
+/* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
+ * (uses d->omega, so call dln_maps first). */
+void dln_modes(const dln *d, double *K);
+
+/* Gradient flow: prepare the driver; advance theta from time t0 to t1 under the active deficits.
+ * CS_OK, or CS_EFAIL with a message when the state turns non-finite or the driver fails. */
+int dln_flow_alloc(dln *d, dln_stepper st, double epsabs, double epsrel, double h0);
+int dln_flow_advance(dln *d, double t0, double t1);
+void dln_flow_stats(const dln *d, long *steps, long *failed, long *rhs);
+
+#endif

@@ -1,0 +1,34 @@
+# plots/flow.mk - figures of `critsim flow`:
+#   mc_switch   deep matrix completion, task switch rank 10 -> 5, switch step swept, depths 1-3, and the
+#               singular values of the D = 3 map over time (models/mc_switch.ini, plots/mc.gp).
+#   flow_fig2   ICLR 2024 Fig. 2 on full weight matrices: K_a, K_b per mode vs update, b gated early,
+#               middle, late (models/flow_fig2.ini, plots/flow_modes.gp); about a second in all.
+# Each matrix-completion depth is one `critsim flow --switch-sweep` run (shared task-1 trunk, one branch per switch step):
+# about 370k updates for D = 3 (a few minutes on one core).
+MC_DIR  := $(RESULTS)/mc
+MC_RUNS := $(MC_DIR)/d1/switch_sweep.dat $(MC_DIR)/d2/switch_sweep.dat $(MC_DIR)/d3/switch_sweep.dat
+FIGURES += $(RESULTS)/figures/mc_switch.png $(RESULTS)/figures/mc_switch.pdf
+
+.PRECIOUS: $(MC_RUNS)
+$(MC_DIR)/d%/switch_sweep.dat: models/mc_switch.ini $(BIN)
+	OPENBLAS_NUM_THREADS=1 ./$(BIN) flow --model models/mc_switch.ini --depth $* --out $(MC_DIR)/d$*
+
+$(RESULTS)/figures/mc_switch.png $(RESULTS)/figures/mc_switch.pdf: $(MC_RUNS) plots/mc.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(MC_DIR)'; out='$@'" plots/mc.gp
+
+F2_DIR  := $(RESULTS)/flow_fig2
+F2_RUNS := $(F2_DIR)/early/modes.dat $(F2_DIR)/middle/modes.dat $(F2_DIR)/late/modes.dat
+FIGURES += $(RESULTS)/figures/flow_fig2.png $(RESULTS)/figures/flow_fig2.pdf
+
+.PRECIOUS: $(F2_RUNS)
+$(F2_DIR)/early/modes.dat: models/flow_fig2.ini $(BIN)
+	./$(BIN) flow --model models/flow_fig2.ini --deficit gate:b@0-150 --out $(F2_DIR)/early
+$(F2_DIR)/middle/modes.dat: models/flow_fig2.ini $(BIN)
+	./$(BIN) flow --model models/flow_fig2.ini --deficit gate:b@400-550 --out $(F2_DIR)/middle
+$(F2_DIR)/late/modes.dat: models/flow_fig2.ini $(BIN)
+	./$(BIN) flow --model models/flow_fig2.ini --deficit gate:b@750-900 --out $(F2_DIR)/late
+
+$(RESULTS)/figures/flow_fig2.png $(RESULTS)/figures/flow_fig2.pdf: $(F2_RUNS) plots/flow_modes.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(F2_DIR)'; out='$@'" plots/flow_modes.gp

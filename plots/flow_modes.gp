@@ -1,0 +1,28 @@
+# flow_modes.gp - ICLR 2024 Fig. 2 on full weight matrices (models/flow_fig2.ini): pathway-specific
+# singular values K_a (solid) and K_b (dashed) of every mode vs update, for pathway b gated early
+# (0-150), middle (400-550) and late (750-900); window shaded.  Reads DIR/{early,middle,late}/modes.dat
+# (columns step mode s K_a K_b); computes nothing.
+# usage: gnuplot -e "dir='results/flow_fig2'; out='flow_fig2.png'" plots/flow_modes.gp
+if (!exists("dir")) dir = 'results/flow_fig2'
+if (!exists("out")) out = 'flow_fig2.png'
+if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 13in,4in font "DejaVu Sans,11"; \
+else set terminal pngcairo size 1600,480 font "DejaVu Sans,11"
+set output out
+set multiplot layout 1, 3 title "two pathways of width 100, depth 4, hierarchical task, aligned init (full-matrix GD, lr 0.01)"
+set grid
+set xlabel "update"
+set ylabel "K_{p,mode} = u^T W^p_4 ... W^p_1 v"
+set xrange [0:1000]
+set yrange [-0.05:4]
+set key top right maxrows 4 title "mode (K_a solid, K_b dashed)"
+array N[3] = ["early", "middle", "late"]
+array S[3] = [0, 400, 750]
+do for [k = 1:3] {
+  set title sprintf("%s: b gated on [%d, %d)", N[k], S[k], S[k] + 150)
+  set object 1 rect from S[k], graph 0 to S[k] + 150, graph 1 fc rgb "#dddddd" fs solid 0.5 noborder behind
+  f = sprintf("%s/%s/modes.dat", dir, N[k])
+  plot for [m = 0:7] f using ($2 == m ? $1 : NaN):4 every 8::m with lines lw 2 lc m+1 title sprintf("%d", m), \
+       for [m = 0:7] f using ($2 == m ? $1 : NaN):5 every 8::m with lines lw 2 dt 2 lc m+1 notitle
+  unset object 1
+}
+unset multiplot

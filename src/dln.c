@@ -1,0 +1,788 @@
+/* dln.c - deep linear networks on full weight matrices: exact gradient, GD and gradient flow.
+ *
+ * Purpose and mathematics: see include/dln.h (model, loss, gradient, deficits, integrators).
+ * Implementation notes: one block theta holds every weight; one scratch block holds every
+ * intermediate (prefix products P_l = W_l ... W_1 per chain, suffix products S_l = W_D ... W_{l+1},
+ * end-to-end maps, residuals), so dln_grad and the ODE right-hand side allocate nothing.  For each
+ * chain, dL/dW_l = S_l^T G P_{l-1}^T is formed as (S_l^T G) P_{l-1}^T (item tasks: G is n_out x
+ * in_dim, small) or, for completion, with G applied sparsely (row updates over observed entries).
+ * Non-goals: biases, non-linear layers, float32.
+ */
+#include "dln.h"
+
+#include <gsl/gsl_cblas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_odeiv2.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <string.h>
+
+#include "linalg.h"
+#include "util.h"
+
+static void gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, int lda, const double *B,
+                 int ldb, double beta, double *C, int ldc)
+{
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A,
+                lda, B, ldb, beta, C, ldc);
+}
+
+/* Sparse-pass kernels (rows of w ~ 100 doubles): GCC vector extensions (unaligned 8-double vectors;
+ * lowered to whatever the target has), accumulators kept in registers; a BLAS call per observed entry
+ * would cost more in call overhead than the multiply-adds it performs. */
+typedef double v8d __attribute__((vector_size(64), aligned(8)));
+#define LD(p) (*(const v8d *)(p))
+
+static double dot(int w, const double *a, const double *b)
+{
+    v8d s0 = {0}, s1 = {0};
+    int j = 0;
+    for (; j + 16 <= w; j += 16) {
+        s0 += LD(a + j) * LD(b + j);
+        s1 += LD(a + j + 8) * LD(b + j + 8);
+    }
+    for (; j + 8 <= w; j += 8) s0 += LD(a + j) * LD(b + j);
+    s0 += s1;
+    double s = ((s0[0] + s0[1]) + (s0[2] + s0[3])) + ((s0[4] + s0[5]) + (s0[6] + s0[7]));
+    for (; j < w; j++) s += a[j] * b[j];
+    return s;
+}
+
+/* y (w) += sum over the entries e in [e0, e1) with index k = kk[e] < m of r[k] * X[src[e] * w + :];
+ * y is read and written once per block of 32 doubles. */
+static void accum_rows(int w, double *restrict y, int e0, int e1, const int *restrict kk, const int *restrict src, int m,
+                       const double *restrict r, const double *restrict X)
+{
+    int j = 0;
+    for (; j + 32 <= w; j += 32) {
+        v8d a0 = LD(y + j), a1 = LD(y + j + 8), a2 = LD(y + j + 16), a3 = LD(y + j + 24);
+        for (int e = e0; e < e1; e++) {
+            int k = kk[e];
+            if (k >= m) continue;
+            const double g = r[k], *x = X + (size_t)src[e] * w + j;
+            a0 += g * LD(x);
+            a1 += g * LD(x + 8);
+            a2 += g * LD(x + 16);
+            a3 += g * LD(x + 24);
+        }
+        *(v8d *)(y + j) = a0; *(v8d *)(y + j + 8) = a1; *(v8d *)(y + j + 16) = a2; *(v8d *)(y + j + 24) = a3;
+    }
+    for (; j + 8 <= w; j += 8) {
+        v8d a0 = LD(y + j);
+        for (int e = e0; e < e1; e++) {
+            int k = kk[e];
+            if (k < m) a0 += r[k] * LD(X + (size_t)src[e] * w + j);
+        }
+        *(v8d *)(y + j) = a0;
+    }
+    if (j < w)
+        for (int e = e0; e < e1; e++) {
+            int k = kk[e];
+            if (k >= m) continue;
+            const double g = r[k], *x = X + (size_t)src[e] * w;
+            for (int q = j; q < w; q++) y[q] += g * x[q];
+        }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
+{
+    *out = NULL;
+    if (cfg->depth < 1) return util_seterr(CS_EUSAGE, "--depth must be >= 1 (number of weight matrices)");
+    if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "--width must be >= 1");
+    int completion = t->kind == TASK_COMPLETION;
+    int nc = cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
+    if (nc < 1 || nc > DLN_MAX_CHAIN)
+        return util_seterr(CS_EUSAGE, "--pathways must lie in [1, %d]", DLN_MAX_CHAIN);
+    int shared = cfg->arch == DLN_PATHS && (cfg->shared_input || completion || t->n_src == 1);
+    if (cfg->arch == DLN_PATHS && !shared && nc != t->n_src)
+        return util_seterr(CS_EUSAGE,
+                           "--arch paths reads one source per pathway: %d pathways but the task has %d sources; "
+                           "set --sources %d, or use --shared-input",
+                           nc, t->n_src, nc);
+    dln *d = util_calloc(1, sizeof *d);
+    d->cfg = *cfg;
+    d->task = t;
+    d->n_chain = nc;
+    d->depth = cfg->depth;
+    d->width = cfg->depth > 1 ? cfg->width : 0;
+    d->n_out = t->n_out;
+    d->n_in = t->n_in;
+    d->completion = completion;
+    d->loss_c = (!completion && cfg->loss == DLN_LOSS_SUM) ? t->n_items : 1.0;
+    for (int p = 0; p < nc; p++) {
+        if (cfg->arch == DLN_FUSED || shared) { d->in_off[p] = 0; d->in_dim[p] = t->n_in; }
+        else { d->in_off[p] = t->src_off[p]; d->in_dim[p] = t->src_dim[p]; }
+    }
+    int D = d->depth;
+    d->w_off = util_malloc((size_t)nc * D * sizeof *d->w_off);
+    size_t off = 0;
+    for (int p = 0; p < nc; p++) {
+        d->chain_off[p] = off;
+        for (int l = 1; l <= D; l++) {
+            d->w_off[(size_t)p * D + l - 1] = off;
+            off += (size_t)dln_rows(d, l) * dln_cols(d, p, l);
+        }
+    }
+    d->chain_off[nc] = off;
+    d->n_param = off;
+    d->theta = util_calloc(off, sizeof *d->theta);
+    d->grad = util_calloc(off, sizeof *d->grad);
+
+    /* scratch sizes */
+    int no = d->n_out, ni = d->n_in, w = d->width, mx = no > ni ? no : ni;
+    if (w > mx) mx = w;
+    size_t need = 0;
+    for (int p = 0; p < nc; p++) need += (size_t)(D - 1) * w * d->in_dim[p] + (size_t)no * d->in_dim[p];
+    need += (size_t)(D - 1) * no * w;            /* suffix */
+    need += 4 * (size_t)no * ni;                  /* omega_tot, E, C, Gp */
+    need += (size_t)(w > 0 ? w : 1) * ni;         /* A */
+    if (completion) need += (size_t)t->n_obs + (size_t)(w > 0 ? w : 1) * ni;
+    need += (size_t)mx;
+    if (!completion) need += 2 * (size_t)ni * ni + (size_t)no * ni; /* sxx_eff, syx_eff */
+    d->scratch = util_calloc(need, sizeof(double));
+    double *s = d->scratch;
+    d->prefix = util_calloc((size_t)nc * D, sizeof *d->prefix);
+    d->suffix = util_calloc((size_t)D, sizeof *d->suffix);
+    for (int p = 0; p < nc; p++) {
+        for (int l = 1; l < D; l++) { d->prefix[(size_t)p * D + l] = s; s += (size_t)w * d->in_dim[p]; }
+        d->omega[p] = s; s += (size_t)no * d->in_dim[p];
+    }
+    for (int l = 1; l < D; l++) { d->suffix[l] = s; s += (size_t)no * w; }
+    d->omega_tot = s; s += (size_t)no * ni;
+    d->E = s; s += (size_t)no * ni;
+    d->C = s; s += (size_t)no * ni;
+    d->Gp = s; s += (size_t)no * ni;
+    d->A = s; s += (size_t)(w > 0 ? w : 1) * ni;
+    if (completion) {
+        d->resid = s; s += t->n_obs;
+        d->A2 = s; s += (size_t)(w > 0 ? w : 1) * ni;
+    }
+    d->vec = s; s += mx;
+    if (!completion) {
+        d->sxx_eff = s; s += (size_t)ni * ni;
+        d->syx_eff = s; s += (size_t)no * ni;
+        s += (size_t)ni * ni;
+    }
+    CS_ASSERT((size_t)(s - d->scratch) <= need);
+    if (completion) { /* observed entries grouped by row and by column (counting sort, stable) */
+        int m = t->n_obs;
+        d->row_ptr = util_calloc((size_t)no + 1, sizeof(int));
+        d->col_ptr = util_calloc((size_t)ni + 1, sizeof(int));
+        d->row_k = util_malloc((size_t)m * sizeof(int));
+        d->row_c = util_malloc((size_t)m * sizeof(int));
+        d->col_k = util_malloc((size_t)m * sizeof(int));
+        d->col_r = util_malloc((size_t)m * sizeof(int));
+        for (int k = 0; k < m; k++) { d->row_ptr[t->obs_r[k] + 1]++; d->col_ptr[t->obs_c[k] + 1]++; }
+        for (int i = 0; i < no; i++) d->row_ptr[i + 1] += d->row_ptr[i];
+        for (int j = 0; j < ni; j++) d->col_ptr[j + 1] += d->col_ptr[j];
+        int *fr = util_malloc((size_t)(no > ni ? no : ni) * sizeof(int));
+        memcpy(fr, d->row_ptr, (size_t)no * sizeof(int));
+        for (int k = 0; k < m; k++) { int e = fr[t->obs_r[k]]++; d->row_k[e] = k; d->row_c[e] = t->obs_c[k]; }
+        memcpy(fr, d->col_ptr, (size_t)ni * sizeof(int));
+        for (int k = 0; k < m; k++) { int e = fr[t->obs_c[k]]++; d->col_k[e] = k; d->col_r[e] = t->obs_r[k]; }
+        free(fr);
+    }
+    d->defs.n = 0;
+    d->active_mask = ~0ULL;
+    dln_set_step(d, 0);
+    *out = d;
+    return CS_OK;
+}
+
+static void flow_free(dln *d);
+
+void dln_free(dln *d)
+{
+    if (!d) return;
+    flow_free(d);
+    free(d->row_ptr); free(d->col_ptr); free(d->row_k); free(d->row_c); free(d->col_k); free(d->col_r);
+    free(d->w_off); free(d->theta); free(d->grad); free(d->scratch); free(d->prefix); free(d->suffix);
+    free(d);
+}
+
+/* ---- initialisation -------------------------------------------------------------------------- */
+
+int dln_set_layer(dln *d, int p, int l, const double *w, int rows, int cols, const char *what)
+{
+    int r = dln_rows(d, l), c = dln_cols(d, p, l);
+    if (rows != r || cols != c)
+        return util_seterr(CS_EUSAGE,
+                           "%s: layer %d of pathway %c is %d x %d but the model needs %d x %d (out x in); check "
+                           "--depth/--width/the task or the file",
+                           what, l, 'a' + p, rows, cols, r, c);
+    memcpy(dln_weight(d, d->theta, p, l), w, (size_t)r * c * sizeof *w);
+    return CS_OK;
+}
+
+int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const double *k0, int n_k, gsl_rng *rng)
+{
+    int D = d->depth;
+    double a = pow(scale, 1.0 / D);
+    if (kind == DLN_INIT_ALIGNED) {
+        const task *t = d->task;
+        for (int p = 0; p < d->n_chain; p++)
+            if (d->in_dim[p] != d->n_in)
+                return util_seterr(CS_EUSAGE, "--init aligned needs every pathway to read the whole input: use "
+                                              "--shared-input or --arch fused");
+        int r = t->rank, kk = D > 1 && d->width < r ? d->width : r;
+        if (n_k != 1 && n_k != r)
+            return util_seterr(CS_EUSAGE, "--init-k gives %d values but the task has %d modes; give 1 or %d", n_k, r, r);
+        double *R = NULL;
+        if (D > 1) {
+            R = util_malloc((size_t)d->width * d->width * sizeof *R);
+            linalg_random_orthogonal(rng, d->width, R);
+        }
+        memset(d->theta, 0, d->n_param * sizeof *d->theta);
+        int w = d->width, no = d->n_out, ni = d->n_in;
+        for (int p = 0; p < d->n_chain; p++)
+            for (int m = 0; m < kk; m++) {
+                double K = k0[n_k == 1 ? 0 : m];
+                double dm = pow(fabs(K), 1.0 / D), d1 = K < 0 ? -dm : dm;
+                const double *u = t->U, *v = t->V;
+                if (D == 1) {
+                    double *W = dln_weight(d, d->theta, p, 1);
+                    for (int i = 0; i < no; i++)
+                        for (int j = 0; j < ni; j++) W[i * ni + j] += K * u[i * r + m] * v[j * r + m];
+                    continue;
+                }
+                double *W = dln_weight(d, d->theta, p, 1); /* R D V^T */
+                for (int i = 0; i < w; i++)
+                    for (int j = 0; j < ni; j++) W[i * ni + j] += d1 * R[i * w + m] * v[j * r + m];
+                for (int l = 2; l < D; l++) {
+                    W = dln_weight(d, d->theta, p, l);
+                    for (int i = 0; i < w; i++)
+                        for (int j = 0; j < w; j++) W[i * w + j] += dm * R[i * w + m] * R[j * w + m];
+                }
+                W = dln_weight(d, d->theta, p, D); /* U D R^T */
+                for (int i = 0; i < no; i++)
+                    for (int j = 0; j < w; j++) W[i * w + j] += dm * u[i * r + m] * R[j * w + m];
+            }
+        free(R);
+        return CS_OK;
+    }
+    for (int p = 0; p < d->n_chain; p++)
+        for (int l = 1; l <= D; l++) {
+            int rows = dln_rows(d, l), cols = dln_cols(d, p, l);
+            double *W = dln_weight(d, d->theta, p, l);
+            if (kind == DLN_INIT_GAUSS) {
+                double sd = a / sqrt((double)cols);
+                for (int i = 0; i < rows * cols; i++) W[i] = gsl_ran_gaussian_ziggurat(rng, sd);
+            } else if (kind == DLN_INIT_ORTHOGONAL) {
+                int n = rows > cols ? rows : cols;
+                double *Q = util_malloc((size_t)n * n * sizeof *Q);
+                linalg_random_orthogonal(rng, n, Q);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++) W[i * cols + j] = a * Q[i * n + j];
+                free(Q);
+            } else {
+                memset(W, 0, (size_t)rows * cols * sizeof *W);
+                for (int i = 0; i < rows && i < cols; i++)
+                    W[i * cols + i] = a + (noise > 0 ? noise * gsl_ran_gaussian_ziggurat(rng, 1.0) : 0.0);
+            }
+        }
+    return CS_OK;
+}
+
+/* ---- deficits -------------------------------------------------------------------------------- */
+
+int dln_set_deficits(dln *d, const deficit_list *dl)
+{
+    const task *t = d->task;
+    for (int i = 0; i < dl->n; i++) {
+        const deficit *df = &dl->d[i];
+        int idx;
+        long m;
+        double v;
+        switch (df->kind) {
+        case DEF_GATE:
+            if (deficit_arg_source(df, 0, d->n_chain, &idx)) return CS_EUSAGE;
+            break;
+        case DEF_LESION:
+            if (deficit_arg_source(df, 0, d->n_chain, &idx)) return CS_EUSAGE;
+            if (df->nargs < 2) return util_seterr(CS_EUSAGE, "deficit '%s': lesion needs a mode, e.g. lesion:a:1@0-1000", df->text);
+            if (deficit_arg_long(df, 1, 0, t->rank - 1, &m)) return CS_EUSAGE;
+            if (d->completion)
+                return util_seterr(CS_EUSAGE, "deficit '%s': lesion is not supported for --task completion", df->text);
+            break;
+        case DEF_REMOVE:
+        case DEF_NOISE:
+        case DEF_DECORRELATE:
+            if (d->completion)
+                return util_seterr(CS_EUSAGE, "deficit '%s': %s needs an item task (hier|lowrank|latent|statistics files), "
+                                              "not completion", df->text, deficit_kind_name(df->kind));
+            if (df->kind != DEF_DECORRELATE && deficit_arg_source(df, 0, t->n_src, &idx)) return CS_EUSAGE;
+            if (df->kind == DEF_NOISE) {
+                if (df->nargs < 2) return util_seterr(CS_EUSAGE, "deficit '%s': noise needs a variance, e.g. noise:b:0.5@0-100", df->text);
+                if (deficit_arg_double(df, 1, 0, 1e300, &v)) return CS_EUSAGE;
+            }
+            break;
+        case DEF_SUBSET:
+            if (!d->completion)
+                return util_seterr(CS_EUSAGE, "deficit '%s': subset needs --task completion", df->text);
+            if (df->nargs < 1) return util_seterr(CS_EUSAGE, "deficit '%s': subset needs a count, e.g. subset:1000@0-5000", df->text);
+            if (deficit_arg_long(df, 0, 1, t->n_obs, &m)) return CS_EUSAGE;
+            break;
+        case DEF_SWITCH:
+            if (!t->target2)
+                return util_seterr(CS_EUSAGE, "deficit '%s': no second target; give --target2 FILE", df->text);
+            break;
+        default:
+            return deficit_unsupported(df, "flow", "gate lesion remove noise decorrelate subset switch");
+        }
+    }
+    int nl[DLN_MAX_CHAIN] = {0};
+    for (int i = 0; i < dl->n; i++)
+        if (dl->d[i].kind == DEF_LESION) {
+            int p = dl->d[i].arg[0][0] - 'a';
+            if (++nl[p] > 8) return util_seterr(CS_EUSAGE, "at most 8 lesions per pathway");
+        }
+    d->defs = *dl;
+    d->active_mask = ~0ULL;
+    dln_set_step(d, 0);
+    return CS_OK;
+}
+
+void dln_set_step(dln *d, long t)
+{
+    unsigned long long mask = 0;
+    for (int i = 0; i < d->defs.n; i++)
+        if (deficit_active(&d->defs.d[i], t)) mask |= 1ULL << i;
+    if (mask == d->active_mask) return;
+    d->active_mask = mask;
+    const task *tk = d->task;
+    memset(d->gated, 0, sizeof d->gated);
+    memset(d->n_les, 0, sizeof d->n_les);
+    d->switched = 0;
+    d->m_eff = tk->n_obs;
+    for (int i = 0; i < d->defs.n; i++) {
+        if (!(mask >> i & 1)) continue;
+        const deficit *df = &d->defs.d[i];
+        if (df->kind == DEF_GATE) d->gated[df->arg[0][0] - 'a'] = 1;
+        else if (df->kind == DEF_LESION) {
+            int p = df->arg[0][0] - 'a';
+            d->les_mode[p][d->n_les[p]++] = atoi(df->arg[1]); /* validated in dln_set_deficits */
+        } else if (df->kind == DEF_SWITCH) d->switched = 1;
+        else if (df->kind == DEF_SUBSET) {
+            long m = atol(df->arg[0]);
+            if (m < d->m_eff) d->m_eff = (int)m;
+        }
+    }
+    if (d->completion) {
+        d->tgt_active = d->switched ? tk->target2 : tk->target;
+        return;
+    }
+    int ni = d->n_in, no = d->n_out;
+    memcpy(d->sxx_eff, tk->sxx, (size_t)ni * ni * sizeof(double));
+    memcpy(d->syx_eff, d->switched ? tk->syx2 : tk->syx, (size_t)no * ni * sizeof(double));
+    d->tr_syy_eff = d->switched ? tk->tr_syy2 : tk->tr_syy;
+    /* without input deficits the stable form of the loss applies (see grad_items) */
+    int input_def = 0;
+    for (int i = 0; i < d->defs.n; i++)
+        if ((mask >> i & 1) && (d->defs.d[i].kind == DEF_REMOVE || d->defs.d[i].kind == DEF_NOISE ||
+                                d->defs.d[i].kind == DEF_DECORRELATE))
+            input_def = 1;
+    d->tgt_item = input_def ? NULL : (d->switched ? tk->target2 : tk->target);
+    if (d->tgt_item) {
+        double r0 = d->tr_syy_eff;
+        for (size_t i = 0; i < (size_t)no * ni; i++) r0 -= d->tgt_item[i] * d->syx_eff[i];
+        d->r0_eff = r0 > 0 ? r0 : 0; /* irreducible loss (0 for noise-free targets, up to rounding) */
+    }
+    for (int i = 0; i < d->defs.n; i++) { /* decorrelate first, then noise, then remove */
+        if (!(mask >> i & 1) || d->defs.d[i].kind != DEF_DECORRELATE) continue;
+        for (int p = 0; p < tk->n_src; p++)
+            for (int q = 0; q < tk->n_src; q++) {
+                if (p == q) continue;
+                for (int a = 0; a < tk->src_dim[p]; a++)
+                    for (int b = 0; b < tk->src_dim[q]; b++)
+                        d->sxx_eff[(size_t)(tk->src_off[p] + a) * ni + tk->src_off[q] + b] = 0;
+            }
+    }
+    for (int i = 0; i < d->defs.n; i++) {
+        const deficit *df = &d->defs.d[i];
+        if (!(mask >> i & 1) || df->kind != DEF_NOISE) continue;
+        int p = df->arg[0][0] - 'a';
+        double v = strtod(df->arg[1], NULL);
+        for (int a = 0; a < tk->src_dim[p]; a++) d->sxx_eff[(size_t)(tk->src_off[p] + a) * (ni + 1)] += v;
+    }
+    for (int i = 0; i < d->defs.n; i++) {
+        const deficit *df = &d->defs.d[i];
+        if (!(mask >> i & 1) || df->kind != DEF_REMOVE) continue;
+        int p = df->arg[0][0] - 'a';
+        for (int a = tk->src_off[p]; a < tk->src_off[p] + tk->src_dim[p]; a++) {
+            for (int j = 0; j < ni; j++) d->sxx_eff[(size_t)a * ni + j] = d->sxx_eff[(size_t)j * ni + a] = 0;
+            for (int j = 0; j < no; j++) d->syx_eff[(size_t)j * ni + a] = 0;
+        }
+    }
+}
+
+/* ---- forward maps and gradient --------------------------------------------------------------- */
+
+/* prefix products of chain p and its end-to-end map into d->omega[p]. */
+static void chain_forward(dln *d, const double *theta, int p)
+{
+    int D = d->depth, w = d->width, ni = d->in_dim[p], no = d->n_out;
+    if (D == 1) {
+        memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * ni * sizeof(double));
+        return;
+    }
+    double **P = d->prefix + (size_t)p * D;
+    memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * ni * sizeof(double));
+    for (int l = 2; l < D; l++) gemm(0, 0, w, ni, w, 1.0, dln_weight(d, theta, p, l), w, P[l - 1], ni, 0.0, P[l], ni);
+    gemm(0, 0, no, ni, w, 1.0, dln_weight(d, theta, p, D), w, P[D - 1], ni, 0.0, d->omega[p], ni);
+}
+
+/* C = (I - sum u u^T) C (I - sum v v^T) over chain p's lesioned modes; C is (n_out x n_in). */
+static void lesion_project(dln *d, int p, double *C)
+{
+    const task *t = d->task;
+    int no = d->n_out, ni = d->n_in, r = t->rank;
+    double *tmp = d->vec;
+    for (int k = 0; k < d->n_les[p]; k++) {
+        int m = d->les_mode[p][k];
+        /* tmp (n_in) = u^T C ; C -= u tmp^T */
+        for (int j = 0; j < ni; j++) tmp[j] = 0;
+        for (int i = 0; i < no; i++) {
+            double ui = t->U[i * r + m];
+            for (int j = 0; j < ni; j++) tmp[j] += ui * C[(size_t)i * ni + j];
+        }
+        for (int i = 0; i < no; i++) {
+            double ui = t->U[i * r + m];
+            for (int j = 0; j < ni; j++) C[(size_t)i * ni + j] -= ui * tmp[j];
+        }
+        /* C -= (C v) v^T */
+        for (int i = 0; i < no; i++) {
+            double cv = 0;
+            for (int j = 0; j < ni; j++) cv += C[(size_t)i * ni + j] * t->V[j * r + m];
+            for (int j = 0; j < ni; j++) C[(size_t)i * ni + j] -= cv * t->V[j * r + m];
+        }
+    }
+}
+
+static void embed_add(dln *d, int p, const double *M, double *tot)
+{
+    int ni = d->n_in, nip = d->in_dim[p], off = d->in_off[p];
+    for (int i = 0; i < d->n_out; i++)
+        for (int j = 0; j < nip; j++) tot[(size_t)i * ni + off + j] += M[(size_t)i * nip + j];
+}
+
+/* Backward pass of chain p for the dense gradient Gp (n_out x in_dim[p]) of its end-to-end map. */
+static void chain_backward_dense(dln *d, const double *theta, int p, const double *Gp, double *grad)
+{
+    int D = d->depth, w = d->width, ni = d->in_dim[p], no = d->n_out;
+    if (D == 1) {
+        memcpy(dln_weight(d, grad, p, 1), Gp, (size_t)no * ni * sizeof(double));
+        return;
+    }
+    double **P = d->prefix + (size_t)p * D, **S = d->suffix;
+    /* suffix S_l = W_D ... W_{l+1} (n_out x w) */
+    memcpy(S[D - 1], dln_weight(d, theta, p, D), (size_t)no * w * sizeof(double));
+    for (int l = D - 2; l >= 1; l--) gemm(0, 0, no, w, w, 1.0, S[l + 1], w, dln_weight(d, theta, p, l + 1), w, 0.0, S[l], w);
+    /* layer D: Gp P_{D-1}^T */
+    gemm(0, 1, no, w, ni, 1.0, Gp, ni, P[D - 1], ni, 0.0, dln_weight(d, grad, p, D), w);
+    for (int l = D - 1; l >= 1; l--) {
+        if (l == 1) { /* S_1^T Gp */
+            gemm(1, 0, w, ni, no, 1.0, S[1], w, Gp, ni, 0.0, dln_weight(d, grad, p, 1), ni);
+        } else { /* (S_l^T Gp) P_{l-1}^T */
+            gemm(1, 0, w, ni, no, 1.0, S[l], w, Gp, ni, 0.0, d->A, ni);
+            gemm(0, 1, w, w, ni, 1.0, d->A, ni, P[l - 1], ni, 0.0, dln_weight(d, grad, p, l), w);
+        }
+    }
+}
+
+static double grad_items(dln *d, const double *theta, double *grad)
+{
+    int no = d->n_out, ni = d->n_in;
+    double *tot = d->omega_tot;
+    memset(tot, 0, (size_t)no * ni * sizeof *tot);
+    for (int p = 0; p < d->n_chain; p++) {
+        chain_forward(d, theta, p);
+        if (d->n_les[p]) {
+            memset(d->C, 0, (size_t)no * ni * sizeof(double));
+            embed_add(d, p, d->omega[p], d->C);
+            lesion_project(d, p, d->C);
+            for (size_t i = 0; i < (size_t)no * ni; i++) tot[i] += d->C[i];
+        } else embed_add(d, p, d->omega[p], tot);
+    }
+    /* R = Omega Sxx - Syx into E; loss = c/2 (trSyy + <Omega, R> - <Omega, Syx>) */
+    gemm(0, 0, no, ni, ni, 1.0, tot, ni, d->sxx_eff, ni, 0.0, d->E, ni);
+    double a = 0, b = 0;
+    for (size_t i = 0; i < (size_t)no * ni; i++) {
+        d->E[i] -= d->syx_eff[i];
+        a += tot[i] * d->E[i];
+        b += tot[i] * d->syx_eff[i];
+        d->E[i] *= d->loss_c;
+    }
+    double loss;
+    if (d->tgt_item) { /* no input deficit: L = c/2 (r0 + <(Omega - T) Sxx, Omega - T>), R = (Omega - T) Sxx */
+        double q = 0;
+        for (size_t i = 0; i < (size_t)no * ni; i++) q += (tot[i] - d->tgt_item[i]) * d->E[i];
+        loss = 0.5 * d->loss_c * (d->r0_eff + q / d->loss_c);
+    } else loss = 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
+    for (int p = 0; p < d->n_chain; p++) {
+        double *gw = grad + d->chain_off[p];
+        if (d->gated[p]) {
+            memset(gw, 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
+            continue;
+        }
+        const double *G = d->E;
+        int nip = d->in_dim[p];
+        if (d->n_les[p]) {
+            memcpy(d->C, d->E, (size_t)no * ni * sizeof(double));
+            lesion_project(d, p, d->C);
+            G = d->C;
+        }
+        if (nip != ni || d->in_off[p] != 0) {
+            for (int i = 0; i < no; i++)
+                memcpy(d->Gp + (size_t)i * nip, G + (size_t)i * ni + d->in_off[p], (size_t)nip * sizeof(double));
+            G = d->Gp;
+        }
+        chain_backward_dense(d, theta, p, G, grad);
+    }
+    return loss;
+}
+
+static double grad_completion(dln *d, const double *theta, double *grad)
+{
+    const task *t = d->task;
+    int D = d->depth, w = d->width, n = d->n_in, no = d->n_out, m = d->m_eff;
+    const double *M = d->tgt_active;
+    double *r = d->resid, ss = 0;
+    int fuse = d->n_chain == 1 && D >= 2 && !d->gated[0];
+    for (int k = 0; k < m; k++) r[k] = 0;
+    for (int p = 0; p < d->n_chain; p++) {
+        if (D == 1) {
+            const double *W = dln_weight(d, theta, p, 1);
+            for (int k = 0; k < m; k++) r[k] += W[(size_t)t->obs_r[k] * n + t->obs_c[k]];
+            continue;
+        }
+        /* transposed prefixes PT_l = (W_l ... W_1)^T (n x w), l = 2..D-1, built without transposes;
+         * D = 2 needs PT_1 = W_1^T explicitly */
+        double **PT = d->prefix + (size_t)p * D;
+        const double *W1 = dln_weight(d, theta, p, 1);
+        if (D == 2) {
+            for (int i = 0; i < w; i++)
+                for (int j = 0; j < n; j++) PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
+        } else {
+            gemm(1, 1, n, w, w, 1.0, W1, n, dln_weight(d, theta, p, 2), w, 0.0, PT[2], w);
+            for (int l = 3; l < D; l++) gemm(0, 1, n, w, w, 1.0, PT[l - 1], w, dln_weight(d, theta, p, l), w, 0.0, PT[l], w);
+        }
+        const double *WD = dln_weight(d, theta, p, D), *PL = PT[D - 1];
+        if (fuse) { /* one chain: finish each row's residuals, then its layer-D gradient row while PL is hot */
+            double *gD = dln_weight(d, grad, p, D);
+            for (int i = 0; i < no; i++) {
+                for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
+                    int k = d->row_k[e];
+                    if (k >= m) continue;
+                    double v = dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w) - M[(size_t)i * n + d->row_c[e]];
+                    ss += v * v;
+                    r[k] = v / m;
+                }
+                double *g = gD + (size_t)i * w;
+                memset(g, 0, (size_t)w * sizeof(double));
+                accum_rows(w, g, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PL);
+            }
+            continue;
+        }
+        for (int i = 0; i < no; i++)
+            for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
+                int k = d->row_k[e];
+                if (k < m) r[k] += dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w);
+            }
+    }
+    if (!fuse)
+        for (int k = 0; k < m; k++) {
+            r[k] -= M[(size_t)t->obs_r[k] * n + t->obs_c[k]];
+            ss += r[k] * r[k];
+            r[k] /= m;
+        }
+    for (int p = 0; p < d->n_chain; p++) {
+        double *gw = grad + d->chain_off[p];
+        if (d->gated[p] || D == 1) memset(gw, 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
+        if (d->gated[p]) continue;
+        if (D == 1) {
+            for (int k = 0; k < m; k++) gw[(size_t)t->obs_r[k] * n + t->obs_c[k]] += r[k];
+            continue;
+        }
+        double **PT = d->prefix + (size_t)p * D;
+        const double *W1 = dln_weight(d, theta, p, 1);
+        /* layer D: G P_{D-1}^T, row i += r * PT_{D-1}[j, :] */
+        if (!fuse) {
+            double *gD = dln_weight(d, grad, p, D);
+            memset(gD, 0, (size_t)no * w * sizeof(double));
+            for (int i = 0; i < no; i++)
+                accum_rows(w, gD + (size_t)i * w, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PT[D - 1]);
+        }
+        /* HT_l = G^T S_l (n x w), S_l = W_D ... W_{l+1}: one sparse pass for HT_{D-1} = G^T W_D, then
+         * HT_{l-1} = HT_l W_l by dense products (no suffix products needed) */
+        double *HT = d->A, *HN = d->A2;
+        memset(HT, 0, (size_t)n * w * sizeof(double));
+        const double *WD = dln_weight(d, theta, p, D);
+        for (int j = 0; j < n; j++)
+            accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, r, WD);
+        for (int l = D - 1; l >= 1; l--) {
+            double *gl = dln_weight(d, grad, p, l);
+            if (l == 1) { /* grad_1 = HT_1^T */
+                for (int i = 0; i < w; i++)
+                    for (int j = 0; j < n; j++) gl[(size_t)i * n + j] = HT[(size_t)j * w + i];
+                break;
+            }
+            if (l == 2) gemm(1, 1, w, w, n, 1.0, HT, w, W1, n, 0.0, gl, w); /* HT^T W_1^T */
+            else gemm(1, 0, w, w, n, 1.0, HT, w, PT[l - 1], w, 0.0, gl, w); /* HT^T PT_{l-1} */
+            gemm(0, 0, n, w, w, 1.0, HT, w, dln_weight(d, theta, p, l), w, 0.0, HN, w);
+            double *tmp = HT; HT = HN; HN = tmp;
+        }
+    }
+    return 0.5 * ss / m;
+}
+
+double dln_grad(dln *d, const double *theta, double *grad)
+{
+    return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad);
+}
+
+double dln_gd_step(dln *d, double lr)
+{
+    double loss = dln_grad(d, d->theta, d->grad);
+    for (int p = 0; p < d->n_chain; p++) {
+        if (d->gated[p]) continue;
+        int n = (int)(d->chain_off[p + 1] - d->chain_off[p]);
+        cblas_daxpy(n, -lr, d->grad + d->chain_off[p], 1, d->theta + d->chain_off[p], 1);
+    }
+    return loss;
+}
+
+void dln_maps(dln *d, const double *theta, double *omega_tot)
+{
+    int no = d->n_out, ni = d->n_in;
+    if (omega_tot) memset(omega_tot, 0, (size_t)no * ni * sizeof *omega_tot);
+    for (int p = 0; p < d->n_chain; p++) {
+        int D = d->depth, w = d->width, nip = d->in_dim[p];
+        if (D == 1) memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * nip * sizeof(double));
+        else {
+            double **P = d->prefix + (size_t)p * D;
+            memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * nip * sizeof(double));
+            for (int l = 2; l < D; l++)
+                gemm(0, 0, w, nip, w, 1.0, dln_weight(d, theta, p, l), w, P[l - 1], nip, 0.0, P[l], nip);
+            gemm(0, 0, no, nip, w, 1.0, dln_weight(d, theta, p, D), w, P[D - 1], nip, 0.0, d->omega[p], nip);
+        }
+        if (omega_tot) {
+            if (d->n_les[p] && !d->completion) {
+                memset(d->C, 0, (size_t)no * ni * sizeof(double));
+                embed_add(d, p, d->omega[p], d->C);
+                lesion_project(d, p, d->C);
+                for (size_t i = 0; i < (size_t)no * ni; i++) omega_tot[i] += d->C[i];
+            } else embed_add(d, p, d->omega[p], omega_tot);
+        }
+    }
+}
+
+void dln_modes(const dln *d, double *K)
+{
+    const task *t = d->task;
+    int r = t->rank, no = d->n_out;
+    for (int p = 0; p < d->n_chain; p++) {
+        int nip = d->in_dim[p], off = d->in_off[p];
+        for (int a = 0; a < r; a++) {
+            double s = 0;
+            for (int i = 0; i < no; i++) {
+                double ui = t->U[i * r + a];
+                if (ui == 0) continue;
+                double rv = 0;
+                for (int j = 0; j < nip; j++) rv += d->omega[p][(size_t)i * nip + j] * t->V[(off + j) * r + a];
+                s += ui * rv;
+            }
+            K[p * r + a] = s;
+        }
+    }
+}
+
+double dln_test_loss(dln *d, const double *theta)
+{
+    const task *t = d->task;
+    int no = d->n_out, ni = d->n_in;
+    double *tot = d->E; /* scratch: E is recomputed by every dln_grad */
+    dln_maps(d, theta, tot);
+    if (d->completion) {
+        const double *M = d->switched ? t->target2 : t->target;
+        double ss = 0;
+        for (size_t i = 0; i < (size_t)no * ni; i++) ss += (tot[i] - M[i]) * (tot[i] - M[i]);
+        return ss / ((double)no * ni);
+    }
+    /* stable form: c/2 (r0 + <(Omega - T) Sxx, Omega - T>), T the active target (the minimiser) */
+    const double *syx = d->switched ? t->syx2 : t->syx, *T = d->switched ? t->target2 : t->target;
+    double r0 = d->switched ? t->tr_syy2 : t->tr_syy, q = 0;
+    for (size_t i = 0; i < (size_t)no * ni; i++) r0 -= T[i] * syx[i];
+    for (int i = 0; i < no; i++)
+        for (int j = 0; j < ni; j++) {
+            double rs = 0;
+            for (int k = 0; k < ni; k++) rs += (tot[(size_t)i * ni + k] - T[(size_t)i * ni + k]) * t->sxx[(size_t)k * ni + j];
+            q += rs * (tot[(size_t)i * ni + j] - T[(size_t)i * ni + j]);
+        }
+    return 0.5 * d->loss_c * ((r0 > 0 ? r0 : 0) + q);
+}
+
+/* ---- gradient flow --------------------------------------------------------------------------- */
+
+typedef struct {
+    gsl_odeiv2_system sys;
+    gsl_odeiv2_driver *drv;
+} flow_state;
+
+static int flow_rhs(double t, const double *y, double *dydt, void *params)
+{
+    dln *d = params;
+    d->n_rhs++;
+    double loss = dln_grad(d, y, dydt);
+    if (!isfinite(loss)) return GSL_EBADFUNC;
+    for (size_t i = 0; i < d->n_param; i++) dydt[i] = -dydt[i];
+    return GSL_SUCCESS;
+}
+
+static void flow_free(dln *d)
+{
+    flow_state *f = d->ode;
+    if (!f) return;
+    if (f->drv) gsl_odeiv2_driver_free(f->drv);
+    free(f);
+    d->ode = NULL;
+}
+
+int dln_flow_alloc(dln *d, dln_stepper st, double epsabs, double epsrel, double h0)
+{
+    flow_free(d);
+    flow_state *f = util_calloc(1, sizeof *f);
+    f->sys.function = flow_rhs;
+    f->sys.jacobian = NULL;
+    f->sys.dimension = d->n_param;
+    f->sys.params = d;
+    const gsl_odeiv2_step_type *T = st == DLN_RKF45 ? gsl_odeiv2_step_rkf45 : st == DLN_RKCK ? gsl_odeiv2_step_rkck
+                                                                                           : gsl_odeiv2_step_rk8pd;
+    f->drv = gsl_odeiv2_driver_alloc_y_new(&f->sys, T, h0, epsabs, epsrel);
+    if (!f->drv) { free(f); return util_seterr(CS_EFAIL, "cannot allocate the GSL odeiv2 driver"); }
+    d->ode = f;
+    d->n_rhs = 0;
+    return CS_OK;
+}
+
+int dln_flow_advance(dln *d, double t0, double t1)
+{
+    flow_state *f = d->ode;
+    CS_ASSERT(f);
+    if (t1 <= t0) return CS_OK;
+    double t = t0;
+    int st = gsl_odeiv2_driver_apply(f->drv, &t, t1, d->theta);
+    if (st != GSL_SUCCESS)
+        return util_seterr(CS_EFAIL, "gradient flow failed at time %.9g (%s)", t,
+                           st == GSL_EBADFUNC ? "the state became non-finite" : gsl_strerror(st));
+    return CS_OK;
+}
+
+void dln_flow_stats(const dln *d, long *steps, long *failed, long *rhs)
+{
+    const flow_state *f = d->ode;
+    *steps = f ? (long)f->drv->e->count : 0;
+    *failed = f ? (long)f->drv->e->failed_steps : 0;
+    *rhs = d->n_rhs;
+}

@@ -1,0 +1,125 @@
+# tests/test_cli_flow.sh - `critsim flow` end to end: outputs, equivalences, every bad-input class.
+. tests/lib.sh
+D=$TMP
+
+# --help lists every option with its default
+expect_exit 0 help $CS flow --help
+for o in task arch shared-input pathways depth width loss target target2 observed sigma-xx sigma-yx \
+         init init-scale init-k init-eps init-noise init-weights method lr steps every epsabs epsrel deficit \
+         seed out switch-sweep continue; do
+  expect_grep "help lists --$o" "--$o" "$TMP/out"
+done
+
+# a small multipath run: tables, columns, final.dat, weights, snapshots
+expect_exit 0 run $CS flow --task hier --shared-input --depth 3 --width 20 --loss sum --init aligned \
+  --init-k 0.01 --steps 300 --every 50 --deficit gate:b@0-100 --out "$D/r1"
+expect_grep "loss columns" '^# step train_loss test_loss$' "$D/r1/loss.dat"
+expect_grep "modes columns" '^# step mode s K_a K_b$' "$D/r1/modes.dat"
+expect_grep "sv columns" '^# step index sigma_a sigma_b sigma_total$' "$D/r1/sv.dat"
+expect_grep "last row at step 300" '^300 ' "$D/r1/loss.dat"
+expect_grep "final_loss" '^final_loss ' "$D/r1/final.dat"
+expect_grep "share_b_m0" '^share_b_m0 ' "$D/r1/final.dat"
+expect_grep "provenance" 'method = gd' "$D/r1/loss.dat"
+[ -f "$D/r1/weights_b_3.npy" ] && ok || bad "weights_b_3.npy missing"
+[ -f "$D/r1/snap/index.dat" ] && ok || bad "snap/index.dat missing"
+rows=$(grep -v '^#' "$D/r1/modes.dat" | wc -l)
+[ "$rows" -eq 56 ] && ok || bad "modes.dat has $rows rows, want 7 steps x 8 modes = 56"
+# early gate: share of b in mode 0 is small
+awk '$1=="share_b_m0" { exit !($2 < 0.2) }' "$D/r1/final.dat" && ok || bad "early gate share_b_m0 not small"
+
+# the analyzer reads flow's snapshots (shared layout here; fused with hidden maps below)
+if $CS analyze --help >/dev/null 2>&1; then
+  expect_exit 0 analyze-paths $CS analyze --run "$D/r1"
+  expect_exit 0 fused-snap $CS flow --task hier --arch fused --sources 2 --depth 2 --width 6 --steps 40 --every 20 \
+    --out "$D/fu"
+  expect_exit 0 analyze-fused $CS analyze --run "$D/fu"
+fi
+
+# gd and euler are the same update
+$CS flow --task lowrank --arch fused --depth 2 --width 6 --steps 50 --method euler --out "$D/e" 2>/dev/null
+$CS flow --task lowrank --arch fused --depth 2 --width 6 --steps 50 --method gd --out "$D/g" 2>/dev/null
+grep -v '^#' "$D/e/loss.dat" > "$D/e.rows"; grep -v '^#' "$D/g/loss.dat" > "$D/g.rows"
+cmp -s "$D/e.rows" "$D/g.rows" && ok || bad "euler != gd"
+
+# gradient flow runs and records at the same steps
+expect_exit 0 flow $CS flow --task lowrank --arch fused --depth 2 --width 6 --steps 50 --every 10 --lr 0.05 \
+  --method rkf45 --epsabs 1e-9 --epsrel 1e-9 --out "$D/f"
+expect_grep "flow rows" '^50 ' "$D/f/loss.dat"
+expect_grep "solver stats" 'rhs evaluations' "$D/f/loss.dat"
+
+# gradient flow honours a gate window exactly: K_b of every mode is unchanged on [0, 100)
+expect_exit 0 flow-gate $CS flow --task hier --shared-input --depth 2 --width 10 --loss sum --init aligned \
+  --init-k 0.05 --method rk8pd --lr 0.01 --steps 150 --every 50 --deficit gate:b@0-100 --out "$D/fg"
+awk '!/^#/ && $1 == 0 { k0[$2] = $5 } !/^#/ && $1 == 100 { if ($5 != k0[$2]) bad = 1; n++ } !/^#/ && $1 == 150 && $2 == 0 { moved = ($5 != k0[0]) }
+     END { exit !(n == 8 && !bad && moved) }' "$D/fg/modes.dat" && ok || bad "flow gate: K_b changed inside the window or not after"
+
+# switch sweep: every branch equals the standalone run with switch@T (GD is deterministic)
+expect_exit 0 sweep $CS flow --task completion --n 12 --rank 3 --rank2 1 --n-obs 60 --arch fused --depth 2 \
+  --width 12 --lr 0.5 --init-scale 0.1 --every 10 --switch-sweep 5,20 --continue 30 --out "$D/sw"
+expect_exit 0 standalone $CS flow --task completion --n 12 --rank 3 --rank2 1 --n-obs 60 --arch fused --depth 2 \
+  --width 12 --lr 0.5 --init-scale 0.1 --every 10 --deficit switch@20 --steps 50 --out "$D/single"
+a=$(awk '$1=="test_loss"{print $2}' "$D/sw/switch_20/final.dat"); b=$(awk '$1=="test_loss"{print $2}' "$D/single/final.dat")
+[ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "switch sweep branch 20 test_loss '$a' != standalone '$b'"
+expect_grep "sweep summary" '^5 35 ' "$D/sw/switch_sweep.dat"
+expect_grep "sweep summary 20" '^20 50 ' "$D/sw/switch_sweep.dat"
+[ -f "$D/sw/switch_5/sv.dat" ] && ok || bad "branch sv.dat missing"
+
+# latent task with input deficits, fused and per-source pathways
+expect_exit 0 latent $CS flow --task latent --latent-dim 3 --n-out 4 --redundancy 0.3 --synergy 0.2 --noise-var 0.1,0.2 \
+  --arch fused --depth 2 --width 8 --steps 60 --every 20 --deficit decorrelate@0-30 --deficit noise:a:0.5@10-40 \
+  --deficit remove:b@0-20 --out "$D/lat"
+expect_grep "latent rows" '^60 ' "$D/lat/loss.dat"
+expect_exit 0 latent-paths $CS flow --task latent --latent-dim 3 --arch paths --depth 3 --width 5 --steps 20 --out "$D/lat2"
+expect_exit 2 latent-noise-count $CS flow --task latent --noise-var 1,2,3 --out "$D/x"
+
+# matrices from files: target, observed, sigma files, init weights
+printf '1 0 0\n0 1 0\n0 0 1\n' > "$D/sxx.txt"
+printf '1 2 3\n4 5 6\n' > "$D/syx.txt"
+expect_exit 0 files $CS flow --sigma-xx "$D/sxx.txt" --sigma-yx "$D/syx.txt" --arch fused --depth 1 --steps 400 \
+  --lr 0.1 --out "$D/fi"
+awk '!/^#/ {l=$2} END {exit !(l < 1e-6)}' "$D/fi/loss.dat" && ok || bad "file task did not converge"
+printf '1 0 0\n0 1 0\n' > "$D/w1.txt"
+printf '1 1\n' > "$D/w2.txt"
+expect_exit 0 init-weights $CS flow --task lowrank --n-out 1 --n-in 3 --sv 1 --arch fused --depth 2 --width 2 \
+  --init-weights "$D/w1.txt,$D/w2.txt" --steps 1 --out "$D/iw"
+
+# bad input: exit 2, one line
+expect_exit 2 depth0 $CS flow --depth 0 --out "$D/x"
+expect_exit 2 badtask $CS flow --task bogus --out "$D/x"
+expect_exit 2 badarch $CS flow --arch bogus --out "$D/x"
+expect_exit 2 badmethod $CS flow --method bogus --out "$D/x"
+expect_exit 2 badloss $CS flow --loss median --out "$D/x"
+expect_exit 2 lr0 $CS flow --lr 0 --out "$D/x"
+expect_exit 2 aligned-separate $CS flow --init aligned --out "$D/x"
+expect_exit 2 gate-c $CS flow --deficit gate:c@0-10 --out "$D/x"
+expect_exit 2 lesion-mode $CS flow --shared-input --deficit lesion:a:8@0-10 --out "$D/x"
+expect_exit 2 subset-hier $CS flow --deficit subset:3@0-10 --out "$D/x"
+expect_exit 2 remove-completion $CS flow --task completion --n 5 --n-obs 5 --rank 1 --deficit remove:a@0-2 --out "$D/x"
+expect_exit 2 window $CS flow --deficit gate:b@10-5 --out "$D/x"
+expect_exit 2 sweep-order $CS flow --task completion --n 5 --n-obs 5 --rank 1 --switch-sweep 5,3 --out "$D/x"
+expect_exit 2 paths-sources $CS flow --pathways 3 --sources 2 --out "$D/x"
+printf '1 2\n3 4\n' > "$D/sxx2.txt"
+expect_exit 2 sxx-dims $CS flow --sigma-xx "$D/sxx2.txt" --sigma-yx "$D/syx.txt" --out "$D/x"
+expect_grep "sxx message names the option" 'sigma-xx' "$TMP/err"
+printf '1 2 x\n' > "$D/bad.txt"
+expect_exit 2 malformed-target $CS flow --target "$D/bad.txt" --out "$D/x"
+expect_exit 2 missing-target $CS flow --target "$D/nonexistent.txt" --out "$D/x"
+printf '0 0\n9 9\n' > "$D/obs.txt"
+expect_exit 2 observed-range $CS flow --task completion --target "$D/syx.txt" --observed "$D/obs.txt" --out "$D/x"
+printf 'zero one\n' > "$D/obs2.txt"
+expect_exit 2 observed-malformed $CS flow --task completion --target "$D/syx.txt" --observed "$D/obs2.txt" --out "$D/x"
+expect_exit 2 observed-item $CS flow --observed "$D/obs.txt" --out "$D/x"
+expect_exit 2 target2-dims $CS flow --task completion --target "$D/syx.txt" --target2 "$D/sxx.txt" --n-obs 3 \
+  --deficit switch@3 --out "$D/x"
+expect_exit 2 init-weights-count $CS flow --task lowrank --n-out 1 --n-in 3 --sv 1 --arch fused --depth 2 --width 2 \
+  --init-weights "$D/w1.txt" --out "$D/x"
+expect_exit 2 init-weights-dims $CS flow --task lowrank --n-out 1 --n-in 3 --sv 1 --arch fused --depth 2 --width 2 \
+  --init-weights "$D/w2.txt,$D/w1.txt" --out "$D/x"
+expect_grep "init-weights message names the layer" 'layer 1' "$TMP/err"
+
+# numerical failure: exit 1, tables published with a FAILED line
+expect_exit 1 diverge $CS flow --task lowrank --arch fused --depth 3 --width 5 --lr 100 --init-scale 1 --steps 200 \
+  --out "$D/div"
+expect_grep "FAILED line" '^# FAILED at step' "$D/div/loss.dat"
+
+done_checks test_cli_flow

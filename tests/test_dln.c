@@ -1,0 +1,492 @@
+/* test_dln.c - the full-matrix linear engine against independent oracles.
+ *
+ * 1. analytic gradients vs central finite differences, for every architecture (paths with separate
+ *    inputs, paths with a shared input, fused), depth 1-3, both losses, lesions, input deficits,
+ *    matrix completion (dense-free sparse path) with subset and switch;
+ * 2. aligned initialisation: full-matrix GD equals the per-mode Euler recurrence written inline here
+ *    (papers.md A.5), with a gate, to 1e-10; the off-diagonal of U^T Omega_p V stays 0;
+ * 3. gradient flow: layer balancedness W_{l+1}^T W_{l+1} - W_l W_l^T is conserved; GD converges to the
+ *    flow at first order as lr -> 0; D = 2 aligned flow matches the Saxe sigmoid;
+ * 4. sensor removal (L11): D = 1 fused, whitened: other columns bit-identical; D = 2: they change;
+ *    completion D = 1 leaves unobserved entries at their initial values;
+ * 5. every dimension and deficit error is a usage error.
+ */
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "deficit.h"
+#include "dln.h"
+#include "npy.h"
+#include "task.h"
+#include "util.h"
+
+static gsl_rng *rng;
+
+static void add_def(deficit_list *dl, const char *spec)
+{
+    if (deficit_parse(spec, &dl->d[dl->n]) != CS_OK) { printf("bad deficit %s\n", spec); exit(1); }
+    dl->n++;
+}
+
+/* worst relative error of the analytic gradient against central differences (all parameters or
+ * a stride through them). */
+static double fd_error(dln *d, int stride)
+{
+    double *g = util_malloc(d->n_param * sizeof *g);
+    dln_grad(d, d->theta, g);
+    double worst = 0;
+    for (size_t i = 0; i < d->n_param; i += (size_t)stride) {
+        double x = d->theta[i], h = 1e-5 * (1 + fabs(x));
+        d->theta[i] = x + h;
+        double lp = dln_grad(d, d->theta, d->grad);
+        d->theta[i] = x - h;
+        double lm = dln_grad(d, d->theta, d->grad);
+        d->theta[i] = x;
+        double fd = (lp - lm) / (2 * h);
+        double err = fabs(fd - g[i]) / (1e-6 + fabs(g[i]) + fabs(fd));
+        if (fabs(fd - g[i]) < 1e-9) err = 0; /* absolute floor: rounding of L (~1e-16 |L|) / h */
+        if (err > worst) worst = err;
+    }
+    free(g);
+    return worst;
+}
+
+static void gradcheck(const char *name, task_cfg *tc, dln_cfg *dc, const char *defs, int stride)
+{
+    task t;
+    if (task_build(tc, &t) != CS_OK) { printf("FAIL %s: task_build: %s\n", name, util_errmsg()); CHECK(0); return; }
+    dln *d;
+    if (dln_alloc(dc, &t, &d) != CS_OK) { printf("FAIL %s: dln_alloc: %s\n", name, util_errmsg()); CHECK(0); task_free(&t); return; }
+    dln_init(d, DLN_INIT_GAUSS, 1.0, 0, NULL, 0, rng);
+    for (size_t i = 0; i < d->n_param; i++) d->theta[i] *= 1.5; /* order-one weights: large gradients */
+    deficit_list dl = {0};
+    if (defs) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", defs);
+        for (char *s = strtok(buf, "+"); s; s = strtok(NULL, "+")) add_def(&dl, s);
+    }
+    if (dln_set_deficits(d, &dl) != CS_OK) { printf("FAIL %s: deficits: %s\n", name, util_errmsg()); CHECK(0); }
+    dln_set_step(d, 0);
+    double e = fd_error(d, stride);
+    /* central differences with h = 1e-5: truncation O(h^2) ~ 1e-10 relative, rounding 1e-16/h ~ 1e-11 */
+    if (!(e < 1e-6)) printf("  gradcheck %s: worst relative error %.3g\n", name, e);
+    CHECK(e < 1e-6);
+    dln_free(d);
+    task_free(&t);
+}
+
+static void test_gradients(void)
+{
+    double sv[3] = {3, 2, 1};
+    int dims2[2] = {3, 3};
+    for (int D = 1; D <= 3; D++)
+        for (int loss = 0; loss < 2; loss++) {
+            task_cfg tc = {.kind = TASK_LOWRANK, .n_out = 5, .n_in = 6, .sv = sv, .n_sv = 3, .n_src = 2, .src_dims = dims2, .seed = 3};
+            dln_cfg dc = {.arch = DLN_PATHS, .n_chain = 2, .depth = D, .width = 4, .loss = (dln_loss)loss};
+            gradcheck("paths separate", &tc, &dc, NULL, 1);
+            dc.shared_input = 1;
+            gradcheck("paths shared", &tc, &dc, NULL, 1);
+            dc.arch = DLN_FUSED;
+            gradcheck("fused", &tc, &dc, NULL, 1);
+        }
+    double nv[2] = {0.3, 0.1};
+    task_cfg lt = {.kind = TASK_LATENT, .latent_dim = 3, .n_out = 4, .redundancy = 0.4, .synergy = 0.3, .noise_var = nv,
+                   .n_noise = 2, .n_src = 2, .seed = 5};
+    dln_cfg fd = {.arch = DLN_FUSED, .depth = 3, .width = 5, .loss = DLN_LOSS_SUM};
+    gradcheck("latent fused D3", &lt, &fd, NULL, 1);
+    gradcheck("latent fused remove", &lt, &fd, "remove:b@0-10", 1);
+    gradcheck("latent fused noise+decorrelate", &lt, &fd, "noise:a:0.7@0-10+decorrelate@0-10", 1);
+    dln_cfg ps = {.arch = DLN_PATHS, .n_chain = 2, .depth = 2, .width = 5, .loss = DLN_LOSS_MEAN};
+    gradcheck("latent paths separate", &lt, &ps, "noise:b:0.2@0-5", 1);
+    task_cfg hier = {.kind = TASK_HIER, .n_src = 1, .seed = 1};
+    dln_cfg sh = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 2, .width = 6, .loss = DLN_LOSS_SUM};
+    gradcheck("hier lesion a:1", &hier, &sh, "lesion:a:1@0-100", 1);
+    gradcheck("hier lesion a:0,a:2 + b:3", &hier, &sh, "lesion:a:0@0-100+lesion:a:2@0-100+lesion:b:3@0-3", 1);
+    gradcheck("hier switch", &(task_cfg){.kind = TASK_HIER, .n_src = 1, .seed = 1, .need_target2 = 1}, &sh, "switch@0", 1);
+    for (int D = 1; D <= 3; D++) {
+        task_cfg mc = {.kind = TASK_COMPLETION, .n = 7, .rank1 = 2, .rank2 = 1, .n_obs = 20, .seed = 9, .need_target2 = 1};
+        dln_cfg fc = {.arch = DLN_FUSED, .depth = D, .width = 7};
+        gradcheck("completion", &mc, &fc, NULL, 1);
+        gradcheck("completion subset+switch", &mc, &fc, "subset:11@0-5+switch@0", 1);
+        dln_cfg pc = {.arch = DLN_PATHS, .n_chain = 2, .depth = D, .width = 7};
+        gradcheck("completion 2 pathways", &mc, &pc, NULL, 2);
+    }
+}
+
+/* gated chains get an exactly zero gradient and do not move under GD */
+static void test_gate(void)
+{
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
+    task t;
+    task_build(&tc, &t);
+    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 10, .loss = DLN_LOSS_SUM};
+    dln *d;
+    dln_alloc(&dc, &t, &d);
+    dln_init(d, DLN_INIT_GAUSS, 0.1, 0, NULL, 0, rng);
+    deficit_list dl = {0};
+    add_def(&dl, "gate:b@0-2");
+    dln_set_deficits(d, &dl);
+    size_t nb = d->chain_off[2] - d->chain_off[1];
+    double *b0 = util_malloc(nb * sizeof *b0);
+    memcpy(b0, d->theta + d->chain_off[1], nb * sizeof *b0);
+    for (long s = 0; s < 2; s++) { dln_set_step(d, s); dln_gd_step(d, 0.05); }
+    CHECK(memcmp(b0, d->theta + d->chain_off[1], nb * sizeof *b0) == 0); /* exactly frozen */
+    dln_set_step(d, 2);
+    dln_gd_step(d, 0.05);
+    CHECK(memcmp(b0, d->theta + d->chain_off[1], nb * sizeof *b0) != 0); /* moves after the window */
+    free(b0);
+    dln_free(d);
+    task_free(&t);
+}
+
+/* L2 + L3: aligned init, D = 4, width 100, two pathways on the hierarchy (sum loss), gate b on [0, 150). */
+static void test_aligned_vs_modes(void)
+{
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
+    task t;
+    task_build(&tc, &t);
+    /* L1: T = Y^T has singular values sqrt15, sqrt7, sqrt3, sqrt3, 1, 1, 1, 1 */
+    double want[8] = {sqrt(15), sqrt(7), sqrt(3), sqrt(3), 1, 1, 1, 1};
+    CHECK_ARRAY_CLOSE(t.s, want, 8, 0, 1e-12); /* LAPACK SVD of an exact integer matrix: ~1e-15 */
+    int D = 4, r = 8;
+    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = D, .width = 100, .loss = DLN_LOSS_SUM};
+    dln *d;
+    dln_alloc(&dc, &t, &d);
+    double k0[8];
+    for (int a = 0; a < r; a++) k0[a] = 0.012 - 0.0005 * a;
+    dln_init(d, DLN_INIT_ALIGNED, 0, 0, k0, r, rng);
+    deficit_list dl = {0};
+    add_def(&dl, "gate:b@0-150");
+    dln_set_deficits(d, &dl);
+    /* oracle: p_{p,a} per-layer value, K = p^D, Euler p += lr p^{D-1} (s - K_a - K_b) unless gated */
+    double pa[8], pb[8], lr = 0.01;
+    for (int a = 0; a < r; a++) pa[a] = pb[a] = pow(k0[a], 1.0 / D);
+    double K[16], werr = 0, woff = 0;
+    double *full = util_malloc(2 * 64 * sizeof *full);
+    for (long s = 0; s <= 1000; s++) {
+        if (s % 50 == 0 || s == 1000) {
+            dln_maps(d, d->theta, NULL);
+            dln_modes(d, K);
+            for (int a = 0; a < r; a++) {
+                double e1 = fabs(K[a] - pow(pa[a], D)), e2 = fabs(K[r + a] - pow(pb[a], D));
+                if (e1 > werr) werr = e1;
+                if (e2 > werr) werr = e2;
+            }
+            /* full U^T Omega_p V (8 x 8) off-diagonal */
+            for (int p = 0; p < 2; p++)
+                for (int a = 0; a < r; a++)
+                    for (int b = 0; b < r; b++) {
+                        if (a == b) continue;
+                        double v = 0;
+                        for (int i = 0; i < 15; i++)
+                            for (int j = 0; j < 8; j++) v += t.U[i * r + a] * d->omega[p][i * 8 + j] * t.V[j * r + b];
+                        if (fabs(v) > woff) woff = fabs(v);
+                    }
+        }
+        if (s == 1000) break;
+        dln_set_step(d, s);
+        dln_gd_step(d, lr);
+        for (int a = 0; a < r; a++) {
+            double om = t.s[a] - pow(pa[a], D) - pow(pb[a], D);
+            double na = pa[a] + lr * pow(pa[a], D - 1) * om;
+            double nb = (s >= 0 && s < 150) ? pb[a] : pb[a] + lr * pow(pb[a], D - 1) * om;
+            pa[a] = na; pb[a] = nb;
+        }
+    }
+    printf("  aligned GD vs per-mode Euler: worst |dK| %.3g, worst off-diagonal %.3g\n", werr, woff);
+    CHECK(werr <= 1e-10); /* L2: both are the same recurrence; differences are double rounding (~1e-14) */
+    CHECK(woff <= 1e-10); /* L3 */
+    /* the early gate leaves b with little of the strong modes (L4 early deficit) */
+    CHECK(pow(pb[0], D) < 0.05 * t.s[0]);
+    CHECK(fabs(pow(pa[0], D) + pow(pb[0], D) - t.s[0]) < 1e-3);
+    free(full);
+    dln_free(d);
+    task_free(&t);
+}
+
+static void balancedness(dln *d, int p, int l, double *B) /* W_{l+1}^T W_{l+1} - W_l W_l^T (w x w) */
+{
+    int w = d->width;
+    const double *A = dln_weight(d, d->theta, p, l + 1), *Wl = dln_weight(d, d->theta, p, l);
+    int ra = dln_rows(d, l + 1), cl = dln_cols(d, p, l);
+    for (int i = 0; i < w; i++)
+        for (int j = 0; j < w; j++) {
+            double s = 0;
+            for (int k = 0; k < ra; k++) s += A[k * w + i] * A[k * w + j];
+            for (int k = 0; k < cl; k++) s -= Wl[i * cl + k] * Wl[j * cl + k];
+            B[i * w + j] = s;
+        }
+}
+
+static void test_flow(void)
+{
+    double sv[3] = {3, 2, 1};
+    task_cfg tc = {.kind = TASK_LOWRANK, .n_out = 5, .n_in = 4, .sv = sv, .n_sv = 3, .n_src = 1, .seed = 2};
+    task t;
+    task_build(&tc, &t);
+    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 6, .loss = DLN_LOSS_SUM};
+    dln *d;
+    dln_alloc(&dc, &t, &d);
+    gsl_rng_set(rng, 11);
+    dln_init(d, DLN_INIT_GAUSS, 0.3, 0, NULL, 0, rng);
+    double *th0 = util_malloc(d->n_param * sizeof *th0);
+    memcpy(th0, d->theta, d->n_param * sizeof *th0);
+    double B0[2][36], B1[36];
+    balancedness(d, 0, 1, B0[0]);
+    balancedness(d, 1, 2, B0[1]);
+    const dln_stepper st[3] = {DLN_RK8PD, DLN_RKF45, DLN_RKCK};
+    for (int k = 0; k < 3; k++) {
+        memcpy(d->theta, th0, d->n_param * sizeof *th0);
+        dln_flow_alloc(d, st[k], 1e-12, 1e-12, 1e-3);
+        CHECK(dln_flow_advance(d, 0, 3.0) == CS_OK);
+        balancedness(d, 0, 1, B1);
+        CHECK_ARRAY_CLOSE(B1, B0[0], 36, 0, 1e-8); /* conserved by the flow; integrator tolerance 1e-12 per step */
+        balancedness(d, 1, 2, B1);
+        CHECK_ARRAY_CLOSE(B1, B0[1], 36, 0, 1e-8);
+    }
+    /* the trained map approaches the target T (loss -> 0) after enough time */
+    memcpy(d->theta, th0, d->n_param * sizeof *th0);
+    dln_flow_alloc(d, DLN_RK8PD, 1e-10, 1e-10, 1e-3);
+    dln_flow_advance(d, 0, 30.0);
+    CHECK(dln_grad(d, d->theta, d->grad) < 1e-8);
+    /* GD -> flow as lr -> 0: error at time 1 is first order in lr */
+    memcpy(d->theta, th0, d->n_param * sizeof *th0);
+    dln_flow_alloc(d, DLN_RK8PD, 1e-13, 1e-13, 1e-3);
+    dln_flow_advance(d, 0, 1.0);
+    double *ref = util_malloc(d->n_param * sizeof *ref);
+    memcpy(ref, d->theta, d->n_param * sizeof *ref);
+    double err[2];
+    for (int k = 0; k < 2; k++) {
+        double lr = k ? 0.005 : 0.01;
+        memcpy(d->theta, th0, d->n_param * sizeof *th0);
+        long n = (long)lround(1.0 / lr);
+        for (long s = 0; s < n; s++) dln_gd_step(d, lr);
+        double e = 0;
+        for (size_t i = 0; i < d->n_param; i++) e = fmax(e, fabs(d->theta[i] - ref[i]));
+        err[k] = e;
+    }
+    printf("  GD vs flow at t = 1: lr 0.01 -> %.3g, lr 0.005 -> %.3g (ratio %.3f)\n", err[0], err[1], err[0] / err[1]);
+    CHECK(err[1] < err[0]);
+    CHECK(err[0] / err[1] > 1.8 && err[0] / err[1] < 2.2); /* Euler is first order: ratio 2 + O(lr) */
+    free(ref);
+    free(th0);
+    dln_free(d);
+    task_free(&t);
+
+    /* L10 in full matrices: D = 2 aligned flow, one pathway, follows K(t) = s e^{2st} / (e^{2st} - 1 + s/K0) */
+    task_cfg hc = {.kind = TASK_HIER, .n_src = 1};
+    task_build(&hc, &t);
+    dln_cfg one = {.arch = DLN_FUSED, .depth = 2, .width = 10, .loss = DLN_LOSS_SUM};
+    dln_alloc(&one, &t, &d);
+    double k0 = 0.01;
+    dln_init(d, DLN_INIT_ALIGNED, 0, 0, &k0, 1, rng);
+    dln_flow_alloc(d, DLN_RK8PD, 1e-12, 1e-12, 1e-3);
+    dln_flow_advance(d, 0, 1.5);
+    double K[8], w = 0;
+    dln_maps(d, d->theta, NULL);
+    dln_modes(d, K);
+    for (int a = 0; a < 8; a++) {
+        double s = t.s[a], e = exp(2 * s * 1.5), want = s * e / (e - 1 + s / k0);
+        w = fmax(w, fabs(K[a] - want) / want);
+    }
+    printf("  aligned D=2 flow vs Saxe sigmoid: worst relative error %.3g\n", w);
+    CHECK(w < 1e-8); /* rk8pd at 1e-12 tolerances */
+    dln_free(d);
+    task_free(&t);
+}
+
+/* L11: remove one sensor of a fused network on the (whitened, diagonal Sxx) hierarchy. */
+static double removal_effect(int D, int *bitident)
+{
+    int dims[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 8, .src_dims = dims};
+    task t;
+    task_build(&tc, &t);
+    dln_cfg dc = {.arch = DLN_FUSED, .depth = D, .width = 20, .loss = DLN_LOSS_SUM};
+    dln *d0, *d1;
+    dln_alloc(&dc, &t, &d0);
+    dln_alloc(&dc, &t, &d1);
+    gsl_rng_set(rng, 4);
+    dln_init(d0, DLN_INIT_GAUSS, 1e-3, 0, NULL, 0, rng);
+    memcpy(d1->theta, d0->theta, d0->n_param * sizeof(double));
+    deficit_list dl = {0};
+    add_def(&dl, "remove:c@0-150");
+    dln_set_deficits(d1, &dl);
+    double diff = 0;
+    *bitident = 1;
+    double *m0 = util_malloc(15 * 8 * sizeof *m0), *m1 = util_malloc(15 * 8 * sizeof *m1);
+    for (long s = 0; s < 600; s++) {
+        dln_set_step(d0, s); dln_set_step(d1, s);
+        dln_gd_step(d0, 0.05); dln_gd_step(d1, 0.05);
+        dln_maps(d0, d0->theta, m0);
+        dln_maps(d1, d1->theta, m1);
+        for (int i = 0; i < 15; i++)
+            for (int j = 0; j < 8; j++) {
+                if (j == 2) continue;
+                if (m0[i * 8 + j] != m1[i * 8 + j]) *bitident = 0;
+                diff = fmax(diff, fabs(m0[i * 8 + j] - m1[i * 8 + j]));
+            }
+    }
+    free(m0); free(m1);
+    dln_free(d0); dln_free(d1);
+    task_free(&t);
+    return diff;
+}
+
+static void test_removal(void)
+{
+    int bit;
+    double e1 = removal_effect(1, &bit);
+    CHECK(bit); /* D = 1: each column's update only reads its own column (diagonal Sxx) */
+    CHECK(e1 == 0);
+    double e2 = removal_effect(2, &bit);
+    printf("  D=2 fused: removing source c changes the other columns by up to %.3g\n", e2);
+    CHECK(!bit);
+    CHECK(e2 > 1e-3); /* coupled through the shared hidden layer */
+}
+
+static void test_completion_d1(void)
+{
+    task_cfg tc = {.kind = TASK_COMPLETION, .n = 12, .rank1 = 2, .n_obs = 40, .seed = 3};
+    task t;
+    task_build(&tc, &t);
+    /* generated target: mean squared entry 1 */
+    double ss = 0;
+    for (int i = 0; i < 144; i++) ss += t.target[i] * t.target[i];
+    CHECK_CLOSE(ss / 144, 1.0, 1e-12, 0);
+    dln_cfg dc = {.arch = DLN_FUSED, .depth = 1};
+    dln *d;
+    dln_alloc(&dc, &t, &d);
+    dln_init(d, DLN_INIT_GAUSS, 0.01, 0, NULL, 0, rng);
+    double *w0 = util_malloc(144 * sizeof *w0);
+    memcpy(w0, d->theta, 144 * sizeof *w0);
+    for (long s = 0; s < 3000; s++) dln_gd_step(d, 5.0);
+    char *obs = calloc(144, 1);
+    for (int k = 0; k < t.n_obs; k++) obs[t.obs_r[k] * 12 + t.obs_c[k]] = 1;
+    int same = 1;
+    double fit = 0;
+    for (int i = 0; i < 144; i++) {
+        if (!obs[i] && d->theta[i] != w0[i]) same = 0;
+        if (obs[i]) fit = fmax(fit, fabs(d->theta[i] - t.target[i]));
+    }
+    CHECK(same);      /* unobserved entries never receive a gradient: bit-identical */
+    CHECK(fit < 1e-6); /* observed entries converge: factor (1 - lr/m)^3000 = (1 - 1/8)^3000 */
+    /* test loss: mean over all entries */
+    double tl = dln_test_loss(d, d->theta), want = 0;
+    for (int i = 0; i < 144; i++) want += (d->theta[i] - t.target[i]) * (d->theta[i] - t.target[i]);
+    CHECK_CLOSE(tl, want / 144, 1e-12, 0);
+    free(obs); free(w0);
+    dln_free(d);
+    task_free(&t);
+}
+
+static void test_errors(void)
+{
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 2};
+    task t;
+    task_build(&tc, &t);
+    dln *d;
+    dln_cfg bad = {.arch = DLN_PATHS, .n_chain = 3, .depth = 2, .width = 4};
+    CHECK_INT(dln_alloc(&bad, &t, &d), CS_EUSAGE); /* 3 pathways, 2 sources */
+    bad.depth = 0;
+    bad.n_chain = 2;
+    CHECK_INT(dln_alloc(&bad, &t, &d), CS_EUSAGE);
+    dln_cfg ok = {.arch = DLN_PATHS, .n_chain = 2, .depth = 2, .width = 4};
+    CHECK_INT(dln_alloc(&ok, &t, &d), CS_OK);
+    double k0 = 0.01;
+    CHECK_INT(dln_init(d, DLN_INIT_ALIGNED, 0, 0, &k0, 1, rng), CS_EUSAGE); /* separate inputs */
+    double w[12] = {0};
+    CHECK_INT(dln_set_layer(d, 0, 1, w, 3, 4, "test"), CS_EUSAGE); /* layer 1 is 4 x 4 */
+    CHECK(strstr(util_errmsg(), "4 x 4") != NULL);
+    CHECK_INT(dln_set_layer(d, 1, 2, w, 3, 4, "test"), CS_EUSAGE); /* layer 2 is 15 x 4 */
+    deficit_list dl = {0};
+    add_def(&dl, "gate:c@0-10");
+    CHECK_INT(dln_set_deficits(d, &dl), CS_EUSAGE);
+    dl.n = 0;
+    add_def(&dl, "lesion:a:9@0-10");
+    CHECK_INT(dln_set_deficits(d, &dl), CS_EUSAGE);
+    dl.n = 0;
+    add_def(&dl, "subset:10@0-10");
+    CHECK_INT(dln_set_deficits(d, &dl), CS_EUSAGE);
+    dl.n = 0;
+    add_def(&dl, "switch@5");
+    CHECK_INT(dln_set_deficits(d, &dl), CS_EUSAGE); /* no second target */
+    dl.n = 0;
+    add_def(&dl, "remove:c@0-5");
+    CHECK_INT(dln_set_deficits(d, &dl), CS_EUSAGE);
+    dl.n = 0;
+    add_def(&dl, "flip@0-5");
+    CHECK_INT(dln_set_deficits(d, &dl), CS_EUSAGE);
+    dln_free(d);
+    task_free(&t);
+}
+
+/* frozen PyTorch plain-SGD reference (tests/data/gen_flow_ref.py, float64): hierarchy, two pathways
+ * on a shared input, D = 3, width 6, 0.5 * sum MSE, lr 0.05, 100 steps, b gated (detached) on [0, 20). */
+static void test_torch_reference(void)
+{
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
+    task t;
+    task_build(&tc, &t);
+    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 6, .loss = DLN_LOSS_SUM};
+    dln *d;
+    dln_alloc(&dc, &t, &d);
+    char path[256];
+    int okload = 1;
+    for (int p = 0; p < 2; p++)
+        for (int l = 1; l <= 3; l++) {
+            npy_array a;
+            snprintf(path, sizeof path, "tests/data/flow_ref/init_%c_%d.npy", 'a' + p, l);
+            if (npy_read(path, &a) != CS_OK) { okload = 0; printf("  cannot read %s\n", path); continue; }
+            if (a.ndim != 2 || dln_set_layer(d, p, l, a.data, (int)a.shape[0], (int)a.shape[1], path) != CS_OK) okload = 0;
+            npy_free(&a);
+        }
+    CHECK(okload);
+    npy_array L;
+    int okl = npy_read("tests/data/flow_ref/loss.npy", &L) == CS_OK && L.size == 100;
+    CHECK(okl);
+    deficit_list dl = {0};
+    add_def(&dl, "gate:b@0-20");
+    dln_set_deficits(d, &dl);
+    double lerr = 0;
+    for (long s = 0; s < 100; s++) {
+        dln_set_step(d, s);
+        double loss = dln_gd_step(d, 0.05);
+        if (okl) lerr = fmax(lerr, fabs(loss - L.data[s]) / (1e-12 + fabs(L.data[s])));
+    }
+    if (okl) npy_free(&L);
+    double werr = 0;
+    for (int p = 0; p < 2; p++)
+        for (int l = 1; l <= 3; l++) {
+            npy_array a;
+            snprintf(path, sizeof path, "tests/data/flow_ref/final_%c_%d.npy", 'a' + p, l);
+            if (npy_read(path, &a) != CS_OK) { werr = INFINITY; continue; }
+            const double *w = dln_weight(d, d->theta, p, l);
+            for (size_t i = 0; i < a.size; i++) werr = fmax(werr, fabs(w[i] - a.data[i]));
+            npy_free(&a);
+        }
+    printf("  torch SGD reference (float64): worst weight error %.3g, worst relative loss error %.3g\n", werr, lerr);
+    /* same float64 arithmetic up to summation order: 100 steps amplify rounding to ~1e-13 */
+    CHECK(werr < 1e-10);
+    CHECK(lerr < 1e-10);
+    dln_free(d);
+    task_free(&t);
+}
+
+int main(void)
+{
+    rng = gsl_rng_alloc(gsl_rng_mt19937);
+    test_gradients();
+    test_gate();
+    test_aligned_vs_modes();
+    test_flow();
+    test_removal();
+    test_completion_d1();
+    test_errors();
+    test_torch_reference();
+    gsl_rng_free(rng);
+    return check_done("test_dln");
+}
