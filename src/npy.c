@@ -212,8 +212,10 @@ int npy_load_matrix(const char *path, const char *what, int *rows, int *cols, do
             double v = strtod(p, &e);
             if (e == p || !isfinite(v) || (*e && !strchr(" \t,\r\n", *e))) {
                 fclose(f); free(x);
-                return util_seterr(CS_EUSAGE, "%s: '%s' line %d: '%.20s' is not a finite number", what, path,
-                                   line, p);
+                int tl = (int)strcspn(p, " \t,\r\n"); /* quote the token only, never the newline */
+                if (tl > 20) tl = 20;
+                return util_seterr(CS_EUSAGE, "%s: '%s' line %d: '%.*s' is not a finite number", what, path,
+                                   line, tl, p);
             }
             if (cnt == cap) {
                 cap *= 2;

@@ -111,6 +111,7 @@ int main(void)
     put("junk.txt", junk, strlen(junk));
     util_path(p, sizeof p, dir, "junk.txt");
     CHECK_INT(npy_load_matrix(p, "--target", &rows, &cols, &m), CS_EUSAGE);
+    CHECK(strchr(util_errmsg(), '\n') == NULL && strstr(util_errmsg(), "'x'") != NULL); /* one line */
     /* .npy through the same entry point */
     util_path(p, sizeof p, dir, "f.npy");
     CHECK_INT(npy_load_matrix(p, "--target", &rows, &cols, &m), CS_OK);
