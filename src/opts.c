@@ -237,6 +237,8 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
         }
     }
     o->cmdline = join_argv(argc, argv);
+    /* a command that declares its own `model` option (critsim sweep) reads that file itself */
+    int own_model = spec_index(cmd, "model") >= 0;
 
     /* pass 1: --help and --model */
     for (int a = 1; a < argc; a++) {
@@ -246,13 +248,13 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
             return OPTS_HELP;
         }
         const char *file = NULL;
-        if (strcmp(argv[a], "--model") == 0) {
+        if (!own_model && strcmp(argv[a], "--model") == 0) {
             if (a + 1 >= argc) {
                 opts_free(o);
                 return util_seterr(CS_EUSAGE, "--model needs a file name (e.g. --model models/fig2.ini)");
             }
             file = argv[++a];
-        } else if (strncmp(argv[a], "--model=", 8) == 0) {
+        } else if (!own_model && strncmp(argv[a], "--model=", 8) == 0) {
             file = argv[a] + 8;
         } else if (strncmp(argv[a], "--", 2) == 0 && !strchr(argv[a], '=')) {
             int i = spec_index(cmd, argv[a] + 2);
@@ -275,8 +277,8 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
     int positional_seen = 0;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
-        if (strcmp(arg, "--model") == 0) { a++; continue; }
-        if (strncmp(arg, "--model=", 8) == 0) continue;
+        if (!own_model && strcmp(arg, "--model") == 0) { a++; continue; }
+        if (!own_model && strncmp(arg, "--model=", 8) == 0) continue;
         if (cmd->positional && strncmp(arg, "--", 2) != 0 && !positional_seen) {
             int i = spec_index(cmd, cmd->positional);
             CS_ASSERT(i >= 0); /* the command table names an option it does not declare */
@@ -359,7 +361,8 @@ void opts_help(FILE *f, const cmd_def *cmd)
             cmd->name, pos, cmd->summary);
     if (cmd->positional)
         fprintf(f, "  (a bare argument sets --%s)\n", cmd->positional);
-    fprintf(f, "  --%-18s %s\n", "model FILE", "read options from an INI model file (keys = option names)");
+    if (spec_index(cmd, "model") < 0)
+        fprintf(f, "  --%-18s %s\n", "model FILE", "read options from an INI model file (keys = option names)");
     for (int i = 0; cmd->specs[i].name; i++) {
         const opt_spec *s = &cmd->specs[i];
         const char *kind = s->type == OPT_INT      ? " N"

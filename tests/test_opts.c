@@ -17,6 +17,9 @@ static const opt_spec specs[] = {
     {NULL, 0, NULL, NULL}};
 static int run_nop(const opts *o) { (void)o; return 0; }
 static const cmd_def fake = {"fake", "a test command", NULL, specs, run_nop};
+static const opt_spec own_specs[] = {{"model", OPT_STRING, NULL, "the command reads this file itself"},
+                                     {NULL, 0, NULL, NULL}};
+static const cmd_def fakeown = {"fakeown", "own --model", NULL, own_specs, run_nop};
 static const cmd_def fakepos = {"fakepos", "positional", NULL, specs, run_nop, "out"};
 
 static int parse(opts **o, int argc, const char **argv) { return opts_parse(o, &fake, argc, (char **)argv); }
@@ -158,6 +161,13 @@ int main(void)
         CHECK_INT(opts_parse(&o, &fakepos, 3, (char **)ap2), CS_EUSAGE);
         const char *ap3[] = {"fake", "runs/x"}; /* no positional declared */
         CHECK_INT(parse(&o, 2, ap3), CS_EUSAGE);
+    }
+    /* a command that declares `model` keeps --model for itself (critsim sweep): the file is not read */
+    {
+        const char *am[] = {"fakeown", "--model", "/nonexistent/file.ini"};
+        CHECK_INT(opts_parse(&o, &fakeown, 3, (char **)am), CS_OK);
+        CHECK(o && strcmp(opts_str(o, "model"), "/nonexistent/file.ini") == 0);
+        opts_free(o);
     }
     return check_done("test_opts");
 }
