@@ -1,0 +1,201 @@
+/* cmd_phase.c - `critsim phase`: phase portraits of one mode of the two-pathway per-mode theory in the
+ * (K_a, K_b) plane (ICLR 2024 Fig. 1 and Fig. 7).
+ *
+ * Trajectories start from random per-layer values p ~ N(0, p-sd^2) drawn independently for a and b
+ * (--start random, Fig. 1), from a grid of K(0) over [0, kmax]^2 (--start grid), or from one point
+ * (--start point, --init-p P or PA,PB; Fig. 7).  Each trajectory is one "mode" of a modes engine with
+ * the same s, so all advance together; deficits as in critsim modes.  Outputs:
+ *   DIR/traj.dat   `traj step K_a K_b`, one block per trajectory separated by a blank line
+ *   DIR/field.dat  `K_a K_b dK_a dK_b u v` deficit-free vector field on a field-n x field-n grid of
+ *                  [0, kmax]^2; (u, v) is the direction scaled to 0.8 grid cells (for `with vectors`)
+ *   DIR/final.dat  mean_share_b, sd_share_b (over trajectories), final_loss (mean), share_b_m0 (= mean)
+ * Rows at step 0, multiples of --every, --log-rows per decade of steps, and --steps.
+ * Non-goals: streamline integration (gnuplot draws the field; trajectories are the integral curves).
+ */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deficit.h"
+#include "modes.h"
+#include "opts.h"
+#include "table.h"
+#include "util.h"
+
+static const opt_spec specs[] = {
+    {"depth", OPT_INT, "2", "number of weight matrices per pathway D >= 1"},
+    {"s", OPT_DOUBLE, "10", "target strength of the mode"},
+    {"init", OPT_STRING, "large", "small|large: K = p^D or K = p (p^2 + c)^((D-1)/2)"},
+    {"c", OPT_DOUBLE, "1", "large-init constant"},
+    {"start", OPT_STRING, "random", "random|grid|point: initial conditions"},
+    {"n", OPT_INT, "100", "random: number of trajectories; grid: points per axis"},
+    {"p-sd", OPT_DOUBLE, "0.01", "random: per-layer values p ~ N(0, p-sd^2), independent for a and b"},
+    {"init-p", OPT_LIST, "0.005", "point: per-layer value p0 (one value: both pathways; or PA,PB)"},
+    {"kmax", OPT_DOUBLE, "10", "grid starts and vector field cover [0, kmax]^2"},
+    {"field-n", OPT_INT, "20", "vector field points per axis"},
+    {"seed", OPT_INT, "49827345", "random seed of the initial conditions"},
+    {"dt", OPT_DOUBLE, "0.001", "Euler step; time per update for the flow"},
+    {"steps", OPT_INT, "1000", "number of updates"},
+    {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)"},
+    {"log-rows", OPT_INT, "0", "also write about N rows per decade of steps (long runs, Fig. 7)"},
+    {"deficit", OPT_MULTI, "gate:b@0-14", "gate:P@S-E | lesion:P:0@S-E (update t affected iff S <= t < E)"},
+    {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf"},
+    {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance"},
+    {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance"},
+    {"out", OPT_STRING, "results/phase", "run folder"},
+    {NULL, 0, NULL, NULL},
+};
+
+static long next_rec(long t, long every, int logrows, long steps)
+{
+    long nx = (t / every + 1) * every;
+    if (logrows > 0) {
+        double f = pow(10.0, 1.0 / logrows);
+        long l = (long)ceil((t + 1) * f) - 1;
+        if (l <= t) l = t + 1;
+        if (l < nx) nx = l;
+    }
+    return nx < steps ? nx : steps;
+}
+
+static int run(const opts *o)
+{
+    long D, n, fn, steps, every, lr, seed;
+    double s, c, psd, kmax, dt, ea, er;
+    int rc, init, start, meth;
+    if ((rc = opts_long(o, "depth", 1, 10000, &D)) || (rc = opts_double(o, "s", -1e300, 1e300, &s)) ||
+        (rc = opts_choice(o, "init", "small|large", &init)) || (rc = opts_double(o, "c", 1e-300, 1e300, &c)) ||
+        (rc = opts_choice(o, "start", "random|grid|point", &start)) || (rc = opts_long(o, "n", 1, 100000, &n)) ||
+        (rc = opts_double(o, "p-sd", 0, 1e300, &psd)) || (rc = opts_double(o, "kmax", 1e-300, 1e300, &kmax)) ||
+        (rc = opts_long(o, "field-n", 2, 10000, &fn)) || (rc = opts_long(o, "seed", 0, 4294967295L, &seed)) ||
+        (rc = opts_double(o, "dt", 1e-300, 1e300, &dt)) || (rc = opts_long(o, "steps", 0, 1000000000000L, &steps)) ||
+        (rc = opts_long(o, "every", 1, 1000000000000L, &every)) || (rc = opts_long(o, "log-rows", 0, 10000, &lr)) ||
+        (rc = opts_choice(o, "method", "euler|gd|rk8pd|rkf45|msbdf", &meth)) ||
+        (rc = opts_double(o, "epsabs", 0, 1, &ea)) || (rc = opts_double(o, "epsrel", 0, 1, &er)))
+        return rc;
+    static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD, MODES_RKF45, MODES_MSBDF};
+    double *pp = NULL;
+    int npp = 0;
+    if (start == 2) {
+        if ((rc = opts_list_double(o, "init-p", -1e300, 1e300, &pp, &npp))) return rc;
+        if (npp > 2) { free(pp); return util_seterr(CS_EUSAGE, "--init-p takes P or PA,PB"); }
+    }
+    long ntraj = start == 0 ? n : start == 1 ? n * n : 1;
+    double *sv = util_malloc((size_t)ntraj * sizeof(double));
+    for (long i = 0; i < ntraj; i++) sv[i] = s;
+    modes *m = modes_alloc((int)D, (int)ntraj, 2, init ? MODES_LARGE : MODES_SMALL, c, sv);
+    free(sv);
+    deficit_list dl;
+    rc = deficit_parse_opts(o, "deficit", &dl);
+    if (!rc) rc = modes_set_deficits(m, &dl);
+    if (!rc) rc = modes_set_method(m, mm[meth], dt, ea, er);
+    if (rc) { modes_free(m); free(pp); return rc; }
+    if (start == 0) {
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(r, (unsigned long)seed);
+        for (long i = 0; i < ntraj; i++) {
+            modes_set_p(m, 0, (int)i, gsl_ran_gaussian(r, psd));
+            modes_set_p(m, 1, (int)i, gsl_ran_gaussian(r, psd));
+        }
+        gsl_rng_free(r);
+    } else if (start == 1) {
+        for (long i = 0; i < n; i++)
+            for (long j = 0; j < n; j++) {
+                modes_set_k(m, 0, (int)(i * n + j), kmax * (i + 0.5) / n);
+                modes_set_k(m, 1, (int)(i * n + j), kmax * (j + 0.5) / n);
+            }
+    } else {
+        modes_set_p(m, 0, 0, pp[0]);
+        modes_set_p(m, 1, 0, pp[npp - 1]);
+    }
+    free(pp);
+    const char *dir = opts_str(o, "out");
+    /* vector field */
+    table *tf = table_open(dir, "field.dat", o);
+    if (!tf) { modes_free(m); return CS_EUSAGE; }
+    table_meta(tf, "deficit-free vector field (dK_a/dt, dK_b/dt); depth = %ld; s = %.17g; init = %s; c = %.17g", D, s,
+               init ? "large" : "small", init ? c : 0.0);
+    table_meta(tf, "(u, v): direction scaled to 0.8 grid cells, for gnuplot `with vectors`");
+    table_columns(tf, "K_a K_b dK_a dK_b u v");
+    {
+        double one_s = s, K[2], dk[2], h = kmax / (fn - 1);
+        modes *f1 = modes_alloc((int)D, 1, 2, init ? MODES_LARGE : MODES_SMALL, c, &one_s);
+        for (long i = 0; i < fn; i++)
+            for (long j = 0; j < fn; j++) {
+                K[0] = h * i, K[1] = h * j;
+                modes_field(f1, K, dk);
+                double nrm = hypot(dk[0], dk[1]), sc = nrm > 0 ? 0.8 * h / nrm : 0;
+                table_row(tf, "%.17g %.17g %.17g %.17g %.17g %.17g", K[0], K[1], dk[0], dk[1], dk[0] * sc, dk[1] * sc);
+            }
+        modes_free(f1);
+    }
+    if ((rc = table_close(tf))) { modes_free(m); return rc; }
+    /* trajectories: record into memory-free streaming blocks: one table, rows grouped per record step,
+     * then rewritten per trajectory would need storage; keep (steps x ntraj) rows in a buffer */
+    long nrec = 1;
+    for (long t = 0; t < steps; t = next_rec(t, every, (int)lr, steps)) nrec++;
+    double *buf = util_malloc((size_t)nrec * (size_t)ntraj * 2 * sizeof(double));
+    long *rs = util_malloc((size_t)nrec * sizeof(long));
+    long k = 0, t = 0, fs = 0;
+    int fm = 0;
+    double t0 = util_now();
+    for (;;) {
+        rs[k] = t;
+        for (long i = 0; i < ntraj; i++) buf[(k * ntraj + i) * 2] = m->K[i], buf[(k * ntraj + i) * 2 + 1] = m->K[ntraj + i];
+        k++;
+        if (t >= steps) break;
+        long nx = next_rec(t, every, (int)lr, steps);
+        if ((rc = modes_advance(m, t, nx, &fs, &fm))) break;
+        t = nx;
+    }
+    table *tt = table_open(dir, "traj.dat", o);
+    if (!tt) { free(buf), free(rs), modes_free(m); return CS_EUSAGE; }
+    table_meta(tt, "engine = phase (per-mode theory, one trajectory per column block); depth = %ld; s = %.17g; init = %s; c = %.17g",
+               D, s, init ? "large" : "small", init ? c : 0.0);
+    table_meta(tt, "method = %s; dt = %.17g; steps = %ld; start = %s; trajectories = %ld", opts_str(o, "method"), dt, steps,
+               opts_str(o, "start"), ntraj);
+    for (int i = 0; i < dl.n; i++) table_meta(tt, "deficit = %s (update t affected iff START <= t < END)", dl.d[i].text);
+    table_meta(tt, "solver statistics: steps = %ld; rhs evaluations = %ld; failed steps = %ld; wall = %.6f s", m->nsteps,
+               m->nrhs, m->nfail, util_now() - t0);
+    table_columns(tt, "traj step K_a K_b");
+    FILE *f = table_stream(tt);
+    for (long i = 0; i < ntraj; i++) {
+        for (long r = 0; r < k; r++)
+            fprintf(f, "%ld %ld %.17g %.17g\n", i, rs[r], buf[(r * ntraj + i) * 2], buf[(r * ntraj + i) * 2 + 1]);
+        fputc('\n', f);
+    }
+    free(buf), free(rs);
+    double mean = 0, sd = 0, loss = 0;
+    for (long i = 0; i < ntraj; i++) {
+        double sh = m->K[ntraj + i] / (m->K[i] + m->K[ntraj + i]), r = s - m->K[i] - m->K[ntraj + i];
+        mean += sh / ntraj, sd += sh * sh / ntraj, loss += 0.5 * r * r / ntraj;
+    }
+    sd = ntraj > 1 ? sqrt(fmax(0, (sd - mean * mean) * ntraj / (ntraj - 1))) : 0;
+    const char *keys[] = {"final_loss", "mean_share_b", "sd_share_b", "share_b_m0"};
+    double vals[] = {loss, mean, sd, mean};
+    if (rc == CS_EFAIL) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", util_errmsg());
+        table_write_outcomes(dir, o, 4, keys, vals);
+        table_fail(tt, fs, msg);
+        modes_free(m);
+        return util_seterr(CS_EFAIL, "%s", msg);
+    }
+    modes_free(m);
+    if (rc) { table_discard(tt); return rc; }
+    if ((rc = table_close(tt))) return rc;
+    return table_write_outcomes(dir, o, 4, keys, vals);
+}
+
+const cmd_def cmd_phase = {
+    "phase",
+    "phase portraits (K_a, K_b) of one mode: trajectories and the deficit-free vector field",
+    "examples:\n"
+    "  critsim phase --depth 5 --deficit gate:b@0-14 --out results/phase/d5_early      (Fig. 1, large init)\n"
+    "  critsim phase --model models/phase_small.ini --depth 3 --out results/phase7/d3_early  (Fig. 7)",
+    specs,
+    run,
+    NULL,
+};
