@@ -1,0 +1,24 @@
+# cp_onset.gp - critical-period curve: final share of pathway b vs. the onset of a 50-update gate of b
+# (gate:b@ONSET-(ONSET+50)), one curve per depth; left mode 0 (s = sqrt 15), right mode 4 (s = 1).
+# Reads a sweep's summary.dat (models/cp_onset.ini); plots only, computes nothing.
+# usage: gnuplot -e "f='results/sweep/cp_onset/summary.dat'; out='cp_onset.png'" plots/cp_onset.gp
+if (!exists("f")) f = 'results/sweep/cp_onset/summary.dat'
+if (!exists("out")) out = 'cp_onset.png'
+hdr = system("grep '^#' '".f."' | tail -n 1")
+col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
+cd = col("depth"); co = col("onset")
+if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 10in,4in font "DejaVu Sans,11"; \
+else set terminal pngcairo size 1200,480 font "DejaVu Sans,11"
+set output out
+set multiplot layout 1, 2 title "final share of pathway b after gating b for 50 updates from ONSET"
+set xlabel "deficit onset (updates; dt = 0.01)"
+set ylabel "K_b / (K_a + K_b) at the end"
+set yrange [-0.02:0.55]
+set grid
+set key outside right top title "depth"
+do for [m in "0 4"] {
+  c = col("share_b_m".m)
+  set title (m eq "0" ? "mode 0 (s = sqrt 15)" : "mode ".m." (s = 1)")
+  plot for [d = 1:8] f using (column(cd) == d ? column(co) : NaN):(column(c)) with linespoints pt 7 ps 0.4 lw 1.5 lc d title sprintf("D = %d", d)
+}
+unset multiplot

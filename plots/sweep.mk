@@ -1,0 +1,29 @@
+# plots/sweep.mk - critical-period curves from `critsim sweep` (models/cp_*.ini -> plots/cp_*.gp).
+#
+#   cp_gate    final share of b per mode vs depth, b gated early / middle / late (ICLR 2024 Fig. 2 setup)
+#   cp_lesion  the same with mode 1 of pathway a lesioned (Fig. 3 setup)
+#   cp_end     final share of b vs the end of an early gate, depths 1-8 (320 runs)
+#   cp_onset   final share of b vs the onset of a 50-update gate, depths 1-8 (320 runs)
+#   cp_latent  latent two-source task (critsim flow): share of b and test loss vs redundancy
+#
+# Each sweep runs into $(RESULTS)/sweep/NAME from scratch whenever the model file or the binary changed
+# (a resumed sweep reuses finished points, which is right after an interruption but not after an engine
+# change); figures are PNG and PDF under $(RESULTS)/figures.  One figure: make results/figures/cp_end.png
+SW_DIR   := $(RESULTS)/sweep
+SW_NAMES := cp_gate cp_lesion cp_end cp_onset cp_latent
+SW_PNG   := $(SW_NAMES:%=$(RESULTS)/figures/%.png)
+SW_PDF   := $(SW_NAMES:%=$(RESULTS)/figures/%.pdf)
+FIGURES  += $(SW_PNG) $(SW_PDF)
+
+.PRECIOUS: $(SW_NAMES:%=$(SW_DIR)/%/summary.dat)
+$(SW_NAMES:%=$(SW_DIR)/%/summary.dat): $(SW_DIR)/%/summary.dat: models/%.ini $(BIN)
+	rm -rf $(SW_DIR)/$*
+	OPENBLAS_NUM_THREADS=1 ./$(BIN) sweep --model models/$*.ini --out $(SW_DIR)/$*
+
+$(SW_PNG): $(RESULTS)/figures/%.png: $(SW_DIR)/%/summary.dat plots/%.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f='$<'; out='$@'" plots/$*.gp
+
+$(SW_PDF): $(RESULTS)/figures/%.pdf: $(SW_DIR)/%/summary.dat plots/%.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f='$<'; out='$@'" plots/$*.gp
