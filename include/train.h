@@ -1,0 +1,69 @@
+/* train.h - the CNN training loop: SGD with momentum and weight decay over epochs, batch-norm
+ * re-estimation before every evaluation, per-epoch table, checkpoints and resumption.
+ *
+ * Schedule: epoch e = 0, 1, ..., epochs-1 uses lr_e = lr0 * decay^e (the global epoch index, also
+ * after a deficit ends or when a run branches from a checkpoint).  After each epoch the batch-norm
+ * running statistics are re-estimated on `bn_batches` training batches of that epoch (the official
+ * code's dry run; cumulative average), then the test set is evaluated with them.
+ *
+ * Outputs in DIR: epochs.dat (columns `epoch lr train_loss train_acc test_loss test_acc seconds`;
+ * row `epoch` k is the state after k epochs), republished after every epoch; checkpoint.bin after
+ * every epoch, and ckpt_K.bin every `ckpt_every` epochs (K = epochs done) for deficit-removal
+ * branches.  Checkpoint file (native endianness): magic "CSCNNCKP", u32 version, the architecture,
+ * seed, epochs done, parameters, momentum buffer, running BN statistics, the per-epoch history and
+ * an FNV-1a 64 checksum; written to a temporary name and renamed.
+ *
+ * Determinism: the batch source must be a pure function of (seed, epoch, batch index); then a run
+ * resumed from checkpoint.bin reproduces the uninterrupted run bit for bit (same thread count).
+ * Non-goals: learning-rate warm-up, other optimisers, mid-epoch checkpoints.
+ */
+#ifndef CRITSIM_TRAIN_H
+#define CRITSIM_TRAIN_H
+
+#include <stdint.h>
+
+#include "cnn.h"
+#include "opts.h"
+
+/* Where batches come from (the data layer in cmd_cnn.c, synthetic tensors in tests). */
+typedef struct {
+    void *ctx;
+    int (*epoch)(void *ctx, int epoch);                 /* start an epoch; number of training batches */
+    void (*batch)(void *ctx, int b, float *x, int *y);  /* training batch b of the current epoch */
+    int n_test;                                         /* test images */
+    void (*test)(void *ctx, int first, int count, float *x, int *y); /* clean test images */
+} train_source;
+
+typedef struct {
+    int epochs;
+    double lr0, momentum, wd, decay;
+    int bn_batches;      /* batches of the re-estimation pass (0: every training batch) */
+    int ckpt_every;      /* also keep ckpt_K.bin every K epochs (0: never) */
+    int resume;          /* continue from DIR/checkpoint.bin when it exists */
+    const char *branch;  /* start from this checkpoint's weights (momentum reset), at its epoch */
+    int progress;        /* progress bar on stderr */
+    uint64_t seed;
+    const char *out;     /* run folder */
+} train_cfg;
+
+typedef struct {
+    double lr, train_loss, train_acc, test_loss, test_acc, seconds;
+} train_epoch;
+
+/* Train `net` (already initialised) and write the outputs.  hist (room for cfg->epochs rows)
+ * receives the per-epoch figures; *done the number of epochs completed.  CS_OK, CS_EFAIL (non-finite
+ * loss or weights; tables end with a FAILED line) or CS_EUSAGE (I/O, checkpoint mismatch). */
+int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opts *o, train_epoch *hist,
+              int *done);
+
+/* Evaluate on the test set with the current running statistics: mean loss and accuracy. */
+void train_evaluate(cnn *net, const train_source *src, float *x, int *y, double *loss, double *acc);
+
+/* Checkpoints.  save: atomically; load: validates magic, version, checksum and that the architecture
+ * matches `net`; restores weights, running statistics and (unless weights_only) the momentum buffer;
+ * returns the epochs done and up to max_hist history rows.  CS_EUSAGE with a message on any problem. */
+int train_save(const cnn *net, const char *path, uint64_t seed, int done, const train_epoch *hist);
+int train_load(cnn *net, const char *path, uint64_t *seed, int *done, train_epoch *hist, int max_hist,
+               int weights_only);
+
+#endif

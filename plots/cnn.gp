@@ -1,0 +1,22 @@
+# cnn.gp - critical periods in the CNN: final test accuracy vs the end of an early blur deficit, for
+# the fused network with the whole image blurred (models/cnn_blur.ini) and the split network with
+# source b blurred (models/cnn_split_blur.ini).  Reads the sweeps' summary.dat; computes nothing.
+# usage: gnuplot -e "f1='results/sweep/cnn_blur/summary.dat'; f2='results/sweep/cnn_split_blur/summary.dat'; out='cnn_cp.png'" plots/cnn.gp
+if (!exists("f1")) f1 = 'results/sweep/cnn_blur/summary.dat'
+if (!exists("f2")) f2 = 'results/sweep/cnn_split_blur/summary.dat'
+if (!exists("out")) out = 'cnn_cp.png'
+# column number of a summary column by name (the last '#' line names the columns)
+col(f, name) = sum [i = 2:words(system("grep '^#' '".f."' | tail -n 1"))] \
+  (word(system("grep '^#' '".f."' | tail -n 1"), i) eq name ? i - 1 : 0)
+if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 6in,4in font "DejaVu Sans,11"; \
+else set terminal pngcairo size 800,520 font "DejaVu Sans,11"
+set output out
+set title "Fashion-MNIST (10k images, 20 epochs): blur to 7x7 on epochs [0, END)"
+set xlabel "deficit end END (epochs)"
+set ylabel "final test accuracy"
+set grid
+set key bottom left
+e1 = col(f1, "end"); a1 = col(f1, "test_acc")
+e2 = col(f2, "end"); a2 = col(f2, "test_acc")
+plot f1 using (column(e1)):(column(a1)) with linespoints pt 7 lw 2 title "fused net, whole image blurred", \
+     f2 using (column(e2)):(column(a2)) with linespoints pt 5 lw 2 title "split net, source b blurred"

@@ -1,0 +1,951 @@
+/* cnn.c - float32 convolutional network: layer kernels (forward and backward), the two
+ * architectures, SGD.  See include/cnn.h for layouts and conventions.
+ *
+ * Mathematics (per image, NCHW):
+ *   convolution   y[o][p] = sum_{i,ky,kx} W[o][i][ky][kx] x[i][p*s + (ky,kx) - pad] (+ b[o]), computed
+ *                 for a group of G images as Y (cout x G HWo) = W (cout x cin k k) . col (cin k k x G HWo)
+ *                 with col = im2col(x) (a 1x1 stride-1 convolution uses x directly); backward
+ *                 dW += dY col^T, dcol = W^T dY, dx += col2im(dcol).
+ *   batch norm    xhat = (x - mu) / sqrt(var + eps), y = gamma xhat + beta over (batch, H, W) per channel;
+ *                 dx = gamma/(N sigma) (N dy - sum dy - xhat sum dy xhat).
+ *   ReLU, sum, global average pooling, linear y = x W^T + b, softmax cross-entropy averaged over the
+ *   batch (dlogits = (softmax - onehot) / B).
+ * Non-goals: dilation, groups, padding modes other than zeros, in-place layers.
+ */
+/* The kernels below are simple loops that need the vectoriser: gcc's -O2 cost model ("very cheap")
+ * leaves loops with runtime aliasing checks scalar, which made batch norm and col2im several times
+ * slower.  O3 here only; no fast-math (results stay IEEE and deterministic). */
+#pragma GCC optimize("O3")
+#include "cnn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "util.h"
+
+#define CNN_MAXL 256
+static int chunk_images(int hwo);
+static cnn_pool *pool_alloc(int nthr);
+static void pool_free(cnn_pool *p);
+#define BN_EPS 1e-5
+#define BN_MOMENTUM 0.1
+
+/* ---- builder --------------------------------------------------------------------------------- */
+
+typedef struct {
+    cnn *n;
+    int nl, nt;
+    long np, ns;
+} builder;
+
+static int b_tensor(builder *b, int c, int h, int w)
+{
+    CS_ASSERT(b->nt < CNN_MAXL);
+    cnn_tensor *t = &b->n->t[b->nt];
+    t->c = c, t->h = h, t->w = w;
+    return b->nt++;
+}
+
+static cnn_layer *b_layer(builder *b, int type, const char *name)
+{
+    CS_ASSERT(b->nl < CNN_MAXL);
+    cnn_layer *L = &b->n->layer[b->nl++];
+    memset(L, 0, sizeof *L);
+    L->type = type;
+    L->in2 = -1;
+    snprintf(L->name, sizeof L->name, "%s", name);
+    return L;
+}
+
+/* conv (k, stride) + BN + ReLU reading channels [in_c0, in_c0+cin) of tensor `in`; the ReLU writes
+ * channels [out_c0, out_c0+cout) of tensor `out` (a new tensor when out < 0).  Returns the output. */
+static int b_block(builder *b, const char *name, int in, int in_c0, int cin, int cout, int k, int stride,
+                   int out, int out_c0)
+{
+    const cnn_tensor *ti = &b->n->t[in];
+    int ho = (ti->h + 2 * ((k - 1) / 2) - k) / stride + 1, wo = (ti->w + 2 * ((k - 1) / 2) - k) / stride + 1;
+    char nm[40];
+    snprintf(nm, sizeof nm, "%s.conv%s%s", name, k == 1 ? "1x1" : "3x3", stride == 2 ? "s2" : "");
+    cnn_layer *L = b_layer(b, CNN_CONV, nm);
+    L->in = in, L->in_c0 = in_c0, L->cin = cin, L->cout = cout, L->k = k, L->stride = stride;
+    L->out = b_tensor(b, cout, ho, wo);
+    L->p0 = b->np, L->np = (long)cout * cin * k * k;
+    b->np += L->np;
+    int tc = L->out;
+    snprintf(nm, sizeof nm, "%s.bn+relu", name);
+    L = b_layer(b, CNN_BN, nm);
+    L->in = tc, L->cin = L->cout = cout, L->relu = 1;
+    L->out = out >= 0 ? out : b_tensor(b, cout, ho, wo);
+    L->out_c0 = out >= 0 ? out_c0 : 0;
+    L->p0 = b->np, L->np = 2L * cout, L->s0 = b->ns;
+    b->np += L->np, b->ns += 2L * cout;
+    return L->out;
+}
+
+/* Stage j >= 1: conv 2^j W stride 2, conv 2^j W. */
+static int b_stage(builder *b, const char *prefix, int j, int in, int in_c0, int cin, int width, int out,
+                   int out_c0)
+{
+    char nm[40];
+    int c = width << j;
+    snprintf(nm, sizeof nm, "%.24s%c.a", prefix, '0' + j);
+    int t = b_block(b, nm, in, in_c0, cin, c, 3, 2, -1, 0);
+    snprintf(nm, sizeof nm, "%.24s%c.b", prefix, '0' + j);
+    return b_block(b, nm, t, 0, c, c, 3, 1, out, out_c0);
+}
+
+static int build(builder *b)
+{
+    cnn *n = b->n;
+    const cnn_cfg *cf = &n->cfg;
+    int W = cf->width, D = cf->depth;
+    b_tensor(b, cf->in_c, cf->in_h, cf->in_w); /* t[0]: input */
+    int t, c;
+    if (cf->arch == CNN_FUSED) {
+        t = b_block(b, "stem", 0, 0, cf->in_c, W, 3, 1, -1, 0);
+        c = W;
+        for (int j = 1; j <= D; j++) {
+            t = b_stage(b, "stage", j, t, 0, c, W, -1, 0);
+            c = W << j;
+        }
+    } else {
+        int S = cf->n_src, cs = cf->in_c / S, F = cf->fuse_after;
+        int cf_ = W << F; /* channels of one pathway's output */
+        int h = cf->in_h, w = cf->in_w;
+        for (int j = 1; j <= F; j++) h = (h - 1) / 2 + 1, w = (w - 1) / 2 + 1;
+        int fused = -1;
+        if (cf->fusion == CNN_FUSE_CONCAT) fused = b_tensor(b, S * cf_, h, w);
+        int pt[8] = {0};
+        for (int p = 0; p < S; p++) {
+            char nm[40];
+            snprintf(nm, sizeof nm, "%c.stem", 'a' + p);
+            int out = (F == 0 && fused >= 0) ? fused : -1;
+            t = b_block(b, nm, 0, p * cs, cs, W, 3, 1, out, p * cf_);
+            c = W;
+            for (int j = 1; j <= F; j++) {
+                snprintf(nm, sizeof nm, "%c.stage", 'a' + p);
+                out = (j == F && fused >= 0) ? fused : -1;
+                t = b_stage(b, nm, j, t, 0, c, W, out, p * cf_);
+                c = W << j;
+            }
+            pt[p] = t;
+        }
+        if (cf->fusion == CNN_FUSE_CONCAT) {
+            t = fused;
+            c = S * cf_;
+        } else {
+            t = pt[0];
+            for (int p = 1; p < S; p++) {
+                cnn_layer *L = b_layer(b, CNN_ADD, "fuse.sum");
+                L->in = t, L->in2 = pt[p], L->cin = L->cout = cf_;
+                L->out = b_tensor(b, cf_, h, w);
+                t = L->out;
+            }
+            c = cf_;
+        }
+        for (int j = F + 1; j <= D; j++) {
+            t = b_stage(b, "stage", j, t, 0, c, W, -1, 0);
+            c = W << j;
+        }
+    }
+    t = b_block(b, "head", t, 0, c, c, 1, 1, -1, 0);
+    cnn_layer *L = b_layer(b, CNN_GAP, "gap");
+    L->in = t, L->cin = L->cout = c;
+    L->out = b_tensor(b, c, 1, 1);
+    t = L->out;
+    L = b_layer(b, CNN_LINEAR, "linear");
+    L->in = t, L->cin = c, L->cout = cf->n_class, L->bias = 1;
+    L->out = b_tensor(b, cf->n_class, 1, 1);
+    L->p0 = b->np, L->np = (long)c * cf->n_class + cf->n_class;
+    b->np += L->np;
+    return CS_OK;
+}
+
+cnn *cnn_alloc(const cnn_cfg *cfg)
+{
+    const cnn_cfg *c = cfg;
+    if (c->arch != CNN_FUSED && c->arch != CNN_SPLIT) {
+        util_seterr(CS_EUSAGE, "unknown architecture %d", c->arch);
+        return NULL;
+    }
+    if (c->in_c < 1 || c->in_h < 1 || c->in_w < 1 || c->n_class < 2 || c->width < 1 || c->depth < 0 ||
+        c->depth > 6 || c->batch < 1 || c->threads < 1 || c->threads > 64) {
+        util_seterr(CS_EUSAGE, "invalid network configuration (in %dx%dx%d, classes %d, width %d, depth %d, "
+                               "batch %d, threads %d)",
+                    c->in_c, c->in_h, c->in_w, c->n_class, c->width, c->depth, c->batch, c->threads);
+        return NULL;
+    }
+    if (c->arch == CNN_SPLIT && (c->n_src < 2 || c->n_src > 8 || c->in_c % c->n_src || c->fuse_after < 0 ||
+                                 c->fuse_after > c->depth)) {
+        util_seterr(CS_EUSAGE, "split network needs 2..8 sources dividing the %d input channels and "
+                               "--fuse-after in 0..depth (%d); got %d sources, fuse-after %d",
+                    c->in_c, c->depth, c->n_src, c->fuse_after);
+        return NULL;
+    }
+    cnn *n = util_calloc(1, sizeof *n);
+    n->cfg = *cfg;
+    n->layer = util_calloc(CNN_MAXL, sizeof *n->layer);
+    n->t = util_calloc(CNN_MAXL, sizeof *n->t);
+    builder b = {n, 0, 0, 0, 0};
+    build(&b);
+    n->n_layer = b.nl, n->n_tensor = b.nt, n->n_param = b.np, n->n_state = b.ns;
+    int B = c->batch, T = c->threads;
+    n->param = util_calloc(n->n_param, sizeof(float));
+    n->grad = util_calloc(n->n_param, sizeof(float));
+    n->mom = util_calloc(n->n_param, sizeof(float));
+    n->tgrad = util_calloc((size_t)T * n->n_param, sizeof(float));
+    n->bn_state = util_calloc(n->n_state > 0 ? n->n_state : 1, sizeof(float));
+    n->bn_count = util_calloc(1, sizeof(double));
+    for (int i = 0; i < n->n_tensor; i++) {
+        cnn_tensor *t = &n->t[i];
+        size_t sz = (size_t)B * t->c * t->h * t->w;
+        t->x = util_calloc(sz, sizeof(float));
+        if (i > 0) t->g = util_calloc(sz, sizeof(float)); /* no gradient for the input */
+    }
+    n->col_size = 1;
+    n->macs = 0;
+    for (int i = 0; i < n->n_layer; i++) {
+        cnn_layer *L = &n->layer[i];
+        const cnn_tensor *ti = &n->t[L->in], *to = &n->t[L->out];
+        if (L->type == CNN_CONV) {
+            int G = chunk_images(to->h * to->w);
+            long s = (long)L->cin * L->k * L->k * to->h * to->w * (G < B ? G : B);
+            if (s > n->col_size) n->col_size = s;
+            n->macs += (double)L->cout * L->cin * L->k * L->k * to->h * to->w;
+        }
+        if (L->type == CNN_LINEAR) n->macs += (double)L->cin * L->cout;
+        if (L->type == CNN_BN) L->save = util_calloc(2 * (size_t)L->cout, sizeof(float));
+        (void)ti;
+    }
+    n->col = util_calloc((size_t)T * 2 * n->col_size, sizeof(float));
+    openblas_set_num_threads(1); /* parallelism is ours: threads over the batch */
+    if (T > 1) n->pool = pool_alloc(T);
+    cnn_init(n, 1);
+    return n;
+}
+
+void cnn_free(cnn *n)
+{
+    if (!n) return;
+    pool_free(n->pool);
+    for (int i = 0; i < n->n_tensor; i++) free(n->t[i].x), free(n->t[i].g);
+    for (int i = 0; i < n->n_layer; i++) free(n->layer[i].save);
+    free(n->param), free(n->grad), free(n->mom), free(n->tgrad), free(n->bn_state), free(n->bn_count);
+    free(n->col), free(n->layer), free(n->t), free(n);
+}
+
+/* ---- initialisation ---------------------------------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double unif(uint64_t *s) { return ((splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
+
+void cnn_init(cnn *n, uint64_t seed)
+{
+    uint64_t s = seed ^ 0x5EEDC0FFEEull;
+    for (int i = 0; i < n->n_layer; i++) {
+        cnn_layer *L = &n->layer[i];
+        float *p = n->param + L->p0;
+        if (L->type == CNN_CONV) { /* PyTorch's default: uniform with bound 1/sqrt(fan_in) */
+            double bound = 1 / sqrt((double)L->cin * L->k * L->k);
+            for (long j = 0; j < L->np; j++) p[j] = (float)(bound * (2 * unif(&s) - 1));
+        } else if (L->type == CNN_BN) {
+            for (int c = 0; c < L->cout; c++) p[c] = 1, p[L->cout + c] = 0;
+            float *st = n->bn_state + L->s0;
+            for (int c = 0; c < L->cout; c++) st[c] = 0, st[L->cout + c] = 1;
+        } else if (L->type == CNN_LINEAR) {
+            double bound = 1 / sqrt((double)L->cin);
+            long nw = (long)L->cin * L->cout;
+            for (long j = 0; j < nw; j++) p[j] = (float)(bound * (2 * unif(&s) - 1));
+            for (int j = 0; j < L->cout; j++) p[nw + j] = 0;
+        }
+    }
+    memset(n->mom, 0, n->n_param * sizeof(float));
+}
+
+void cnn_describe(const cnn *n, FILE *f, const char *prefix)
+{
+    for (int i = 0; i < n->n_layer; i++) {
+        const cnn_layer *L = &n->layer[i];
+        const cnn_tensor *ti = &n->t[L->in], *to = &n->t[L->out];
+        fprintf(f, "%s%-20s %3dx%2dx%2d [%d..%d) -> %3dx%2dx%2d [%d..%d)  params %ld\n", prefix, L->name, ti->c,
+                ti->h, ti->w, L->in_c0, L->in_c0 + L->cin, to->c, to->h, to->w, L->out_c0, L->out_c0 + L->cout,
+                L->np);
+    }
+    fprintf(f, "%sparameters %ld, forward multiply-adds per image %.3g\n", prefix, n->n_param, n->macs);
+}
+
+/* ---- parallel regions ------------------------------------------------------------------------------ */
+
+typedef void (*par_fn)(cnn *n, const cnn_layer *L, int t, int T);
+
+/* Persistent workers released by a barrier for every parallel region (no thread creation or
+ * allocation inside the training loop).  Worker t runs part t of T; the caller runs part 0. */
+struct cnn_pool {
+    int nthr;                       /* workers + 1 */
+    pthread_t th[64];
+    pthread_barrier_t start, done;
+    cnn *n;
+    const cnn_layer *L;
+    par_fn fn;
+    int T, quit;
+};
+
+typedef struct {
+    cnn_pool *p;
+    int t;
+} pool_arg;
+
+static void *pool_main(void *arg)
+{
+    cnn_pool *p = ((pool_arg *)arg)->p;
+    int t = ((pool_arg *)arg)->t;
+    free(arg);
+    for (;;) {
+        pthread_barrier_wait(&p->start);
+        if (p->quit) break;
+        if (t < p->T) p->fn(p->n, p->L, t, p->T);
+        pthread_barrier_wait(&p->done);
+    }
+    return NULL;
+}
+
+static cnn_pool *pool_alloc(int nthr)
+{
+    cnn_pool *p = util_calloc(1, sizeof *p);
+    p->nthr = nthr;
+    pthread_barrier_init(&p->start, NULL, (unsigned)nthr);
+    pthread_barrier_init(&p->done, NULL, (unsigned)nthr);
+    for (int t = 1; t < nthr; t++) {
+        pool_arg *a = util_malloc(sizeof *a);
+        a->p = p, a->t = t;
+        if (pthread_create(&p->th[t], NULL, pool_main, a)) CS_ASSERT(!"pthread_create failed");
+    }
+    return p;
+}
+
+static void pool_free(cnn_pool *p)
+{
+    if (!p) return;
+    p->quit = 1;
+    pthread_barrier_wait(&p->start);
+    for (int t = 1; t < p->nthr; t++) pthread_join(p->th[t], NULL);
+    pthread_barrier_destroy(&p->start);
+    pthread_barrier_destroy(&p->done);
+    free(p);
+}
+
+static void par_run(cnn *n, const cnn_layer *L, par_fn fn, int T)
+{
+    cnn_pool *p = n->pool;
+    if (T <= 1 || !p) {
+        fn(n, L, 0, 1);
+        return;
+    }
+    p->n = n, p->L = L, p->fn = fn, p->T = T;
+    pthread_barrier_wait(&p->start);
+    fn(n, L, 0, T);
+    pthread_barrier_wait(&p->done);
+}
+
+static void part(int total, int t, int T, int *a, int *b)
+{
+    *a = (int)((long)total * t / T);
+    *b = (int)((long)total * (t + 1) / T);
+}
+
+/* ---- convolution -------------------------------------------------------------------------------- */
+
+/* ---- layout --------------------------------------------------------------------------------------
+ * Inside a pass, tensors with spatial extent are stored channel-major, (C x nb x H x W): channel c of
+ * the batch is one contiguous block of nb*H*W floats, so that a convolution over a group of images is
+ * one sgemm and batch norm reads contiguous memory.  Tensors with H = W = 1 (pooled features, logits)
+ * are (nb x C).  The input arrives as (nb x C x H x W) and is transposed once.
+ */
+#ifndef CHUNK_N
+#define CHUNK_N 1024
+#endif
+/* CHUNK_N: columns of one im2col block: images are grouped until G*Ho*Wo >= CHUNK_N */
+
+static int chunk_images(int hwo) { return hwo >= CHUNK_N ? 1 : CHUNK_N / hwo; }
+
+/* im2col for 3x3 stride 1 (ho = h, wo = w): each (channel, ky, kx) row of an image is the plane
+ * shifted by (ky-1, kx-1): one block copy of the valid rows, then the padding zeros. */
+static void im2col_3x3s1(const float *x, long cs, int gn, int c, int h, int w, float *col)
+{
+    int hw = h * w;
+    long N = (long)gn * hw;
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * N;
+                int oy0 = ky == 0 ? 1 : 0, oy1 = ky == 2 ? h - 1 : h; /* output rows with a valid input row */
+                for (int g = 0; g < gn; g++) {
+                    float *r = row + (long)g * hw;
+                    const float *src = x + ci * cs + (long)g * hw + (long)(oy0 + ky - 1) * w;
+                    float *dst = r + (long)oy0 * w;
+                    long len = (long)(oy1 - oy0) * w;
+                    if (oy0 > 0) memset(r, 0, w * sizeof(float));
+                    if (oy1 < h) memset(r + (long)oy1 * w, 0, w * sizeof(float));
+                    if (len <= 0) continue;
+                    if (kx == 1) memcpy(dst, src, len * sizeof(float));
+                    else if (kx == 0) { /* ix = ox - 1: column 0 is padding */
+                        memcpy(dst + 1, src, (len - 1) * sizeof(float));
+                        for (int oy = oy0; oy < oy1; oy++) r[(long)oy * w] = 0;
+                    } else { /* ix = ox + 1: column w-1 is padding */
+                        memcpy(dst, src + 1, (len - 1) * sizeof(float));
+                        for (int oy = oy0; oy < oy1; oy++) r[(long)oy * w + w - 1] = 0;
+                    }
+                }
+            }
+}
+
+/* im2col for 3x3 stride 2 (pad 1): iy = 2 oy + ky - 1, ix = 2 ox + kx - 1. */
+static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col)
+{
+    int hw = h * w, hwo = ho * wo;
+    long N = (long)gn * hwo;
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * N;
+                for (int g = 0; g < gn; g++) {
+                    const float *xc = x + ci * cs + (long)g * hw;
+                    for (int oy = 0; oy < ho; oy++) {
+                        float *restrict r = row + (long)g * hwo + (long)oy * wo;
+                        int iy = 2 * oy + ky - 1;
+                        if (iy < 0 || iy >= h) {
+                            memset(r, 0, wo * sizeof(float));
+                            continue;
+                        }
+                        const float *restrict xr = xc + (long)iy * w;
+                        if (kx == 1)
+                            for (int ox = 0; ox < wo; ox++) r[ox] = xr[2 * ox];
+                        else if (kx == 0) {
+                            r[0] = 0;
+                            for (int ox = 1; ox < wo; ox++) r[ox] = xr[2 * ox - 1];
+                        } else {
+                            int last = w / 2; /* number of ox with 2 ox + 1 <= w - 1 */
+                            if (last > wo) last = wo;
+                            for (int ox = 0; ox < last; ox++) r[ox] = xr[2 * ox + 1];
+                            for (int ox = last; ox < wo; ox++) r[ox] = 0;
+                        }
+                    }
+                }
+            }
+}
+
+/* col2im for 3x3 stride 2 as a gather over input rows: even ix = 2j gets kx = 1 at ox = j; odd
+ * ix = 2j + 1 gets kx = 2 at ox = j and kx = 0 at ox = j + 1. */
+static void col2im_3x3s2(const float *col, long cs, int gn, int c, int h, int w, int ho, int wo, float *x)
+{
+    int hw = h * w, hwo = ho * wo;
+    long N = (long)gn * hwo;
+    for (int ci = 0; ci < c; ci++)
+        for (int g = 0; g < gn; g++)
+            for (int iy = 0; iy < h; iy++) {
+                float *restrict xr = x + ci * cs + (long)g * hw + (long)iy * w;
+                for (int ky = 0; ky < 3; ky++) {
+                    int t = iy - ky + 1;
+                    if (t < 0 || (t & 1) || t / 2 >= ho) continue;
+                    int oy = t / 2;
+                    const float *r0 = col + (long)((ci * 3 + ky) * 3) * N + (long)g * hwo + (long)oy * wo;
+                    const float *r1 = r0 + N, *r2 = r1 + N;
+                    for (int j = 0; 2 * j < w && j < wo; j++) xr[2 * j] += r1[j];
+                    for (int j = 0; 2 * j + 1 < w && j < wo; j++)
+                        xr[2 * j + 1] += r2[j] + (j + 1 < wo ? r0[j + 1] : 0.0f);
+                }
+            }
+}
+
+/* im2col of gn images: image g's plane of channel ci at x + ci*cs + g*hw; col is (c k k x gn*ho*wo). */
+static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo, float *col)
+{
+    if (k == 3 && s == 1) {
+        im2col_3x3s1(x, cs, gn, c, h, w, col);
+        return;
+    }
+    if (k == 3 && s == 2) {
+        im2col_3x3s2(x, cs, gn, c, h, w, ho, wo, col);
+        return;
+    }
+    int pad = (k - 1) / 2, hw = h * w;
+    long N = (long)gn * ho * wo;
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = col + ((long)(ci * k + ky) * k + kx) * N;
+                for (int g = 0; g < gn; g++) {
+                    const float *xc = x + ci * cs + (long)g * hw;
+                    float *rg = row + (long)g * ho * wo;
+                    for (int oy = 0; oy < ho; oy++) {
+                        int iy = oy * s + ky - pad;
+                        float *r = rg + oy * wo;
+                        if (iy < 0 || iy >= h) {
+                            memset(r, 0, wo * sizeof(float));
+                            continue;
+                        }
+                        const float *xr = xc + (long)iy * w;
+                        if (s == 1) {
+                            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = w + pad - kx < wo ? w + pad - kx : wo;
+                            for (int ox = 0; ox < ox0; ox++) r[ox] = 0;
+                            memcpy(r + ox0, xr + ox0 + kx - pad, (ox1 - ox0) * sizeof(float));
+                            for (int ox = ox1; ox < wo; ox++) r[ox] = 0;
+                        } else
+                            for (int ox = 0; ox < wo; ox++) {
+                                int ix = ox * s + kx - pad;
+                                r[ox] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
+                            }
+                    }
+                }
+            }
+}
+
+/* col2im for 3x3 stride 1 (ho = h, wo = w) as a gather: each input row receives its three kernel
+ * rows' contributions in one pass per ky (x[iy][ix] += sum_kx col[ky][kx][iy-ky+1][ix-kx+1]). */
+static void col2im_3x3s1(const float *col, long cs, int gn, int c, int h, int w, float *x)
+{
+    int hw = h * w;
+    long N = (long)gn * hw;
+    for (int ci = 0; ci < c; ci++)
+        for (int g = 0; g < gn; g++)
+            for (int iy = 0; iy < h; iy++) {
+                float *restrict xr = x + ci * cs + (long)g * hw + (long)iy * w;
+                for (int ky = 0; ky < 3; ky++) {
+                    int oy = iy - ky + 1;
+                    if (oy < 0 || oy >= h) continue;
+                    const float *r0 = col + (long)((ci * 3 + ky) * 3) * N + (long)g * hw + (long)oy * w;
+                    const float *r1 = r0 + N, *r2 = r1 + N;
+                    if (w == 1) {
+                        xr[0] += r1[0];
+                        continue;
+                    }
+                    xr[0] += r1[0] + r0[1];
+                    for (int ix = 1; ix < w - 1; ix++) xr[ix] += r0[ix + 1] + r1[ix] + r2[ix - 1];
+                    xr[w - 1] += r1[w - 1] + r2[w - 2];
+                }
+            }
+}
+
+static void col2im_add(const float *col, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo, float *x)
+{
+    if (k == 3 && s == 1) {
+        col2im_3x3s1(col, cs, gn, c, h, w, x);
+        return;
+    }
+    if (k == 3 && s == 2) {
+        col2im_3x3s2(col, cs, gn, c, h, w, ho, wo, x);
+        return;
+    }
+    int pad = (k - 1) / 2, hw = h * w;
+    long N = (long)gn * ho * wo;
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = col + ((long)(ci * k + ky) * k + kx) * N;
+                for (int g = 0; g < gn; g++) {
+                    float *xc = x + ci * cs + (long)g * hw;
+                    const float *rg = row + (long)g * ho * wo;
+                    for (int oy = 0; oy < ho; oy++) {
+                        int iy = oy * s + ky - pad;
+                        if (iy < 0 || iy >= h) continue;
+                        const float *r = rg + oy * wo;
+                        float *xr = xc + (long)iy * w;
+                        if (s == 1) {
+                            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = w + pad - kx < wo ? w + pad - kx : wo;
+                            float *xo = xr + kx - pad;
+                            for (int ox = ox0; ox < ox1; ox++) xo[ox] += r[ox];
+                        } else
+                            for (int ox = 0; ox < wo; ox++) {
+                                int ix = ox * s + kx - pad;
+                                if (ix >= 0 && ix < w) xr[ix] += r[ox];
+                            }
+                    }
+                }
+            }
+}
+
+static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    cnn_tensor *to = &n->t[L->out];
+    int nb = n->nb, hwi = ti->h * ti->w, hwo = to->h * to->w, K = L->cin * L->k * L->k;
+    long csi = (long)nb * hwi, cso = (long)nb * hwo;
+    const float *Wt = n->param + L->p0;
+    float *col = n->col + (size_t)t * 2 * n->col_size;
+    int direct = L->k == 1 && L->stride == 1, G = chunk_images(hwo), a, b;
+    part(nb, t, T, &a, &b);
+    for (int g0 = a; g0 < b; g0 += G) {
+        int gn = b - g0 < G ? b - g0 : G;
+        const float *x = ti->x + L->in_c0 * csi + (long)g0 * hwi;
+        float *y = to->x + L->out_c0 * cso + (long)g0 * hwo;
+        const float *src = x;
+        long ld = csi;
+        if (!direct) {
+            im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col);
+            src = col, ld = (long)gn * hwo;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld, 0.0f, y,
+                    cso);
+    }
+}
+
+static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    const cnn_tensor *to = &n->t[L->out];
+    int nb = n->nb, hwi = ti->h * ti->w, hwo = to->h * to->w, K = L->cin * L->k * L->k;
+    long csi = (long)nb * hwi, cso = (long)nb * hwo;
+    const float *Wt = n->param + L->p0;
+    float *dW = n->tgrad + (size_t)t * n->n_param + L->p0;
+    float *col = n->col + (size_t)t * 2 * n->col_size, *dcol = col + n->col_size;
+    int direct = L->k == 1 && L->stride == 1, G = chunk_images(hwo), a, b;
+    part(nb, t, T, &a, &b);
+    for (int g0 = a; g0 < b; g0 += G) {
+        int gn = b - g0 < G ? b - g0 : G, N = gn * hwo;
+        const float *x = ti->x + L->in_c0 * csi + (long)g0 * hwi;
+        const float *dy = to->g + L->out_c0 * cso + (long)g0 * hwo;
+        const float *src = x;
+        long ld = csi;
+        if (!direct) {
+            im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col);
+            src = col, ld = N;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f, dW, K);
+        if (!ti->g) continue;
+        float *dx = ti->g + L->in_c0 * csi + (long)g0 * hwi;
+        if (direct)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dx,
+                        csi);
+        else {
+            for (int ci = 0; ci < L->cin; ci++) memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dcol, N);
+            col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
+        }
+    }
+}
+
+/* ---- batch norm (threads over channels) ------------------------------------------------------------ */
+
+/* Sums in 16 independent float lanes (vectorised without reassociation, deterministic), lanes
+ * added in double. */
+static void sum_shift(const float *x, long N, float x0, double *s, double *s2)
+{
+    float a[16] = {0}, b[16] = {0};
+    long i = 0;
+    for (; i + 16 <= N; i += 16)
+        for (int j = 0; j < 16; j++) {
+            float d = x[i + j] - x0;
+            a[j] += d, b[j] += d * d;
+        }
+    double sa = 0, sb = 0;
+    for (; i < N; i++) {
+        double d = x[i] - x0;
+        sa += d, sb += d * d;
+    }
+    for (int j = 0; j < 16; j++) sa += a[j], sb += b[j];
+    *s = sa, *s2 = sb;
+}
+
+static void sum_dy(const float *dy, const float *x, long N, float m, double *s, double *sx)
+{
+    float a[16] = {0}, b[16] = {0};
+    long i = 0;
+    for (; i + 16 <= N; i += 16)
+        for (int j = 0; j < 16; j++) a[j] += dy[i + j], b[j] += dy[i + j] * (x[i + j] - m);
+    double sa = 0, sb = 0;
+    for (; i < N; i++) sa += dy[i], sb += (double)dy[i] * (x[i] - m);
+    for (int j = 0; j < 16; j++) sa += a[j], sb += b[j];
+    *s = sa, *sx = sb;
+}
+
+static void bn_fwd(cnn *n, const cnn_layer *L, int t, int T)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    cnn_tensor *to = &n->t[L->out];
+    int C = L->cout, nb = n->nb;
+    long N = (long)nb * ti->h * ti->w;
+    const float *gamma = n->param + L->p0, *beta = gamma + C;
+    float *rmean = n->bn_state + L->s0, *rvar = rmean + C;
+    int a, b;
+    part(C, t, T, &a, &b);
+    for (int c = a; c < b; c++) {
+        const float *x = ti->x + (L->in_c0 + c) * N;
+        float *y = to->x + (L->out_c0 + c) * N;
+        double mean, var;
+        if (n->mode == CNN_EVAL) {
+            mean = rmean[c], var = rvar[c];
+        } else {
+            /* one pass, shifted by the first value against cancellation */
+            double s, s2;
+            float x0 = x[0];
+            sum_shift(x, N, x0, &s, &s2);
+            mean = x0 + s / N;
+            s2 = s2 - s * s / N;
+            if (s2 < 0) s2 = 0;
+            var = s2 / N;
+            double unb = N > 1 ? var * N / (N - 1) : var;
+            if (n->mode == CNN_TRAIN) {
+                rmean[c] = (float)((1 - BN_MOMENTUM) * rmean[c] + BN_MOMENTUM * mean);
+                rvar[c] = (float)((1 - BN_MOMENTUM) * rvar[c] + BN_MOMENTUM * unb);
+            } else {
+                double k = *n->bn_count;
+                rmean[c] = (float)((rmean[c] * k + mean) / (k + 1));
+                rvar[c] = (float)((rvar[c] * k + unb) / (k + 1));
+            }
+        }
+        float istd = (float)(1 / sqrt(var + BN_EPS)), m = (float)mean;
+        L->save[c] = m, L->save[C + c] = istd;
+        float sc = gamma[c] * istd, sh = beta[c] - m * sc;
+        if (L->relu)
+            for (long i = 0; i < N; i++) {
+                float v = x[i] * sc + sh;
+                y[i] = v > 0 ? v : 0.0f;
+            }
+        else
+            for (long i = 0; i < N; i++) y[i] = x[i] * sc + sh;
+    }
+}
+
+static void bn_bwd(cnn *n, const cnn_layer *L, int t, int T)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    const cnn_tensor *to = &n->t[L->out];
+    int C = L->cout, nb = n->nb;
+    long N = (long)nb * ti->h * ti->w;
+    const float *gamma = n->param + L->p0;
+    float *dg = n->tgrad + L->p0, *dbeta = dg + C; /* thread 0's accumulator; channels are disjoint */
+    int a, b;
+    part(C, t, T, &a, &b);
+    for (int c = a; c < b; c++) {
+        const float *x = ti->x + (L->in_c0 + c) * N;
+        float *dy = to->g + (L->out_c0 + c) * N;
+        float m = L->save[c], istd = L->save[C + c];
+        if (L->relu) { /* the gradient through the fused ReLU; this layer is the only reader of dy */
+            const float *y = to->x + (L->out_c0 + c) * N;
+            for (long i = 0; i < N; i++) dy[i] = y[i] > 0 ? dy[i] : 0.0f;
+        }
+        double sdy, sdyx;
+        sum_dy(dy, x, N, m, &sdy, &sdyx);
+        sdyx *= istd; /* sum dy * xhat */
+        dg[c] += (float)sdyx;
+        dbeta[c] += (float)sdy;
+        if (!ti->g) continue;
+        float *dx = ti->g + (L->in_c0 + c) * N;
+        float k1 = gamma[c] * istd, k2 = (float)(sdy / N), k3 = (float)(sdyx / N) * istd;
+        for (long i = 0; i < N; i++) dx[i] = k1 * (dy[i] - k2 - (x[i] - m) * k3);
+    }
+}
+
+/* ---- element-wise, pooling, linear ---------------------------------------------------------------- */
+
+static void relu_fwd(cnn *n, const cnn_layer *L, int t, int T)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    cnn_tensor *to = &n->t[L->out];
+    long cs = (long)n->nb * ti->h * ti->w, tot = cs * L->cout;
+    const float *x = ti->x + L->in_c0 * cs;
+    float *y = to->x + L->out_c0 * cs;
+    long a = tot * t / T, b = tot * (t + 1) / T;
+    for (long i = a; i < b; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+static void relu_bwd(cnn *n, const cnn_layer *L, int t, int T)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    const cnn_tensor *to = &n->t[L->out];
+    long cs = (long)n->nb * ti->h * ti->w, tot = cs * L->cout;
+    const float *y = to->x + L->out_c0 * cs, *dy = to->g + L->out_c0 * cs;
+    float *dx = ti->g + L->in_c0 * cs;
+    long a = tot * t / T, b = tot * (t + 1) / T;
+    for (long i = a; i < b; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+}
+
+static void add_fwd(cnn *n, const cnn_layer *L)
+{
+    const cnn_tensor *a = &n->t[L->in], *b = &n->t[L->in2];
+    cnn_tensor *o = &n->t[L->out];
+    size_t sz = (size_t)n->nb * o->c * o->h * o->w;
+    for (size_t i = 0; i < sz; i++) o->x[i] = a->x[i] + b->x[i];
+}
+
+static void add_bwd(cnn *n, const cnn_layer *L)
+{
+    cnn_tensor *a = &n->t[L->in], *b = &n->t[L->in2];
+    const cnn_tensor *o = &n->t[L->out];
+    size_t sz = (size_t)n->nb * o->c * o->h * o->w;
+    for (size_t i = 0; i < sz; i++) a->g[i] = o->g[i], b->g[i] = o->g[i];
+}
+
+static void gap_fwd(cnn *n, const cnn_layer *L)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    cnn_tensor *to = &n->t[L->out];
+    int hw = ti->h * ti->w;
+    long cs = (long)n->nb * hw;
+    for (int c = 0; c < L->cout; c++)
+        for (int img = 0; img < n->nb; img++) {
+            const float *x = ti->x + (L->in_c0 + c) * cs + (long)img * hw;
+            float s = 0;
+            for (int i = 0; i < hw; i++) s += x[i];
+            to->x[(size_t)img * to->c + L->out_c0 + c] = s / hw;
+        }
+}
+
+static void gap_bwd(cnn *n, const cnn_layer *L)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    const cnn_tensor *to = &n->t[L->out];
+    int hw = ti->h * ti->w;
+    long cs = (long)n->nb * hw;
+    for (int c = 0; c < L->cout; c++)
+        for (int img = 0; img < n->nb; img++) {
+            float *dx = ti->g + (L->in_c0 + c) * cs + (long)img * hw;
+            float d = to->g[(size_t)img * to->c + L->out_c0 + c] / hw;
+            for (int i = 0; i < hw; i++) dx[i] = d;
+        }
+}
+
+static void linear_fwd(cnn *n, const cnn_layer *L)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    cnn_tensor *to = &n->t[L->out];
+    const float *Wt = n->param + L->p0, *bias = Wt + (long)L->cin * L->cout;
+    for (int img = 0; img < n->nb; img++) memcpy(to->x + (size_t)img * L->cout, bias, L->cout * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n->nb, L->cout, L->cin, 1.0f, ti->x, ti->c, Wt, L->cin,
+                1.0f, to->x, L->cout);
+}
+
+static void linear_bwd(cnn *n, const cnn_layer *L)
+{
+    const cnn_tensor *ti = &n->t[L->in];
+    const cnn_tensor *to = &n->t[L->out];
+    const float *Wt = n->param + L->p0;
+    float *dW = n->tgrad + L->p0, *db = dW + (long)L->cin * L->cout;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout, ti->x, ti->c,
+                1.0f, dW, L->cin);
+    for (int img = 0; img < n->nb; img++)
+        for (int o = 0; o < L->cout; o++) db[o] += to->g[(size_t)img * L->cout + o];
+    if (ti->g)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->nb, L->cin, L->cout, 1.0f, to->g, L->cout, Wt,
+                    L->cin, 0.0f, ti->g, ti->c);
+}
+
+/* ---- passes -------------------------------------------------------------------------------------------- */
+
+void cnn_forward(cnn *n, const float *x, int nb, int mode)
+{
+    CS_ASSERT(nb >= 1 && nb <= n->cfg.batch);
+    n->nb = nb, n->mode = mode;
+    const cnn_tensor *t0 = &n->t[0];
+    int hw = t0->h * t0->w;
+    for (int img = 0; img < nb; img++) /* (nb x C x HW) -> (C x nb x HW) */
+        for (int c = 0; c < t0->c; c++)
+            memcpy(t0->x + ((long)c * nb + img) * hw, x + ((long)img * t0->c + c) * hw, hw * sizeof(float));
+    int T = n->cfg.threads;
+    for (int i = 0; i < n->n_layer; i++) {
+        const cnn_layer *L = &n->layer[i];
+        double t0 = n->ltime ? util_now() : 0;
+        switch (L->type) {
+        case CNN_CONV: par_run(n, L, conv_fwd, T < nb ? T : nb); break;
+        case CNN_BN: par_run(n, L, bn_fwd, T < L->cout ? T : L->cout); break;
+        case CNN_RELU: par_run(n, L, relu_fwd, T < nb ? T : nb); break;
+        case CNN_ADD: add_fwd(n, L); break;
+        case CNN_GAP: gap_fwd(n, L); break;
+        case CNN_LINEAR: linear_fwd(n, L); break;
+        }
+        if (n->ltime) n->ltime[i] += util_now() - t0;
+    }
+    if (mode == CNN_REESTIMATE) *n->bn_count += 1;
+}
+
+const float *cnn_logits(const cnn *n) { return n->t[n->n_tensor - 1].x; }
+
+double cnn_loss(cnn *n, const int *y, int *correct, int dlogits)
+{
+    const cnn_tensor *to = &n->t[n->n_tensor - 1];
+    int K = to->c, hits = 0;
+    double loss = 0;
+    for (int img = 0; img < n->nb; img++) {
+        const float *z = to->x + (size_t)img * K;
+        int am = 0;
+        double mx = z[0];
+        for (int k = 1; k < K; k++)
+            if (z[k] > mx) mx = z[k], am = k;
+        double s = 0;
+        for (int k = 0; k < K; k++) s += exp(z[k] - mx);
+        loss += log(s) + mx - z[y[img]];
+        hits += am == y[img];
+        if (dlogits) {
+            float *g = to->g + (size_t)img * K;
+            for (int k = 0; k < K; k++) g[k] = (float)((exp(z[k] - mx) / s - (k == y[img])) / n->nb);
+        }
+    }
+    if (correct) *correct = hits;
+    return loss / n->nb;
+}
+
+void cnn_backward(cnn *n)
+{
+    CS_ASSERT(n->mode == CNN_TRAIN);
+    int T = n->cfg.threads, nb = n->nb;
+    /* No zeroing of activation gradients: the builder gives every tensor with a gradient exactly one
+     * consumer per channel range, so each layer's backward writes (not accumulates) its input's
+     * gradient. */
+    memset(n->tgrad, 0, (size_t)T * n->n_param * sizeof(float));
+    for (int i = n->n_layer - 1; i >= 0; i--) {
+        const cnn_layer *L = &n->layer[i];
+        double t0 = n->ltime ? util_now() : 0;
+        switch (L->type) {
+        case CNN_CONV: par_run(n, L, conv_bwd, T < nb ? T : nb); break;
+        case CNN_BN: par_run(n, L, bn_bwd, T < L->cout ? T : L->cout); break;
+        case CNN_RELU: par_run(n, L, relu_bwd, T < nb ? T : nb); break;
+        case CNN_ADD: add_bwd(n, L); break;
+        case CNN_GAP: gap_bwd(n, L); break;
+        case CNN_LINEAR: linear_bwd(n, L); break;
+        }
+        if (n->ltime) n->ltime[i] += util_now() - t0;
+    }
+    memcpy(n->grad, n->tgrad, n->n_param * sizeof(float));
+    for (int t = 1; t < T; t++) {
+        const float *g = n->tgrad + (size_t)t * n->n_param;
+        for (long j = 0; j < n->n_param; j++) n->grad[j] += g[j];
+    }
+}
+
+void cnn_sgd_step(cnn *n, double lr, double momentum, double wd)
+{
+    float flr = (float)lr, fm = (float)momentum, fwd = (float)wd;
+    for (long j = 0; j < n->n_param; j++) {
+        float g = n->grad[j] + fwd * n->param[j];
+        n->mom[j] = fm * n->mom[j] + g;
+        n->param[j] -= flr * n->mom[j];
+    }
+}
+
+void cnn_bn_reset(cnn *n)
+{
+    *n->bn_count = 0;
+    for (int i = 0; i < n->n_layer; i++) {
+        const cnn_layer *L = &n->layer[i];
+        if (L->type != CNN_BN) continue;
+        float *st = n->bn_state + L->s0;
+        for (int c = 0; c < L->cout; c++) st[c] = 0, st[L->cout + c] = 1;
+    }
+}
+
+int cnn_finite(const cnn *n)
+{
+    for (long j = 0; j < n->n_param; j++)
+        if (!isfinite(n->param[j])) return 0;
+    for (long j = 0; j < n->n_state; j++)
+        if (!isfinite(n->bn_state[j])) return 0;
+    return 1;
+}

@@ -1,0 +1,85 @@
+#!/bin/sh
+# test_cli_cnn.sh - `critsim cnn`: usage errors, tiny runs on a Fashion-MNIST subset, checkpoints,
+# --resume after a kill equals an uninterrupted run, --branch, corrupted checkpoints.
+. "$(dirname "$0")/lib.sh"
+
+FM=/usr/share/datasets/fashion-mnist
+# tiny network and data so that the whole file runs in a few seconds
+TINY="--train-subset 512 --test-subset 256 --batch 64 --width 4 --depth 1 --quiet"
+
+expect_exit 2 bad-arch $CS cnn --arch resnet --out "$TMP/x"
+expect_exit 2 bad-epochs $CS cnn --epochs 0 --out "$TMP/x"
+expect_exit 2 bad-data $CS cnn --data mnist --out "$TMP/x"
+expect_exit 2 bad-width $CS cnn --width 0 --out "$TMP/x"
+expect_exit 2 bad-lr $CS cnn --lr abc --out "$TMP/x"
+expect_exit 2 split-one-source $CS cnn --arch split --sources 1 --out "$TMP/x"
+expect_exit 2 split-fuse-after $CS cnn --arch split --depth 1 --fuse-after 2 --out "$TMP/x"
+expect_exit 2 bad-deficit $CS cnn --deficit warp@0-3 --out "$TMP/x"
+expect_exit 2 missing-data-dir $CS cnn --data-dir "$TMP/nowhere" --out "$TMP/x"
+expect_exit 2 missing-branch $CS cnn $TINY --branch "$TMP/none.bin" --out "$TMP/x"
+expect_grep help-default-net "conv W - conv 2W s2" "$($CS cnn --help >"$TMP/help"; echo "$TMP/help")"
+
+if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then
+  echo "test_cli_cnn: $FM missing (apt-get install dataset-fashion-mnist); data runs skipped"
+  done_checks test_cli_cnn; exit $?
+fi
+
+cols() { grep -v '^#' "$1" | awk '{print $1, $2, $3, $4, $5, $6}'; } # every column but seconds
+
+# a tiny fused run: tables, columns, accuracy in [0, 1]
+expect_exit 0 tiny-run $CS cnn $TINY --epochs 2 --seed 3 --out "$TMP/a"
+expect_grep epochs-columns '^# epoch lr train_loss train_acc test_loss test_acc seconds$' "$TMP/a/epochs.dat"
+expect_grep final-acc '^test_acc (0|1|0\.[0-9]+)$' "$TMP/a/final.dat"
+expect_grep final-loss '^final_loss [0-9.]+' "$TMP/a/final.dat"
+[ "$(grep -vc '^#' "$TMP/a/epochs.dat")" -eq 2 ] && ok || bad "tiny-run: epochs.dat should have 2 rows"
+[ -f "$TMP/a/checkpoint.bin" ] && ok || bad "tiny-run: no checkpoint.bin"
+
+# same seed, same thread count: identical numbers
+expect_exit 0 tiny-rerun $CS cnn $TINY --epochs 2 --seed 3 --out "$TMP/a2"
+[ "$(cols "$TMP/a/epochs.dat")" = "$(cols "$TMP/a2/epochs.dat")" ] && ok || bad "determinism: reruns differ"
+
+# split network, concatenation, a blur deficit on source b and augmentation
+expect_exit 0 split-run $CS cnn $TINY --epochs 2 --arch split --fusion concat --fuse-after 1 \
+  --deficit blur:b:4@0-1 --augment --checkpoint-every 1 --out "$TMP/s"
+[ -f "$TMP/s/ckpt_1.bin" ] && ok || bad "split-run: no ckpt_1.bin"
+
+# resumption: 2 epochs, then --resume to 4 == 4 epochs straight
+expect_exit 0 full-4 $CS cnn $TINY --epochs 4 --seed 5 --deficit flip@0-2 --out "$TMP/full"
+expect_exit 0 part-2 $CS cnn $TINY --epochs 2 --seed 5 --deficit flip@0-2 --out "$TMP/part"
+expect_exit 0 resume-4 $CS cnn $TINY --epochs 4 --seed 5 --deficit flip@0-2 --resume --out "$TMP/part"
+[ "$(cols "$TMP/full/epochs.dat")" = "$(cols "$TMP/part/epochs.dat")" ] && ok || bad "resume: epochs.dat differs from the uninterrupted run"
+[ "$(grep -v '^#' "$TMP/full/final.dat")" = "$(grep -v '^#' "$TMP/part/final.dat")" ] && ok || bad "resume: final.dat differs"
+
+# kill -9 in the middle of a run, then --resume: same result as the uninterrupted run
+KILL="--train-subset 2048 --test-subset 256 --batch 64 --width 4 --depth 1 --quiet --epochs 4 --seed 5 --deficit flip@0-2"
+expect_exit 0 kill-ref $CS cnn $KILL --out "$TMP/kref"
+$CS cnn $KILL --out "$TMP/kill" 2>/dev/null &
+pid=$!
+i=0
+while [ ! -f "$TMP/kill/checkpoint.bin" ] && [ $i -lt 400 ]; do sleep 0.02; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+[ ! -f "$TMP/kill/final.dat" ] && ok || echo "test_cli_cnn: note: the run finished before it could be killed"
+expect_exit 0 kill-resume $CS cnn $KILL --resume --out "$TMP/kill"
+[ "$(cols "$TMP/kref/epochs.dat")" = "$(cols "$TMP/kill/epochs.dat")" ] && ok || bad "kill/resume: epochs.dat differs"
+[ "$(grep -v '^#' "$TMP/kref/final.dat")" = "$(grep -v '^#' "$TMP/kill/final.dat")" ] && ok || bad "kill/resume: final.dat differs"
+
+# branching from a checkpoint: rows start after the checkpoint's epoch
+expect_exit 0 branch $CS cnn $TINY --epochs 3 --arch split --fusion concat --fuse-after 1 --branch "$TMP/s/ckpt_1.bin" --out "$TMP/b"
+[ "$(grep -v '^#' "$TMP/b/epochs.dat" | awk '{print $1}' | tr '\n' ' ')" = "2 3 " ] && ok || bad "branch: rows should be epochs 2 3"
+expect_exit 2 branch-mismatch $CS cnn $TINY --epochs 3 --branch "$TMP/s/ckpt_1.bin" --out "$TMP/b2"
+
+# numerical failure: exit 1, the table is published with a FAILED line naming the step
+expect_exit 1 diverge $CS cnn $TINY --epochs 2 --lr 100 --wd 10 --out "$TMP/div"
+expect_grep diverge-failed '^# FAILED at step 1: non-finite' "$TMP/div/epochs.dat"
+
+# damaged checkpoints are usage errors naming the problem
+cp "$TMP/a/checkpoint.bin" "$TMP/trunc.bin"
+head -c 1000 "$TMP/a/checkpoint.bin" >"$TMP/a/checkpoint.bin.t" && mv "$TMP/a/checkpoint.bin.t" "$TMP/a/checkpoint.bin"
+expect_exit 2 truncated-checkpoint $CS cnn $TINY --epochs 3 --seed 3 --resume --out "$TMP/a"
+expect_grep truncated-message 'truncated or corrupted' "$TMP/err"
+printf 'NOTACKPT' | dd of="$TMP/trunc.bin" bs=1 count=8 conv=notrunc 2>/dev/null
+expect_exit 2 bad-magic $CS cnn $TINY --epochs 3 --branch "$TMP/trunc.bin" --out "$TMP/c"
+expect_grep bad-magic-message 'magic' "$TMP/err"
+expect_exit 2 resume-other-seed $CS cnn $TINY --epochs 3 --seed 4 --resume --out "$TMP/a2"
+
+done_checks test_cli_cnn
