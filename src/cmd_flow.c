@@ -18,11 +18,16 @@
  * one deterministic trunk, as a fresh run with the same seed and switch@T would.
  * Non-goals: mini-batch SGD, non-linear networks (see `critsim cnn`).
  */
+#include <errno.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "deficit.h"
 #include "dln.h"
@@ -80,6 +85,7 @@ static const opt_spec specs[] = {
     {"snap-every", OPT_INT, "-1", "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)"},
     {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T"},
     {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step"},
+    {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)"},
     {NULL, 0, NULL, NULL}};
 
 /* ---- one run folder -------------------------------------------------------------------------- */
@@ -316,6 +322,156 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
     return CS_OK;
 }
 
+/* ---- switch-sweep branches in parallel processes --------------------------------------------- */
+/* The trunk runs in this process; at each switch step its state is kept, and a forked child runs the
+ * branch from it (copy-on-write of the whole engine) into DIR/switch_T/, so every branch is the same
+ * computation whatever the number of jobs.  While the trunk runs it occupies one of the --jobs slots.
+ * A child reports its outcome through a pipe and leaves with _exit (the trunk's open tables, inherited
+ * with their stdio buffers, are never flushed twice). */
+void openblas_set_num_threads(int n);
+
+typedef struct {
+    int st, crc; /* run_steps status, out_close status */
+    double final_loss, final_test;
+    char why[480];
+} br_result;
+
+typedef struct {
+    int n, jobs, n_ready, next, running;
+    const opts *o;
+    const char *out; /* the sweep's run folder */
+    size_t n_param;
+    double *theta; /* (n x n_param) trunk states at the switch steps */
+    pid_t *pid;    /* (n) 0: not started or reaped */
+    int *fd;       /* (n) read end of each child's pipe */
+    br_result *res;
+} br_sched;
+
+static int br_sched_init(br_sched *bs, const opts *o, const char *out, int n, size_t n_param)
+{
+    long jobs;
+    memset(bs, 0, sizeof *bs);
+    int rc = opts_long(o, "jobs", 0, 4096, &jobs);
+    if (rc) return rc;
+    if (jobs == 0) jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    bs->jobs = jobs < 1 ? 1 : (int)jobs;
+    bs->n = n;
+    bs->o = o;
+    bs->out = out;
+    bs->n_param = n_param;
+    bs->theta = util_malloc((size_t)n * n_param * sizeof(double));
+    bs->pid = util_calloc((size_t)n, sizeof(pid_t));
+    bs->fd = util_calloc((size_t)n, sizeof(int));
+    bs->res = util_calloc((size_t)n, sizeof(br_result));
+    return CS_OK;
+}
+
+static void br_sched_free(br_sched *bs)
+{
+    free(bs->theta); free(bs->pid); free(bs->fd); free(bs->res);
+}
+
+static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dln *d, const deficit_list *dl,
+                     const long *sw, long cont, int meth, double epsabs, double epsrel)
+{
+    br_result res;
+    memset(&res, 0, sizeof res);
+    openblas_set_num_threads(1);
+    memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
+    deficit_list bl = *dl;
+    char spec[64], name[64], bdir[1200];
+    snprintf(spec, sizeof spec, "switch@%ld", sw[i]);
+    deficit_parse(spec, &bl.d[bl.n++]);
+    dln_set_deficits(d, &bl);
+    snprintf(name, sizeof name, "switch_%ld", sw[i]);
+    util_path(bdir, sizeof bdir, bs->out, name);
+    run_out br = *tmpl;
+    br.t_wall0 = util_now();
+    br.first = sw[i];
+    if ((res.crc = out_open(&br, bs->o, d, bdir, sw[i] + cont))) {
+        res.st = res.crc;
+        snprintf(res.why, sizeof res.why, "%s", util_errmsg());
+    } else {
+        if (tmpl->flow) dln_flow_alloc(d, (dln_stepper)(meth - 2), epsabs, epsrel, tmpl->lr * 0.1);
+        long bfs = 0;
+        res.st = run_steps(&br, sw[i], sw[i] + cont, &bfs);
+        snprintf(res.why, sizeof res.why, "%s", util_errmsg());
+        res.crc = out_close(&br, res.st, bfs, res.why);
+        res.final_loss = br.final_loss;
+        res.final_test = br.final_test;
+    }
+    ssize_t w = write(wfd, &res, sizeof res);
+    _exit(w == (ssize_t)sizeof res ? 0 : 3);
+}
+
+/* Reap one finished child (block: wait for one); returns 1 if one was reaped. */
+static int br_reap(br_sched *bs, int block)
+{
+    int status;
+    pid_t pid;
+    do pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+    while (pid < 0 && errno == EINTR);
+    if (pid <= 0) return 0;
+    for (int i = 0; i < bs->n; i++) {
+        if (bs->pid[i] != pid) continue;
+        br_result *res = &bs->res[i];
+        ssize_t got;
+        do got = read(bs->fd[i], res, sizeof *res);
+        while (got < 0 && errno == EINTR);
+        close(bs->fd[i]);
+        if (got != (ssize_t)sizeof *res) {
+            memset(res, 0, sizeof *res);
+            res->st = res->crc = CS_EFAIL;
+            if (WIFSIGNALED(status)) snprintf(res->why, sizeof res->why, "its process died of signal %d", WTERMSIG(status));
+            else snprintf(res->why, sizeof res->why, "its process ended without a result (status %d)", WEXITSTATUS(status));
+        }
+        bs->pid[i] = 0;
+        bs->running--;
+        return 1;
+    }
+    return 1; /* not ours (cannot happen: the engine has no other children) */
+}
+
+/* Start ready branches while slots are free; with the trunk finished, wait until all have started. */
+static int br_sched_launch(br_sched *bs, const run_out *tmpl, dln *d, const deficit_list *dl, const long *sw, long cont,
+                           int meth, double epsabs, double epsrel, int trunk_running)
+{
+    int limit = trunk_running ? bs->jobs - 1 : bs->jobs;
+    for (;;) {
+        while (br_reap(bs, 0)) {}
+        while (bs->running < limit && bs->next < bs->n_ready) {
+            int i = bs->next, pfd[2];
+            if (pipe(pfd)) return util_seterr(CS_EFAIL, "switch sweep: pipe failed: %s", strerror(errno));
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid < 0) {
+                close(pfd[0]); close(pfd[1]);
+                return util_seterr(CS_EFAIL, "switch sweep: fork failed: %s (try --jobs 1)", strerror(errno));
+            }
+            if (pid == 0) {
+                close(pfd[0]);
+                br_child(bs, i, pfd[1], tmpl, d, dl, sw, cont, meth, epsabs, epsrel);
+            }
+            close(pfd[1]);
+            bs->pid[i] = pid;
+            bs->fd[i] = pfd[0];
+            bs->next++;
+            bs->running++;
+        }
+        if (trunk_running || bs->next >= bs->n) return CS_OK;
+        br_reap(bs, 1);
+    }
+}
+
+/* Wait for every started branch; returns the number whose outputs could not be written. */
+static int br_sched_wait(br_sched *bs)
+{
+    while (bs->running > 0) br_reap(bs, 1);
+    int bad = 0;
+    for (int i = 0; i < bs->next; i++) bad += bs->res[i].crc != 0 && bs->res[i].st == CS_OK;
+    return bad;
+}
+
 /* ---- option handling ------------------------------------------------------------------------- */
 
 static int get_int(const opts *o, const char *name, long lo, long hi, int *out)
@@ -505,49 +661,40 @@ static int run(const opts *o)
     run_out tr;
     tr = r;
     if ((rc = out_open(&tr, o, d, out, trunk_last))) { table_discard(sum); free(sw); goto done; }
-    double *save = util_malloc(d->n_param * sizeof *save);
-    long pos = 0, fs = 0;
-    int st = CS_OK;
-    deficit_list bl = dl;
+    br_sched bs;
+    long fs = 0;
+    int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
     for (int i = 0; i < n_sw && st == CS_OK; i++) {
-        st = run_steps(&tr, pos, sw[i], &fs);
+        st = run_steps(&tr, i ? sw[i - 1] : 0, sw[i], &fs);
         if (st) break;
-        pos = sw[i];
-        /* branch */
-        memcpy(save, d->theta, d->n_param * sizeof *save);
-        bl = dl;
-        deficit *sd = &bl.d[bl.n++];
-        char spec[64];
-        snprintf(spec, sizeof spec, "switch@%ld", sw[i]);
-        deficit_parse(spec, sd);
-        dln_set_deficits(d, &bl);
-        char bdir[1200], name[64];
-        snprintf(name, sizeof name, "switch_%ld", sw[i]);
-        util_path(bdir, sizeof bdir, out, name);
-        run_out br = r;
-        br.t_wall0 = util_now();
-        br.first = sw[i];
-        if ((st = out_open(&br, o, d, bdir, sw[i] + cont))) break;
-        if (flow) dln_flow_alloc(d, (dln_stepper)(meth - 2), epsabs, epsrel, lr * 0.1);
-        long bfs = 0;
-        int bst = run_steps(&br, sw[i], sw[i] + cont, &bfs);
-        char why[512];
-        snprintf(why, sizeof why, "%s", util_errmsg());
-        int crc = out_close(&br, bst, bfs, why);
-        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, bst ? NAN : br.final_loss, bst ? NAN : br.final_test);
-        if (crc && !bst) { st = crc; break; }
-        if (bst) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], why);
-        memcpy(d->theta, save, d->n_param * sizeof *save);
-        dln_set_deficits(d, &dl);
-        if (flow) dln_flow_alloc(d, (dln_stepper)(meth - 2), epsabs, epsrel, lr * 0.1);
+        memcpy(bs.theta + (size_t)i * d->n_param, d->theta, d->n_param * sizeof(double));
+        bs.n_ready = i + 1;
+        st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 1);
     }
-    free(save);
     char why[512];
     snprintf(why, sizeof why, "%s", util_errmsg());
+    if (st == CS_OK) { /* trunk done: every core serves the remaining branches */
+        st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 0);
+        snprintf(why, sizeof why, "%s", util_errmsg());
+    }
+    int bad = br_sched_wait(&bs);
+    int nfail = 0;
+    for (int i = 0; i < n_sw && st == CS_OK; i++) {
+        const br_result *b = &bs.res[i];
+        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss, b->st ? NAN : b->final_test);
+        if (b->st) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], b->why);
+        nfail += b->st != CS_OK;
+    }
+    if (st == CS_OK && bad) {
+        st = CS_EFAIL;
+        snprintf(why, sizeof why, "a branch could not write its outputs (see the messages above)");
+    }
+    br_sched_free(&bs);
     rc = out_close(&tr, st, fs, why);
     int s2 = st == CS_OK ? table_close(sum) : table_fail(sum, fs, why);
     if (st) { util_seterr(st, "%s", why); rc = st; }
     else if (!rc) rc = s2;
+    if (!rc && nfail) rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)", nfail, n_sw);
     free(sw);
 done:
     dln_free(d);

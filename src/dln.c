@@ -623,13 +623,17 @@ static double grad_completion(dln *d, const double *theta, double *grad)
             accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, r, WD);
         for (int l = D - 1; l >= 1; l--) {
             double *gl = dln_weight(d, grad, p, l);
-            if (l == 1) { /* grad_1 = HT_1^T */
+            if (l == 1) { /* D = 2 only: grad_1 = HT_1^T */
                 for (int i = 0; i < w; i++)
                     for (int j = 0; j < n; j++) gl[(size_t)i * n + j] = HT[(size_t)j * w + i];
                 break;
             }
             if (l == 2) gemm(1, 1, w, w, n, 1.0, HT, w, W1, n, 0.0, gl, w); /* HT^T W_1^T */
             else gemm(1, 0, w, w, n, 1.0, HT, w, PT[l - 1], w, 0.0, gl, w); /* HT^T PT_{l-1} */
+            if (l == 2) { /* grad_1 = HT_1^T = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly (no transpose pass) */
+                gemm(1, 1, w, n, w, 1.0, dln_weight(d, theta, p, 2), w, HT, w, 0.0, dln_weight(d, grad, p, 1), n);
+                break;
+            }
             gemm(0, 0, n, w, w, 1.0, HT, w, dln_weight(d, theta, p, l), w, 0.0, HN, w);
             double *tmp = HT; HT = HN; HN = tmp;
         }

@@ -63,6 +63,16 @@ a=$(awk '$1=="test_loss"{print $2}' "$D/sw/switch_20/final.dat"); b=$(awk '$1=="
 expect_grep "sweep summary" '^5 35 ' "$D/sw/switch_sweep.dat"
 expect_grep "sweep summary 20" '^20 50 ' "$D/sw/switch_sweep.dat"
 [ -f "$D/sw/switch_5/sv.dat" ] && ok || bad "branch sv.dat missing"
+# branches run in parallel processes: --jobs 1 and --jobs 3 give the same tables, row for row
+SW="--task completion --n 12 --rank 3 --rank2 1 --n-obs 60 --arch fused --depth 3 --width 12 --lr 0.5 --init-scale 0.1 --every 10"
+expect_exit 0 sweep-j1 $CS flow $SW --switch-sweep 1,5,20,40 --continue 30 --jobs 1 --out "$D/swj1"
+expect_exit 0 sweep-j3 $CS flow $SW --switch-sweep 1,5,20,40 --continue 30 --jobs 3 --out "$D/swj3"
+for f in switch_sweep.dat loss.dat switch_1/loss.dat switch_5/sv.dat switch_20/modes.dat switch_40/final.dat; do
+  [ -s "$D/swj1/$f" ] && [ "$(grep -v '^#' "$D/swj1/$f")" = "$(grep -v '^#' "$D/swj3/$f")" ] && ok || bad "switch sweep --jobs 1 vs 3: $f differs or is missing"
+done
+# branches that diverge are reported on stderr, their rows are nan, and the exit status is 1
+expect_exit 1 sweep-diverge $CS flow $SW --lr 40 --switch-sweep 1,2 --continue 200 --jobs 2 --out "$D/swd"
+[ "$(grep -v '^#' "$D/swd/switch_sweep.dat" | grep -c nan)" -ge 1 ] && ok || bad "diverging branch: no nan row in switch_sweep.dat"
 
 # latent task with input deficits, fused and per-source pathways
 expect_exit 0 latent $CS flow --task latent --latent-dim 3 --n-out 4 --redundancy 0.3 --synergy 0.2 --noise-var 0.1,0.2 \
