@@ -46,4 +46,4 @@ $(RESULTS)/figures/phase_fig1.png: $(PH1_RUNS) plots/phase.gp
 	gnuplot -e "dir='$(PH1_DIR)'; depths='2 5 8 13'; ttl='Large init (c = 1), s = 10: early gate [0,15) top, late gate [100,115) bottom'; out='$@'" plots/phase.gp
 $(RESULTS)/figures/phase_fig7.png: $(PH7_RUNS) plots/phase.gp
 	@mkdir -p $(dir $@)
-	gnuplot -e "dir='$(PH7_DIR)'; depths='2 3 4'; ttl='Small init p0 = 0.005, s = 10: early gate [0,5) top, late gate [500000,510000) bottom'; out='$@'" plots/phase.gp
+	gnuplot -e "dir='$(PH7_DIR)'; depths='2 3 4'; ntraj=1; ttl='Small init p0 = 0.005, s = 10: early gate [0,5) top, late gate [500000,510000) bottom'; out='$@'" plots/phase.gp

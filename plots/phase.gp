@@ -3,13 +3,15 @@
 # Reads dir/dD_early/{field,traj}.dat and dir/dD_late/... for each D in `depths`; top row early deficit,
 # bottom row late deficit (the ICLR 2024 Fig. 1 and Fig. 7 layouts).  Purple arrows: deficit-free
 # vector field (direction only); black: trajectories; blue: K_a + K_b = s.  Plots only read data.
+# ntraj=1 draws the (single) trajectory thicker.
 if (!exists("dir")) dir = 'results/phase1'
 if (!exists("depths")) depths = '2 5 8 13'
 if (!exists("ttl")) ttl = ''
 if (!exists("out")) out = 'phase.png'
 if (!exists("s")) s = 10
 nd = words(depths)
-if (out[strlen(out)-2:] eq 'pdf') { set terminal pdfcairo size (3*nd)in,6in font "DejaVu Sans,11" } else { set terminal pngcairo size 330*nd,680 font "DejaVu Sans,11" }
+if (!exists("ntraj")) ntraj = 100
+if (out[strlen(out)-2:] eq 'pdf') { set terminal pdfcairo size (3*nd)in,6in font "DejaVu Sans,11" } else { set terminal pngcairo size 400*nd,820 font "DejaVu Sans,11" }
 set output out
 set multiplot layout 2,nd title ttl noenhanced
 set size ratio -1
@@ -24,9 +26,9 @@ do for [row=1:2] {
     D = word(depths, k)
     set title sprintf('D = %s, %s deficit', D, w)
     d = sprintf('%s/d%s_%s', dir, D, w)
-    plot d.'/field.dat' u 1:2:5:6 w vectors head size 0.08,20 lc rgb '#9467bd', \
+    plot d.'/field.dat' u 1:2:5:6 w vectors filled head size screen 0.004,20 lw 0.7 lc rgb '#c0a8e0', \
          s - x w l lw 2 lc rgb '#1f77b4', \
-         d.'/traj.dat' u 3:4 w l lw 0.8 lc rgb 'black'
+         d.'/traj.dat' u 3:4 w l lw (ntraj > 1 ? 0.8 : 2) lc rgb 'black'
   }
 }
 unset multiplot

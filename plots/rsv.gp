@@ -10,7 +10,7 @@ if (!exists("steps")) steps = system("awk '!/^#/ { print $1 }' '".f."' | sort -u
 n = words(steps)
 set terminal pngcairo size (n * 420 > 840 ? n * 420 : 840),400 font "DejaVu Sans,11"
 set output out
-set multiplot layout 1, n title "Relative Source Variance (-1: source a only, +1: source b only; ".run.")"
+set multiplot layout 1, n title "Relative Source Variance (-1: source a only, +1: source b only; ".run.")" noenhanced
 set xlabel "Relative Source Variance"
 set ylabel "Number of Units"
 set xrange [-1.15:1.15]

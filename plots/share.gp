@@ -7,7 +7,7 @@ f = run.'/share.dat'
 if (!exists("nmodes")) nmodes = int(system("awk '!/^#/ { print $2 }' '".f."' | sort -un | wc -l"))
 set terminal pngcairo size 1200,450 font "DejaVu Sans,11"
 set output out
-set multiplot layout 1, 2 title "tracked modes (fixed target singular vectors; ".run.")"
+set multiplot layout 1, 2 title "tracked modes (fixed target singular vectors; ".run.")" noenhanced
 set xlabel "step (updates)"
 set grid
 set key outside right top

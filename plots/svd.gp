@@ -10,7 +10,7 @@ set output out
 f = run.'/svd.dat'
 sources = system("awk '!/^#/ { print $2 }' '".f."' | awk '!seen[$0]++' | tr '\\n' ' '")
 n = words(sources)
-set multiplot layout 1, n title "singular values of each per-source map (sorted; ".run.")"
+set multiplot layout 1, n title "singular values of each per-source map (sorted; ".run.")" noenhanced
 set xlabel "step (updates)"
 set ylabel "singular value"
 set key off
