@@ -32,3 +32,16 @@ $(F2_DIR)/late/modes.dat: models/flow_fig2.ini $(BIN)
 $(RESULTS)/figures/flow_fig2.png $(RESULTS)/figures/flow_fig2.pdf: $(F2_RUNS) plots/flow_modes.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(F2_DIR)'; out='$@'" plots/flow_modes.gp
+
+# ICLR 2024 Fig. 3 on full weight matrices: gate b on [0, 200) + lesion of mode 1 of pathway a
+# (models/flow_fig3.ini, plots/flow_fig3.gp); a fraction of a second.
+F3_DIR  := $(RESULTS)/flow_fig3
+FIGURES += $(RESULTS)/figures/flow_fig3.png $(RESULTS)/figures/flow_fig3.pdf
+
+.PRECIOUS: $(F3_DIR)/modes.dat
+$(F3_DIR)/modes.dat: models/flow_fig3.ini $(BIN)
+	./$(BIN) flow --model models/flow_fig3.ini --out $(F3_DIR)
+
+$(RESULTS)/figures/flow_fig3.png $(RESULTS)/figures/flow_fig3.pdf: $(F3_DIR)/modes.dat plots/flow_fig3.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(F3_DIR)'; out='$@'" plots/flow_fig3.gp
