@@ -1,26 +1,39 @@
 # cp_latent.gp - latent multi-source task (models/cp_latent.ini, critsim flow): final share of pathway b
-# (mode 0) and final test loss vs. redundancy between the sources, source b removed for the first END
-# updates; one curve per depth and END.  Plots only, computes nothing.
+# (mode 0, top row) and final test loss (bottom row) vs. redundancy between the sources, one column per
+# depth D = 1, 2, 3, one curve per deficit length (source b removed on updates [0, END), END = 0 is the
+# deficit-free run).  Plots only, computes nothing.
 # usage: gnuplot -e "f='results/sweep/cp_latent/summary.dat'; out='cp_latent.png'" plots/cp_latent.gp
+#        (models/cp_latent_long.ini: add steps=30000 for the title)
 if (!exists("f")) f = 'results/sweep/cp_latent/summary.dat'
 if (!exists("out")) out = 'cp_latent.png'
+if (!exists("steps")) steps = 3000
 hdr = system("grep '^#' '".f."' | tail -n 1")
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); ce = col("end"); cr = col("redundancy")
-if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 10in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1200,480 font "DejaVu Sans,11"
+if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 11in,6.5in font "DejaVu Sans,11"; \
+else set terminal pngcairo size 1300,780 font "DejaVu Sans,11"
 set output out
-set multiplot layout 1, 2 title "latent two-source task, source b removed on [0, END)"
-set xlabel "redundancy between the sources"
+set multiplot layout 2, 3 title sprintf("latent two-source task (one pathway per source), source b removed on updates [0, END), %d updates in all", steps)
 set grid
-set key outside right top
+set xrange [-0.02:1.02]
 ends = "0 1000 2000"
-set title "share of pathway b (mode 0)"
-set ylabel "K_b / (K_a + K_b) at the end"
-set yrange [-0.05:0.6]
-plot for [k = 1:3] for [d = 1:3] f using ((column(cd) == d && column(ce) == int(word(ends, k))) ? column(cr) : NaN):(column(col("share_b_m0"))) with linespoints pt 7 ps 0.5 lw 1.5 lc d dt k title sprintf("D = %d, END = %s", d, word(ends, k))
-set title "final test loss"
-set ylabel "test loss"
-set autoscale y
-plot for [k = 1:3] for [d = 1:3] f using ((column(cd) == d && column(ce) == int(word(ends, k))) ? column(cr) : NaN):(column(col("test_loss"))) with linespoints pt 7 ps 0.5 lw 1.5 lc d dt k title sprintf("D = %d, END = %s", d, word(ends, k))
+array LC[3] = ["black", "#1f77b4", "#d62728"]
+do for [d = 1:3] {
+  set title sprintf("D = %d: share of pathway b (mode 0)", d)
+  set xlabel ""
+  set ylabel (d == 1 ? "K_b / (K_a + K_b) at the end" : "")
+  set yrange [-0.05:0.6]
+  set key bottom left title "END"
+  plot for [k = 1:3] f using ((column(cd) == d && column(ce) == int(word(ends, k))) ? column(cr) : NaN):(column(col("share_b_m0"))) \
+       with linespoints pt 7 ps 0.6 lw 2 lc rgb LC[k] title word(ends, k)
+}
+do for [d = 1:3] {
+  set title sprintf("D = %d: final test loss", d)
+  set xlabel "redundancy between the sources"
+  set ylabel (d == 1 ? "test loss (intact sources)" : "")
+  set yrange [0:0.07]
+  set key top left title "END"
+  plot for [k = 1:3] f using ((column(cd) == d && column(ce) == int(word(ends, k))) ? column(cr) : NaN):(column(col("test_loss"))) \
+       with linespoints pt 7 ps 0.6 lw 2 lc rgb LC[k] title word(ends, k)
+}
 unset multiplot

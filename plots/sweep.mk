@@ -5,6 +5,8 @@
 #   cp_end     final share of b vs the end of an early gate, depths 1-8 (320 runs)
 #   cp_onset   final share of b vs the onset of a 50-update gate, depths 1-8 (320 runs)
 #   cp_latent  latent two-source task (critsim flow): share of b and test loss vs redundancy
+#   cp_latent_long  the same with 30000 updates (models/cp_latent_long.ini, plots/cp_latent.gp): is the
+#              effect of the deficit permanent or only slow recovery?  (about a minute)
 #
 # Each sweep runs into $(RESULTS)/sweep/NAME from scratch whenever the model file or the binary changed
 # (a resumed sweep reuses finished points, which is right after an interruption but not after an engine
@@ -27,3 +29,14 @@ $(SW_PNG): $(RESULTS)/figures/%.png: $(SW_DIR)/%/summary.dat plots/%.gp
 $(SW_PDF): $(RESULTS)/figures/%.pdf: $(SW_DIR)/%/summary.dat plots/%.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "f='$<'; out='$@'" plots/$*.gp
+
+# cp_latent_long: same grid as cp_latent, 30000 updates; drawn by plots/cp_latent.gp
+FIGURES += $(RESULTS)/figures/cp_latent_long.png $(RESULTS)/figures/cp_latent_long.pdf
+.PRECIOUS: $(SW_DIR)/cp_latent_long/summary.dat
+$(SW_DIR)/cp_latent_long/summary.dat: models/cp_latent_long.ini $(BIN)
+	rm -rf $(SW_DIR)/cp_latent_long
+	OPENBLAS_NUM_THREADS=1 ./$(BIN) sweep --model models/cp_latent_long.ini --out $(SW_DIR)/cp_latent_long
+
+$(RESULTS)/figures/cp_latent_long.png $(RESULTS)/figures/cp_latent_long.pdf: $(SW_DIR)/cp_latent_long/summary.dat plots/cp_latent.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f='$<'; out='$@'; steps=30000" plots/cp_latent.gp
