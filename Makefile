@@ -98,6 +98,9 @@ check: deps
 
 bench: $(BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; CRITSIM=./$(BIN) OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $$b || exit 1; done
+	@for p in $(wildcard tests/bench/*_torch.py); do \
+	  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then echo "== $$p"; /usr/bin/python3 $$p || exit 1; \
+	  else echo "== $$p: skipped (PyTorch reference; apt-get install python3-torch to run it)"; fi; done
 
 # figure fragments: each plots/NAME.mk adds its targets to FIGURES (and may define main-job)
 -include $(wildcard plots/*.mk)
