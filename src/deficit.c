@@ -119,8 +119,11 @@ int deficit_arg_source(const deficit *d, int argi, int nsources, int *out)
                            d->text, s);
     int idx = s[0] - 'a';
     if (idx >= nsources)
+    {
+        char last[3] = {'-', (char)('a' + nsources - 1), 0};
         return util_seterr(CS_EUSAGE, "deficit '%s': there is no pathway/source '%s' (this run has %d: a%s)",
-                           d->text, s, nsources, nsources > 1 ? "-" : "");
+                           d->text, s, nsources, nsources > 1 ? last : "");
+    }
     *out = idx;
     return CS_OK;
 }
