@@ -25,7 +25,7 @@ static const opt_spec sweep_specs[] = {
     {"model", OPT_STRING, NULL,
      "model file of the experiment: engine options, command = ENGINE, [sweep] axes"},
     {"experiment", OPT_STRING, NULL,
-     "the same as --model (the spelling that works while opts.c loads --model itself)"},
+     "alias of --model"},
     {"command", OPT_STRING, NULL, "engine to sweep when the model file names none (modes|flow|cnn)"},
     {"vary", OPT_MULTI, NULL, "axis KEY=V1,V2,... | KEY=START:STEP:END | KEY=TEXT{NAME=A:S:B}TEXT{NAME+K}"},
     {"seeds", OPT_INT, NULL,
@@ -134,7 +134,7 @@ static int sweep_main(const opts *o)
     if (opts_count(o, "merge") > 0) {
         if (opts_is_set(o, "vary") || opts_is_set(o, "experiment") || opts_is_set(o, "model"))
             return util_seterr(CS_EUSAGE,
-                               "--merge combines finished shard folders; give no --vary or --experiment");
+                               "--merge combines finished shard folders; give no --vary or --model");
         return run_merge(o, out);
     }
     const char *model = opts_str(o, "model");
