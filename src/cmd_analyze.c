@@ -53,6 +53,52 @@ static void src_label(char *buf, int p, int n_src)
     }
 }
 
+/* ---- row writer: the tables hold ~10^5 numbers, so printf's parsing and its multi-precision
+ * conversion dominated the command; table_fmt_g17 prints the same characters as "%.17g" and rows are
+ * assembled in a 64 KiB block written with one fwrite. */
+enum { OUTBUF_CAP = 1 << 16, OUTBUF_ROW = 1024 };
+typedef struct {
+    FILE *f;
+    size_t n;
+    char b[OUTBUF_CAP];
+} outbuf;
+
+static void ob_flush(outbuf *o)
+{
+    if (o->n) fwrite(o->b, 1, o->n, o->f); /* errors surface in table_close (ferror) */
+    o->n = 0;
+}
+/* room for one more row (at most OUTBUF_ROW bytes) */
+static void ob_row(outbuf *o)
+{
+    if (o->n > OUTBUF_CAP - OUTBUF_ROW) ob_flush(o);
+}
+static void ob_g(outbuf *o, double x) /* " %.17g" */
+{
+    o->b[o->n++] = ' ';
+    o->n += (size_t)table_fmt_g17(o->b + o->n, x);
+}
+static void ob_long(outbuf *o, long v) /* "%ld", the first column */
+{
+    o->n += (size_t)table_fmt_long(o->b + o->n, v);
+}
+static void ob_ilong(outbuf *o, long v) /* " %ld" */
+{
+    o->b[o->n++] = ' ';
+    o->n += (size_t)table_fmt_long(o->b + o->n, v);
+}
+static void ob_str(outbuf *o, const char *s) /* " %s" */
+{
+    size_t l = strlen(s);
+    o->b[o->n++] = ' ';
+    memcpy(o->b + o->n, s, l);
+    o->n += l;
+}
+static void ob_nl(outbuf *o)
+{
+    o->b[o->n++] = '\n';
+}
+
 /* Which snapshots get RSV: mark[k] = 1.  Usage error for a step that was not recorded. */
 static int rsv_select(const opts *o, const snap_run *run, int n_ok, char *mark)
 {
@@ -142,6 +188,7 @@ static int run_analyze(const opts *o)
     char fail_why[256];
     snprintf(fail_why, sizeof fail_why, "non-finite per-source map in the snapshot at step %ld", fail_step);
     char *mark = util_calloc((size_t)run.n_snap + 1, 1);
+    outbuf *ob = NULL;
     rc = rsv_select(o, &run, ns, mark);
     if (rc != CS_OK) goto done;
 
@@ -158,15 +205,23 @@ static int run_analyze(const opts *o)
         "total map (%s); sorted curves swap identity where modes cross: see share.dat for tracked modes",
         m->layout == SNAP_SHARED ? "sum_P M_P" : "[M_a M_b ...]");
     table_columns(t, "step source index sigma");
-    FILE *f = table_stream(t);
+    ob = util_malloc(sizeof *ob);
+    ob->f = table_stream(t);
+    ob->n = 0;
     char lab[8];
     for (int k = 0; k < ns; k++)
         for (int p = 0; p <= S; p++) {
             src_label(lab, p, S);
-            for (int i = 0; i < res.n_sv[p]; i++)
-                fprintf(f, "%ld %s %d %.17g\n", run.step[k], lab, i,
-                        res.sv[((size_t)k * (S + 1) + p) * res.sv_stride + i]);
+            for (int i = 0; i < res.n_sv[p]; i++) { /* "%ld %s %d %.17g" */
+                ob_row(ob);
+                ob_long(ob, run.step[k]);
+                ob_str(ob, lab);
+                ob_ilong(ob, i);
+                ob_g(ob, res.sv[((size_t)k * (S + 1) + p) * res.sv_stride + i]);
+                ob_nl(ob);
+            }
         }
+    ob_flush(ob);
     rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
     if (rc != CS_OK && !failed) goto done;
 
@@ -192,19 +247,25 @@ static int run_analyze(const opts *o)
     }
     strcat(cols, " K_total s");
     table_columns(t, cols);
-    f = table_stream(t);
+    ob->f = table_stream(t);
     for (int k = 0; k < ns; k++)
-        for (int a = 0; a < r; a++) {
+        for (int a = 0; a < r; a++) { /* "%ld %d %.17g %.17g", S x " %.17g", " %.17g %.17g" */
             double tot = 0.0;
-            fprintf(f, "%ld %d %.17g %.17g", run.step[k], a, res.share[(size_t)k * r + a],
-                    res.inhib[(size_t)k * r + a]);
+            ob_row(ob);
+            ob_long(ob, run.step[k]);
+            ob_ilong(ob, a);
+            ob_g(ob, res.share[(size_t)k * r + a]);
+            ob_g(ob, res.inhib[(size_t)k * r + a]);
             for (int p = 0; p < S; p++) {
                 double K = res.K[((size_t)k * S + p) * r + a];
                 tot += K;
-                fprintf(f, " %.17g", K);
+                ob_g(ob, K);
             }
-            fprintf(f, " %.17g %.17g\n", tot, res.s[a]);
+            ob_g(ob, tot);
+            ob_g(ob, res.s[a]);
+            ob_nl(ob);
         }
+    ob_flush(ob);
     rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
     if (rc != CS_OK && !failed) goto done;
 
@@ -220,12 +281,20 @@ static int run_analyze(const opts *o)
                "span(u_1..u_k) of the tracked basis; k = %d (or fewer when M_P has lower dimension)",
                angle_rank > 0 && angle_rank < r ? (int)angle_rank : r);
     table_columns(t, "step source index angle");
-    f = table_stream(t);
+    ob->f = table_stream(t);
     for (int k = 0; k < ns; k++)
-        for (int p = 0; p < S; p++)
-            for (int i = 0; i < res.k_angle[p]; i++)
-                fprintf(f, "%ld %c %d %.17g\n", run.step[k], snap_src_name(p), i,
-                        res.angle[((size_t)k * S + p) * res.angle_stride + i]);
+        for (int p = 0; p < S; p++) {
+            src_label(lab, p, S);
+            for (int i = 0; i < res.k_angle[p]; i++) { /* "%ld %c %d %.17g" */
+                ob_row(ob);
+                ob_long(ob, run.step[k]);
+                ob_str(ob, lab);
+                ob_ilong(ob, i);
+                ob_g(ob, res.angle[((size_t)k * S + p) * res.angle_stride + i]);
+                ob_nl(ob);
+            }
+        }
+    ob_flush(ob);
     rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
     if (rc != CS_OK && !failed) goto done;
 
@@ -307,7 +376,10 @@ static int run_analyze(const opts *o)
         double edges[RSV_NEDGES];
         rsv_hist_edges(edges);
         long counts[RSV_NBINS];
-        FILE *fr = table_stream(tr);
+        outbuf *oh = util_malloc(sizeof *oh);
+        ob->f = table_stream(tr);
+        oh->f = table_stream(th);
+        oh->n = 0;
         for (int k = 0; k < ns; k++) {
             if (!mark[k]) continue;
             if (from_hidden) {
@@ -324,14 +396,31 @@ static int run_analyze(const opts *o)
                 }
                 if (!any) continue; /* no estimate at this step */
             }
-            for (int u = 0; u < nh; u++)
-                fprintf(fr, "%ld %d %.17g %.17g %.17g\n", run.step[k], u, rsv[u], sva[u], svb[u]);
+            for (int u = 0; u < nh; u++) { /* "%ld %d %.17g %.17g %.17g" */
+                ob_row(ob);
+                ob_long(ob, run.step[k]);
+                ob_ilong(ob, u);
+                ob_g(ob, rsv[u]);
+                ob_g(ob, sva[u]);
+                ob_g(ob, svb[u]);
+                ob_nl(ob);
+            }
             rsv_hist((size_t)nh, rsv, counts);
-            for (int b = 0; b < RSV_NBINS; b++)
-                table_row(th, "%ld %d %.17g %.17g %ld", run.step[k], b, edges[b], edges[b + 1], counts[b]);
+            for (int b = 0; b < RSV_NBINS; b++) { /* "%ld %d %.17g %.17g %ld" */
+                ob_row(oh);
+                ob_long(oh, run.step[k]);
+                ob_ilong(oh, b);
+                ob_g(oh, edges[b]);
+                ob_g(oh, edges[b + 1]);
+                ob_ilong(oh, counts[b]);
+                ob_nl(oh);
+            }
             rsv_count((size_t)nh, rsv, &n_fused, &n_single, &n_dead);
             rsv_last_step = run.step[k];
         }
+        ob_flush(ob);
+        ob_flush(oh);
+        free(oh);
         int rc1 = failed ? table_fail(tr, fail_step, fail_why) : table_close(tr);
         int rc2 = failed ? table_fail(th, fail_step, fail_why) : table_close(th);
         free(Ca);
@@ -392,6 +481,7 @@ static int run_analyze(const opts *o)
     rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
     if (rc == CS_EFAIL) util_seterr(CS_EFAIL, "%s; tables written up to the step before", fail_why);
 done:
+    free(ob);
     free(mark);
     analyze_result_free(&res);
     snap_free(&run);

@@ -2,8 +2,10 @@
 #include "table.h"
 
 #include <errno.h>
+#include <fenv.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -163,4 +165,168 @@ int table_write_outcomes(const char *dir, const opts *o, int n, const char *cons
         else table_row(t, "%s %.17g", keys[i], values[i]);
     }
     return table_close(t);
+}
+
+/* ---- fast row formatting ---------------------------------------------------------------------
+ * |x| = m 2^q (m < 2^53).  With E = floor(log10 |x|) and k = 16 - E in 0..32, |x| 10^k = m 5^k 2^(q+k)
+ * is computed exactly in 128 bits (m 5^32 < 2^128): its integer part has the 17 significant digits,
+ * the remainder decides the rounding exactly (half to even, as glibc in FE_TONEAREST).  The layout then
+ * follows C11 7.21.6.1 for %.17g: style f when -4 <= E < 17, else style e (two-digit exponent at
+ * least), trailing zeros and a bare '.' removed. */
+typedef unsigned __int128 u128;
+/* 5^k, k = 0..32 */
+#define G17_U128(hi, lo) (((u128)(hi) << 64) | (u128)(lo))
+static const u128 g17_pow5[33] = {
+    1ULL,
+    5ULL,
+    25ULL,
+    125ULL,
+    625ULL,
+    3125ULL,
+    15625ULL,
+    78125ULL,
+    390625ULL,
+    1953125ULL,
+    9765625ULL,
+    48828125ULL,
+    244140625ULL,
+    1220703125ULL,
+    6103515625ULL,
+    30517578125ULL,
+    152587890625ULL,
+    762939453125ULL,
+    3814697265625ULL,
+    19073486328125ULL,
+    95367431640625ULL,
+    476837158203125ULL,
+    2384185791015625ULL,
+    11920928955078125ULL,
+    59604644775390625ULL,
+    298023223876953125ULL,
+    1490116119384765625ULL,
+    7450580596923828125ULL,
+    G17_U128(2ULL, 359414837200037393ULL),
+    G17_U128(10ULL, 1797074186000186965ULL),
+    G17_U128(50ULL, 8985370930000934825ULL),
+    G17_U128(252ULL, 8033366502585570893ULL),
+    G17_U128(1262ULL, 3273344365508751233ULL),
+};
+
+/* floor(m 5^k 2^(q+k)) into *ip and the remainder against one half into *cmp (-1, 0, 1); 0 when the
+ * case is out of range */
+static int g17_scaled(uint64_t m, int q, int k, uint64_t *ip, int *cmp)
+{
+    if (k < 0 || k > 32) return 0;
+    u128 P = (u128)m * g17_pow5[k];
+    int s = q + k;
+    if (s >= 0) {
+        if (s > 63 || (P >> (64 - s)) != 0) return 0;
+        *ip = (uint64_t)(P << s);
+        *cmp = -1;
+        return 1;
+    }
+    int t = -s;
+    if (t > 127) return 0;
+    u128 hi = P >> t, rem = P - (hi << t), half = (u128)1 << (t - 1);
+    if (hi >> 64) return 0;
+    *ip = (uint64_t)hi;
+    *cmp = rem < half ? -1 : rem == half ? 0 : 1;
+    return 1;
+}
+
+int table_fmt_g17(char *buf, double x)
+{
+    const uint64_t e16 = 10000000000000000ULL, e17 = 100000000000000000ULL;
+    double ax = fabs(x);
+    if (ax == 0.0 || isnan(ax)) { /* common in the tables: "0", "-0", "nan", "-nan" as glibc */
+        const char *w = ax == 0.0 ? (signbit(x) ? "-0" : "0") : (signbit(x) ? "-nan" : "nan");
+        size_t l = strlen(w);
+        memcpy(buf, w, l + 1);
+        return (int)l;
+    }
+    if (!(ax >= 1e-16 && ax < 1e17) || fegetround() != FE_TONEAREST)
+        return snprintf(buf, TABLE_G17_LEN, "%.17g", x);
+    uint64_t bits;
+    memcpy(&bits, &ax, sizeof bits);
+    int be = (int)(bits >> 52);
+    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int q = be - 1075;
+    /* |x| in [2^(q+52), 2^(q+53)): this E is floor(log10 |x|) or one less */
+    int E = (int)floor((double)(q + 52) * 0.30102999566398120);
+    uint64_t ip = 0;
+    int cmp = 0, it = 0;
+    for (;; it++) {
+        if (it == 4 || !g17_scaled(m, q, 16 - E, &ip, &cmp)) return snprintf(buf, TABLE_G17_LEN, "%.17g", x);
+        if (ip < e16)
+            E--;
+        else if (ip >= e17)
+            E++;
+        else
+            break;
+    }
+    if (cmp > 0 || (cmp == 0 && (ip & 1))) ip++;
+    if (ip == e17) {
+        ip = e16;
+        E++;
+    }
+    char d[17];
+    for (int i = 16; i >= 0; i--) {
+        d[i] = (char)('0' + ip % 10);
+        ip /= 10;
+    }
+    int last = 16; /* last significant digit once trailing zeros are removed */
+    while (last > 0 && d[last] == '0')
+        last--;
+    char *o = buf;
+    if (x < 0) *o++ = '-';
+    if (E >= -4 && E < 17) {
+        if (E >= 0) {
+            memcpy(o, d, (size_t)E + 1);
+            o += E + 1;
+            if (last > E) {
+                *o++ = '.';
+                memcpy(o, d + E + 1, (size_t)(last - E));
+                o += last - E;
+            }
+        } else {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -E - 1; i++)
+                *o++ = '0';
+            memcpy(o, d, (size_t)last + 1);
+            o += last + 1;
+        }
+    } else {
+        *o++ = d[0];
+        if (last > 0) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)last);
+            o += last;
+        }
+        *o++ = 'e';
+        *o++ = E < 0 ? '-' : '+';
+        int ae = E < 0 ? -E : E;
+        if (ae >= 100) *o++ = (char)('0' + ae / 100);
+        *o++ = (char)('0' + ae / 10 % 10);
+        *o++ = (char)('0' + ae % 10);
+    }
+    *o = 0;
+    return (int)(o - buf);
+}
+
+int table_fmt_long(char *buf, long v)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    char *o = buf;
+    if (v < 0) *o++ = '-';
+    while (n)
+        *o++ = tmp[--n];
+    *o = 0;
+    return (int)(o - buf);
 }

@@ -2,6 +2,8 @@
  * stay on their mode when singular values cross (a sorted SVD swaps them), share and inhibition
  * values, principal angles, half-strength steps, basis choice, non-finite snapshots. */
 #include <gsl/gsl_rng.h>
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "analyze.h"
@@ -9,6 +11,7 @@
 #include "linalg.h"
 #include "opts.h"
 #include "snap.h"
+#include "table.h"
 #include "util.h"
 
 enum { NO = 5, NI = 4, R = 3, NS = 21 };
@@ -36,6 +39,67 @@ static double table_value(const char *path, const char *key)
         if (line[0] != '#' && sscanf(line, "%127s %lf", k, &x) == 2 && !strcmp(k, key)) v = x;
     fclose(f);
     return v;
+}
+
+/* table_fmt_g17 (the analyzer's row writer) against printf itself: 0 mismatches or the first one */
+static uint64_t xs_state = 88172645463325252ULL;
+static uint64_t xs(void)
+{
+    xs_state ^= xs_state << 13;
+    xs_state ^= xs_state >> 7;
+    xs_state ^= xs_state << 17;
+    return xs_state;
+}
+static long g17_bad, g17_n;
+static void g17_one(double x)
+{
+    char got[64], want[64];
+    int lg = table_fmt_g17(got, x), lw = snprintf(want, sizeof want, "%.17g", x);
+    g17_n++;
+    if (lg != lw || strcmp(got, want)) {
+        if (!g17_bad) printf("  table_fmt_g17(%a) = '%s', printf gives '%s'\n", x, got, want);
+        g17_bad++;
+    }
+}
+static void check_fmt(void)
+{
+    for (int i = 0; i < 100000; i++) { /* every kind of bit pattern */
+        uint64_t u = xs();
+        double x;
+        memcpy(&x, &u, sizeof x);
+        g17_one(x);
+    }
+    for (int i = 0; i < 100000; i++) { /* log-uniform over the fast path's range and beyond */
+        double x = pow(10.0, (double)(xs() % 4400) / 100.0 - 22.0) * (xs() & 1 ? 1 : -1);
+        g17_one(x);
+        g17_one(nextafter(x, 0.0));
+    }
+    for (int e = -22; e <= 22; e++) { /* neighbours of powers of ten, round-up to the next power */
+        double p = pow(10.0, e), y = p, z = p;
+        for (int j = 0; j < 20; j++, y = nextafter(y, 0.0), z = nextafter(z, INFINITY)) {
+            g17_one(y);
+            g17_one(z);
+        }
+        g17_one(9.99999999999999999 * p);
+    }
+    for (int i = 0; i < 50000; i++) { /* exact decimal ties and short decimals */
+        double x = (double)(int64_t)(xs() >> (xs() % 64));
+        g17_one(x);
+        g17_one(ldexp(x, -(int)(xs() % 90)));
+        g17_one((double)(xs() % 100000) / 1000.0);
+    }
+    double special[] = {0.0, -0.0, NAN, -NAN, INFINITY, -INFINITY, 1e-16, 1e17, 0.1, 1.0 / 3.0, 5e-324};
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++)
+        g17_one(special[i]);
+    CHECK_INT(g17_bad, 0);
+    CHECK(g17_n > 400000);
+    long lv[] = {0, 7, -7, 1000, LONG_MAX, LONG_MIN};
+    for (size_t i = 0; i < sizeof lv / sizeof *lv; i++) {
+        char got[32], want[32];
+        table_fmt_long(got, lv[i]);
+        snprintf(want, sizeof want, "%ld", lv[i]);
+        CHECK(strcmp(got, want) == 0);
+    }
 }
 
 /* planted per-mode strengths: modes 0 and 1 of source a cross at snapshot 10 */
@@ -353,6 +417,7 @@ int main(void)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         CHECK(system(cmd) == 0);
     }
+    check_fmt();
     gsl_rng_free(rng);
     return check_done("test_analyze");
 }
