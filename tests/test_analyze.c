@@ -102,6 +102,75 @@ static void check_fmt(void)
     }
 }
 
+/* The analyzer's own SVD path (LAPACKE dgesdd on the row-major map read as its column-major transpose,
+ * preallocated workspaces) against GSL's one-sided Jacobi (linalg_svd_gsl, an independent algorithm)
+ * on random maps of a concat run whose sources are wide (6 x 9) and tall (6 x 3): sorted singular values
+ * of every source and of the total, and principal angles from GSL's left vectors. */
+static void check_svd_vs_gsl(gsl_rng *rng)
+{
+    enum { O = 6, IA = 9, IB = 3, IT = IA + IB, RR = 3, NSNAP = 4 };
+    double Qo[O * O], Qi[IT * IT], Ub[O * RR], Vb[IT * RR];
+    linalg_random_orthogonal(rng, O, Qo);
+    linalg_random_orthogonal(rng, IT, Qi);
+    for (int i = 0; i < O; i++)
+        for (int a = 0; a < RR; a++)
+            Ub[i * RR + a] = Qo[i * O + a];
+    for (int i = 0; i < IT; i++)
+        for (int a = 0; a < RR; a++)
+            Vb[i * RR + a] = Qi[i * IT + a];
+    static double A[NSNAP * O * IA], B[NSNAP * O * IB];
+    for (int i = 0; i < NSNAP * O * IA; i++)
+        A[i] = gsl_rng_uniform(rng) - 0.5;
+    for (int i = 0; i < NSNAP * O * IB; i++)
+        B[i] = gsl_rng_uniform(rng) - 0.5;
+    long st[NSNAP] = {0, 1, 2, 3};
+    double sr[RR] = {3, 2, 1};
+    snap_run run;
+    memset(&run, 0, sizeof run);
+    run.n_snap = NSNAP;
+    run.step = st;
+    run.meta = (snap_meta){.n_src = 2, .layout = SNAP_CONCAT, .n_out = O, .n_in = {IA, IB}, .rank = RR};
+    run.map[0] = A;
+    run.map[1] = B;
+    run.U = Ub;
+    run.V = Vb;
+    run.s = sr;
+    analyze_result res;
+    CHECK_INT(analyze_run(&run, 0, &res), CS_OK);
+    CHECK_INT(res.n_sv[0], O);
+    CHECK_INT(res.n_sv[1], IB);
+    CHECK_INT(res.n_sv[2], O);
+    double worst_sv = 0, worst_angle = 0;
+    for (int k = 0; k < NSNAP; k++) {
+        const double *maps[2] = {A + (size_t)k * O * IA, B + (size_t)k * O * IB};
+        double tot[O * IT];
+        for (int i = 0; i < O; i++)
+            for (int j = 0; j < IT; j++)
+                tot[i * IT + j] = j < IA ? maps[0][i * IA + j] : maps[1][i * IB + j - IA];
+        for (int p = 0; p <= 2; p++) {
+            int ni = p == 0 ? IA : p == 1 ? IB : IT, kk = O < ni ? O : ni;
+            double Ug[O * O], Vg[IT * O], sg[O];
+            CHECK_INT(linalg_svd_gsl(O, ni, p < 2 ? maps[p] : tot, Ug, sg, Vg), CS_OK);
+            const double *sv = res.sv + ((size_t)k * 3 + p) * res.sv_stride;
+            for (int i = 0; i < kk; i++) /* both backward stable, singular values O(1): ~k eps */
+                if (fabs(sv[i] - sg[i]) > worst_sv) worst_sv = fabs(sv[i] - sg[i]);
+            if (p == 2) continue;
+            int ka = res.k_angle[p];
+            double Qg[O * RR], th[RR];
+            for (int i = 0; i < O; i++)
+                for (int a = 0; a < ka; a++)
+                    Qg[i * ka + a] = Ug[i * kk + a];
+            CHECK_INT(analyze_principal_angles(O, ka, Qg, RR, Ub, th), CS_OK);
+            const double *ang = res.angle + ((size_t)k * 2 + p) * res.angle_stride;
+            for (int i = 0; i < ka; i++) /* random subspaces: angles away from 0, acos well conditioned */
+                if (fabs(ang[i] - th[i]) > worst_angle) worst_angle = fabs(ang[i] - th[i]);
+        }
+    }
+    CHECK_CLOSE(worst_sv, 0.0, 0, 1e-13);
+    CHECK_CLOSE(worst_angle, 0.0, 0, 1e-10);
+    analyze_result_free(&res);
+}
+
 /* planted per-mode strengths: modes 0 and 1 of source a cross at snapshot 10 */
 static double ka(int k, int a)
 {
@@ -417,6 +486,7 @@ int main(void)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         CHECK(system(cmd) == 0);
     }
+    check_svd_vs_gsl(rng);
     check_fmt();
     gsl_rng_free(rng);
     return check_done("test_analyze");

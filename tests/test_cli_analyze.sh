@@ -67,6 +67,18 @@ expect_grep index-names-file 'index.dat' "$TMP/err"
 fresh r5
 head -n 12 "$FIX/snap/index.dat" > "$TMP/r5/snap/index.dat"
 expect_exit 2 truncated-index $CS analyze --run "$TMP/r5"
+fresh r7
+: > "$TMP/r7/snap/map_a.npy"
+expect_exit 2 empty-npy $CS analyze --run "$TMP/r7"
+expect_grep empty-names-file 'map_a.npy' "$TMP/err"
+fresh r8
+rm "$TMP/r8/snap/U.npy"
+expect_exit 2 missing-npy $CS analyze --run "$TMP/r8"
+expect_grep missing-names-file 'U.npy' "$TMP/err"
+fresh r9
+sed -i 's/^2 20 0.2/2 x20 0.2/' "$TMP/r9/snap/index.dat"
+expect_exit 2 garbage-index-row $CS analyze --run "$TMP/r9"
+expect_grep garbage-names-index 'index.dat' "$TMP/err"
 
 # a non-finite value in the last snapshot of map_b: exit 1, tables up to step 30, FAILED line
 fresh r6
