@@ -84,12 +84,16 @@ typedef struct {
     float *tgrad;             /* per-thread weight-gradient accumulators (threads x n_param) */
     float *col;               /* per-thread im2col scratch */
     long col_size;
+    float *wf;                /* per-thread flipped 3x3 kernels for the backward data pass (threads x wf_size) */
+    long wf_size;
     double *bn_count;         /* batches seen in the current re-estimation pass */
     int nb;                   /* rows of the current batch */
     int mode;
     double macs;              /* multiply-accumulates of one image's forward pass */
     double *ltime;            /* when non-NULL: seconds spent per layer (forward + backward), accumulated */
     cnn_pool *pool;           /* threads - 1 persistent workers (NULL with one thread) */
+    int reference;            /* nonzero: plain im2col + sgemm (+ col2im) kernels only, against which
+                               * tests check the specialised variants */
 } cnn;
 
 /* Build the network.  NULL with the error recorded when the configuration is invalid. */

@@ -20,6 +20,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <pthread.h>
 #include <string.h>
 
@@ -211,7 +214,9 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         const cnn_tensor *ti = &n->t[L->in], *to = &n->t[L->out];
         if (L->type == CNN_CONV) {
             int G = chunk_images(to->h * to->w);
-            long s = (long)L->cin * L->k * L->k * to->h * to->w * (G < B ? G : B);
+            int cm = L->cin > L->cout ? L->cin : L->cout; /* backward im2col of dY: cout k k rows */
+            long s = (long)cm * L->k * L->k * to->h * to->w * (G < B ? G : B);
+            if (L->np > n->wf_size) n->wf_size = L->np;
             if (s > n->col_size) n->col_size = s;
             n->macs += (double)L->cout * L->cin * L->k * L->k * to->h * to->w;
         }
@@ -220,6 +225,7 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         (void)ti;
     }
     n->col = util_calloc((size_t)T * 2 * n->col_size, sizeof(float));
+    n->wf = util_calloc((size_t)T * (n->wf_size > 0 ? n->wf_size : 1), sizeof(float));
     openblas_set_num_threads(1); /* parallelism is ours: threads over the batch */
     if (T > 1) n->pool = pool_alloc(T);
     cnn_init(n, 1);
@@ -233,7 +239,7 @@ void cnn_free(cnn *n)
     for (int i = 0; i < n->n_tensor; i++) free(n->t[i].x), free(n->t[i].g);
     for (int i = 0; i < n->n_layer; i++) free(n->layer[i].save);
     free(n->param), free(n->grad), free(n->mom), free(n->tgrad), free(n->bn_state), free(n->bn_count);
-    free(n->col), free(n->layer), free(n->t), free(n);
+    free(n->col), free(n->wf), free(n->layer), free(n->t), free(n);
 }
 
 /* ---- initialisation ---------------------------------------------------------------------------- */
@@ -607,6 +613,15 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     float *dW = n->tgrad + (size_t)t * n->n_param + L->p0;
     float *col = n->col + (size_t)t * 2 * n->col_size, *dcol = col + n->col_size;
     int direct = L->k == 1 && L->stride == 1, G = chunk_images(hwo), a, b;
+    /* 3x3 stride 1: dx is the convolution of dY with the flipped, transposed kernel,
+     * dx (cin x N) = Wf (cin x cout 9) . im2col(dY), Wf[ci][co][ky][kx] = W[co][ci][2-ky][2-kx]:
+     * no col2im, and the product writes cin rows instead of cin 9 */
+    int flip = L->k == 3 && L->stride == 1 && ti->g && !n->reference;
+    float *Wf = n->wf + (size_t)t * n->wf_size;
+    if (flip)
+        for (int co = 0; co < L->cout; co++)
+            for (int ci = 0; ci < L->cin; ci++)
+                for (int j = 0; j < 9; j++) Wf[((long)ci * L->cout + co) * 9 + j] = Wt[((long)co * L->cin + ci) * 9 + 8 - j];
     part(nb, t, T, &a, &b);
     for (int g0 = a; g0 < b; g0 += G) {
         int gn = b - g0 < G ? b - g0 : G, N = gn * hwo;
@@ -624,7 +639,11 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
         if (direct)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dx,
                         csi);
-        else {
+        else if (flip) {
+            im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf, 9 * L->cout,
+                        dcol, N, 0.0f, dx, csi);
+        } else {
             for (int ci = 0; ci < L->cin; ci++) memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dcol, N);
             col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
@@ -654,14 +673,35 @@ static void sum_shift(const float *x, long N, float x0, double *s, double *s2)
     *s = sa, *s2 = sb;
 }
 
-static void sum_dy(const float *dy, const float *x, long N, float m, double *s, double *sx)
+static void sum_dy(const float *dy, const float *y, const float *x, long N, float m, double *s, double *sx)
 {
     float a[16] = {0}, b[16] = {0};
     long i = 0;
-    for (; i + 16 <= N; i += 16)
-        for (int j = 0; j < 16; j++) a[j] += dy[i + j], b[j] += dy[i + j] * (x[i + j] - m);
+    if (y) {
+#ifdef __AVX512F__ /* gcc 12 leaves the masked form scalar; the same lanes, the same operations */
+        __m512 va = _mm512_setzero_ps(), vb = va, vm = _mm512_set1_ps(m);
+        for (; i + 16 <= N; i += 16) {
+            __mmask16 k = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
+            __m512 d = _mm512_maskz_mov_ps(k, _mm512_loadu_ps(dy + i));
+            va = _mm512_add_ps(va, d);
+            vb = _mm512_add_ps(vb, _mm512_mul_ps(d, _mm512_sub_ps(_mm512_loadu_ps(x + i), vm)));
+        }
+        _mm512_storeu_ps(a, va), _mm512_storeu_ps(b, vb);
+#else
+        for (; i + 16 <= N; i += 16)
+            for (int j = 0; j < 16; j++) {
+                float d = y[i + j] > 0 ? dy[i + j] : 0.0f;
+                a[j] += d, b[j] += d * (x[i + j] - m);
+            }
+#endif
+    } else
+        for (; i + 16 <= N; i += 16)
+            for (int j = 0; j < 16; j++) a[j] += dy[i + j], b[j] += dy[i + j] * (x[i + j] - m);
     double sa = 0, sb = 0;
-    for (; i < N; i++) sa += dy[i], sb += (double)dy[i] * (x[i] - m);
+    for (; i < N; i++) {
+        float d = !y || y[i] > 0 ? dy[i] : 0.0f;
+        sa += d, sb += (double)d * (x[i] - m);
+    }
     for (int j = 0; j < 16; j++) sa += a[j], sb += b[j];
     *s = sa, *sx = sb;
 }
@@ -726,21 +766,22 @@ static void bn_bwd(cnn *n, const cnn_layer *L, int t, int T)
     part(C, t, T, &a, &b);
     for (int c = a; c < b; c++) {
         const float *x = ti->x + (L->in_c0 + c) * N;
-        float *dy = to->g + (L->out_c0 + c) * N;
+        const float *dy = to->g + (L->out_c0 + c) * N;
+        /* the fused ReLU's gradient, dy [y > 0], is applied on the fly (y = NULL: no ReLU) */
+        const float *y = L->relu ? to->x + (L->out_c0 + c) * N : NULL;
         float m = L->save[c], istd = L->save[C + c];
-        if (L->relu) { /* the gradient through the fused ReLU; this layer is the only reader of dy */
-            const float *y = to->x + (L->out_c0 + c) * N;
-            for (long i = 0; i < N; i++) dy[i] = y[i] > 0 ? dy[i] : 0.0f;
-        }
         double sdy, sdyx;
-        sum_dy(dy, x, N, m, &sdy, &sdyx);
+        sum_dy(dy, y, x, N, m, &sdy, &sdyx);
         sdyx *= istd; /* sum dy * xhat */
         dg[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
         if (!ti->g) continue;
-        float *dx = ti->g + (L->in_c0 + c) * N;
+        float *restrict dx = ti->g + (L->in_c0 + c) * N;
         float k1 = gamma[c] * istd, k2 = (float)(sdy / N), k3 = (float)(sdyx / N) * istd;
-        for (long i = 0; i < N; i++) dx[i] = k1 * (dy[i] - k2 - (x[i] - m) * k3);
+        if (y)
+            for (long i = 0; i < N; i++) dx[i] = k1 * ((y[i] > 0 ? dy[i] : 0.0f) - k2 - (x[i] - m) * k3);
+        else
+            for (long i = 0; i < N; i++) dx[i] = k1 * (dy[i] - k2 - (x[i] - m) * k3);
     }
 }
 

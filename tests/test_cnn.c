@@ -119,6 +119,39 @@ static void thread_check(cnn_cfg cfg)
     cnn_free(a), cnn_free(b), cnn_free(c);
 }
 
+/* ---- kernel variants against the reference kernels ------------------------------------------------ */
+
+/* The specialised kernels (flipped-kernel backward data pass, fused masked batch-norm backward, ...)
+ * against n->reference = 1 (plain im2col + sgemm + col2im) on one training step: the same
+ * mathematics in a different summation order, so float rounding only: 1e-4 relative on the
+ * gradients (as the 1-vs-2-thread check) and on the logits. */
+static void variant_check(cnn_cfg cfg)
+{
+    cnn *a = cnn_alloc(&cfg), *b = cnn_alloc(&cfg);
+    cnn_init(a, 5), cnn_init(b, 5);
+    b->reference = 1;
+    int nb = cfg.batch, nin = cfg.in_c * cfg.in_h * cfg.in_w;
+    float *x = malloc(sizeof(float) * nb * nin);
+    int *y = malloc(sizeof(int) * nb);
+    for (int i = 0; i < nb * nin; i++) x[i] = (float)nrand();
+    for (int i = 0; i < nb; i++) y[i] = i % cfg.n_class;
+    cnn_forward(a, x, nb, CNN_TRAIN), cnn_forward(b, x, nb, CNN_TRAIN);
+    double la = cnn_loss(a, y, NULL, 1), lb = cnn_loss(b, y, NULL, 1);
+    CHECK_CLOSE(la, lb, 1e-5, 1e-6);
+    cnn_backward(a), cnn_backward(b);
+    double num = 0, den = 0, worst = 0;
+    for (long j = 0; j < a->n_param; j++) {
+        double d = fabs((double)a->grad[j] - b->grad[j]);
+        num += d, den += fabs(b->grad[j]);
+        if (d > worst) worst = d;
+    }
+    CHECK(num / (den + 1e-30) < 1e-4);
+    printf("  kernel variants vs reference (%dx%d, width %d, %d threads): gradient relative difference %.2g\n",
+           cfg.in_h, cfg.in_w, cfg.width, cfg.threads, num / (den + 1e-30));
+    free(x), free(y);
+    cnn_free(a), cnn_free(b);
+}
+
 /* ---- frozen PyTorch reference -------------------------------------------------------------------- */
 
 static double *ref_block(FILE *f, const char *name, int want)
@@ -243,6 +276,10 @@ int main(int argc, char **argv)
     cnn_cfg big = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 12, .in_w = 12, .n_src = 2, .n_class = 5, .width = 4,
                    .depth = 2, .fuse_after = 1, .fusion = CNN_FUSE_SUM, .batch = 6, .threads = 1};
     thread_check(big);
+    variant_check(big);
+    cnn_cfg wide = {.arch = CNN_FUSED, .in_c = 2, .in_h = 14, .in_w = 14, .n_class = 10, .width = 8, .depth = 2,
+                    .batch = 9, .threads = 2};
+    variant_check(wide);
     bn_modes();
     return check_done("test_cnn");
 }
