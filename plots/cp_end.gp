@@ -4,12 +4,13 @@
 # usage: gnuplot -e "f='results/sweep/cp_end/summary.dat'; out='cp_end.png'" plots/cp_end.gp
 if (!exists("f")) f = 'results/sweep/cp_end/summary.dat'
 if (!exists("out")) out = 'cp_end.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 # column number of a summary column by name (the last '#' line names the columns)
 hdr = system("grep '^#' '".f."' | tail -n 1")
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); ce = col("end")
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 10in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1200,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1200)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 1, 2 title "final share of pathway b after gating b on updates [0, END)"
 set xlabel "deficit end END (updates; dt = 0.01)"

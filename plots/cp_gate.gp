@@ -4,12 +4,13 @@
 # usage: gnuplot -e "f='results/sweep/cp_gate/summary.dat'; out='cp_gate.png'" plots/cp_gate.gp
 if (!exists("f")) f = 'results/sweep/cp_gate/summary.dat'
 if (!exists("out")) out = 'cp_gate.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 hdr = system("grep '^#' '".f."' | tail -n 1")
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); co = col("onset")
 array S[8] = ["sqrt 15", "sqrt 7", "sqrt 3", "sqrt 3", "1", "1", "1", "1"]
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 12in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1500,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1500)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 1, 3 title "final share of pathway b per mode; b gated for 150 updates (dt = 0.01, 1000 updates)"
 set xlabel "depth D (weight matrices per pathway)"

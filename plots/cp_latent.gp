@@ -6,12 +6,13 @@
 #        (models/cp_latent_long.ini: add steps=30000 for the title)
 if (!exists("f")) f = 'results/sweep/cp_latent/summary.dat'
 if (!exists("out")) out = 'cp_latent.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (!exists("steps")) steps = 3000
 hdr = system("grep '^#' '".f."' | tail -n 1")
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); ce = col("end"); cr = col("redundancy")
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 11in,6.5in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1300,780 font "DejaVu Sans,11"
+else set terminal pngcairo size (1300)*psz,780*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 2, 3 title sprintf("latent two-source task (one pathway per source), source b removed on updates [0, END), %d updates in all", steps)
 set grid

@@ -4,12 +4,13 @@
 # usage: gnuplot -e "f='results/sweep/cp_lesion/summary.dat'; out='cp_lesion.png'" plots/cp_lesion.gp
 if (!exists("f")) f = 'results/sweep/cp_lesion/summary.dat'
 if (!exists("out")) out = 'cp_lesion.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 hdr = system("grep '^#' '".f."' | tail -n 1")
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); cf = col("deficit")
 array S[5] = ["sqrt 15", "sqrt 7", "sqrt 3", "sqrt 3", "1"]
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 10in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1200,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1200)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 1, 2 title "final share of pathway b per mode; b gated on [0, 200)"
 set xlabel "depth D"

@@ -4,11 +4,12 @@
 # usage: gnuplot -e "f='results/sweep/cp_onset/summary.dat'; out='cp_onset.png'" plots/cp_onset.gp
 if (!exists("f")) f = 'results/sweep/cp_onset/summary.dat'
 if (!exists("out")) out = 'cp_onset.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 hdr = system("grep '^#' '".f."' | tail -n 1")
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); co = col("onset")
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 10in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1200,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1200)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 1, 2 title "final share of pathway b after gating b for 50 updates from ONSET"
 set xlabel "deficit onset (updates; dt = 0.01)"

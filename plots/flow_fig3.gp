@@ -5,10 +5,11 @@
 # usage: gnuplot -e "dir='results/flow_fig3'; out='flow_fig3.png'" plots/flow_fig3.gp
 if (!exists("dir")) dir = 'results/flow_fig3'
 if (!exists("out")) out = 'flow_fig3.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (!exists("gate_end")) gate_end = 200
 if (!exists("last")) last = 1000
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 11in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1300,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1300)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 f = sprintf("%s/modes.dat", dir)
 array C[8] = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0c000", "#0072b2", "#e51e10", "#000000"]

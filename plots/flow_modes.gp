@@ -5,16 +5,17 @@
 # usage: gnuplot -e "dir='results/flow_fig2'; out='flow_fig2.png'" plots/flow_modes.gp
 if (!exists("dir")) dir = 'results/flow_fig2'
 if (!exists("out")) out = 'flow_fig2.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 13in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1600,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1600)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 1, 3 title "two pathways of width 100, depth 4, hierarchical task, aligned init (full-matrix GD, lr 0.01)"
 set grid
 set xlabel "update"
 set ylabel "K_{p,mode} = u^T W^p_4 ... W^p_1 v"
 set xrange [0:1000]
-set yrange [-0.05:4.6]
-set key top right maxrows 2 font ",10" title "mode: K_a wide pale line, K_b dashed"
+set yrange [-0.05:5.2]
+set key top right maxrows 2 font ",10" title "mode (K_a pale, K_b dashed)"
 # gnuplot's default colour cycle per mode; pale copies (alpha 0x80) for the wide K_a band
 array C[8] = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0c000", "#0072b2", "#e51e10", "#000000"]
 array N[3] = ["early", "middle", "late"]

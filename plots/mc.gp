@@ -7,9 +7,10 @@
 # usage: gnuplot -e "dir='results/mc'; out='mc_switch.png'" plots/mc.gp
 if (!exists("dir")) dir = 'results/mc'
 if (!exists("out")) out = 'mc_switch.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (!exists("tcs")) tcs = "1000 100000"
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 13in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 1600,480 font "DejaVu Sans,11"
+else set terminal pngcairo size (1600)*psz,480*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout 1, 3 title "deep matrix completion, task switch rank 10 -> 5 (n = 100, m = 2000, lr 0.2, init 0.001)"
 set grid

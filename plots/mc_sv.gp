@@ -7,9 +7,10 @@
 # usage: gnuplot -e "dir='results/mc'; out='mc_sv.png'" plots/mc_sv.gp
 if (!exists("dir")) dir = 'results/mc'
 if (!exists("out")) out = 'mc_sv.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (!exists("tcs")) tcs = "1000 20000 100000"
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 12in,9in font "DejaVu Sans,10"; \
-else set terminal pngcairo size 1350,1000 font "DejaVu Sans,10"
+else set terminal pngcairo size (1350)*psz,1000*psz font "DejaVu Sans,10" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
 set multiplot layout words(tcs), 3 title "matrix completion rank 10 -> 5: top-10 singular values of W_D ... W_1 (solid: index 0-4, dashed: index 5-9)"
 set grid

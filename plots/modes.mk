@@ -16,20 +16,25 @@ main-job: $(BIN)
 	  echo "figures: $(RESULTS)/figures/headline_share.png $(RESULTS)/figures/headline_fig2.png (and .pdf)"; \
 	else echo "critsim: gnuplot not found (apt-get install gnuplot-nox); tables are in $(HL_DIR)" >&2; exit 1; fi
 
-FIGURES += $(RESULTS)/figures/headline_share.png $(RESULTS)/figures/headline_fig2.png
+FIGURES += $(RESULTS)/figures/headline_share.png $(RESULTS)/figures/headline_fig2.png \
+           $(RESULTS)/figures/headline_share.pdf $(RESULTS)/figures/headline_fig2.pdf
 .PRECIOUS: $(HL_DIR)/share.dat
 $(HL_DIR)/share.dat: $(BIN)
 	./$(BIN) modes --headline --out $(HL_DIR)
 $(RESULTS)/figures/headline_share.png $(RESULTS)/figures/headline_fig2.png &: $(HL_DIR)/share.dat plots/headline.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(HL_DIR)'; outdir='$(RESULTS)/figures'; fmt='png'" plots/headline.gp
+$(RESULTS)/figures/headline_share.pdf $(RESULTS)/figures/headline_fig2.pdf &: $(HL_DIR)/share.dat plots/headline.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(HL_DIR)'; outdir='$(RESULTS)/figures'; fmt='pdf'" plots/headline.gp
 
 # phase portraits: Fig. 1 (large init, D = 2,5,8,13) and Fig. 7 (small init, D = 2,3,4)
 PH1_DIR := $(RESULTS)/phase1
 PH7_DIR := $(RESULTS)/phase7
 PH1_RUNS := $(foreach d,2 5 8 13,$(PH1_DIR)/d$(d)_early/traj.dat $(PH1_DIR)/d$(d)_late/traj.dat)
 PH7_RUNS := $(foreach d,2 3 4,$(PH7_DIR)/d$(d)_early/traj.dat $(PH7_DIR)/d$(d)_late/traj.dat)
-FIGURES += $(RESULTS)/figures/phase_fig1.png $(RESULTS)/figures/phase_fig7.png
+FIGURES += $(RESULTS)/figures/phase_fig1.png $(RESULTS)/figures/phase_fig7.png \
+           $(RESULTS)/figures/phase_fig1.pdf $(RESULTS)/figures/phase_fig7.pdf
 .PRECIOUS: $(PH1_RUNS) $(PH7_RUNS)
 
 $(PH1_DIR)/d%_early/traj.dat: models/phase_large.ini $(BIN)
@@ -41,9 +46,9 @@ $(PH7_DIR)/d%_early/traj.dat: models/phase_small.ini $(BIN)
 $(PH7_DIR)/d%_late/traj.dat: models/phase_small.ini $(BIN)
 	./$(BIN) phase --model models/phase_small.ini --depth $* --deficit gate:b@499999-509999 --out $(dir $@)
 
-$(RESULTS)/figures/phase_fig1.png: $(PH1_RUNS) plots/phase.gp
+$(RESULTS)/figures/phase_fig1.png $(RESULTS)/figures/phase_fig1.pdf: $(PH1_RUNS) plots/phase.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(PH1_DIR)'; depths='2 5 8 13'; ttl='Large init (c = 1), s = 10: early gate [0,15) top, late gate [100,115) bottom'; out='$@'" plots/phase.gp
-$(RESULTS)/figures/phase_fig7.png: $(PH7_RUNS) plots/phase.gp
+$(RESULTS)/figures/phase_fig7.png $(RESULTS)/figures/phase_fig7.pdf: $(PH7_RUNS) plots/phase.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(PH7_DIR)'; depths='2 3 4'; ntraj=1; ttl='Small init p0 = 0.005, s = 10: early gate [0,5) top, late gate [500000,510000) bottom'; out='$@'" plots/phase.gp

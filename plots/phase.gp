@@ -8,10 +8,12 @@ if (!exists("dir")) dir = 'results/phase1'
 if (!exists("depths")) depths = '2 5 8 13'
 if (!exists("ttl")) ttl = ''
 if (!exists("out")) out = 'phase.png'
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (!exists("s")) s = 10
 nd = words(depths)
 if (!exists("ntraj")) ntraj = 100
-if (out[strlen(out)-2:] eq 'pdf') { set terminal pdfcairo size (3*nd)in,6in font "DejaVu Sans,11" } else { set terminal pngcairo size 400*nd,820 font "DejaVu Sans,11" }
+if (!exists("field")) field = 1   # 0: no vector field (smaller PNG, used for paper/figures)
+if (out[strlen(out)-2:] eq 'pdf') { set terminal pdfcairo size (3*nd)in,6in font "DejaVu Sans,11" } else { set terminal pngcairo size (400*nd)*psz,820*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz) }
 set output out
 set multiplot layout 2,nd title ttl noenhanced
 set size ratio -1
@@ -26,9 +28,14 @@ do for [row=1:2] {
     D = word(depths, k)
     set title sprintf('D = %s, %s deficit', D, w)
     d = sprintf('%s/d%s_%s', dir, D, w)
-    plot d.'/field.dat' u 1:2:5:6 w vectors filled head size screen 0.004,20 lw 0.7 lc rgb '#c0a8e0', \
-         s - x w l lw 2 lc rgb '#1f77b4', \
-         d.'/traj.dat' u 3:4 w l lw (ntraj > 1 ? 0.8 : 2) lc rgb 'black'
+    if (field) {
+      plot d.'/field.dat' u 1:2:5:6 w vectors filled head size screen 0.004,20 lw 0.7 lc rgb '#c0a8e0', \
+           s - x w l lw 2 lc rgb '#1f77b4', \
+           d.'/traj.dat' u 3:4 w l lw (ntraj > 1 ? 0.8 : 2) lc rgb 'black'
+    } else {
+      plot s - x w l lw 2 lc rgb '#1f77b4', \
+           d.'/traj.dat' u 3:4 w l lw (ntraj > 1 ? 0.8 : 2) lc rgb 'black'
+    }
   }
 }
 unset multiplot

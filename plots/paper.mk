@@ -1,0 +1,60 @@
+# plots/paper.mk - the reproduction paper: `make paper` runs every experiment the paper quotes (the
+# same runs and sweeps as `make figures`, except the CNN), fills paper/critsim.md.in with numbers read
+# from their tables by paper/fill.awk (a token that cannot be resolved stops the build and names
+# itself), and draws small copies of its figures into paper/figures/ (PNG, scale PAPER_PSZ).
+#   make paper                            # results/ -> paper/critsim.md, paper/figures/*.png
+#   make paper RESULTS=results-fig BIN=critsim-fig BUILD=build-fig
+# A few minutes on one core, nearly all of it the five matrix-completion runs (D = 1, 2, 3 and two
+# D = 3 variants).  The paper is written to paper/critsim.md.tmp first and renamed when complete.
+# Paths are spelled out here (not taken from the other fragments' variables) because make expands
+# prerequisites when it reads this file, before plots/sweep.mk is read.
+PAPER_PSZ  ?= 0.6
+PAPER_FIGS := flow_fig2 flow_fig3 cp_gate phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long
+PAPER_PNG  := $(PAPER_FIGS:%=paper/figures/%.png)
+PAPER_SW   := $(foreach s,cp_gate cp_lesion cp_end cp_onset cp_latent cp_latent_long,$(RESULTS)/sweep/$(s)/summary.dat)
+PAPER_MC   := $(foreach d,d1 d2 d3 d3_r2 d3_m1000,$(RESULTS)/mc/$(d)/switch_sweep.dat)
+PAPER_PH   := $(foreach d,2 5 8 13,$(RESULTS)/phase1/d$(d)_early/traj.dat $(RESULTS)/phase1/d$(d)_late/traj.dat) \
+              $(foreach d,2 3 4,$(RESULTS)/phase7/d$(d)_early/traj.dat $(RESULTS)/phase7/d$(d)_late/traj.dat)
+PAPER_FLOW := $(foreach w,early middle late,$(RESULTS)/flow_fig2/$(w)/modes.dat) $(RESULTS)/flow_fig3/modes.dat
+# L2: the full-matrix network (critsim flow) and the per-mode recurrence (critsim modes) from the same
+# balanced aligned init K(0) = 0.01, b gated on [0, 150), depth 4
+PAPER_L2   := $(RESULTS)/paper/l2_flow/modes.dat $(RESULTS)/paper/l2_modes/modes.dat
+PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(RESULTS)/headline/share.dat
+
+.PHONY: paper
+paper: paper/critsim.md $(PAPER_PNG)
+	@echo "paper: paper/critsim.md (numbers from $(RESULTS)), figures in paper/figures: $(notdir $(PAPER_PNG))"
+
+.PRECIOUS: $(PAPER_L2)
+$(RESULTS)/paper/l2_flow/modes.dat: models/flow_fig2.ini $(BIN)
+	./$(BIN) flow --model models/flow_fig2.ini --init-noise 0 --deficit gate:b@0-150 --out $(RESULTS)/paper/l2_flow
+$(RESULTS)/paper/l2_modes/modes.dat: $(BIN)
+	./$(BIN) modes --depth 4 --init-k 0.01 --dt 0.01 --steps 1000 --every 10 --deficit gate:b@0-150 --out $(RESULTS)/paper/l2_modes
+
+paper/critsim.md: paper/critsim.md.in paper/fill.awk $(PAPER_DATA)
+	awk -v R='$(RESULTS)' -f paper/fill.awk paper/critsim.md.in > $@.tmp || { rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+
+# small copies of the figures for the Markdown paper (the full-size PNG/PDF are in $(RESULTS)/figures)
+paper/figures/flow_fig2.png: $(foreach w,early middle late,$(RESULTS)/flow_fig2/$(w)/modes.dat) plots/flow_modes.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(RESULTS)/flow_fig2'; psz=$(PAPER_PSZ); out='$@'" plots/flow_modes.gp
+paper/figures/flow_fig3.png: $(RESULTS)/flow_fig3/modes.dat plots/flow_fig3.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(RESULTS)/flow_fig3'; psz=$(PAPER_PSZ); out='$@'" plots/flow_fig3.gp
+paper/figures/cp_gate.png paper/figures/cp_end.png paper/figures/cp_onset.png paper/figures/cp_latent_long.png: \
+  paper/figures/%.png: $(RESULTS)/sweep/%/summary.dat plots/cp_gate.gp plots/cp_end.gp plots/cp_onset.gp plots/cp_latent.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f='$<'; psz=$(PAPER_PSZ); out='$@'; steps=30000" plots/$(patsubst %_long,%,$*).gp
+paper/figures/phase_fig1.png: $(filter $(RESULTS)/phase1/%,$(PAPER_PH)) plots/phase.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(RESULTS)/phase1'; depths='2 5 8 13'; field=0; psz=$(PAPER_PSZ); ttl='Large init (c = 1), s = 10, 100 trajectories: early gate [0,15) top, late gate [100,115) bottom'; out='$@'" plots/phase.gp
+paper/figures/phase_fig7.png: $(filter $(RESULTS)/phase7/%,$(PAPER_PH)) plots/phase.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(RESULTS)/phase7'; depths='2 3 4'; ntraj=1; field=0; psz=$(PAPER_PSZ); ttl='Small init p0 = 0.005, s = 10: early gate [0,5) top, late gate [500000,510000) bottom'; out='$@'" plots/phase.gp
+paper/figures/mc_switch.png: $(filter-out %_r2/switch_sweep.dat %_m1000/switch_sweep.dat,$(PAPER_MC)) plots/mc.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(RESULTS)/mc'; psz=$(PAPER_PSZ); out='$@'" plots/mc.gp
+paper/figures/mc_factors.png: $(RESULTS)/mc/d3/switch_sweep.dat $(RESULTS)/mc/d3_r2/switch_sweep.dat $(RESULTS)/mc/d3_m1000/switch_sweep.dat plots/mc_factors.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "dir='$(RESULTS)/mc'; psz=$(PAPER_PSZ); out='$@'" plots/mc_factors.gp
