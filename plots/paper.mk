@@ -45,7 +45,7 @@ paper/figures/flow_fig3.png: $(RESULTS)/flow_fig3/modes.dat plots/flow_fig3.gp
 paper/figures/cp_gate.png paper/figures/cp_end.png paper/figures/cp_onset.png paper/figures/cp_latent_long.png: \
   paper/figures/%.png: $(RESULTS)/sweep/%/summary.dat plots/cp_gate.gp plots/cp_end.gp plots/cp_onset.gp plots/cp_latent.gp
 	@mkdir -p $(dir $@)
-	gnuplot -e "f='$<'; psz=$(PAPER_PSZ); out='$@'; steps=30000" plots/$(patsubst %_long,%,$*).gp
+	gnuplot -e "f='$<'; psz=$(PAPER_PSZ); out='$@'; $(if $(filter %_long,$*),steps=30000)" plots/$(patsubst %_long,%,$*).gp
 paper/figures/phase_fig1.png: $(filter $(RESULTS)/phase1/%,$(PAPER_PH)) plots/phase.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(RESULTS)/phase1'; depths='2 5 8 13'; field=0; psz=$(PAPER_PSZ); ttl='Large init (c = 1), s = 10, 100 trajectories: early gate [0,15) top, late gate [100,115) bottom'; out='$@'" plots/phase.gp
