@@ -1,4 +1,10 @@
-/* table.c - provenance-headed text tables published atomically (see table.h). */
+/* table.c - provenance-headed text tables published atomically (see table.h).
+ *
+ * The header is written into the body file when the first row is (table_row, table_stream); if no
+ * header line or column name changes after that, table_close() only appends the tail and renames the
+ * body file into place.  Otherwise (a header line added after rows, e.g. solver statistics) the body
+ * is copied under the complete header into DIR/.NAME.tmp.PID, which is renamed.  Either way the reader
+ * sees the same bytes, and nothing under the final name before the table is complete. */
 #include "table.h"
 
 #include <errno.h>
@@ -19,7 +25,11 @@ struct table {
     char **meta;
     int nmeta, capmeta;
     char *columns;
+    long hdr_end; /* bytes of header in the body file; -1: header not written yet */
+    int stale;    /* header lines or columns changed after the header was written */
 };
+
+enum { TABLE_BUF = 1 << 16 }; /* stdio buffer of the body: the tables are written row by row */
 
 static void meta_add(table *t, const char *line)
 {
@@ -30,12 +40,27 @@ static void meta_add(table *t, const char *line)
         t->meta = p;
     }
     t->meta[t->nmeta++] = util_strdup(line);
+    if (t->hdr_end >= 0) t->stale = 1;
+}
+
+/* the header as it stands, at the top of the body file (before the first row) */
+static void header_write(table *t)
+{
+    long n = 0;
+    for (int i = 0; i < t->nmeta; i++)
+        n += (long)strlen(t->meta[i]) + 3;
+    if (t->columns) n += (long)strlen(t->columns) + 3;
+    for (int i = 0; i < t->nmeta; i++)
+        fprintf(t->body, "# %s\n", t->meta[i]);
+    if (t->columns) fprintf(t->body, "# %s\n", t->columns);
+    t->hdr_end = n; /* "# " + line + "\n" each; a write error shows in ferror at publication */
 }
 
 table *table_open(const char *dir, const char *name, const opts *o)
 {
     if (util_mkdir_p(dir) != CS_OK) return NULL;
     table *t = util_calloc(1, sizeof *t);
+    t->hdr_end = -1;
     snprintf(t->dir, sizeof t->dir, "%s", dir);
     snprintf(t->name, sizeof t->name, "%s", name);
     snprintf(t->body_path, sizeof t->body_path, "%s/.%s.body.%ld", dir, name, (long)getpid());
@@ -46,6 +71,7 @@ table *table_open(const char *dir, const char *name, const opts *o)
         free(t);
         return NULL;
     }
+    setvbuf(t->body, NULL, _IOFBF, TABLE_BUF);
     char line[256];
     snprintf(line, sizeof line, "critsim %s: %s", CS_VERSION, name);
     meta_add(t, line);
@@ -79,10 +105,12 @@ void table_columns(table *t, const char *cols)
 {
     free(t->columns);
     t->columns = util_strdup(cols);
+    if (t->hdr_end >= 0) t->stale = 1;
 }
 
 void table_row(table *t, const char *fmt, ...)
 {
+    if (t->hdr_end < 0) header_write(t);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(t->body, fmt, ap);
@@ -90,7 +118,11 @@ void table_row(table *t, const char *fmt, ...)
     fputc('\n', t->body);
 }
 
-FILE *table_stream(table *t) { return t->body; }
+FILE *table_stream(table *t)
+{
+    if (t->hdr_end < 0) header_write(t);
+    return t->body;
+}
 
 static void table_release(table *t)
 {
@@ -106,6 +138,21 @@ static int publish(table *t, const char *tail)
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", t->dir, t->name, (long)getpid());
     snprintf(final, sizeof final, "%s/%s", t->dir, t->name);
     int status = CS_OK;
+    if (t->hdr_end < 0) header_write(t); /* no rows: the header is all */
+    if (!t->stale) {                     /* the body file is the table: finish it and rename it */
+        if (tail) fprintf(t->body, "%s\n", tail);
+        if (fflush(t->body) != 0 || ferror(t->body))
+            status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
+        if (fclose(t->body) != 0 && status == CS_OK)
+            status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
+        t->body = NULL;
+        if (status == CS_OK && rename(t->body_path, final) != 0)
+            status = util_seterr(CS_EUSAGE, "cannot rename '%s' to '%s': %s", t->body_path, final,
+                                 strerror(errno));
+        if (status != CS_OK) unlink(t->body_path);
+        table_release(t);
+        return status;
+    }
     if (fflush(t->body) != 0 || ferror(t->body)) status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
     fclose(t->body);
     t->body = NULL;
@@ -116,12 +163,12 @@ static int publish(table *t, const char *tail)
         for (int i = 0; i < t->nmeta; i++) fprintf(out, "# %s\n", t->meta[i]);
         if (t->columns) fprintf(out, "# %s\n", t->columns);
         FILE *in = fopen(t->body_path, "r");
-        if (in) {
+        if (in && fseek(in, t->hdr_end, SEEK_SET) == 0) {
             char buf[1 << 16];
             size_t n;
             while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
-            fclose(in);
         }
+        if (in) fclose(in);
         if (tail) fprintf(out, "%s\n", tail);
         if (fflush(out) != 0 || ferror(out))
             status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", tmp, strerror(errno));
