@@ -8,7 +8,9 @@
  * both (svd.dat sorted, share.dat tracked) and never mixes them.
  * Principal angles: for orthonormal Q_A, Q_B, cos theta_i = sigma_i(Q_A^T Q_B) (Bjorck & Golub).
  *
- * Non-goals: see analyze.h.  Cost: one small SVD per source, plus one of the total, per snapshot.
+ * Non-goals: see analyze.h.  Cost per snapshot: one small SVD per source (with left vectors), one of
+ * the total, one (k x k) per source for the angles; a source whose map did not change since the
+ * previous snapshot costs nothing.
  */
 #include "analyze.h"
 
@@ -341,9 +343,20 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
         double *svk = res->sv + (size_t)k * (S + 1) * stride;
         for (int i = 0; i < (S + 1) * stride; i++)
             svk[i] = NAN;
-        /* per-source sorted SVD, and the source's top-k left subspace vs the target's */
+        /* per-source sorted SVD, and the source's top-k left subspace vs the target's.  A map identical
+         * to the previous snapshot's (a source frozen by a deficit, e.g. gate:b) has the same results:
+         * copied, not recomputed (the same LAPACK calls on the same bits would give the same bits). */
+        int n_same = 0;
         for (int p = 0; p < S && rc == CS_OK; p++) {
             int ni = m->n_in[p], kp = res->n_sv[p], ka = res->k_angle[p];
+            size_t sz = (size_t)no * ni;
+            if (k > 0 && memcmp(maps[p], maps[p] - sz, sz * sizeof(double)) == 0) {
+                memcpy(svk + p * stride, svk - (size_t)(S + 1) * stride + p * stride, (size_t)kp * sizeof *svk);
+                double *ang = res->angle + ((size_t)k * S + p) * astride;
+                memcpy(ang, ang - (size_t)S * astride, (size_t)astride * sizeof *ang);
+                n_same++;
+                continue;
+            }
             rc = svd_small(&ws, no, ni, maps[p], sp, ka > 0 ? Up : NULL);
             if (rc != CS_OK) break;
             memcpy(svk + p * stride, sp, (size_t)kp * sizeof *sp);
@@ -364,10 +377,15 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
             }
         }
         if (rc != CS_OK) break;
-        total_map(run, k, tot);
-        rc = svd_small(&ws, no, nt, tot, sp, NULL);
-        if (rc != CS_OK) break;
-        memcpy(svk + S * stride, sp, (size_t)res->n_sv[S] * sizeof *sp);
+        if (n_same == S) /* every map as before: so is the total */
+            memcpy(svk + S * stride, svk - (size_t)(S + 1) * stride + S * stride,
+                   (size_t)res->n_sv[S] * sizeof *svk);
+        else {
+            total_map(run, k, tot);
+            rc = svd_small(&ws, no, nt, tot, sp, NULL);
+            if (rc != CS_OK) break;
+            memcpy(svk + S * stride, sp, (size_t)res->n_sv[S] * sizeof *sp);
+        }
         double *Kk = res->K + (size_t)k * S * r;
         analyze_project(m, maps, r, res->U, res->V, Kk);
         for (int a = 0; a < r; a++) {
