@@ -351,7 +351,8 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
             int ni = m->n_in[p], kp = res->n_sv[p], ka = res->k_angle[p];
             size_t sz = (size_t)no * ni;
             if (k > 0 && memcmp(maps[p], maps[p] - sz, sz * sizeof(double)) == 0) {
-                memcpy(svk + p * stride, svk - (size_t)(S + 1) * stride + p * stride, (size_t)kp * sizeof *svk);
+                memcpy(svk + p * stride, svk - (size_t)(S + 1) * stride + p * stride,
+                       (size_t)kp * sizeof *svk);
                 double *ang = res->angle + ((size_t)k * S + p) * astride;
                 memcpy(ang, ang - (size_t)S * astride, (size_t)astride * sizeof *ang);
                 n_same++;

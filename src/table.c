@@ -153,7 +153,8 @@ static int publish(table *t, const char *tail)
         table_release(t);
         return status;
     }
-    if (fflush(t->body) != 0 || ferror(t->body)) status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
+    if (fflush(t->body) != 0 || ferror(t->body))
+        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
     fclose(t->body);
     t->body = NULL;
     FILE *out = status == CS_OK ? fopen(tmp, "w") : NULL;

@@ -40,9 +40,10 @@ static int best_of(const char *cmd, double *best, double *cpu)
         rc = system(cmd);
         double dt = util_now() - t0;
         getrusage(RUSAGE_CHILDREN, &r1);
-        double c = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
-                   1e-6 * (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
-                                   r0.ru_stime.tv_usec);
+        double c =
+            (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+            1e-6 * (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                            r0.ru_stime.tv_usec);
         if (dt < *best) *best = dt;
         if (c < *cpu) *cpu = c;
     }
@@ -149,7 +150,8 @@ int main(void)
         double t_all, c_all, t_last, c_last, t_flow, c_flow, t_anflow, c_anflow, t_start, c_start;
         snprintf(cmd, sizeof cmd, "%s analyze --run %s > /dev/null", cs, dir);
         rc = best_of(cmd, &t_all, &c_all);
-        printf("  critsim analyze (all tables)     %8.4f s  (CPU %.4f s)%s\n", t_all, c_all, rc ? "  (failed)" : "");
+        printf("  critsim analyze (all tables)     %8.4f s  (CPU %.4f s)%s\n", t_all, c_all,
+               rc ? "  (failed)" : "");
         snprintf(cmd, sizeof cmd, "%s analyze --run %s --rsv-steps last > /dev/null", cs, dir);
         rc = best_of(cmd, &t_last, &c_last);
         printf("  critsim analyze --rsv-steps last %8.4f s  (CPU %.4f s)%s\n", t_last, c_last,
@@ -171,10 +173,12 @@ int main(void)
             printf("  critsim analyze of that flow run %8.4f s  (CPU %.4f s)%s\n", t_anflow, c_anflow,
                    rc ? "  (failed)" : "");
             if (rc == 0) {
-                printf("  analysis/run ratio: %.1f%% wall, %.1f%% CPU (critsim analyze of the flow run / critsim "
+                printf("  analysis/run ratio: %.1f%% wall, %.1f%% CPU (critsim analyze of the flow run / "
+                       "critsim "
                        "flow, best of %d each)\n",
                        100.0 * t_anflow / t_flow, 100.0 * c_anflow / c_flow, NREP);
-                printf("  of which analyze_run (5 dgesdd per snapshot; bench's own process) alone: %.1f%% of the run's CPU\n",
+                printf("  of which analyze_run (5 dgesdd per snapshot; bench's own process) alone: %.1f%% of "
+                       "the run's CPU\n",
                        100.0 * c_an / c_flow);
             }
         } else
