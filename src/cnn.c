@@ -216,7 +216,9 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
             int G = chunk_images(to->h * to->w);
             int cm = L->cin > L->cout ? L->cin : L->cout; /* backward im2col of dY: cout k k rows */
             long s = (long)cm * L->k * L->k * to->h * to->w * (G < B ? G : B);
-            if (L->np > n->wf_size) n->wf_size = L->np;
+            if (16L * L->cin * L->cout > n->wf_size) n->wf_size = 16L * L->cin * L->cout;
+            long tiles = (long)((to->h + 1) / 2) * ((to->w + 1) / 2) * (G < B ? G : B); /* Winograd scratch */
+            if (16 * cm * tiles > s) s = 16 * cm * tiles;
             if (s > n->col_size) n->col_size = s;
             n->macs += (double)L->cout * L->cin * L->k * L->k * to->h * to->w;
         }
@@ -578,6 +580,143 @@ static void col2im_add(const float *col, long cs, int gn, int c, int h, int w, i
             }
 }
 
+/* ---- Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions ----------------------------------------------
+ * (Lavin & Gray 2016.)  The output is cut into 2x2 tiles, each computed from a 4x4 input patch
+ * d (rows 2ty-1 .. 2ty+2, zero outside) as  Y = A^T [ (G g G^T) . (B^T d B) ] A  per (output,
+ * input) channel pair, summed over input channels: for each of the 16 transform positions xi one
+ * product  M[xi] (O x P) = U[xi] (O x I) . V[xi] (I x P)  over the P tiles of a group of images:
+ * 16 multiplies per tile (4 outputs) instead of 36.  The transforms use only +-1 and 1/2, so the
+ * rounding is of the order of the direct method's.  Used for the forward pass and, with the
+ * flipped kernel, for the backward data pass; the weight gradient stays im2col + sgemm.
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1]. */
+#ifndef WINO_MIN
+#define WINO_MIN 16 /* fewer channels: the 16 products are too thin, im2col + one sgemm wins */
+#endif
+
+/* U[xi][o][i] = (G g G^T)[xi] of kernel g(o, i); flip: g(o, i) = W[i][o][2-ky][2-kx] (the backward data
+ * pass, Co = cin, Ci = cout of the layer); else g(o, i) = W[o][i]. */
+static void wino_weights(const float *W, int Co, int Ci, int flip, float *U)
+{
+    long CoCi = (long)Co * Ci;
+    for (int o = 0; o < Co; o++)
+        for (int i = 0; i < Ci; i++) {
+            float g[9], a[4][3];
+            const float *k = flip ? W + ((long)i * Co + o) * 9 : W + ((long)o * Ci + i) * 9;
+            for (int j = 0; j < 9; j++) g[j] = flip ? k[8 - j] : k[j];
+            for (int c = 0; c < 3; c++) {
+                a[0][c] = g[c];
+                a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
+                a[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
+                a[3][c] = g[6 + c];
+            }
+            float *u = U + (long)o * Ci + i;
+            for (int r = 0; r < 4; r++) {
+                u[(r * 4 + 0) * CoCi] = a[r][0];
+                u[(r * 4 + 1) * CoCi] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
+                u[(r * 4 + 2) * CoCi] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
+                u[(r * 4 + 3) * CoCi] = a[r][2];
+            }
+        }
+}
+
+/* V[xi][c][p] = (B^T d B)[xi] for the tiles p = (g th + ty) tw + tx of gn images (plane of channel c,
+ * image g at x + c cs + g h w).  Per image, the plane is copied into a zero-bordered buffer, the 16
+ * patch values of up to 64 tiles gathered into rows, and the transform done along those rows (the
+ * planes are small: vectors along a plane's rows would be too short). */
+static void wino_input(const float *x, long cs, int gn, int C, int h, int w, float *V)
+{
+    int th = (h + 1) / 2, tw = (w + 1) / 2, wp = 2 * tw + 2, hp = 2 * th + 2, tt = th * tw;
+    long P = (long)gn * tt, CP = (long)C * P;
+    float pb[(128 + 2) * (128 + 2)]; /* h, w <= 128 (wino_ok) */
+    float d[16][64], e[16][64];
+    memset(pb, 0, sizeof(float) * hp * wp);
+    for (int c = 0; c < C; c++)
+        for (int g = 0; g < gn; g++) {
+            const float *xc = x + c * cs + (long)g * h * w;
+            for (int iy = 0; iy < h; iy++) memcpy(pb + (long)(iy + 1) * wp + 1, xc + (long)iy * w, w * sizeof(float));
+            for (int q0 = 0; q0 < tt; q0 += 64) {
+                int nq = tt - q0 < 64 ? tt - q0 : 64;
+                for (int q = 0; q < nq; q++) {
+                    int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw;
+                    const float *pt = pb + (long)(2 * ty) * wp + 2 * tx;
+                    for (int r = 0; r < 4; r++)
+                        for (int s2 = 0; s2 < 4; s2++) d[r * 4 + s2][q] = pt[r * wp + s2];
+                }
+                for (int s2 = 0; s2 < 4; s2++) /* B^T d: combine rows r */
+                    for (int q = 0; q < nq; q++) {
+                        float d0 = d[s2][q], d1 = d[4 + s2][q], d2 = d[8 + s2][q], d3 = d[12 + s2][q];
+                        e[s2][q] = d0 - d2, e[4 + s2][q] = d1 + d2, e[8 + s2][q] = d2 - d1, e[12 + s2][q] = d1 - d3;
+                    }
+                float *v = V + (long)c * P + (long)g * tt + q0;
+                for (int r = 0; r < 4; r++) { /* (B^T d) B: combine columns */
+                    float *v0 = v + (r * 4) * CP, *v1 = v0 + CP, *v2 = v1 + CP, *v3 = v2 + CP;
+                    const float *e0 = e[r * 4], *e1 = e[r * 4 + 1], *e2 = e[r * 4 + 2], *e3 = e[r * 4 + 3];
+                    for (int q = 0; q < nq; q++)
+                        v0[q] = e0[q] - e2[q], v1[q] = e1[q] + e2[q], v2[q] = e2[q] - e1[q], v3[q] = e1[q] - e3[q];
+                }
+            }
+        }
+}
+
+/* y (plane of channel o, image g at y + o cs + g h w) = A^T M A of the tiles (per image, up to 64
+ * tiles at a time, as wino_input). */
+static void wino_output(const float *M, long cs, int gn, int Co, int h, int w, float *y)
+{
+    int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
+    long P = (long)gn * tt, OP = (long)Co * P;
+    float a[8][64], z[4][64];
+    for (int o = 0; o < Co; o++)
+        for (int g = 0; g < gn; g++) {
+            float *yc = y + o * cs + (long)g * h * w;
+            for (int q0 = 0; q0 < tt; q0 += 64) {
+                int nq = tt - q0 < 64 ? tt - q0 : 64;
+                const float *m = M + (long)o * P + (long)g * tt + q0;
+                for (int c = 0; c < 4; c++) { /* A^T m: combine rows */
+                    const float *m0 = m + c * OP, *m1 = m0 + 4 * OP, *m2 = m1 + 4 * OP, *m3 = m2 + 4 * OP;
+                    for (int q = 0; q < nq; q++) a[c][q] = m0[q] + m1[q] + m2[q], a[4 + c][q] = m1[q] - m2[q] - m3[q];
+                }
+                for (int r = 0; r < 2; r++) { /* (A^T m) A: combine columns */
+                    const float *a0 = a[4 * r], *a1 = a[4 * r + 1], *a2 = a[4 * r + 2], *a3 = a[4 * r + 3];
+                    for (int q = 0; q < nq; q++) {
+                        z[2 * r][q] = a0[q] + a1[q] + a2[q];
+                        z[2 * r + 1][q] = a1[q] - a2[q] - a3[q];
+                    }
+                }
+                for (int q = 0; q < nq; q++) {
+                    int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw, oy = 2 * ty, ox = 2 * tx;
+                    float *yr = yc + (long)oy * w + ox;
+                    int right = ox + 1 < w, down = oy + 1 < h;
+                    yr[0] = z[0][q];
+                    if (right) yr[1] = z[1][q];
+                    if (down) {
+                        yr[w] = z[2][q];
+                        if (right) yr[w + 1] = z[3][q];
+                    }
+                }
+            }
+        }
+}
+
+/* y (Co planes, stride cso) = conv3x3s1(x (Ci planes, stride csi), U) for gn images of h x w;
+ * V, M: scratch of 16 Ci P and 16 Co P floats. */
+static void wino_conv(const float *x, long csi, const float *U, int Co, int Ci, int gn, int h, int w, float *V,
+                      float *M, float *y, long cso)
+{
+    long P = (long)gn * ((h + 1) / 2) * ((w + 1) / 2);
+    wino_input(x, csi, gn, Ci, h, w, V);
+    for (int xi = 0; xi < 16; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)P, Ci, 1.0f, U + (long)xi * Co * Ci, Ci,
+                    V + (long)xi * Ci * P, (int)P, 0.0f, M + (long)xi * Co * P, (int)P);
+    wino_output(M, cso, gn, Co, h, w, y);
+}
+
+static int wino_ok(const cnn *n, const cnn_layer *L, int Co, int Ci)
+{
+    const cnn_tensor *to = &n->t[L->out];
+    return !n->reference && L->k == 3 && L->stride == 1 && Co >= WINO_MIN && Ci >= WINO_MIN && to->w <= 128;
+}
+
 static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     const cnn_tensor *ti = &n->t[L->in];
@@ -587,11 +726,18 @@ static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
     const float *Wt = n->param + L->p0;
     float *col = n->col + (size_t)t * 2 * n->col_size;
     int direct = L->k == 1 && L->stride == 1, G = chunk_images(hwo), a, b;
+    int wino = wino_ok(n, L, L->cout, L->cin);
+    float *U = n->wf + (size_t)t * n->wf_size;
+    if (wino) wino_weights(Wt, L->cout, L->cin, 0, U);
     part(nb, t, T, &a, &b);
     for (int g0 = a; g0 < b; g0 += G) {
         int gn = b - g0 < G ? b - g0 : G;
         const float *x = ti->x + L->in_c0 * csi + (long)g0 * hwi;
         float *y = to->x + L->out_c0 * cso + (long)g0 * hwo;
+        if (wino) {
+            wino_conv(x, csi, U, L->cout, L->cin, gn, to->h, to->w, col, col + n->col_size, y, cso);
+            continue;
+        }
         const float *src = x;
         long ld = csi;
         if (!direct) {
@@ -617,8 +763,10 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
      * dx (cin x N) = Wf (cin x cout 9) . im2col(dY), Wf[ci][co][ky][kx] = W[co][ci][2-ky][2-kx]:
      * no col2im, and the product writes cin rows instead of cin 9 */
     int flip = L->k == 3 && L->stride == 1 && ti->g && !n->reference;
+    int wino = flip && wino_ok(n, L, L->cin, L->cout);
     float *Wf = n->wf + (size_t)t * n->wf_size;
-    if (flip)
+    if (wino) wino_weights(Wt, L->cin, L->cout, 1, Wf);
+    else if (flip)
         for (int co = 0; co < L->cout; co++)
             for (int ci = 0; ci < L->cin; ci++)
                 for (int j = 0; j < 9; j++) Wf[((long)ci * L->cout + co) * 9 + j] = Wt[((long)co * L->cin + ci) * 9 + 8 - j];
@@ -639,6 +787,8 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
         if (direct)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dx,
                         csi);
+        else if (wino)
+            wino_conv(dy, cso, Wf, L->cin, L->cout, gn, to->h, to->w, dcol, col, dx, csi);
         else if (flip) {
             im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf, 9 * L->cout,

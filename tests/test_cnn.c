@@ -280,6 +280,13 @@ int main(int argc, char **argv)
     cnn_cfg wide = {.arch = CNN_FUSED, .in_c = 2, .in_h = 14, .in_w = 14, .n_class = 10, .width = 8, .depth = 2,
                     .batch = 9, .threads = 2};
     variant_check(wide);
+    /* non-square planes, odd and even sides, widths above the Winograd threshold (16 channels) */
+    cnn_cfg odd = {.arch = CNN_FUSED, .in_c = 2, .in_h = 9, .in_w = 12, .n_class = 4, .width = 16, .depth = 1,
+                   .batch = 3, .threads = 1};
+    variant_check(odd);
+    cnn_cfg sq = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 11, .in_w = 11, .n_src = 2, .n_class = 4, .width = 16,
+                  .depth = 2, .fuse_after = 1, .fusion = CNN_FUSE_CONCAT, .batch = 5, .threads = 2};
+    variant_check(sq);
     bn_modes();
     return check_done("test_cnn");
 }
