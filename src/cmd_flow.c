@@ -53,7 +53,7 @@ static const opt_spec specs[] = {
     {"n-out", OPT_INT, "10", "lowrank/latent: output dimension"},
     {"n-in", OPT_INT, "8", "lowrank: input dimension"},
     {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block"},
-    {"redundancy", OPT_DOUBLE, "0.5", "latent: share rho in [0,1] of the signal common to all sources"},
+    {"redundancy", OPT_DOUBLE, "0.5", "latent: share rho in [0,1] of the signal common to all sources (each source superposes the shared and its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)"},
     {"synergy", OPT_DOUBLE, "0", "latent: share g in [0,1] of the target seen only in the difference of the sources"},
     {"noise-var", OPT_LIST, "0", "latent: noise variance of each source (one value: all)"},
     {"n", OPT_INT, "100", "completion: the target is n x n"},
@@ -160,11 +160,19 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
             if (d->depth >= 2) { m.n_hidden = d->width; m.hidden_layer = d->depth - 1; r->fused_hidden = 1; }
         }
         if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
-        m.rank = rk; m.target = t->target; m.U = t->U; m.s = t->s; m.V = t->V; m.sxx = t->sxx;
+        /* the analyzer gets only the target's modes (singular values above 1e-12 s_0, as in final.dat):
+         * U and V packed to their first nz columns */
+        int nz = 0;
+        while (nz < rk && t->s[nz] > 1e-12 * t->s[0]) nz++;
+        double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)), *Vz = Uz + (size_t)no * nz;
+        for (int i = 0; i < no; i++) memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
+        for (int i = 0; i < ni; i++) memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
+        m.rank = nz; m.target = t->target; m.U = Uz; m.s = t->s; m.V = Vz; m.sxx = t->sxx;
         if (m.n_src > 0) {
-            r->snap = snap_open(dir, &m);
-            if (!r->snap) { table_discard(r->loss); table_discard(r->modes); table_discard(r->sv); return CS_EUSAGE; }
+            r->snap = snap_open(dir, &m); /* copies U, s, V */
+            if (!r->snap) { free(Uz); table_discard(r->loss); table_discard(r->modes); table_discard(r->sv); return CS_EUSAGE; }
         }
+        free(Uz);
     }
     return CS_OK;
 }
@@ -263,7 +271,11 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
                 rc = npy_write_f64(path, 2, shape, dln_weight(d, d->theta, p, l));
             }
         const task *t = r->t;
-        int rk = t->rank, nsh = d->n_chain >= 2 ? (rk < 20 ? rk : 20) : 0;
+        /* shares only of the target's modes: a singular value below 1e-12 s_0 (rounding of an exact 0,
+         * e.g. the latent task's n_in - k missing modes) has no meaningful split between pathways */
+        int rk = t->rank, nz = 0;
+        while (nz < rk && t->s[nz] > 1e-12 * t->s[0]) nz++;
+        int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
         const char **keys = util_malloc((size_t)(2 + nsh) * sizeof *keys);
         double *vals = util_malloc((size_t)(2 + nsh) * sizeof *vals);
         char (*kb)[32] = util_malloc((size_t)(nsh + 1) * sizeof *kb);

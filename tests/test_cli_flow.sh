@@ -74,6 +74,11 @@ done
 expect_exit 1 sweep-diverge $CS flow $SW --lr 40 --switch-sweep 1,2 --continue 200 --jobs 2 --out "$D/swd"
 [ "$(grep -v '^#' "$D/swd/switch_sweep.dat" | grep -c nan)" -ge 1 ] && ok || bad "diverging branch: no nan row in switch_sweep.dat"
 
+# a latent task of k = 3 has 3 modes: final.dat and the snapshot carry shares of those only (the other
+# singular values are rounding of 0, whose split between pathways means nothing)
+expect_exit 0 latent-modes $CS flow --task latent --latent-dim 3 --n-out 6 --redundancy 0 --steps 50 --out "$D/latm"
+[ "$(grep -c '^share_b_m' "$D/latm/final.dat")" = 3 ] && ok || bad "latent k = 3: want 3 share keys in final.dat"
+expect_grep "latent snapshot rank" '^# rank = 3$' "$D/latm/snap/index.dat"
 # latent task with input deficits, fused and per-source pathways
 expect_exit 0 latent $CS flow --task latent --latent-dim 3 --n-out 4 --redundancy 0.3 --synergy 0.2 --noise-var 0.1,0.2 \
   --arch fused --depth 2 --width 8 --steps 60 --every 20 --deficit decorrelate@0-30 --deficit noise:a:0.5@10-40 \
