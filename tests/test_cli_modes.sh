@@ -31,6 +31,8 @@ cmp -s "$(grep -v '^#' "$D/gd/modes.dat" >"$D/a"; echo "$D/a")" "$(grep -v '^#' 
 printf 'command = modes\ndepth = 3\nsteps = 20\nsv = 2,1\n' >"$D/m.ini"
 expect_exit 0 model $CS modes --model "$D/m.ini" --depth 2 --out "$D/rm"
 expect_grep "model + override" 'depth = 2; pathways = 2; modes = 2' "$D/rm/modes.dat"
+# the header records the model file's values (not on the command line); the overridden depth is not among them
+expect_grep "model values in the header" '^# from the model file: sv = 2,1; steps = 20$' "$D/rm/modes.dat"
 
 # continuous time and closed forms agree (D = 2, gate, exact vs rk8pd vs msbdf to 1e-8)
 for meth in exact rk8pd rkf45 msbdf; do
