@@ -227,7 +227,7 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         (void)ti;
     }
     n->col = util_calloc((size_t)T * 2 * n->col_size, sizeof(float));
-    n->wf = util_calloc((size_t)T * (n->wf_size > 0 ? n->wf_size : 1), sizeof(float));
+    n->wf = util_calloc((size_t)T * 2 * (n->wf_size > 0 ? n->wf_size : 1), sizeof(float));
     openblas_set_num_threads(1); /* parallelism is ours: threads over the batch */
     if (T > 1) n->pool = pool_alloc(T);
     cnn_init(n, 1);
@@ -698,6 +698,64 @@ static void wino_output(const float *M, long cs, int gn, int Co, int h, int w, f
         }
 }
 
+/* D[xi][o][p] = (A dY A^T)[xi] of the 2x2 output-gradient tiles (zero outside the plane),
+ * A = [1 0; 1 1; 1 -1; 0 -1]: the gradient of the products M of wino_conv. */
+static void wino_dy(const float *dy, long cs, int gn, int Co, int h, int w, float *D)
+{
+    int th = (h + 1) / 2, tw = (w + 1) / 2, wq = 2 * tw, tt = th * tw;
+    long P = (long)gn * tt, OP = (long)Co * P;
+    float pb[128 * 128]; /* h, w <= 128 (wino_ok) */
+    float z[4][64], u[8][64];
+    memset(pb, 0, sizeof(float) * 2 * th * wq);
+    for (int o = 0; o < Co; o++)
+        for (int g = 0; g < gn; g++) {
+            const float *yc = dy + o * cs + (long)g * h * w;
+            for (int iy = 0; iy < h; iy++) memcpy(pb + (long)iy * wq, yc + (long)iy * w, w * sizeof(float));
+            for (int q0 = 0; q0 < tt; q0 += 64) {
+                int nq = tt - q0 < 64 ? tt - q0 : 64;
+                for (int q = 0; q < nq; q++) {
+                    int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw;
+                    const float *pt = pb + (long)(2 * ty) * wq + 2 * tx;
+                    z[0][q] = pt[0], z[1][q] = pt[1], z[2][q] = pt[wq], z[3][q] = pt[wq + 1];
+                }
+                for (int s2 = 0; s2 < 2; s2++) /* A z: rows */
+                    for (int q = 0; q < nq; q++) {
+                        float z0 = z[s2][q], z1 = z[2 + s2][q];
+                        u[s2][q] = z0, u[2 + s2][q] = z0 + z1, u[4 + s2][q] = z0 - z1, u[6 + s2][q] = -z1;
+                    }
+                float *m = D + (long)o * P + (long)g * tt + q0;
+                for (int r = 0; r < 4; r++) { /* (A z) A^T: columns */
+                    float *m0 = m + (r * 4) * OP, *m1 = m0 + OP, *m2 = m1 + OP, *m3 = m2 + OP;
+                    const float *u0 = u[2 * r], *u1 = u[2 * r + 1];
+                    for (int q = 0; q < nq; q++)
+                        m0[q] = u0[q], m1[q] = u0[q] + u1[q], m2[q] = u0[q] - u1[q], m3[q] = -u1[q];
+                }
+            }
+        }
+}
+
+/* dW[o][i] += G^T dU[.][o][i] G (the gradient of U = G g G^T), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]. */
+static void wino_wgrad(const float *dU, int Co, int Ci, float *dW)
+{
+    long CoCi = (long)Co * Ci;
+    for (int o = 0; o < Co; o++)
+        for (int i = 0; i < Ci; i++) {
+            const float *u = dU + (long)o * Ci + i;
+            float a[3][4], *k = dW + ((long)o * Ci + i) * 9;
+            for (int c = 0; c < 4; c++) {
+                float u0 = u[(0 + c) * CoCi], u1 = u[(4 + c) * CoCi], u2 = u[(8 + c) * CoCi], u3 = u[(12 + c) * CoCi];
+                a[0][c] = u0 + 0.5f * (u1 + u2);
+                a[1][c] = 0.5f * (u1 - u2);
+                a[2][c] = 0.5f * (u1 + u2) + u3;
+            }
+            for (int r = 0; r < 3; r++) {
+                k[r * 3 + 0] += a[r][0] + 0.5f * (a[r][1] + a[r][2]);
+                k[r * 3 + 1] += 0.5f * (a[r][1] - a[r][2]);
+                k[r * 3 + 2] += 0.5f * (a[r][1] + a[r][2]) + a[r][3];
+            }
+        }
+}
+
 /* y (Co planes, stride cso) = conv3x3s1(x (Ci planes, stride csi), U) for gn images of h x w;
  * V, M: scratch of 16 Ci P and 16 Co P floats. */
 static void wino_conv(const float *x, long csi, const float *U, int Co, int Ci, int gn, int h, int w, float *V,
@@ -764,7 +822,10 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
      * no col2im, and the product writes cin rows instead of cin 9 */
     int flip = L->k == 3 && L->stride == 1 && ti->g && !n->reference;
     int wino = flip && wino_ok(n, L, L->cin, L->cout);
-    float *Wf = n->wf + (size_t)t * n->wf_size;
+    float *Wf = n->wf + (size_t)t * 2 * n->wf_size, *dU = Wf + n->wf_size;
+    /* Winograd weight gradient: dU[xi] += dM[xi] V[xi]^T over the chunks, dW += G^T dU G at the end */
+    int wgrad = wino_ok(n, L, L->cout, L->cin);
+    if (wgrad) memset(dU, 0, 16 * sizeof(float) * L->cout * L->cin);
     if (wino) wino_weights(Wt, L->cin, L->cout, 1, Wf);
     else if (flip)
         for (int co = 0; co < L->cout; co++)
@@ -777,11 +838,20 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
         const float *dy = to->g + L->out_c0 * cso + (long)g0 * hwo;
         const float *src = x;
         long ld = csi;
-        if (!direct) {
-            im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col);
-            src = col, ld = N;
+        if (wgrad) {
+            long P = (long)gn * ((to->h + 1) / 2) * ((to->w + 1) / 2), OI = (long)L->cout * L->cin;
+            wino_input(x, csi, gn, L->cin, ti->h, ti->w, col);
+            wino_dy(dy, cso, gn, L->cout, to->h, to->w, dcol);
+            for (int xi = 0; xi < 16; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f, dcol + xi * L->cout * P,
+                            (int)P, col + xi * L->cin * P, (int)P, 1.0f, dU + xi * OI, L->cin);
+        } else {
+            if (!direct) {
+                im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col);
+                src = col, ld = N;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f, dW, K);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f, dW, K);
         if (!ti->g) continue;
         float *dx = ti->g + L->in_c0 * csi + (long)g0 * hwi;
         if (direct)
@@ -799,6 +869,7 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
             col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
         }
     }
+    if (wgrad) wino_wgrad(dU, L->cout, L->cin, dW);
 }
 
 /* ---- batch norm (threads over channels) ------------------------------------------------------------ */
