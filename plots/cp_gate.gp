@@ -19,8 +19,9 @@ set yrange [-0.02:0.72]
 set xrange [0.5:8.5]
 set xtics 1
 set grid
-set key top right maxrows 4 title "mode (s)"
 do for [o in "0 400 750"] {
+  # one legend, in the late panel, where every curve sits at 0.5 and the lower half is empty
+  if (o eq "750") { set key bottom right maxrows 4 samplen 1 width -3 title "mode (s)" } else { unset key }
   set title sprintf("gate b on [%s, %d)", o, int(o) + 150)
   plot for [m = 0:7] f using (column(co) == int(o) ? column(cd) : NaN):(column(col(sprintf("share_b_m%d", m)))) with linespoints pt 7 ps 0.5 lw 1.5 lc m+1 title sprintf("%d (%s)", m, S[m+1])
 }
