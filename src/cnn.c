@@ -1030,29 +1030,31 @@ static void relu_bwd(cnn *n, const cnn_layer *L, int t, int T)
     for (long i = a; i < b; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
 }
 
-static void add_fwd(cnn *n, const cnn_layer *L)
+static void add_fwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     const cnn_tensor *a = &n->t[L->in], *b = &n->t[L->in2];
     cnn_tensor *o = &n->t[L->out];
-    size_t sz = (size_t)n->nb * o->c * o->h * o->w;
-    for (size_t i = 0; i < sz; i++) o->x[i] = a->x[i] + b->x[i];
+    long sz = (long)n->nb * o->c * o->h * o->w, i0 = sz * t / T, i1 = sz * (t + 1) / T;
+    for (long i = i0; i < i1; i++) o->x[i] = a->x[i] + b->x[i];
 }
 
-static void add_bwd(cnn *n, const cnn_layer *L)
+static void add_bwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     cnn_tensor *a = &n->t[L->in], *b = &n->t[L->in2];
     const cnn_tensor *o = &n->t[L->out];
-    size_t sz = (size_t)n->nb * o->c * o->h * o->w;
-    for (size_t i = 0; i < sz; i++) a->g[i] = o->g[i], b->g[i] = o->g[i];
+    long sz = (long)n->nb * o->c * o->h * o->w, i0 = sz * t / T, i1 = sz * (t + 1) / T;
+    memcpy(a->g + i0, o->g + i0, (i1 - i0) * sizeof(float));
+    memcpy(b->g + i0, o->g + i0, (i1 - i0) * sizeof(float));
 }
 
-static void gap_fwd(cnn *n, const cnn_layer *L)
+static void gap_fwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     const cnn_tensor *ti = &n->t[L->in];
     cnn_tensor *to = &n->t[L->out];
-    int hw = ti->h * ti->w;
+    int hw = ti->h * ti->w, c0, c1;
     long cs = (long)n->nb * hw;
-    for (int c = 0; c < L->cout; c++)
+    part(L->cout, t, T, &c0, &c1);
+    for (int c = c0; c < c1; c++)
         for (int img = 0; img < n->nb; img++) {
             const float *x = ti->x + (L->in_c0 + c) * cs + (long)img * hw;
             float s = 0;
@@ -1061,13 +1063,14 @@ static void gap_fwd(cnn *n, const cnn_layer *L)
         }
 }
 
-static void gap_bwd(cnn *n, const cnn_layer *L)
+static void gap_bwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     const cnn_tensor *ti = &n->t[L->in];
     const cnn_tensor *to = &n->t[L->out];
-    int hw = ti->h * ti->w;
+    int hw = ti->h * ti->w, c0, c1;
     long cs = (long)n->nb * hw;
-    for (int c = 0; c < L->cout; c++)
+    part(L->cout, t, T, &c0, &c1);
+    for (int c = c0; c < c1; c++)
         for (int img = 0; img < n->nb; img++) {
             float *dx = ti->g + (L->in_c0 + c) * cs + (long)img * hw;
             float d = to->g[(size_t)img * to->c + L->out_c0 + c] / hw;
@@ -1119,8 +1122,8 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode)
         case CNN_CONV: par_run(n, L, conv_fwd, T < nb ? T : nb); break;
         case CNN_BN: par_run(n, L, bn_fwd, T < L->cout ? T : L->cout); break;
         case CNN_RELU: par_run(n, L, relu_fwd, T < nb ? T : nb); break;
-        case CNN_ADD: add_fwd(n, L); break;
-        case CNN_GAP: gap_fwd(n, L); break;
+        case CNN_ADD: par_run(n, L, add_fwd, T); break;
+        case CNN_GAP: par_run(n, L, gap_fwd, T < L->cout ? T : L->cout); break;
         case CNN_LINEAR: linear_fwd(n, L); break;
         }
         if (n->ltime) n->ltime[i] += util_now() - t0;
@@ -1169,8 +1172,8 @@ void cnn_backward(cnn *n)
         case CNN_CONV: par_run(n, L, conv_bwd, T < nb ? T : nb); break;
         case CNN_BN: par_run(n, L, bn_bwd, T < L->cout ? T : L->cout); break;
         case CNN_RELU: par_run(n, L, relu_bwd, T < nb ? T : nb); break;
-        case CNN_ADD: add_bwd(n, L); break;
-        case CNN_GAP: gap_bwd(n, L); break;
+        case CNN_ADD: par_run(n, L, add_bwd, T); break;
+        case CNN_GAP: par_run(n, L, gap_bwd, T < L->cout ? T : L->cout); break;
         case CNN_LINEAR: linear_bwd(n, L); break;
         }
         if (n->ltime) n->ltime[i] += util_now() - t0;
