@@ -620,12 +620,69 @@ static void wino_weights(const float *W, int Co, int Ci, int flip, float *U)
         }
 }
 
+#ifdef __AVX512F__
+/* wino_input for planes up to 30 wide: one tile row at a time, a padded input row (w + 2 <= 32
+ * values) in two registers; the rows are combined first (B^T d), then each combined row is split
+ * into its even and odd columns, whose one-lane shifts give the four columns of every tile at once
+ * ((B^T d) B).  The same operations in the same order as the portable loop below. */
+static void wino_input_avx512(const float *x, long cs, int gn, int C, int h, int w, float *V)
+{
+    int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
+    long P = (long)gn * tt, CP = (long)C * P;
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i ie1 = _mm512_setr_epi32(2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 0);
+    const __m512i io1 = _mm512_setr_epi32(3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 0);
+    /* padded row j = 0 .. 31: j = 0 is ix = -1 (zero), j = 1 .. w the row; lanes of the two loads */
+    __mmask16 mlo = (__mmask16)(((1u << (w < 15 ? w : 15)) - 1) << 1), mhi = (__mmask16)(w > 15 ? (1u << (w - 15)) - 1 : 0);
+    __mmask16 mst = (__mmask16)((1u << tw) - 1);
+    for (int c = 0; c < C; c++)
+        for (int g = 0; g < gn; g++) {
+            const float *xc = x + c * cs + (long)g * h * w;
+            for (int ty = 0; ty < th; ty++) {
+                __m512 lo[4], hi[4];
+                for (int r = 0; r < 4; r++) {
+                    int iy = 2 * ty - 1 + r;
+                    if (iy < 0 || iy >= h) {
+                        lo[r] = hi[r] = _mm512_setzero_ps();
+                        continue;
+                    }
+                    const float *xr = xc + (long)iy * w;
+                    lo[r] = _mm512_maskz_loadu_ps(mlo, xr - 1); /* masked lanes do not fault */
+                    hi[r] = _mm512_maskz_loadu_ps(mhi, xr + 15);
+                }
+                __m512 tl[4], thh[4];
+                tl[0] = _mm512_sub_ps(lo[0], lo[2]), thh[0] = _mm512_sub_ps(hi[0], hi[2]);
+                tl[1] = _mm512_add_ps(lo[1], lo[2]), thh[1] = _mm512_add_ps(hi[1], hi[2]);
+                tl[2] = _mm512_sub_ps(lo[2], lo[1]), thh[2] = _mm512_sub_ps(hi[2], hi[1]);
+                tl[3] = _mm512_sub_ps(lo[1], lo[3]), thh[3] = _mm512_sub_ps(hi[1], hi[3]);
+                float *v = V + (long)c * P + ((long)g * th + ty) * tw;
+                for (int r = 0; r < 4; r++) {
+                    __m512 e0 = _mm512_permutex2var_ps(tl[r], ie, thh[r]), e1 = _mm512_permutex2var_ps(tl[r], io, thh[r]);
+                    __m512 e2 = _mm512_permutex2var_ps(tl[r], ie1, thh[r]), e3 = _mm512_permutex2var_ps(tl[r], io1, thh[r]);
+                    float *v0 = v + (r * 4) * CP;
+                    _mm512_mask_storeu_ps(v0, mst, _mm512_sub_ps(e0, e2));
+                    _mm512_mask_storeu_ps(v0 + CP, mst, _mm512_add_ps(e1, e2));
+                    _mm512_mask_storeu_ps(v0 + 2 * CP, mst, _mm512_sub_ps(e2, e1));
+                    _mm512_mask_storeu_ps(v0 + 3 * CP, mst, _mm512_sub_ps(e1, e3));
+                }
+            }
+        }
+}
+#endif
+
 /* V[xi][c][p] = (B^T d B)[xi] for the tiles p = (g th + ty) tw + tx of gn images (plane of channel c,
  * image g at x + c cs + g h w).  Per image, the plane is copied into a zero-bordered buffer, the 16
  * patch values of up to 64 tiles gathered into rows, and the transform done along those rows (the
  * planes are small: vectors along a plane's rows would be too short). */
 static void wino_input(const float *x, long cs, int gn, int C, int h, int w, float *V)
 {
+#ifdef __AVX512F__
+    if (w <= 30) {
+        wino_input_avx512(x, cs, gn, C, h, w, V);
+        return;
+    }
+#endif
     int th = (h + 1) / 2, tw = (w + 1) / 2, wp = 2 * tw + 2, hp = 2 * th + 2, tt = th * tw;
     long P = (long)gn * tt, CP = (long)C * P;
     float pb[(128 + 2) * (128 + 2)]; /* h, w <= 128 (wino_ok) */
