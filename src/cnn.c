@@ -716,10 +716,55 @@ static void wino_input(const float *x, long cs, int gn, int C, int h, int w, flo
         }
 }
 
+#ifdef __AVX512F__
+/* wino_output for planes up to 30 wide: one tile row at a time (tw <= 15 lanes), the same
+ * operations in the same order as the portable loop below; the two output columns of every tile are
+ * interleaved into the output rows with two-register permutes. */
+static void wino_output_avx512(const float *M, long cs, int gn, int Co, int h, int w, float *y)
+{
+    int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
+    long P = (long)gn * tt, OP = (long)Co * P;
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    __mmask16 mld = (__mmask16)((1u << tw) - 1);
+    __mmask16 mlo = (__mmask16)((1u << (w < 16 ? w : 16)) - 1), mhi = (__mmask16)(w > 16 ? (1u << (w - 16)) - 1 : 0);
+    for (int o = 0; o < Co; o++)
+        for (int g = 0; g < gn; g++) {
+            float *yc = y + o * cs + (long)g * h * w;
+            for (int ty = 0; ty < th; ty++) {
+                const float *m = M + (long)o * P + ((long)g * th + ty) * tw;
+                __m512 a[8];
+                for (int c = 0; c < 4; c++) {
+                    __m512 m0 = _mm512_maskz_loadu_ps(mld, m + c * OP), m1 = _mm512_maskz_loadu_ps(mld, m + (4 + c) * OP);
+                    __m512 m2 = _mm512_maskz_loadu_ps(mld, m + (8 + c) * OP), m3 = _mm512_maskz_loadu_ps(mld, m + (12 + c) * OP);
+                    a[c] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+                    a[4 + c] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                }
+                for (int r = 0; r < 2; r++) {
+                    int oy = 2 * ty + r;
+                    if (oy >= h) break;
+                    const __m512 *ar = a + 4 * r;
+                    __m512 z0 = _mm512_add_ps(_mm512_add_ps(ar[0], ar[1]), ar[2]);
+                    __m512 z1 = _mm512_sub_ps(_mm512_sub_ps(ar[1], ar[2]), ar[3]);
+                    float *yr = yc + (long)oy * w;
+                    _mm512_mask_storeu_ps(yr, mlo, _mm512_permutex2var_ps(z0, il, z1));
+                    _mm512_mask_storeu_ps(yr + 16, mhi, _mm512_permutex2var_ps(z0, ih, z1));
+                }
+            }
+        }
+}
+#endif
+
 /* y (plane of channel o, image g at y + o cs + g h w) = A^T M A of the tiles (per image, up to 64
  * tiles at a time, as wino_input). */
 static void wino_output(const float *M, long cs, int gn, int Co, int h, int w, float *y)
 {
+#ifdef __AVX512F__
+    if (w <= 30) {
+        wino_output_avx512(M, cs, gn, Co, h, w, y);
+        return;
+    }
+#endif
     int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
     long P = (long)gn * tt, OP = (long)Co * P;
     float a[8][64], z[4][64];
