@@ -5,7 +5,11 @@
  *   convolution   y[o][p] = sum_{i,ky,kx} W[o][i][ky][kx] x[i][p*s + (ky,kx) - pad] (+ b[o]), computed
  *                 for a group of G images as Y (cout x G HWo) = W (cout x cin k k) . col (cin k k x G HWo)
  *                 with col = im2col(x) (a 1x1 stride-1 convolution uses x directly); backward
- *                 dW += dY col^T, dcol = W^T dY, dx += col2im(dcol).
+ *                 dW += dY col^T, dcol = W^T dY, dx += col2im(dcol).  These are the reference
+ *                 kernels (n->reference); by default a 3x3 stride-1 layer computes dx as the
+ *                 convolution of dY with the flipped kernel (no col2im), and with >= 16 channels in
+ *                 and out its forward, dx and dW go through Winograd F(2x2, 3x3) (see below).
+ *                 Tests check every variant against the reference kernels.
  *   batch norm    xhat = (x - mu) / sqrt(var + eps), y = gamma xhat + beta over (batch, H, W) per channel;
  *                 dx = gamma/(N sigma) (N dy - sum dy - xhat sum dy xhat).
  *   ReLU, sum, global average pooling, linear y = x W^T + b, softmax cross-entropy averaged over the

@@ -1,8 +1,9 @@
 /* bench_cnn.c - training throughput of critsim's CNN (forward + backward + SGD update, batch 128,
  * 2 x 28 x 28 inputs, 10 classes) for the default network, a 20 M-multiply-add All-CNN-style net and a
  * ~3 M-multiply-add split net, at 1 and 2 threads; the share of time in the convolutions and their
- * fraction of the single-thread OpenBLAS sgemm peak; seconds per Fashion-MNIST epoch (60000 images) of
- * the default network.  Prints figures, asserts nothing.  The same networks in PyTorch:
+ * effective fraction of the single-thread OpenBLAS sgemm peak (direct-method flops over time: the
+ * Winograd layers do fewer multiplications, so this can exceed 100%); seconds per Fashion-MNIST epoch
+ * (60000 images) of the default network.  Prints figures, asserts nothing.  The same networks in PyTorch:
  * tests/bench/bench_cnn_torch.py.
  */
 #include <cblas.h>
@@ -74,7 +75,7 @@ static void bench(const char *name, cnn_cfg cfg, double peak, double *ips_out)
     /* forward + backward = 3 products of the forward's size (dx skipped for the first layer: ignored) */
     double conv_flops = 3 * 2 * conv_macs * B * steps;
     printf("%-34s threads %d: %7.0f images/s  (%.3g M multiply-adds/image, %ld params); convolutions %.0f%% of "
-           "the time at %.0f%% of sgemm peak, batch norm %.0f%%\n",
+           "the time at %.0f%% of sgemm peak (effective), batch norm %.0f%%\n",
            name, cfg.threads, ips, n->macs / 1e6, n->n_param, 100 * tconv / dt,
            100 * conv_flops / tconv / (peak * cfg.threads), 100 * tbn / dt);
     if (getenv("BENCH_LAYERS"))
