@@ -468,9 +468,50 @@ static void im2col_3x3s1(const float *x, long cs, int gn, int c, int h, int w, f
             }
 }
 
-/* im2col for 3x3 stride 2 (pad 1): iy = 2 oy + ky - 1, ix = 2 ox + kx - 1. */
-static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col)
+#ifdef __AVX512F__
+/* im2col_3x3s2 for input rows up to 30 wide: each input row is loaded once (two registers, padded by
+ * the zero column ix = -1) and split into the three kx rows with even/odd permutes. */
+static void im2col_3x3s2_avx512(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col)
 {
+    int hw = h * w, hwo = ho * wo;
+    long N = (long)gn * hwo;
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i ie1 = _mm512_setr_epi32(2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 0);
+    __mmask16 mlo = (__mmask16)(((1u << (w < 15 ? w : 15)) - 1) << 1);
+    __mmask16 mhi = (__mmask16)(w > 15 ? (1u << (w - 15)) - 1 : 0);
+    __mmask16 mst = (__mmask16)((1u << wo) - 1);
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < 3; ky++) {
+            float *r0 = col + (long)((ci * 3 + ky) * 3) * N, *r1 = r0 + N, *r2 = r1 + N;
+            for (int g = 0; g < gn; g++) {
+                const float *xc = x + ci * cs + (long)g * hw;
+                for (int oy = 0; oy < ho; oy++) {
+                    long o = (long)g * hwo + (long)oy * wo;
+                    int iy = 2 * oy + ky - 1;
+                    __m512 lo = _mm512_setzero_ps(), hi = lo;
+                    if (iy >= 0 && iy < h) {
+                        lo = _mm512_maskz_loadu_ps(mlo, xc + (long)iy * w - 1); /* masked lanes do not fault */
+                        hi = _mm512_maskz_loadu_ps(mhi, xc + (long)iy * w + 15);
+                    }
+                    _mm512_mask_storeu_ps(r0 + o, mst, _mm512_permutex2var_ps(lo, ie, hi));  /* ix = 2 ox - 1 */
+                    _mm512_mask_storeu_ps(r1 + o, mst, _mm512_permutex2var_ps(lo, io, hi));  /* ix = 2 ox */
+                    _mm512_mask_storeu_ps(r2 + o, mst, _mm512_permutex2var_ps(lo, ie1, hi)); /* ix = 2 ox + 1 */
+                }
+            }
+        }
+}
+#endif
+
+/* im2col for 3x3 stride 2 (pad 1): iy = 2 oy + ky - 1, ix = 2 ox + kx - 1. */
+static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col, int fast)
+{
+#ifdef __AVX512F__
+    if (fast && w <= 30 && wo <= 16) {
+        im2col_3x3s2_avx512(x, cs, gn, c, h, w, ho, wo, col);
+        return;
+    }
+#endif
     int hw = h * w, hwo = ho * wo;
     long N = (long)gn * hwo;
     for (int ci = 0; ci < c; ci++)
@@ -526,15 +567,17 @@ static void col2im_3x3s2(const float *col, long cs, int gn, int c, int h, int w,
             }
 }
 
-/* im2col of gn images: image g's plane of channel ci at x + ci*cs + g*hw; col is (c k k x gn*ho*wo). */
-static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo, float *col)
+/* im2col of gn images: image g's plane of channel ci at x + ci*cs + g*hw; col is (c k k x gn*ho*wo).
+ * fast = 0 keeps to the portable loops (the reference kernels). */
+static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo, float *col,
+                   int fast)
 {
     if (k == 3 && s == 1) {
         im2col_3x3s1(x, cs, gn, c, h, w, col);
         return;
     }
     if (k == 3 && s == 2) {
-        im2col_3x3s2(x, cs, gn, c, h, w, ho, wo, col);
+        im2col_3x3s2(x, cs, gn, c, h, w, ho, wo, col, fast);
         return;
     }
     int pad = (k - 1) / 2, hw = h * w;
@@ -687,7 +730,8 @@ static void wino_input_avx512(const float *x, long cs, int gn, int C, int h, int
     const __m512i ie1 = _mm512_setr_epi32(2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 0);
     const __m512i io1 = _mm512_setr_epi32(3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 0);
     /* padded row j = 0 .. 31: j = 0 is ix = -1 (zero), j = 1 .. w the row; lanes of the two loads */
-    __mmask16 mlo = (__mmask16)(((1u << (w < 15 ? w : 15)) - 1) << 1), mhi = (__mmask16)(w > 15 ? (1u << (w - 15)) - 1 : 0);
+    __mmask16 mlo = (__mmask16)(((1u << (w < 15 ? w : 15)) - 1) << 1);
+    __mmask16 mhi = (__mmask16)(w > 15 ? (1u << (w - 15)) - 1 : 0);
     __mmask16 mst = (__mmask16)((1u << tw) - 1);
     for (int c = 0; c < C; c++)
         for (int g = 0; g < gn; g++) {
@@ -711,8 +755,10 @@ static void wino_input_avx512(const float *x, long cs, int gn, int C, int h, int
                 tl[3] = _mm512_sub_ps(lo[1], lo[3]), thh[3] = _mm512_sub_ps(hi[1], hi[3]);
                 float *v = V + (long)c * P + ((long)g * th + ty) * tw;
                 for (int r = 0; r < 4; r++) {
-                    __m512 e0 = _mm512_permutex2var_ps(tl[r], ie, thh[r]), e1 = _mm512_permutex2var_ps(tl[r], io, thh[r]);
-                    __m512 e2 = _mm512_permutex2var_ps(tl[r], ie1, thh[r]), e3 = _mm512_permutex2var_ps(tl[r], io1, thh[r]);
+                    __m512 e0 = _mm512_permutex2var_ps(tl[r], ie, thh[r]);
+                    __m512 e1 = _mm512_permutex2var_ps(tl[r], io, thh[r]);
+                    __m512 e2 = _mm512_permutex2var_ps(tl[r], ie1, thh[r]);
+                    __m512 e3 = _mm512_permutex2var_ps(tl[r], io1, thh[r]);
                     float *v0 = v + (r * 4) * CP;
                     _mm512_mask_storeu_ps(v0, mst, _mm512_sub_ps(e0, e2));
                     _mm512_mask_storeu_ps(v0 + CP, mst, _mm512_add_ps(e1, e2));
@@ -788,8 +834,10 @@ static void wino_output_avx512(const float *M, long cs, int gn, int Co, int h, i
                 const float *m = M + (long)o * P + ((long)g * th + ty) * tw;
                 __m512 a[8];
                 for (int c = 0; c < 4; c++) {
-                    __m512 m0 = _mm512_maskz_loadu_ps(mld, m + c * OP), m1 = _mm512_maskz_loadu_ps(mld, m + (4 + c) * OP);
-                    __m512 m2 = _mm512_maskz_loadu_ps(mld, m + (8 + c) * OP), m3 = _mm512_maskz_loadu_ps(mld, m + (12 + c) * OP);
+                    __m512 m0 = _mm512_maskz_loadu_ps(mld, m + c * OP);
+                    __m512 m1 = _mm512_maskz_loadu_ps(mld, m + (4 + c) * OP);
+                    __m512 m2 = _mm512_maskz_loadu_ps(mld, m + (8 + c) * OP);
+                    __m512 m3 = _mm512_maskz_loadu_ps(mld, m + (12 + c) * OP);
                     a[c] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
                     a[4 + c] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
                 }
@@ -954,7 +1002,7 @@ static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
         const float *src = x;
         long ld = csi;
         if (!direct) {
-            im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col);
+            im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
             src = col, ld = (long)gn * hwo;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld, 0.0f, y,
@@ -985,7 +1033,8 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     else if (flip)
         for (int co = 0; co < L->cout; co++)
             for (int ci = 0; ci < L->cin; ci++)
-                for (int j = 0; j < 9; j++) Wf[((long)ci * L->cout + co) * 9 + j] = Wt[((long)co * L->cin + ci) * 9 + 8 - j];
+                for (int j = 0; j < 9; j++)
+                    Wf[((long)ci * L->cout + co) * 9 + j] = Wt[((long)co * L->cin + ci) * 9 + 8 - j];
     part(nb, t, T, &a, &b);
     for (int g0 = a; g0 < b; g0 += G) {
         int gn = b - g0 < G ? b - g0 : G, N = gn * hwo;
@@ -998,11 +1047,12 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
             wino_input(x, csi, gn, L->cin, ti->h, ti->w, col);
             wino_dy(dy, cso, gn, L->cout, to->h, to->w, dcol);
             for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f, dcol + xi * L->cout * P,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f,
+                            dcol + xi * L->cout * P,
                             (int)P, col + xi * L->cin * P, (int)P, 1.0f, dU + xi * OI, L->cin);
         } else {
             if (!direct) {
-                im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col);
+                im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
                 src = col, ld = N;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f, dW, K);
