@@ -60,7 +60,7 @@ static const char usage[] =
     "default network (fused, width W=16, depth D=2; every conv = 3x3 conv + batch norm + ReLU):\n"
     "  conv W - conv 2W s2 - conv 2W - conv 4W s2 - conv 4W - conv1x1 4W - global avg pool - linear 10\n"
     "  (All-CNN of Achille et al. reduced to 28x28; 5.85 M multiply-adds per image, 74.7 k parameters;\n"
-    "  10000 training images and 3 epochs reach about 0.84 test accuracy in about 15 s on 2 cores)\n"
+    "  10000 training images and 3 epochs reach about 0.84 test accuracy in 13-15 s on 2 cores)\n"
     "split: each source runs conv W and the first --fuse-after stages in its own pathway; pathways are\n"
     "  summed or concatenated, then the remaining stages, conv1x1, pooling and the joint linear head.\n"
     "schedule: SGD, lr = lr0 * decay^epoch over the global epoch index; BN statistics are re-estimated on\n"
