@@ -82,7 +82,7 @@ static int read_cfg(const opts *o, cfg *c)
     static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD, MODES_RKF45, MODES_MSBDF, MODES_EXACT};
     c->method = mm[idx];
     c->method_name = opts_str(o, "method");
-    if ((rc = opts_list_double(o, "sv", -1e300, 1e300, &c->s, &n))) return rc;
+    if ((rc = opts_list_double(o, "sv", 0, 1e300, &c->s, &n))) return rc;
     c->nmodes = n;
     for (int a = 1; a < n; a++)
         if (c->s[a] > c->s[a - 1])

@@ -127,6 +127,7 @@ expect_exit 2 "phase n 0" $CS phase --n 0
 expect_exit 2 "phase init-p 3 values" $CS phase --start point --init-p 1,2,3
 expect_exit 2 "phase field-n 1" $CS phase --field-n 1
 expect_exit 2 "phase unknown pathway" $CS phase --deficit gate:q@0-4
+expect_exit 2 "negative singular value" $CS modes --sv 2,-1
 # the message names the pathways the run has
 $CS modes --deficit gate:z@0-10 2>"$D/err3"; grep -q "(this run has 2: a-b)$" "$D/err3" && ok || bad "unknown pathway message: $(cat "$D/err3")"
 $CS modes --pathways 1 --deficit gate:b@0-10 2>"$D/err1"; grep -q "(this run has 1: a)$" "$D/err1" && ok || bad "unknown pathway message: $(cat "$D/err1")"
