@@ -11,7 +11,7 @@ col(f, name) = sum [i = 2:words(system("grep '^#' '".f."' | tail -n 1"))] \
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 6in,4in font "DejaVu Sans,11"; \
 else set terminal pngcairo size 800,520 font "DejaVu Sans,11"
 set output out
-set title "Fashion-MNIST (10k images, 20 epochs): blur to 7x7 on epochs [0, END)"
+set title "Fashion-MNIST (10k images): blur to 7x7 on epochs [0, END), then 12 clean epochs"
 set xlabel "deficit end END (epochs)"
 set ylabel "final test accuracy"
 set grid

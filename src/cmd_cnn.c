@@ -29,6 +29,7 @@ static const opt_spec specs[] = {
     {"train-subset", OPT_INT, "0", "use only the first N training images (0: all)"},
     {"test-subset", OPT_INT, "0", "use only the first N test images (0: all)"},
     {"epochs", OPT_INT, "3", "training epochs"},
+    {"clean-epochs", OPT_INT, "0", "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)"},
     {"seed", OPT_INT, "0", "seed of the initialisation, shuffling, augmentation and deficits"},
     {"out", OPT_STRING, "runs/cnn", "run folder (epochs.dat, final.dat, checkpoint.bin)"},
     {"arch", OPT_STRING, "fused", "network: fused|split (see below)"},
@@ -110,6 +111,14 @@ static int run(const opts *o)
                            depth);
     deficit_list defs;
     if ((rc = deficit_parse_opts(o, "deficit", &defs)) != CS_OK) return rc;
+    long clean;
+    if ((rc = opts_long(o, "clean-epochs", 0, 1000000, &clean))) return rc;
+    if (clean > 0) { /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
+        long last = 0;
+        for (int i = 0; i < defs.n; i++)
+            if (defs.d[i].end > last) last = defs.d[i].end;
+        epochs = last + clean;
+    }
     const char *dir = opts_str(o, "data-dir"), *out = opts_str(o, "out"), *branch = opts_str(o, "branch");
     if (!out || !*out) return util_seterr(CS_EUSAGE, "--out needs a folder name");
     const char *dname = dsi == 0 ? "fashion-mnist" : "cifar10";

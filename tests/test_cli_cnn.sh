@@ -32,6 +32,9 @@ expect_grep epochs-columns '^# epoch lr train_loss train_acc test_loss test_acc 
 expect_grep final-acc '^test_acc (0|1|0\.[0-9]+)$' "$TMP/a/final.dat"
 expect_grep final-loss '^final_loss [0-9.]+' "$TMP/a/final.dat"
 [ "$(grep -vc '^#' "$TMP/a/epochs.dat")" -eq 2 ] && ok || bad "tiny-run: epochs.dat should have 2 rows"
+# --clean-epochs N: the run lasts until the last deficit ends, then N clean epochs (replaces --epochs)
+expect_exit 0 clean-epochs $CS cnn $TINY --epochs 9 --deficit flip@0-1 --deficit blur:4@1-2 --clean-epochs 1 --out "$TMP/ce"
+[ "$(grep -vc '^#' "$TMP/ce/epochs.dat")" -eq 3 ] && ok || bad "clean-epochs: want 2 + 1 = 3 rows"
 [ -f "$TMP/a/checkpoint.bin" ] && ok || bad "tiny-run: no checkpoint.bin"
 
 # same seed, same thread count: identical numbers
