@@ -4,7 +4,7 @@
 #            net (source b only), Fashion-MNIST subset of 10000 images, blur on [0, END) then 12 clean epochs, 7 runs each
 #
 # Sweeps run into $(RESULTS)/sweep/NAME from scratch when the model file or the binary changed; about
-# about 20 minutes on 2 cores (7 runs x END + 12 epochs per sweep).  One figure: make results/figures/cnn_cp.png
+# 20 minutes on 2 cores (7 runs x END + 12 epochs per sweep).  One figure: make results/figures/cnn_cp.png
 CNN_SWEEPS := cnn_blur cnn_split_blur
 FIGURES    += $(RESULTS)/figures/cnn_cp.png $(RESULTS)/figures/cnn_cp.pdf
 
