@@ -55,6 +55,7 @@ typedef struct {
 } dln_cfg;
 
 typedef struct dln dln;
+typedef struct dln_team dln_team; /* threads of one gradient (dln.c) */
 
 struct dln {
     dln_cfg cfg;
@@ -93,6 +94,11 @@ struct dln {
     /* gradient flow */
     void *ode;
     long n_rhs;
+    /* threads (dln_set_threads): used by the completion gradient of one chain */
+    int n_threads;
+    dln_team *team;
+    const double *job_theta; /* arguments of the running team job */
+    double *job_grad;
 };
 
 /* Allocate for the task (dimensions checked; messages name the option).  CS_OK or CS_EUSAGE. */
@@ -132,6 +138,14 @@ void dln_maps(dln *d, const double *theta, double *omega_tot);
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
  * (uses d->omega, so call dln_maps first). */
 void dln_modes(const dln *d, double *K);
+
+/* Threads for the gradient (default 1): matrix completion with one chain (--arch fused, D >= 2) splits
+ * each gradient over n threads, every thread writing disjoint rows, so the trajectory is the same for
+ * every n (bit for bit) and so is the loss (summed per row, then in row order).  Other models ignore
+ * it.  CS_OK, or CS_EUSAGE/CS_EFAIL with a message. */
+int dln_set_threads(dln *d, int n);
+/* In a child after fork(): the workers live only in the parent; go back to one thread. */
+void dln_forget_threads(dln *d);
 
 /* Gradient flow: prepare the driver; advance theta from time t0 to t1 under the active deficits.
  * CS_OK, or CS_EFAIL with a message when the state turns non-finite or the driver fails. */

@@ -86,6 +86,7 @@ static const opt_spec specs[] = {
     {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T"},
     {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step"},
     {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)"},
+    {"threads", OPT_INT, "1", "threads per gradient (completion with one chain, D >= 2; same results for any count)"},
     {NULL, 0, NULL, NULL}};
 
 /* ---- one run folder -------------------------------------------------------------------------- */
@@ -389,6 +390,7 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
     br_result res;
     memset(&res, 0, sizeof res);
     openblas_set_num_threads(1);
+    dln_forget_threads(d); /* the trunk's workers did not come through fork() */
     memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
     deficit_list bl = *dl;
     char spec[64], name[64], bdir[1200];
@@ -638,6 +640,8 @@ static int run(const opts *o)
     deficit_list dl;
     if ((rc = build(o, &t, &d, &dl))) return rc;
     if ((rc = init_weights(o, d))) goto done;
+    long nthr;
+    if ((rc = opts_long(o, "threads", 1, 8, &nthr)) || (rc = dln_set_threads(d, (int)nthr))) goto done;
     int flow = meth >= 2;
     if (flow && (rc = dln_flow_alloc(d, (dln_stepper)(meth - 2), epsabs, epsrel, lr * 0.1))) goto done;
 

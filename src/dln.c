@@ -15,6 +15,9 @@
 #include <gsl/gsl_odeiv2.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "linalg.h"
@@ -82,6 +85,125 @@ static void accum_rows(int w, double *restrict y, int e0, int e1, const int *res
             const double g = r[k], *x = X + (size_t)src[e] * w;
             for (int q = j; q < w; q++) y[q] += g * x[q];
         }
+}
+
+/* ---- a team of threads for one gradient (matrix completion, one chain) ------------------------ */
+/* The calling thread is member 0; members 1..n-1 are persistent workers.  A job is one function run
+ * by every member with its index; members meet at team_barrier() (sense-reversing, spinning, since
+ * the phases between barriers last microseconds).  An idle worker spins a while, then sleeps on a
+ * condition variable.  Every member writes disjoint rows, so results do not depend on the number of
+ * threads (the loss is summed per row, then over rows in order by member 0). */
+#define TEAM_MAX 8
+struct dln_team {
+    int n;
+    pthread_t th[TEAM_MAX];
+    atomic_int gen, done, quit, sleeping, count, sense;
+    int lsense[TEAM_MAX];
+    void (*job)(dln *d, int tid);
+    dln *d;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void team_barrier(dln_team *tm, int tid)
+{
+    if (!tm || tm->n < 2) return;
+    int ls = tm->lsense[tid] = !tm->lsense[tid];
+    if (atomic_fetch_add(&tm->count, 1) == tm->n - 1) {
+        atomic_store(&tm->count, 0);
+        atomic_store(&tm->sense, ls);
+    } else
+        for (long spin = 0; atomic_load(&tm->sense) != ls; spin++)
+            if (spin > 1000000) sched_yield(); /* ~1 ms: the member we wait for lost its core */
+}
+
+typedef struct { dln_team *tm; int tid; } team_arg;
+
+static void *team_worker(void *arg)
+{
+    team_arg a = *(team_arg *)arg;
+    free(arg);
+    dln_team *tm = a.tm;
+    int seen = 0;
+    for (;;) {
+        int g = atomic_load(&tm->gen);
+        for (long spin = 0; g == seen && !atomic_load(&tm->quit) && spin < 2000000; spin++) g = atomic_load(&tm->gen);
+        if (g == seen && !atomic_load(&tm->quit)) {
+            pthread_mutex_lock(&tm->mu);
+            atomic_fetch_add(&tm->sleeping, 1);
+            while ((g = atomic_load(&tm->gen)) == seen && !atomic_load(&tm->quit)) pthread_cond_wait(&tm->cv, &tm->mu);
+            atomic_fetch_sub(&tm->sleeping, 1);
+            pthread_mutex_unlock(&tm->mu);
+        }
+        if (atomic_load(&tm->quit)) break;
+        seen = g;
+        tm->job(tm->d, a.tid);
+        atomic_fetch_add(&tm->done, 1);
+    }
+    return NULL;
+}
+
+/* Run job on every member; returns when all have finished. */
+static void team_run(dln_team *tm, dln *d, void (*job)(dln *, int))
+{
+    tm->job = job;
+    tm->d = d;
+    atomic_store(&tm->done, 0);
+    atomic_fetch_add(&tm->gen, 1);
+    if (atomic_load(&tm->sleeping)) {
+        pthread_mutex_lock(&tm->mu);
+        pthread_cond_broadcast(&tm->cv);
+        pthread_mutex_unlock(&tm->mu);
+    }
+    job(d, 0);
+    for (long spin = 0; atomic_load(&tm->done) != tm->n - 1; spin++)
+        if (spin > 1000000) sched_yield();
+}
+
+static void team_free(dln_team *tm)
+{
+    if (!tm) return;
+    atomic_store(&tm->quit, 1);
+    pthread_mutex_lock(&tm->mu);
+    pthread_cond_broadcast(&tm->cv);
+    pthread_mutex_unlock(&tm->mu);
+    for (int i = 1; i < tm->n; i++) pthread_join(tm->th[i], NULL);
+    pthread_mutex_destroy(&tm->mu);
+    pthread_cond_destroy(&tm->cv);
+    free(tm);
+}
+
+int dln_set_threads(dln *d, int n)
+{
+    if (n < 1 || n > TEAM_MAX) return util_seterr(CS_EUSAGE, "--threads %d: give 1 to %d", n, TEAM_MAX);
+    team_free(d->team);
+    d->team = NULL;
+    d->n_threads = 1;
+    if (n == 1) return CS_OK;
+    dln_team *tm = util_calloc(1, sizeof *tm);
+    tm->n = n;
+    pthread_mutex_init(&tm->mu, NULL);
+    pthread_cond_init(&tm->cv, NULL);
+    for (int i = 1; i < n; i++) {
+        team_arg *a = util_malloc(sizeof *a);
+        a->tm = tm;
+        a->tid = i;
+        if (pthread_create(&tm->th[i], NULL, team_worker, a)) {
+            free(a);
+            tm->n = i; /* join the ones started */
+            team_free(tm);
+            return util_seterr(CS_EFAIL, "could not start %d threads; try --threads 1", n);
+        }
+    }
+    d->team = tm;
+    d->n_threads = n;
+    return CS_OK;
+}
+
+void dln_forget_threads(dln *d)
+{
+    d->team = NULL; /* after fork: the workers exist only in the parent (the block is left to it) */
+    d->n_threads = 1;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
@@ -196,6 +318,7 @@ static void flow_free(dln *d);
 void dln_free(dln *d)
 {
     if (!d) return;
+    team_free(d->team);
     flow_free(d);
     free(d->row_ptr); free(d->col_ptr); free(d->row_k); free(d->row_c); free(d->col_k); free(d->col_r);
     free(d->w_off); free(d->theta); free(d->grad); free(d->scratch); free(d->prefix); free(d->suffix);
@@ -543,13 +666,100 @@ static double grad_items(dln *d, const double *theta, double *grad)
     return loss;
 }
 
+/* One chain, D >= 2, not gated (matrix completion as in the papers): the gradient as a team job.
+ * Member tid of nt owns rows [j0, j1) of the n x w blocks (PT_l, HT), rows [i0, i1) of the output,
+ * and rows [k0, k1) of the w-row layer gradients; three barriers separate the phases. */
+static void completion_fused_job(dln *d, int tid)
+{
+    dln_team *tm = d->team;
+    int nt = tm ? tm->n : 1;
+    const double *theta = d->job_theta;
+    double *grad = d->job_grad;
+    int D = d->depth, w = d->width, n = d->n_in, no = d->n_out, m = d->m_eff;
+    const double *M = d->tgt_active;
+    double *r = d->resid, *ssr = d->vec; /* ssr (n_out): squared residuals per row */
+    double **PT = d->prefix;
+    const double *W1 = dln_weight(d, theta, 0, 1), *WD = dln_weight(d, theta, 0, D);
+    int j0 = (int)((long)n * tid / nt), j1 = (int)((long)n * (tid + 1) / nt);
+    int i0 = (int)((long)no * tid / nt), i1 = (int)((long)no * (tid + 1) / nt);
+    int k0 = (int)((long)w * tid / nt), k1 = (int)((long)w * (tid + 1) / nt);
+    /* 1. transposed prefixes PT_l = (W_l ... W_1)^T (n x w): row j of PT_l needs only row j of PT_{l-1} */
+    if (D == 2) {
+        for (int j = j0; j < j1; j++)
+            for (int i = 0; i < w; i++) PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
+    } else if (j1 > j0) {
+        gemm(1, 1, j1 - j0, w, w, 1.0, W1 + j0, n, dln_weight(d, theta, 0, 2), w, 0.0, PT[2] + (size_t)j0 * w, w);
+        for (int l = 3; l < D; l++)
+            gemm(0, 1, j1 - j0, w, w, 1.0, PT[l - 1] + (size_t)j0 * w, w, dln_weight(d, theta, 0, l), w, 0.0,
+                 PT[l] + (size_t)j0 * w, w);
+    }
+    team_barrier(tm, tid);
+    /* 2. residuals of rows [i0, i1), then each row's layer-D gradient while PL's rows are hot */
+    const double *PL = PT[D - 1];
+    double *gD = dln_weight(d, grad, 0, D);
+    for (int i = i0; i < i1; i++) {
+        double ss = 0;
+        for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
+            int k = d->row_k[e];
+            if (k >= m) continue;
+            double v = dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w) - M[(size_t)i * n + d->row_c[e]];
+            ss += v * v;
+            r[k] = v / m;
+        }
+        ssr[i] = ss;
+        double *g = gD + (size_t)i * w;
+        memset(g, 0, (size_t)w * sizeof(double));
+        accum_rows(w, g, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PL);
+    }
+    team_barrier(tm, tid);
+    /* 3. HT_{D-1} = G^T W_D (n x w), rows [j0, j1), one sparse pass over each column's entries */
+    double *HT = d->A, *HN = d->A2;
+    memset(HT + (size_t)j0 * w, 0, (size_t)(j1 - j0) * w * sizeof(double));
+    for (int j = j0; j < j1; j++)
+        accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, r, WD);
+    team_barrier(tm, tid);
+    /* 4. grad_l = HT_l^T PT_{l-1} (rows [k0, k1)), HT_{l-1} = HT_l W_l (rows [j0, j1)); grad_1 = HT_1^T */
+    for (int l = D - 1; l >= 1; l--) {
+        double *gl = dln_weight(d, grad, 0, l);
+        if (l == 1) { /* D = 2 only */
+            for (int k = k0; k < k1; k++)
+                for (int j = 0; j < n; j++) gl[(size_t)k * n + j] = HT[(size_t)j * w + k];
+            break;
+        }
+        if (k1 > k0) {
+            if (l == 2) gemm(1, 1, k1 - k0, w, n, 1.0, HT + k0, w, W1, n, 0.0, gl + (size_t)k0 * w, w); /* HT^T W_1^T */
+            else gemm(1, 0, k1 - k0, w, n, 1.0, HT + k0, w, PT[l - 1], w, 0.0, gl + (size_t)k0 * w, w);
+        }
+        if (l == 2) { /* grad_1 = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly */
+            if (k1 > k0)
+                gemm(1, 1, k1 - k0, n, w, 1.0, dln_weight(d, theta, 0, 2) + k0, w, HT, w, 0.0,
+                     dln_weight(d, grad, 0, 1) + (size_t)k0 * n, n);
+            break;
+        }
+        if (j1 > j0)
+            gemm(0, 0, j1 - j0, w, w, 1.0, HT + (size_t)j0 * w, w, dln_weight(d, theta, 0, l), w, 0.0,
+                 HN + (size_t)j0 * w, w);
+        team_barrier(tm, tid);
+        double *tmp = HT; HT = HN; HN = tmp;
+    }
+}
+
 static double grad_completion(dln *d, const double *theta, double *grad)
 {
     const task *t = d->task;
     int D = d->depth, w = d->width, n = d->n_in, no = d->n_out, m = d->m_eff;
+    if (d->n_chain == 1 && D >= 2 && !d->gated[0]) {
+        d->job_theta = theta;
+        d->job_grad = grad;
+        if (d->team) team_run(d->team, d, completion_fused_job);
+        else completion_fused_job(d, 0);
+        double ss = 0;
+        for (int i = 0; i < no; i++) ss += d->vec[i];
+        return 0.5 * ss / m;
+    }
+    /* several chains (or a gated one, or D = 1): residuals summed over chains, one thread */
     const double *M = d->tgt_active;
     double *r = d->resid, ss = 0;
-    int fuse = d->n_chain == 1 && D >= 2 && !d->gated[0];
     for (int k = 0; k < m; k++) r[k] = 0;
     for (int p = 0; p < d->n_chain; p++) {
         if (D == 1) {
@@ -569,34 +779,17 @@ static double grad_completion(dln *d, const double *theta, double *grad)
             for (int l = 3; l < D; l++) gemm(0, 1, n, w, w, 1.0, PT[l - 1], w, dln_weight(d, theta, p, l), w, 0.0, PT[l], w);
         }
         const double *WD = dln_weight(d, theta, p, D), *PL = PT[D - 1];
-        if (fuse) { /* one chain: finish each row's residuals, then its layer-D gradient row while PL is hot */
-            double *gD = dln_weight(d, grad, p, D);
-            for (int i = 0; i < no; i++) {
-                for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
-                    int k = d->row_k[e];
-                    if (k >= m) continue;
-                    double v = dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w) - M[(size_t)i * n + d->row_c[e]];
-                    ss += v * v;
-                    r[k] = v / m;
-                }
-                double *g = gD + (size_t)i * w;
-                memset(g, 0, (size_t)w * sizeof(double));
-                accum_rows(w, g, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PL);
-            }
-            continue;
-        }
         for (int i = 0; i < no; i++)
             for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
                 int k = d->row_k[e];
                 if (k < m) r[k] += dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w);
             }
     }
-    if (!fuse)
-        for (int k = 0; k < m; k++) {
-            r[k] -= M[(size_t)t->obs_r[k] * n + t->obs_c[k]];
-            ss += r[k] * r[k];
-            r[k] /= m;
-        }
+    for (int k = 0; k < m; k++) {
+        r[k] -= M[(size_t)t->obs_r[k] * n + t->obs_c[k]];
+        ss += r[k] * r[k];
+        r[k] /= m;
+    }
     for (int p = 0; p < d->n_chain; p++) {
         double *gw = grad + d->chain_off[p];
         if (d->gated[p] || D == 1) memset(gw, 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
@@ -608,12 +801,10 @@ static double grad_completion(dln *d, const double *theta, double *grad)
         double **PT = d->prefix + (size_t)p * D;
         const double *W1 = dln_weight(d, theta, p, 1);
         /* layer D: G P_{D-1}^T, row i += r * PT_{D-1}[j, :] */
-        if (!fuse) {
-            double *gD = dln_weight(d, grad, p, D);
-            memset(gD, 0, (size_t)no * w * sizeof(double));
-            for (int i = 0; i < no; i++)
-                accum_rows(w, gD + (size_t)i * w, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PT[D - 1]);
-        }
+        double *gD = dln_weight(d, grad, p, D);
+        memset(gD, 0, (size_t)no * w * sizeof(double));
+        for (int i = 0; i < no; i++)
+            accum_rows(w, gD + (size_t)i * w, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PT[D - 1]);
         /* HT_l = G^T S_l (n x w), S_l = W_D ... W_{l+1}: one sparse pass for HT_{D-1} = G^T W_D, then
          * HT_{l-1} = HT_l W_l by dense products (no suffix products needed) */
         double *HT = d->A, *HN = d->A2;

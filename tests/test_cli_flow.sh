@@ -70,6 +70,19 @@ expect_exit 0 sweep-j3 $CS flow $SW --switch-sweep 1,5,20,40 --continue 30 --job
 for f in switch_sweep.dat loss.dat switch_1/loss.dat switch_5/sv.dat switch_20/modes.dat switch_40/final.dat; do
   [ -s "$D/swj1/$f" ] && [ "$(grep -v '^#' "$D/swj1/$f")" = "$(grep -v '^#' "$D/swj3/$f")" ] && ok || bad "switch sweep --jobs 1 vs 3: $f differs or is missing"
 done
+# --threads: one gradient split over threads gives the same trajectory, bit for bit (D = 2, 3, 4), and a
+# switch sweep whose trunk has threads forks branches that run on one
+for dd in 2 3 4; do
+  expect_exit 0 "threads1 D$dd" $CS flow $SW --depth $dd --steps 40 --threads 1 --out "$D/t1_$dd"
+  expect_exit 0 "threads3 D$dd" $CS flow $SW --depth $dd --steps 40 --threads 3 --out "$D/t3_$dd"
+  for f in loss.dat sv.dat final.dat; do
+    [ "$(grep -v '^#' "$D/t1_$dd/$f")" = "$(grep -v '^#' "$D/t3_$dd/$f")" ] && ok || bad "--threads 1 vs 3, D = $dd: $f differs"
+  done
+  cmp -s "$D/t1_$dd/weights_a_1.npy" "$D/t3_$dd/weights_a_1.npy" && ok || bad "--threads 1 vs 3, D = $dd: weights differ"
+done
+expect_exit 0 sweep-threads $CS flow $SW --switch-sweep 1,5,20,40 --continue 30 --jobs 2 --threads 2 --out "$D/swt"
+[ "$(grep -v '^#' "$D/swj1/switch_sweep.dat")" = "$(grep -v '^#' "$D/swt/switch_sweep.dat")" ] && ok || bad "switch sweep with --threads 2 differs"
+expect_exit 2 threads-0 $CS flow $SW --threads 0 --out "$D/x"
 # branches that diverge are reported on stderr, their rows are nan, and the exit status is 1
 expect_exit 1 sweep-diverge $CS flow $SW --lr 40 --switch-sweep 1,2 --continue 200 --jobs 2 --out "$D/swd"
 [ "$(grep -v '^#' "$D/swd/switch_sweep.dat" | grep -c nan)" -ge 1 ] && ok || bad "diverging branch: no nan row in switch_sweep.dat"
