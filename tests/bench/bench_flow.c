@@ -5,7 +5,8 @@
  *     iteration performs (3 dense 100^3 products + 3 sparse passes of m x 100), and that rate as a
  *     fraction of OpenBLAS dgemm at n = 100 and at n = 1000 (peak).  Reference: the official PyTorch
  *     code needs 0.35-0.9 ms per iteration (float32, 2-core EPYC); the target is at least 2x faster.
- * Run with OPENBLAS_NUM_THREADS=1 (make bench sets it) for single-core figures.
+ * Run with OPENBLAS_NUM_THREADS=1 (make bench sets it) for single-core figures; the completion step is
+ * also timed with its gradient split over 2 threads (dln_set_threads), which needs a quiet machine.
  */
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
@@ -68,6 +69,16 @@ int main(void)
     printf("  %.2f Mflop/iteration -> %.2f GFLOP/s; dgemm n=100: %.2f GFLOP/s (%.0f%%), n=1000 (peak): %.2f GFLOP/s (%.0f%%)\n",
            flops / 1e6, flops / per / 1e9, g100, 100 * flops / per / 1e9 / g100, g1000, 100 * flops / per / 1e9 / g1000);
     printf("  official PyTorch: 0.35-0.9 ms/iteration -> speed-up %.1fx to %.1fx\n", 0.35e-3 / per, 0.9e-3 / per);
+    /* the same gradient split over 2 threads (flow --threads 2; bit-identical trajectory) */
+    if (dln_set_threads(d, 2) == CS_OK) {
+        for (long s = 0; s < 200; s++) dln_gd_step(d, 0.2);
+        t0 = util_now();
+        for (long s = 0; s < n2; s++) { dln_set_step(d, s); dln_gd_step(d, 0.2); }
+        double per2 = (util_now() - t0) / n2;
+        printf("  --threads 2: %.3f ms/iteration (%.2fx the single thread) -> %.1fx to %.1fx the official code\n",
+               1e3 * per2, per / per2, 0.35e-3 / per2, 0.9e-3 / per2);
+        dln_set_threads(d, 1);
+    }
     /* D = 1 and D = 2 for the depth sweep */
     for (int D = 1; D <= 2; D++) {
         dln *e;
