@@ -666,9 +666,70 @@ static double grad_items(dln *d, const double *theta, double *grad)
     return loss;
 }
 
+/* Matrix completion, chain p, D >= 2.  Rows [j0, j1) of the transposed prefixes PT_l = (W_l ... W_1)^T
+ * (n x w), l = 1..D-1; row j of PT_l needs only row j of PT_{l-1}, so a thread owning rows [j0, j1)
+ * needs no barrier between layers.  D = 2 stores PT_1 = W_1^T explicitly. */
+static void completion_prefix(dln *d, const double *theta, int p, int j0, int j1)
+{
+    int D = d->depth, w = d->width, n = d->in_dim[p];
+    double **PT = d->prefix + (size_t)p * D;
+    const double *W1 = dln_weight(d, theta, p, 1);
+    if (D == 2) {
+        for (int j = j0; j < j1; j++)
+            for (int i = 0; i < w; i++) PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
+    } else if (j1 > j0) {
+        gemm(1, 1, j1 - j0, w, w, 1.0, W1 + j0, n, dln_weight(d, theta, p, 2), w, 0.0, PT[2] + (size_t)j0 * w, w);
+        for (int l = 3; l < D; l++)
+            gemm(0, 1, j1 - j0, w, w, 1.0, PT[l - 1] + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w, 0.0,
+                 PT[l] + (size_t)j0 * w, w);
+    }
+}
+
+/* Matrix completion, chain p, D >= 2, residuals r (already divided by m) in d->resid: the gradients of
+ * layers 1..D-1 as member tid of nt (tm: the team, NULL for one thread).  HT_l = G^T S_l (n x w), S_l =
+ * W_D ... W_{l+1}: one sparse pass gives HT_{D-1} = G^T W_D (rows [j0, j1)); then grad_l = HT_l^T PT_{l-1}
+ * (rows [k0, k1)) and HT_{l-1} = HT_l W_l (rows [j0, j1)), down to grad_1 = HT_1^T = W_2^T HT_2^T. */
+static void completion_backward(dln *d, const double *theta, double *grad, int p, dln_team *tm, int tid, int nt)
+{
+    int D = d->depth, w = d->width, n = d->in_dim[p], m = d->m_eff;
+    int j0 = (int)((long)n * tid / nt), j1 = (int)((long)n * (tid + 1) / nt);
+    int k0 = (int)((long)w * tid / nt), k1 = (int)((long)w * (tid + 1) / nt);
+    double **PT = d->prefix + (size_t)p * D;
+    const double *W1 = dln_weight(d, theta, p, 1), *WD = dln_weight(d, theta, p, D);
+    double *HT = d->A, *HN = d->A2;
+    memset(HT + (size_t)j0 * w, 0, (size_t)(j1 - j0) * w * sizeof(double));
+    for (int j = j0; j < j1; j++)
+        accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, d->resid, WD);
+    team_barrier(tm, tid);
+    for (int l = D - 1; l >= 1; l--) {
+        double *gl = dln_weight(d, grad, p, l);
+        if (l == 1) { /* D = 2 only */
+            for (int k = k0; k < k1; k++)
+                for (int j = 0; j < n; j++) gl[(size_t)k * n + j] = HT[(size_t)j * w + k];
+            break;
+        }
+        if (k1 > k0) {
+            if (l == 2) gemm(1, 1, k1 - k0, w, n, 1.0, HT + k0, w, W1, n, 0.0, gl + (size_t)k0 * w, w); /* HT^T W_1^T */
+            else gemm(1, 0, k1 - k0, w, n, 1.0, HT + k0, w, PT[l - 1], w, 0.0, gl + (size_t)k0 * w, w);
+        }
+        if (l == 2) { /* grad_1 = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly (no transpose pass) */
+            if (k1 > k0)
+                gemm(1, 1, k1 - k0, n, w, 1.0, dln_weight(d, theta, p, 2) + k0, w, HT, w, 0.0,
+                     dln_weight(d, grad, p, 1) + (size_t)k0 * n, n);
+            break;
+        }
+        if (j1 > j0)
+            gemm(0, 0, j1 - j0, w, w, 1.0, HT + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w, 0.0,
+                 HN + (size_t)j0 * w, w);
+        team_barrier(tm, tid);
+        double *tmp = HT; HT = HN; HN = tmp;
+    }
+}
+
 /* One chain, D >= 2, not gated (matrix completion as in the papers): the gradient as a team job.
- * Member tid of nt owns rows [j0, j1) of the n x w blocks (PT_l, HT), rows [i0, i1) of the output,
- * and rows [k0, k1) of the w-row layer gradients; three barriers separate the phases. */
+ * Member tid of nt owns rows [j0, j1) of the n x w blocks, rows [i0, i1) of the output and rows
+ * [k0, k1) of the w-row layer gradients; barriers separate the phases.  Every row's squared
+ * residuals go to d->vec[i], summed in row order by the caller. */
 static void completion_fused_job(dln *d, int tid)
 {
     dln_team *tm = d->team;
@@ -676,28 +737,14 @@ static void completion_fused_job(dln *d, int tid)
     const double *theta = d->job_theta;
     double *grad = d->job_grad;
     int D = d->depth, w = d->width, n = d->n_in, no = d->n_out, m = d->m_eff;
-    const double *M = d->tgt_active;
-    double *r = d->resid, *ssr = d->vec; /* ssr (n_out): squared residuals per row */
-    double **PT = d->prefix;
-    const double *W1 = dln_weight(d, theta, 0, 1), *WD = dln_weight(d, theta, 0, D);
-    int j0 = (int)((long)n * tid / nt), j1 = (int)((long)n * (tid + 1) / nt);
-    int i0 = (int)((long)no * tid / nt), i1 = (int)((long)no * (tid + 1) / nt);
-    int k0 = (int)((long)w * tid / nt), k1 = (int)((long)w * (tid + 1) / nt);
-    /* 1. transposed prefixes PT_l = (W_l ... W_1)^T (n x w): row j of PT_l needs only row j of PT_{l-1} */
-    if (D == 2) {
-        for (int j = j0; j < j1; j++)
-            for (int i = 0; i < w; i++) PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
-    } else if (j1 > j0) {
-        gemm(1, 1, j1 - j0, w, w, 1.0, W1 + j0, n, dln_weight(d, theta, 0, 2), w, 0.0, PT[2] + (size_t)j0 * w, w);
-        for (int l = 3; l < D; l++)
-            gemm(0, 1, j1 - j0, w, w, 1.0, PT[l - 1] + (size_t)j0 * w, w, dln_weight(d, theta, 0, l), w, 0.0,
-                 PT[l] + (size_t)j0 * w, w);
-    }
+    const double *M = d->tgt_active, *WD = dln_weight(d, theta, 0, D);
+    double *r = d->resid, *ssr = d->vec;
+    completion_prefix(d, theta, 0, (int)((long)n * tid / nt), (int)((long)n * (tid + 1) / nt));
     team_barrier(tm, tid);
-    /* 2. residuals of rows [i0, i1), then each row's layer-D gradient while PL's rows are hot */
-    const double *PL = PT[D - 1];
+    /* residuals of rows [i0, i1), then each row's layer-D gradient while PL's rows are hot */
+    const double *PL = d->prefix[D - 1];
     double *gD = dln_weight(d, grad, 0, D);
-    for (int i = i0; i < i1; i++) {
+    for (int i = (int)((long)no * tid / nt), i1 = (int)((long)no * (tid + 1) / nt); i < i1; i++) {
         double ss = 0;
         for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
             int k = d->row_k[e];
@@ -712,36 +759,7 @@ static void completion_fused_job(dln *d, int tid)
         accum_rows(w, g, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PL);
     }
     team_barrier(tm, tid);
-    /* 3. HT_{D-1} = G^T W_D (n x w), rows [j0, j1), one sparse pass over each column's entries */
-    double *HT = d->A, *HN = d->A2;
-    memset(HT + (size_t)j0 * w, 0, (size_t)(j1 - j0) * w * sizeof(double));
-    for (int j = j0; j < j1; j++)
-        accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, r, WD);
-    team_barrier(tm, tid);
-    /* 4. grad_l = HT_l^T PT_{l-1} (rows [k0, k1)), HT_{l-1} = HT_l W_l (rows [j0, j1)); grad_1 = HT_1^T */
-    for (int l = D - 1; l >= 1; l--) {
-        double *gl = dln_weight(d, grad, 0, l);
-        if (l == 1) { /* D = 2 only */
-            for (int k = k0; k < k1; k++)
-                for (int j = 0; j < n; j++) gl[(size_t)k * n + j] = HT[(size_t)j * w + k];
-            break;
-        }
-        if (k1 > k0) {
-            if (l == 2) gemm(1, 1, k1 - k0, w, n, 1.0, HT + k0, w, W1, n, 0.0, gl + (size_t)k0 * w, w); /* HT^T W_1^T */
-            else gemm(1, 0, k1 - k0, w, n, 1.0, HT + k0, w, PT[l - 1], w, 0.0, gl + (size_t)k0 * w, w);
-        }
-        if (l == 2) { /* grad_1 = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly */
-            if (k1 > k0)
-                gemm(1, 1, k1 - k0, n, w, 1.0, dln_weight(d, theta, 0, 2) + k0, w, HT, w, 0.0,
-                     dln_weight(d, grad, 0, 1) + (size_t)k0 * n, n);
-            break;
-        }
-        if (j1 > j0)
-            gemm(0, 0, j1 - j0, w, w, 1.0, HT + (size_t)j0 * w, w, dln_weight(d, theta, 0, l), w, 0.0,
-                 HN + (size_t)j0 * w, w);
-        team_barrier(tm, tid);
-        double *tmp = HT; HT = HN; HN = tmp;
-    }
+    completion_backward(d, theta, grad, 0, tm, tid, nt);
 }
 
 static double grad_completion(dln *d, const double *theta, double *grad)
@@ -757,7 +775,7 @@ static double grad_completion(dln *d, const double *theta, double *grad)
         for (int i = 0; i < no; i++) ss += d->vec[i];
         return 0.5 * ss / m;
     }
-    /* several chains (or a gated one, or D = 1): residuals summed over chains, one thread */
+    /* several chains (or a gated one, or D = 1), one thread: residuals summed over the chains */
     const double *M = d->tgt_active;
     double *r = d->resid, ss = 0;
     for (int k = 0; k < m; k++) r[k] = 0;
@@ -767,18 +785,8 @@ static double grad_completion(dln *d, const double *theta, double *grad)
             for (int k = 0; k < m; k++) r[k] += W[(size_t)t->obs_r[k] * n + t->obs_c[k]];
             continue;
         }
-        /* transposed prefixes PT_l = (W_l ... W_1)^T (n x w), l = 2..D-1, built without transposes;
-         * D = 2 needs PT_1 = W_1^T explicitly */
-        double **PT = d->prefix + (size_t)p * D;
-        const double *W1 = dln_weight(d, theta, p, 1);
-        if (D == 2) {
-            for (int i = 0; i < w; i++)
-                for (int j = 0; j < n; j++) PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
-        } else {
-            gemm(1, 1, n, w, w, 1.0, W1, n, dln_weight(d, theta, p, 2), w, 0.0, PT[2], w);
-            for (int l = 3; l < D; l++) gemm(0, 1, n, w, w, 1.0, PT[l - 1], w, dln_weight(d, theta, p, l), w, 0.0, PT[l], w);
-        }
-        const double *WD = dln_weight(d, theta, p, D), *PL = PT[D - 1];
+        completion_prefix(d, theta, p, 0, n);
+        const double *WD = dln_weight(d, theta, p, D), *PL = d->prefix[(size_t)p * D + D - 1];
         for (int i = 0; i < no; i++)
             for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
                 int k = d->row_k[e];
@@ -798,36 +806,13 @@ static double grad_completion(dln *d, const double *theta, double *grad)
             for (int k = 0; k < m; k++) gw[(size_t)t->obs_r[k] * n + t->obs_c[k]] += r[k];
             continue;
         }
-        double **PT = d->prefix + (size_t)p * D;
-        const double *W1 = dln_weight(d, theta, p, 1);
-        /* layer D: G P_{D-1}^T, row i += r * PT_{D-1}[j, :] */
+        /* layer D: G P_{D-1}^T, row i += r * PT_{D-1}[j, :]; then the layers below */
         double *gD = dln_weight(d, grad, p, D);
         memset(gD, 0, (size_t)no * w * sizeof(double));
         for (int i = 0; i < no; i++)
-            accum_rows(w, gD + (size_t)i * w, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r, PT[D - 1]);
-        /* HT_l = G^T S_l (n x w), S_l = W_D ... W_{l+1}: one sparse pass for HT_{D-1} = G^T W_D, then
-         * HT_{l-1} = HT_l W_l by dense products (no suffix products needed) */
-        double *HT = d->A, *HN = d->A2;
-        memset(HT, 0, (size_t)n * w * sizeof(double));
-        const double *WD = dln_weight(d, theta, p, D);
-        for (int j = 0; j < n; j++)
-            accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, r, WD);
-        for (int l = D - 1; l >= 1; l--) {
-            double *gl = dln_weight(d, grad, p, l);
-            if (l == 1) { /* D = 2 only: grad_1 = HT_1^T */
-                for (int i = 0; i < w; i++)
-                    for (int j = 0; j < n; j++) gl[(size_t)i * n + j] = HT[(size_t)j * w + i];
-                break;
-            }
-            if (l == 2) gemm(1, 1, w, w, n, 1.0, HT, w, W1, n, 0.0, gl, w); /* HT^T W_1^T */
-            else gemm(1, 0, w, w, n, 1.0, HT, w, PT[l - 1], w, 0.0, gl, w); /* HT^T PT_{l-1} */
-            if (l == 2) { /* grad_1 = HT_1^T = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly (no transpose pass) */
-                gemm(1, 1, w, n, w, 1.0, dln_weight(d, theta, p, 2), w, HT, w, 0.0, dln_weight(d, grad, p, 1), n);
-                break;
-            }
-            gemm(0, 0, n, w, w, 1.0, HT, w, dln_weight(d, theta, p, l), w, 0.0, HN, w);
-            double *tmp = HT; HT = HN; HN = tmp;
-        }
+            accum_rows(w, gD + (size_t)i * w, d->row_ptr[i], d->row_ptr[i + 1], d->row_k, d->row_c, m, r,
+                       d->prefix[(size_t)p * D + D - 1]);
+        completion_backward(d, theta, grad, p, NULL, 0, 1);
     }
     return 0.5 * ss / m;
 }
