@@ -15,7 +15,8 @@
  * --switch-sweep T1,T2,... runs one trunk (no switch) to max T and, at each T, a branch with
  * switch@T for --continue more steps into DIR/switch_T/ (same files); DIR/switch_sweep.dat lists
  * `switch_step steps final_loss test_loss` per branch.  Exact: every branch starts from the state of
- * one deterministic trunk, as a fresh run with the same seed and switch@T would.
+ * one deterministic trunk, as a fresh run with the same seed and switch@T would.  Branches run in
+ * forked processes while the trunk goes on (--jobs); --threads splits each completion gradient.
  * Non-goals: mini-batch SGD, non-linear networks (see `critsim cnn`).
  */
 #include <errno.h>

@@ -6,6 +6,8 @@
  * end-to-end maps, residuals), so dln_grad and the ODE right-hand side allocate nothing.  For each
  * chain, dL/dW_l = S_l^T G P_{l-1}^T is formed as (S_l^T G) P_{l-1}^T (item tasks: G is n_out x
  * in_dim, small) or, for completion, with G applied sparsely (row updates over observed entries).
+ * Completion with one chain can split each gradient over a team of threads (dln_set_threads) that
+ * write disjoint rows, so its trajectory does not depend on the number of threads.
  * Non-goals: biases, non-linear layers, float32.
  */
 #include "dln.h"
