@@ -8,14 +8,15 @@ if (!exists("out")) out = 'cnn_cp.png'
 # column number of a summary column by name (the last '#' line names the columns)
 col(f, name) = sum [i = 2:words(system("grep '^#' '".f."' | tail -n 1"))] \
   (word(system("grep '^#' '".f."' | tail -n 1"), i) eq name ? i - 1 : 0)
+if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 6in,4in font "DejaVu Sans,11"; \
-else set terminal pngcairo size 800,520 font "DejaVu Sans,11"
+else set terminal pngcairo size 800*psz,520*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
-set title "Fashion-MNIST (10k images): blur to 7x7 on epochs [0, END), then 12 clean epochs"
+set title "Fashion-MNIST, 10k images: blur to 7x7 on [0, END), then 12 clean epochs"
 set xlabel "deficit end END (epochs)"
 set ylabel "final test accuracy"
 set grid
-set key bottom left
+set key bottom right
 e1 = col(f1, "end"); a1 = col(f1, "test_acc")
 e2 = col(f2, "end"); a2 = col(f2, "test_acc")
 plot f1 using (column(e1)):(column(a1)) with linespoints pt 7 lw 2 title "fused net, whole image blurred", \

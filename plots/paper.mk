@@ -1,15 +1,16 @@
 # plots/paper.mk - the reproduction paper: `make paper` runs every experiment the paper quotes (the
-# same runs and sweeps as `make figures`, except the CNN), fills paper/critsim.md.in with numbers read
+# same runs and sweeps as `make figures`), fills paper/critsim.md.in with numbers read
 # from their tables by paper/fill.awk (a token that cannot be resolved stops the build and names
 # itself), and draws small copies of its figures into paper/figures/ (PNG, scale PAPER_PSZ).
 #   make paper                            # results/ -> paper/critsim.md, paper/figures/*.png
 #   make paper RESULTS=results-fig BIN=critsim-fig BUILD=build-fig
-# A few minutes on one core, nearly all of it the five matrix-completion runs (D = 1, 2, 3 and two
-# D = 3 variants).  The paper is written to paper/critsim.md.tmp first and renamed when complete.
+# About half an hour: the two CNN sweeps (~20 minutes on two cores), then a few minutes for the five
+# matrix-completion runs (D = 1, 2, 3 and two D = 3 variants) and the rest.  The paper is written to
+# paper/critsim.md.tmp first and renamed when complete.
 # Paths are spelled out here (not taken from the other fragments' variables) because make expands
 # prerequisites when it reads this file, before plots/sweep.mk is read.
 PAPER_PSZ  ?= 0.6
-PAPER_FIGS := flow_fig2 flow_fig3 cp_gate phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long
+PAPER_FIGS := flow_fig2 flow_fig3 cp_gate phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cnn_cp
 PAPER_PNG  := $(PAPER_FIGS:%=paper/figures/%.png)
 PAPER_SW   := $(foreach s,cp_gate cp_lesion cp_end cp_onset cp_latent cp_latent_long,$(RESULTS)/sweep/$(s)/summary.dat)
 PAPER_MC   := $(foreach d,d1 d2 d3 d3_r2 d3_m1000,$(RESULTS)/mc/$(d)/switch_sweep.dat)
@@ -19,7 +20,9 @@ PAPER_FLOW := $(foreach w,early middle late,$(RESULTS)/flow_fig2/$(w)/modes.dat)
 # L2: the full-matrix network (critsim flow) and the per-mode recurrence (critsim modes) from the same
 # balanced aligned init K(0) = 0.01, b gated on [0, 150), depth 4
 PAPER_L2   := $(RESULTS)/paper/l2_flow/modes.dat $(RESULTS)/paper/l2_modes/modes.dat
-PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(RESULTS)/headline/share.dat
+# the CNN sweeps (plots/cnn.mk): about 20 minutes on two cores, most of make paper's time
+PAPER_CNN  := $(RESULTS)/sweep/cnn_blur/summary.dat $(RESULTS)/sweep/cnn_split_blur/summary.dat
+PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_CNN) $(RESULTS)/headline/share.dat
 
 .PHONY: paper
 paper: paper/critsim.md $(PAPER_PNG)
@@ -58,3 +61,6 @@ paper/figures/mc_switch.png: $(filter-out %_r2/switch_sweep.dat %_m1000/switch_s
 paper/figures/mc_factors.png: $(RESULTS)/mc/d3/switch_sweep.dat $(RESULTS)/mc/d3_r2/switch_sweep.dat $(RESULTS)/mc/d3_m1000/switch_sweep.dat plots/mc_factors.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(RESULTS)/mc'; psz=$(PAPER_PSZ); out='$@'" plots/mc_factors.gp
+paper/figures/cnn_cp.png: $(PAPER_CNN) plots/cnn.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f1='$(word 1,$(PAPER_CNN))'; f2='$(word 2,$(PAPER_CNN))'; psz=$(PAPER_PSZ); out='$@'" plots/cnn.gp
