@@ -429,6 +429,18 @@ static int br_reap(br_sched *bs, int block)
     pid_t pid;
     do pid = waitpid(-1, &status, block ? 0 : WNOHANG);
     while (pid < 0 && errno == EINTR);
+    if (pid < 0 && block) { /* no child left to wait for (SIGCHLD ignored by a parent?): fail the rest */
+        for (int i = 0; i < bs->n; i++)
+            if (bs->pid[i]) {
+                memset(&bs->res[i], 0, sizeof bs->res[i]);
+                bs->res[i].st = bs->res[i].crc = CS_EFAIL;
+                snprintf(bs->res[i].why, sizeof bs->res[i].why, "its process could not be waited for: %s", strerror(errno));
+                close(bs->fd[i]);
+                bs->pid[i] = 0;
+            }
+        bs->running = 0;
+        return 0;
+    }
     if (pid <= 0) return 0;
     for (int i = 0; i < bs->n; i++) {
         if (bs->pid[i] != pid) continue;
