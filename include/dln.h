@@ -95,8 +95,7 @@ struct dln {
     void *ode;
     long n_rhs;
     /* threads (dln_set_threads): used by the completion gradient of one chain */
-    int n_threads;
-    dln_team *team;
+    dln_team *team;          /* NULL: one thread */
     const double *job_theta; /* arguments of the running team job */
     double *job_grad;
 };

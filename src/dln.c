@@ -180,7 +180,6 @@ int dln_set_threads(dln *d, int n)
     if (n < 1 || n > TEAM_MAX) return util_seterr(CS_EUSAGE, "--threads %d: give 1 to %d", n, TEAM_MAX);
     team_free(d->team);
     d->team = NULL;
-    d->n_threads = 1;
     if (n == 1) return CS_OK;
     dln_team *tm = util_calloc(1, sizeof *tm);
     tm->n = n;
@@ -198,14 +197,12 @@ int dln_set_threads(dln *d, int n)
         }
     }
     d->team = tm;
-    d->n_threads = n;
     return CS_OK;
 }
 
 void dln_forget_threads(dln *d)
 {
     d->team = NULL; /* after fork: the workers exist only in the parent (the block is left to it) */
-    d->n_threads = 1;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
