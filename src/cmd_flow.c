@@ -595,9 +595,9 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     free(sv); free(nv);
     if (rc) return rc;
     dln *d;
-    if ((rc = dln_alloc(&dc, t, &d))) return rc;
+    if ((rc = dln_alloc(&dc, t, &d))) { task_free(t); return rc; }
     rc = dln_set_deficits(d, dl);
-    if (rc) { dln_free(d); return rc; }
+    if (rc) { dln_free(d); task_free(t); return rc; }
     *dout = d;
     return CS_OK;
 }
