@@ -92,6 +92,16 @@ static const opt_spec specs[] = {
     {"threads", OPT_INT, "1", "threads per gradient (completion with one chain, D >= 2; same results for any count)"},
     {NULL, 0, NULL, NULL}};
 
+/* Number of the target's modes: singular values above 1e-12 s_0 (below is rounding of an exact 0, e.g.
+ * the latent task's n_in - k missing modes, whose split between pathways means nothing).  final.dat's
+ * shares and the snapshot's U, s, V cover these modes only. */
+static int target_modes(const task *t)
+{
+    int nz = 0;
+    while (nz < t->rank && t->s[nz] > 1e-12 * t->s[0]) nz++;
+    return nz;
+}
+
 /* ---- one run folder -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -164,10 +174,8 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
             if (d->depth >= 2) { m.n_hidden = d->width; m.hidden_layer = d->depth - 1; r->fused_hidden = 1; }
         }
         if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
-        /* the analyzer gets only the target's modes (singular values above 1e-12 s_0, as in final.dat):
-         * U and V packed to their first nz columns */
-        int nz = 0;
-        while (nz < rk && t->s[nz] > 1e-12 * t->s[0]) nz++;
+        /* the analyzer gets only the target's modes: U and V packed to their first nz columns */
+        int nz = target_modes(t);
         double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)), *Vz = Uz + (size_t)no * nz;
         for (int i = 0; i < no; i++) memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
         for (int i = 0; i < ni; i++) memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
@@ -288,10 +296,7 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
                 rc = npy_write_f64(path, 2, shape, dln_weight(d, d->theta, p, l));
             }
         const task *t = r->t;
-        /* shares only of the target's modes: a singular value below 1e-12 s_0 (rounding of an exact 0,
-         * e.g. the latent task's n_in - k missing modes) has no meaningful split between pathways */
-        int rk = t->rank, nz = 0;
-        while (nz < rk && t->s[nz] > 1e-12 * t->s[0]) nz++;
+        int rk = t->rank, nz = target_modes(t);
         int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
         const char **keys = util_malloc((size_t)(2 + nsh) * sizeof *keys);
         double *vals = util_malloc((size_t)(2 + nsh) * sizeof *vals);

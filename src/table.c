@@ -84,33 +84,20 @@ table *table_open(const char *dir, const char *name, const opts *o)
         const opt_spec *sp = opts_cmd(o)->specs;
         /* values read from a model file are not on the command line: record them, so that the
          * table alone says how the run was made even after the model file changes */
-        size_t cap = 256, len = 0;
-        char *mf = util_malloc(cap);
-        mf[0] = 0;
-        for (int i = 0; sp[i].name; i++) {
+        char *mf = NULL;
+        size_t len = 0;
+        FILE *ms = open_memstream(&mf, &len);
+        int any = 0;
+        for (int i = 0; ms && sp[i].name; i++) {
             const char *org = opts_origin(o, sp[i].name);
             if (!strchr(org, ':') || !strcmp(org, "command line")) continue; /* "FILE:LINE" only */
+            fprintf(ms, "%s%s = ", any++ ? "; " : "from the model file: ", sp[i].name);
             int nit = (sp[i].type == OPT_LIST || sp[i].type == OPT_MULTI) ? opts_count(o, sp[i].name) : 0;
-            for (int k = -1; k < (nit ? nit : 1); k++) {
-                const char *piece = k < 0 ? sp[i].name : (nit ? opts_item(o, sp[i].name, k) : opts_str(o, sp[i].name));
-                const char *sep = k < 0 ? (len ? "; " : "") : (k == 0 ? " = " : ",");
-                size_t need = len + strlen(sep) + strlen(piece ? piece : "") + 1;
-                if (need > cap) {
-                    while (need > cap) cap *= 2;
-                    char *grown = util_malloc(cap);
-                    memcpy(grown, mf, len + 1);
-                    free(mf);
-                    mf = grown;
-                }
-                len += (size_t)sprintf(mf + len, "%s%s", sep, piece ? piece : "");
-            }
+            if (!nit) fputs(opts_str(o, sp[i].name) ? opts_str(o, sp[i].name) : "", ms);
+            for (int k = 0; k < nit; k++) fprintf(ms, "%s%s", k ? "," : "", opts_item(o, sp[i].name, k));
         }
-        if (len) {
-            char *c = util_malloc(len + 32);
-            snprintf(c, len + 32, "from the model file: %s", mf);
-            meta_add(t, c);
-            free(c);
-        }
+        if (ms) fclose(ms);
+        if (any && mf) meta_add(t, mf);
         free(mf);
         for (int i = 0; sp[i].name; i++)
             if (strcmp(sp[i].name, "seed") == 0 && opts_str(o, "seed")) {
