@@ -43,7 +43,7 @@ BENCH_C  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
 FIGURES  :=
 
-.PHONY: all run check bench figures clean install deps FORCE
+.PHONY: all run check bench figures clean install deps format format-check FORCE
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------------------------
@@ -107,6 +107,15 @@ bench: $(BIN) $(BENCH_BIN)
 
 figures: $(BIN) $(FIGURES)
 	@echo "figures in $(RESULTS)/figures: $(notdir $(FIGURES))"
+
+# clang-format 14 (Debian package clang-format) with the repository's .clang-format
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	@bad=""; for f in $(FORMAT_SRC); do clang-format "$$f" | cmp -s - "$$f" || bad="$$bad $$f"; done; \
+	if [ -n "$$bad" ]; then echo "critsim: not clang-formatted (run make format):$$bad" >&2; exit 1; fi; \
+	echo "critsim: $(words $(FORMAT_SRC)) C files clang-formatted"
 
 clean:
 	rm -rf $(BUILD) $(BIN)

@@ -3,10 +3,11 @@
  *
  * The input batch is NCHW, row-major (B x C x H x W floats).  Inside a pass activations are stored
  * channel-major, (C x B x H x W), so that a convolution over many images is one sgemm; pooled
- * features and logits (H = W = 1) are (B x C).  A layer reads channels [in_c0, in_c0 + cin) of its input tensor and writes channels [out_c0, out_c0 + cout)
- * of its output tensor, so that slicing the input into sources and concatenating pathways cost
- * nothing.  Layers: 3x3 / 1x1 convolution (stride 1 or 2, padding (k-1)/2 as in PyTorch, no bias), batch normalisation, ReLU, element-wise sum, global average pooling, linear.
- * Loss: mean softmax cross-entropy over the batch.
+ * features and logits (H = W = 1) are (B x C).  A layer reads channels [in_c0, in_c0 + cin) of its input
+ * tensor and writes channels [out_c0, out_c0 + cout) of its output tensor, so that slicing the input into
+ * sources and concatenating pathways cost nothing.  Layers: 3x3 / 1x1 convolution (stride 1 or 2, padding
+ * (k-1)/2 as in PyTorch, no bias), batch normalisation, ReLU, element-wise sum, global average pooling,
+ * linear. Loss: mean softmax cross-entropy over the batch.
  *
  * Parameters of all layers live in one array `param` (and `grad`, `mom` of the same length), in
  * layer order; a convolution's weight is (cout x cin x k x k), a linear layer's (nout x nin), then its
@@ -46,15 +47,15 @@ enum { CNN_TRAIN = 0, CNN_EVAL = 1, CNN_REESTIMATE = 2 };
 enum { CNN_CONV, CNN_BN, CNN_RELU, CNN_ADD, CNN_GAP, CNN_LINEAR };
 
 typedef struct {
-    int arch;                 /* CNN_FUSED or CNN_SPLIT */
-    int in_c, in_h, in_w;     /* input tensor (all sources): channels, height, width */
-    int n_src;                /* split: number of sources, each in_c / n_src channels */
+    int arch;             /* CNN_FUSED or CNN_SPLIT */
+    int in_c, in_h, in_w; /* input tensor (all sources): channels, height, width */
+    int n_src;            /* split: number of sources, each in_c / n_src channels */
     int n_class;
-    int width, depth;         /* W, D above */
-    int fuse_after;           /* split: stages inside each pathway before fusion (0..depth) */
-    int fusion;               /* CNN_FUSE_SUM or CNN_FUSE_CONCAT */
-    int batch;                /* largest batch */
-    int threads;              /* >= 1 */
+    int width, depth; /* W, D above */
+    int fuse_after;   /* split: stages inside each pathway before fusion (0..depth) */
+    int fusion;       /* CNN_FUSE_SUM or CNN_FUSE_CONCAT */
+    int batch;        /* largest batch */
+    int threads;      /* >= 1 */
 } cnn_cfg;
 
 typedef struct {
@@ -64,15 +65,15 @@ typedef struct {
 } cnn_tensor;
 
 typedef struct {
-    int type;                 /* CNN_CONV ... */
-    int in, in2, out;         /* tensor indices (in2: second input of CNN_ADD) */
-    int in_c0, out_c0;        /* channel offsets in the input / output tensor */
-    int cin, cout;            /* channels read / written */
-    int k, stride, bias;      /* convolution; bias: linear layer has a bias */
-    int relu;                 /* BN: followed by a fused ReLU (y = max(0, gamma xhat + beta)) */
-    long p0, np;              /* parameters [p0, p0 + np) of `param` */
-    long s0;                  /* BN: running statistics at bn_state + s0 (mean[c], var[c]) */
-    float *save;              /* BN: per channel mean and inverse std of the last batch (2 x c) */
+    int type;            /* CNN_CONV ... */
+    int in, in2, out;    /* tensor indices (in2: second input of CNN_ADD) */
+    int in_c0, out_c0;   /* channel offsets in the input / output tensor */
+    int cin, cout;       /* channels read / written */
+    int k, stride, bias; /* convolution; bias: linear layer has a bias */
+    int relu;            /* BN: followed by a fused ReLU (y = max(0, gamma xhat + beta)) */
+    long p0, np;         /* parameters [p0, p0 + np) of `param` */
+    long s0;             /* BN: running statistics at bn_state + s0 (mean[c], var[c]) */
+    float *save;         /* BN: per channel mean and inverse std of the last batch (2 x c) */
     char name[48];
 } cnn_layer;
 
@@ -82,22 +83,22 @@ typedef struct {
     cnn_cfg cfg;
     int n_layer, n_tensor;
     cnn_layer *layer;
-    cnn_tensor *t;            /* t[0] is the input, t[n_tensor-1] the logits (batch x n_class) */
+    cnn_tensor *t; /* t[0] is the input, t[n_tensor-1] the logits (batch x n_class) */
     long n_param, n_state;
     float *param, *grad, *mom, *bn_state;
-    float *tgrad;             /* per-thread weight-gradient accumulators (threads x n_param) */
-    float *col;               /* per-thread im2col scratch */
+    float *tgrad; /* per-thread weight-gradient accumulators (threads x n_param) */
+    float *col;   /* per-thread im2col scratch */
     long col_size;
-    float *wf;                /* per-thread flipped 3x3 kernels for the backward data pass (threads x wf_size) */
+    float *wf; /* per-thread flipped 3x3 kernels for the backward data pass (threads x wf_size) */
     long wf_size;
-    double *bn_count;         /* batches seen in the current re-estimation pass */
-    int nb;                   /* rows of the current batch */
+    double *bn_count; /* batches seen in the current re-estimation pass */
+    int nb;           /* rows of the current batch */
     int mode;
-    double macs;              /* multiply-accumulates of one image's forward pass */
-    double *ltime;            /* when non-NULL: seconds spent per layer (forward + backward), accumulated */
-    cnn_pool *pool;           /* threads - 1 persistent workers (NULL with one thread) */
-    int reference;            /* nonzero: plain im2col + sgemm (+ col2im) kernels only, against which
-                               * tests check the specialised variants */
+    double macs;    /* multiply-accumulates of one image's forward pass */
+    double *ltime;  /* when non-NULL: seconds spent per layer (forward + backward), accumulated */
+    cnn_pool *pool; /* threads - 1 persistent workers (NULL with one thread) */
+    int reference;  /* nonzero: plain im2col + sgemm (+ col2im) kernels only, against which
+                     * tests check the specialised variants */
 } cnn;
 
 /* Build the network.  NULL with the error recorded when the configuration is invalid. */

@@ -60,7 +60,10 @@ int deficit_parse(const char *spec, deficit *out);
 /* Parse every item of option `name` (OPT_MULTI), splitting items on '+'.  Empty list when unset. */
 int deficit_parse_opts(const opts *o, const char *name, deficit_list *out);
 
-static inline int deficit_active(const deficit *d, long t) { return t >= d->start && t < d->end; }
+static inline int deficit_active(const deficit *d, long t)
+{
+    return t >= d->start && t < d->end;
+}
 
 const char *deficit_kind_name(deficit_kind k);
 

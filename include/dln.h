@@ -63,26 +63,26 @@ struct dln {
     int n_chain, depth, width, n_out, n_in, completion;
     int in_dim[DLN_MAX_CHAIN], in_off[DLN_MAX_CHAIN];
     size_t n_param;
-    size_t *w_off;  /* (n_chain * depth): offset of W^p_l (l = 1..D) at [p * D + l - 1] */
+    size_t *w_off; /* (n_chain * depth): offset of W^p_l (l = 1..D) at [p * D + l - 1] */
     size_t chain_off[DLN_MAX_CHAIN + 1];
-    double *theta;  /* (n_param) all weights */
-    double *grad;   /* (n_param) scratch gradient */
-    double loss_c;  /* 1 or n_items */
+    double *theta; /* (n_param) all weights */
+    double *grad;  /* (n_param) scratch gradient */
+    double loss_c; /* 1 or n_items */
     /* active deficit state (dln_set_step) */
     unsigned long long active_mask;
     int gated[DLN_MAX_CHAIN];
     int n_les[DLN_MAX_CHAIN];
     int les_mode[DLN_MAX_CHAIN][8];
     int switched, m_eff;
-    const double *tgt_active; /* completion: active target */
+    const double *tgt_active;              /* completion: active target */
     double *sxx_eff, *syx_eff, tr_syy_eff; /* item: effective statistics */
-    const double *tgt_item;               /* item, no input deficit: active target T (else NULL) */
-    double r0_eff;                        /* irreducible loss tr Syy - <T, Syx> (mean form) */
+    const double *tgt_item;                /* item, no input deficit: active target T (else NULL) */
+    double r0_eff;                         /* irreducible loss tr Syy - <T, Syx> (mean form) */
     deficit_list defs;
     /* scratch, carved from one block */
     double *scratch;
-    double **prefix;  /* [p * D + l], l = 1..D-1: (dims[l] x in_dim[p]); completion: transposed */
-    double **suffix;  /* [l], l = 1..D-1: (n_out x dims[l]) */
+    double **prefix;              /* [p * D + l], l = 1..D-1: (dims[l] x in_dim[p]); completion: transposed */
+    double **suffix;              /* [l], l = 1..D-1: (n_out x dims[l]) */
     double *omega[DLN_MAX_CHAIN]; /* (n_out x in_dim[p]) raw end-to-end maps */
     double *omega_tot, *E, *C;    /* (n_out x n_in) */
     double *Gp;                   /* (n_out x n_in) */
@@ -108,8 +108,14 @@ static inline double *dln_weight(const dln *d, const double *theta, int p, int l
 {
     return (double *)theta + d->w_off[(size_t)p * d->depth + l - 1];
 }
-static inline int dln_rows(const dln *d, int l) { return l == d->depth ? d->n_out : d->width; }
-static inline int dln_cols(const dln *d, int p, int l) { return l == 1 ? d->in_dim[p] : d->width; }
+static inline int dln_rows(const dln *d, int l)
+{
+    return l == d->depth ? d->n_out : d->width;
+}
+static inline int dln_cols(const dln *d, int p, int l)
+{
+    return l == 1 ? d->in_dim[p] : d->width;
+}
 
 /* Initialisation.  aligned: W_1 = R D V^T, W_l = R D R^T, W_D = U D R^T from the task's SVD with
  * K(0) = k0[mode] per mode (n_k values; 1 value = every mode); needs every chain to read the whole

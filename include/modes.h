@@ -32,10 +32,10 @@ typedef struct modes_gsl modes_gsl;
 typedef struct {
     int depth, nmodes, npaths;
     modes_param param;
-    double c;          /* large-init constant */
-    double *s;         /* (nmodes) target strengths */
-    double *p;         /* (npaths x nmodes) per-layer values */
-    double *K;         /* (npaths x nmodes) K = k(p), kept in sync by every modes_* call */
+    double c;  /* large-init constant */
+    double *s; /* (nmodes) target strengths */
+    double *p; /* (npaths x nmodes) per-layer values */
+    double *K; /* (npaths x nmodes) K = k(p), kept in sync by every modes_* call */
     /* deficits, expanded */
     int ndef;
     int def_path[DEFICIT_MAX], def_mode[DEFICIT_MAX]; /* def_mode -1: gate (all modes) */

@@ -37,9 +37,9 @@ typedef struct opts opts;
 /* A subcommand: main.c finds it by name; `critsim sweep` runs it in child processes. */
 typedef struct {
     const char *name;
-    const char *summary;   /* one line for `critsim --help` */
-    const char *usage;     /* extra text after the option list in --help (examples); may be NULL */
-    const opt_spec *specs; /* terminated by {NULL} */
+    const char *summary;       /* one line for `critsim --help` */
+    const char *usage;         /* extra text after the option list in --help (examples); may be NULL */
+    const opt_spec *specs;     /* terminated by {NULL} */
     int (*run)(const opts *o); /* returns an exit status; on failure util_seterr() holds the message */
     const char *positional;    /* NULL, or the option a single bare argument sets (`analyze RUN_DIR`
                                   sets --run); a second bare argument is a usage error */
@@ -60,8 +60,8 @@ int opts_set(opts *o, const char *name, const char *value);
 /* Replace the command line recorded for provenance (sweep records the equivalent child command). */
 void opts_set_cmdline(opts *o, const char *cmdline);
 
-int opts_is_set(const opts *o, const char *name); /* given in a file or on the command line */
-const char *opts_cmdline(const opts *o);           /* "critsim modes --depth 4 ..." */
+int opts_is_set(const opts *o, const char *name);         /* given in a file or on the command line */
+const char *opts_cmdline(const opts *o);                  /* "critsim modes --depth 4 ..." */
 const char *opts_origin(const opts *o, const char *name); /* "command line", "FILE:LINE", "default" */
 const cmd_def *opts_cmd(const opts *o);
 

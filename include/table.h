@@ -8,7 +8,8 @@
  * Atomicity: rows are written to a hidden temporary file DIR/.NAME.body.PID (the header as it stands
  * goes on top when the first row is written); table_close() renames it to DIR/NAME, or, when header
  * lines were added after rows, writes DIR/.NAME.tmp.PID = full header + rows and renames that, so a
- * reader never sees a half-written table under its final name.  table_fail() publishes what was written, ending with the line
+ * reader never sees a half-written table under its final name.  table_fail() publishes what was written,
+ * ending with the line
  * "# FAILED at step N: reason", so a failed run keeps its data and says why it stopped.
  * Header lines (table_meta) may be added at any time before closing: solver statistics known only at
  * the end still appear at the top.

@@ -66,16 +66,16 @@ typedef struct {
     task_kind kind;
     int n_out, n_in;
     int n_src, src_dim[TASK_MAX_SRC], src_off[TASK_MAX_SRC];
-    double n_items;     /* P: sum loss = P * mean loss */
-    double *sxx;        /* (n_in x n_in) item tasks; NULL for completion */
-    double *syx;        /* (n_out x n_in) item tasks; NULL for completion */
+    double n_items; /* P: sum loss = P * mean loss */
+    double *sxx;    /* (n_in x n_in) item tasks; NULL for completion */
+    double *syx;    /* (n_out x n_in) item tasks; NULL for completion */
     double tr_syy;
-    double *target;     /* (n_out x n_in) T (item) or M* (completion) */
-    double *target2;    /* second target or NULL */
-    double *syx2;       /* Syx of the second target (= T2 Sxx) or NULL */
+    double *target;  /* (n_out x n_in) T (item) or M* (completion) */
+    double *target2; /* second target or NULL */
+    double *syx2;    /* Syx of the second target (= T2 Sxx) or NULL */
     double tr_syy2;
-    int rank;           /* min(n_out, n_in) */
-    double *U, *s, *V;  /* U (n_out x rank), s (rank), V (n_in x rank) of the target */
+    int rank;          /* min(n_out, n_in) */
+    double *U, *s, *V; /* U (n_out x rank), s (rank), V (n_in x rank) of the target */
     int n_obs;
     int *obs_r, *obs_c; /* (n_obs) 0-based positions, completion only */
 } task;

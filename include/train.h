@@ -28,22 +28,22 @@
 /* Where batches come from (the data layer in cmd_cnn.c, synthetic tensors in tests). */
 typedef struct {
     void *ctx;
-    int (*epoch)(void *ctx, int epoch);                 /* start an epoch; number of training batches */
-    void (*batch)(void *ctx, int b, float *x, int *y);  /* training batch b of the current epoch */
-    int n_test;                                         /* test images */
+    int (*epoch)(void *ctx, int epoch);                /* start an epoch; number of training batches */
+    void (*batch)(void *ctx, int b, float *x, int *y); /* training batch b of the current epoch */
+    int n_test;                                        /* test images */
     void (*test)(void *ctx, int first, int count, float *x, int *y); /* clean test images */
 } train_source;
 
 typedef struct {
     int epochs;
     double lr0, momentum, wd, decay;
-    int bn_batches;      /* batches of the re-estimation pass (0: every training batch) */
-    int ckpt_every;      /* also keep ckpt_K.bin every K epochs (0: never) */
-    int resume;          /* continue from DIR/checkpoint.bin when it exists */
-    const char *branch;  /* start from this checkpoint's weights (momentum reset), at its epoch */
-    int progress;        /* progress bar on stderr */
+    int bn_batches;     /* batches of the re-estimation pass (0: every training batch) */
+    int ckpt_every;     /* also keep ckpt_K.bin every K epochs (0: never) */
+    int resume;         /* continue from DIR/checkpoint.bin when it exists */
+    const char *branch; /* start from this checkpoint's weights (momentum reset), at its epoch */
+    int progress;       /* progress bar on stderr */
     uint64_t seed;
-    const char *out;     /* run folder */
+    const char *out; /* run folder */
 } train_cfg;
 
 typedef struct {

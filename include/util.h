@@ -21,9 +21,9 @@
 /* Exit statuses of the contract (contracts.md): 0 ok, 1 a run failed numerically, 2 bad usage/input. */
 enum { CS_OK = 0, CS_EFAIL = 1, CS_EUSAGE = 2 };
 
-#define CS_ASSERT(cond)                                                                            \
-    do {                                                                                           \
-        if (!(cond)) util_abort(__FILE__, __LINE__, #cond);                                        \
+#define CS_ASSERT(cond)                                                                                      \
+    do {                                                                                                     \
+        if (!(cond)) util_abort(__FILE__, __LINE__, #cond);                                                  \
     } while (0)
 
 void util_abort(const char *file, int line, const char *expr);

@@ -9,7 +9,10 @@
 
 #include "util.h"
 
-double closed_d1(double s, double k0, double t) { return s + (k0 - s) * exp(-t); }
+double closed_d1(double s, double k0, double t)
+{
+    return s + (k0 - s) * exp(-t);
+}
 
 double closed_d2(double s, double k0, double t)
 {
@@ -43,12 +46,14 @@ static int antider(int depth, double s, double p, double *a)
 int closed_time(int depth, double s, double k0, double k, double *t)
 {
     if (depth == 1) {
-        if ((k0 - s) * (k - s) <= 0 && k != k0) return util_seterr(CS_EUSAGE, "K does not reach %g from %g", k, k0);
+        if ((k0 - s) * (k - s) <= 0 && k != k0)
+            return util_seterr(CS_EUSAGE, "K does not reach %g from %g", k, k0);
         *t = (k == k0) ? 0 : log((k0 - s) / (k - s));
         return CS_OK;
     }
     if (!(s > 0 && k0 > 0 && k0 < s && k >= k0 && k < s))
-        return util_seterr(CS_EUSAGE, "closed form needs 0 < K0 <= K < s (got K0 = %g, K = %g, s = %g)", k0, k, s);
+        return util_seterr(CS_EUSAGE, "closed form needs 0 < K0 <= K < s (got K0 = %g, K = %g, s = %g)", k0,
+                           k, s);
     if (depth == 2) {
         *t = log(k * (s - k0) / (k0 * (s - k))) / (2 * s);
         return CS_OK;
@@ -63,13 +68,23 @@ int closed_time(int depth, double s, double k0, double k, double *t)
 
 int closed_k(int depth, double s, double k0, double t, double *k)
 {
-    if (depth == 1) { *k = closed_d1(s, k0, t); return CS_OK; }
-    if (depth == 2) { *k = closed_d2(s, k0, t); return CS_OK; }
+    if (depth == 1) {
+        *k = closed_d1(s, k0, t);
+        return CS_OK;
+    }
+    if (depth == 2) {
+        *k = closed_d2(s, k0, t);
+        return CS_OK;
+    }
     /* converged to rounding (K0 = s up to a few ulps): the fixed point K = s */
-    if (s > 0 && fabs(k0 - s) <= 1e-13 * s && t >= 0) { *k = k0; return CS_OK; }
+    if (s > 0 && fabs(k0 - s) <= 1e-13 * s && t >= 0) {
+        *k = k0;
+        return CS_OK;
+    }
     if (!(s > 0 && k0 > 0 && k0 < s && t >= 0))
-        return util_seterr(CS_EUSAGE, "exact: depth %d needs 0 < K0 < s (got K0 = %g, s = %g); use an integrator",
-                           depth, k0, s);
+        return util_seterr(CS_EUSAGE,
+                           "exact: depth %d needs 0 < K0 < s (got K0 = %g, s = %g); use an integrator", depth,
+                           k0, s);
     double p0 = pow(k0, 1.0 / depth), a0, lo = p0, hi = pow(s, 1.0 / depth);
     int rc = antider(depth, s, p0, &a0);
     if (rc) return rc;
@@ -79,8 +94,10 @@ int closed_k(int depth, double s, double k0, double t, double *k)
         if (mid <= lo || mid >= hi) break;
         rc = antider(depth, s, mid, &a);
         if (rc) return rc;
-        if (a - a0 < t) lo = mid;
-        else hi = mid;
+        if (a - a0 < t)
+            lo = mid;
+        else
+            hi = mid;
     }
     *k = pow(0.5 * (lo + hi), depth);
     return CS_OK;
@@ -117,8 +134,10 @@ double closed_share_early(int depth, double s, double delta)
     for (int it = 0; it < 200; it++) {
         double mid = 0.5 * (lo + hi);
         double f = pow(mid, e) - pow(s - mid, e) - rhs; /* decreasing in mid */
-        if (f > 0) lo = mid;
-        else hi = mid;
+        if (f > 0)
+            lo = mid;
+        else
+            hi = mid;
     }
     return 0.5 * (lo + hi) / s;
 }

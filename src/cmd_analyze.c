@@ -489,8 +489,11 @@ done:
 }
 
 const cmd_def cmd_analyze = {
-    "analyze", "per-source singular values, tracked mode shares, inhibition and RSV of a run's snapshots",
+    "analyze",
+    "per-source singular values, tracked mode shares, inhibition and RSV of a run's snapshots",
     "examples:\n  critsim analyze runs/fig2                  # writes svd.dat share.dat angles.dat "
     "summary.dat "
     "(+ rsv.dat rsv_hist.dat)\n  critsim analyze runs/fig2 --rsv-steps 0,150,last\n",
-    specs, run_analyze, "run"};
+    specs,
+    run_analyze,
+    "run"};

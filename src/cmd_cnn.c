@@ -29,7 +29,8 @@ static const opt_spec specs[] = {
     {"train-subset", OPT_INT, "0", "use only the first N training images (0: all)"},
     {"test-subset", OPT_INT, "0", "use only the first N test images (0: all)"},
     {"epochs", OPT_INT, "3", "training epochs"},
-    {"clean-epochs", OPT_INT, "0", "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)"},
+    {"clean-epochs", OPT_INT, "0",
+     "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)"},
     {"seed", OPT_INT, "0", "seed of the initialisation, shuffling, augmentation and deficits"},
     {"out", OPT_STRING, "runs/cnn", "run folder (epochs.dat, final.dat, checkpoint.bin)"},
     {"arch", OPT_STRING, "fused", "network: fused|split (see below)"},
@@ -38,7 +39,8 @@ static const opt_spec specs[] = {
     {"fuse-after", OPT_INT, "1", "split: stages inside each source's pathway before fusion (0..depth)"},
     {"fusion", OPT_STRING, "sum", "split: how pathways are fused: sum|concat"},
     {"sources", OPT_INT, "2", "input sources: 1 (whole image) or 2 (left and right halves)"},
-    {"views", OPT_STRING, "zero", "two sources: zero (the other half zeroed, full width) or crop (half width)"},
+    {"views", OPT_STRING, "zero",
+     "two sources: zero (the other half zeroed, full width) or crop (half width)"},
     {"batch", OPT_INT, "64", "batch size (the last partial batch of an epoch is dropped)"},
     {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr = lr0 * decay^epoch)"},
     {"momentum", OPT_DOUBLE, "0.9", "SGD momentum"},
@@ -50,7 +52,8 @@ static const opt_spec specs[] = {
      "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P"},
     {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit"},
     {"bn-batches", OPT_INT, "20", "training batches of the BN re-estimation before each test (0: all)"},
-    {"checkpoint-every", OPT_INT, "0", "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
+    {"checkpoint-every", OPT_INT, "0",
+     "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
     {"resume", OPT_FLAG, "false", "continue from DIR/checkpoint.bin when it exists"},
     {"branch", OPT_STRING, NULL, "start from this checkpoint's weights (momentum reset) at its epoch"},
     {"threads", OPT_INT, "2", "threads over the batch (results are deterministic per thread count)"},
@@ -76,8 +79,14 @@ typedef struct {
     const data_set *test;
 } src_ctx;
 
-static int s_epoch(void *c, int e) { return data_pipe_epoch(((src_ctx *)c)->pipe, e); }
-static void s_batch(void *c, int b, float *x, int *y) { data_pipe_batch(((src_ctx *)c)->pipe, b, x, y); }
+static int s_epoch(void *c, int e)
+{
+    return data_pipe_epoch(((src_ctx *)c)->pipe, e);
+}
+static void s_batch(void *c, int b, float *x, int *y)
+{
+    data_pipe_batch(((src_ctx *)c)->pipe, b, x, y);
+}
 static void s_test(void *c, int first, int count, float *x, int *y)
 {
     src_ctx *s = c;
@@ -86,29 +95,35 @@ static void s_test(void *c, int first, int count, float *x, int *y)
 
 static int run(const opts *o)
 {
-    long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev, threads;
+    long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
+        threads;
     double lr, mom, wd, decay;
     int dsi, archi, fusi, viewi;
     int rc;
     if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
         (rc = opts_long(o, "train-subset", 0, 100000000, &subset)) ||
         (rc = opts_long(o, "test-subset", 0, 100000000, &tsubset)) ||
-        (rc = opts_long(o, "epochs", 1, 1000000, &epochs)) || (rc = opts_long(o, "seed", 0, LONG_MAX, &seed)) ||
-        (rc = opts_choice(o, "arch", "fused|split", &archi)) || (rc = opts_long(o, "width", 1, 1024, &width)) ||
-        (rc = opts_long(o, "depth", 0, 5, &depth)) || (rc = opts_long(o, "fuse-after", 0, 5, &fuse_after)) ||
-        (rc = opts_choice(o, "fusion", "sum|concat", &fusi)) || (rc = opts_long(o, "sources", 1, 2, &sources)) ||
-        (rc = opts_choice(o, "views", "zero|crop", &viewi)) || (rc = opts_long(o, "batch", 1, 65536, &batch)) ||
-        (rc = opts_double(o, "lr", 0, 100, &lr)) || (rc = opts_double(o, "momentum", 0, 1, &mom)) ||
-        (rc = opts_double(o, "wd", 0, 10, &wd)) || (rc = opts_double(o, "decay", 0, 10, &decay)) ||
-        (rc = opts_long(o, "shift", 0, 16, &shift)) || (rc = opts_long(o, "noise-images", 1, 100000000, &nnoise)) ||
+        (rc = opts_long(o, "epochs", 1, 1000000, &epochs)) ||
+        (rc = opts_long(o, "seed", 0, LONG_MAX, &seed)) ||
+        (rc = opts_choice(o, "arch", "fused|split", &archi)) ||
+        (rc = opts_long(o, "width", 1, 1024, &width)) || (rc = opts_long(o, "depth", 0, 5, &depth)) ||
+        (rc = opts_long(o, "fuse-after", 0, 5, &fuse_after)) ||
+        (rc = opts_choice(o, "fusion", "sum|concat", &fusi)) ||
+        (rc = opts_long(o, "sources", 1, 2, &sources)) ||
+        (rc = opts_choice(o, "views", "zero|crop", &viewi)) ||
+        (rc = opts_long(o, "batch", 1, 65536, &batch)) || (rc = opts_double(o, "lr", 0, 100, &lr)) ||
+        (rc = opts_double(o, "momentum", 0, 1, &mom)) || (rc = opts_double(o, "wd", 0, 10, &wd)) ||
+        (rc = opts_double(o, "decay", 0, 10, &decay)) || (rc = opts_long(o, "shift", 0, 16, &shift)) ||
+        (rc = opts_long(o, "noise-images", 1, 100000000, &nnoise)) ||
         (rc = opts_long(o, "bn-batches", 0, 100000000, &bnb)) ||
-        (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) || (rc = opts_long(o, "threads", 1, 64, &threads)))
+        (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) ||
+        (rc = opts_long(o, "threads", 1, 64, &threads)))
         return rc;
     if (archi == 1 && sources != 2)
         return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
     if (archi == 1 && fuse_after > depth)
-        return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld", fuse_after, depth,
-                           depth);
+        return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld", fuse_after,
+                           depth, depth);
     deficit_list defs;
     if ((rc = deficit_parse_opts(o, "deficit", &defs)) != CS_OK) return rc;
     long clean;
@@ -129,17 +144,30 @@ static int run(const opts *o)
     train_epoch *hist = NULL;
     if ((rc = data_load(dname, dir, 1, subset, NULL, &train)) != CS_OK) goto done;
     if ((rc = data_load(dname, dir, 0, tsubset, &train, &test)) != CS_OK) goto done;
-    data_cfg dc = {.n_src = (int)sources, .views = viewi, .batch = (int)batch, .augment = opts_flag(o, "augment"),
-                   .shift = (int)shift, .n_noise = (int)nnoise};
+    data_cfg dc = {.n_src = (int)sources,
+                   .views = viewi,
+                   .batch = (int)batch,
+                   .augment = opts_flag(o, "augment"),
+                   .shift = (int)shift,
+                   .n_noise = (int)nnoise};
     if (!(pipe = data_pipe_alloc(&train, &dc, &defs, (uint64_t)seed))) {
         rc = CS_EUSAGE;
         goto done;
     }
     int ch, h, w;
     data_pipe_shape(pipe, &ch, &h, &w);
-    cnn_cfg cc = {.arch = archi, .in_c = ch, .in_h = h, .in_w = w, .n_src = (int)sources, .n_class = train.n_class,
-                  .width = (int)width, .depth = (int)depth, .fuse_after = (int)fuse_after, .fusion = fusi,
-                  .batch = (int)batch, .threads = (int)threads};
+    cnn_cfg cc = {.arch = archi,
+                  .in_c = ch,
+                  .in_h = h,
+                  .in_w = w,
+                  .n_src = (int)sources,
+                  .n_class = train.n_class,
+                  .width = (int)width,
+                  .depth = (int)depth,
+                  .fuse_after = (int)fuse_after,
+                  .fusion = fusi,
+                  .batch = (int)batch,
+                  .threads = (int)threads};
     if (!(net = cnn_alloc(&cc))) {
         rc = CS_EUSAGE;
         goto done;
@@ -147,9 +175,17 @@ static int run(const opts *o)
     cnn_init(net, (uint64_t)seed);
     src_ctx sc = {pipe, &test};
     train_source src = {&sc, s_epoch, s_batch, test.n, s_test};
-    train_cfg tc = {.epochs = (int)epochs, .lr0 = lr, .momentum = mom, .wd = wd, .decay = decay,
-                    .bn_batches = (int)bnb, .ckpt_every = (int)ckev, .resume = opts_flag(o, "resume"),
-                    .branch = branch, .progress = !opts_flag(o, "quiet") && isatty(2), .seed = (uint64_t)seed,
+    train_cfg tc = {.epochs = (int)epochs,
+                    .lr0 = lr,
+                    .momentum = mom,
+                    .wd = wd,
+                    .decay = decay,
+                    .bn_batches = (int)bnb,
+                    .ckpt_every = (int)ckev,
+                    .resume = opts_flag(o, "resume"),
+                    .branch = branch,
+                    .progress = !opts_flag(o, "quiet") && isatty(2),
+                    .seed = (uint64_t)seed,
                     .out = out};
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;
@@ -170,7 +206,8 @@ done:
 }
 
 const cmd_def cmd_cnn = {.name = "cnn",
-                         .summary = "train a small CNN on Fashion-MNIST/CIFAR-10 with deficits on epoch windows",
+                         .summary =
+                             "train a small CNN on Fashion-MNIST/CIFAR-10 with deficits on epoch windows",
                          .usage = usage,
                          .specs = specs,
                          .run = run};

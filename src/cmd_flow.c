@@ -44,27 +44,34 @@ void openblas_set_num_threads(int n); /* OpenBLAS (cblas.h cannot be included ne
 
 static const opt_spec specs[] = {
     {"task", OPT_STRING, "hier", "hier|lowrank|latent|completion"},
-    {"arch", OPT_STRING, "paths", "paths (one pathway per source, outputs summed) | fused (one network on all sources)"},
-    {"shared-input", OPT_FLAG, "false", "paths: every pathway reads the whole input (ICLR 2024 multipath model)"},
+    {"arch", OPT_STRING, "paths",
+     "paths (one pathway per source, outputs summed) | fused (one network on all sources)"},
+    {"shared-input", OPT_FLAG, "false",
+     "paths: every pathway reads the whole input (ICLR 2024 multipath model)"},
     {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)"},
     {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)"},
     {"source-dims", OPT_LIST, NULL, "input dimension of each source (default: split the inputs evenly)"},
     {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)"},
     {"width", OPT_INT, "100", "hidden units per layer"},
-    {"loss", OPT_STRING, "mean", "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
+    {"loss", OPT_STRING, "mean",
+     "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
     {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target"},
     {"n-out", OPT_INT, "10", "lowrank/latent: output dimension"},
     {"n-in", OPT_INT, "8", "lowrank: input dimension"},
     {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block"},
-    {"redundancy", OPT_DOUBLE, "0.5", "latent: share rho in [0,1] of the signal common to all sources (each source superposes the shared and its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)"},
-    {"synergy", OPT_DOUBLE, "0", "latent: share g in [0,1] of the target seen only in the difference of the sources"},
+    {"redundancy", OPT_DOUBLE, "0.5",
+     "latent: share rho in [0,1] of the signal common to all sources (each source superposes the shared and "
+     "its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)"},
+    {"synergy", OPT_DOUBLE, "0",
+     "latent: share g in [0,1] of the target seen only in the difference of the sources"},
     {"noise-var", OPT_LIST, "0", "latent: noise variance of each source (one value: all)"},
     {"n", OPT_INT, "100", "completion: the target is n x n"},
     {"rank", OPT_INT, "10", "completion: rank of the first target"},
     {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)"},
     {"n-obs", OPT_INT, "2000", "completion: number of observed entries"},
     {"task-seed", OPT_INT, "-1", "seed of the task's random matrices (-1: --seed)"},
-    {"target", OPT_STRING, NULL, "target matrix file (text rows or .npy): item target map (out x in) or completion M*"},
+    {"target", OPT_STRING, NULL,
+     "target matrix file (text rows or .npy): item target map (out x in) or completion M*"},
     {"target2", OPT_STRING, NULL, "second target for switch@STEP (same shape)"},
     {"observed", OPT_STRING, NULL, "completion: observed entries, one 0-based 'row col' per line"},
     {"sigma-xx", OPT_STRING, NULL, "input covariance file (in x in)"},
@@ -74,22 +81,27 @@ static const opt_spec specs[] = {
     {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)"},
     {"init-eps", OPT_DOUBLE, NULL, "aligned: K(0) = sort_desc(eps (1 + init-noise xi)) instead of --init-k"},
     {"init-noise", OPT_DOUBLE, "0", "aligned with --init-eps: relative noise; identity: diagonal noise"},
-    {"init-weights", OPT_LIST, NULL, "initial weights, one file per layer (first layer first, pathway a first), (out x in)"},
-    {"method", OPT_STRING, "gd", "gd|euler (gradient descent) | rk8pd|rkf45|rkck (gradient flow, time = step * lr)"},
+    {"init-weights", OPT_LIST, NULL,
+     "initial weights, one file per layer (first layer first, pathway a first), (out x in)"},
+    {"method", OPT_STRING, "gd",
+     "gd|euler (gradient descent) | rk8pd|rkf45|rkck (gradient flow, time = step * lr)"},
     {"lr", OPT_DOUBLE, "0.01", "learning rate (gd) / time per step (flow)"},
     {"steps", OPT_INT, "1000", "number of updates"},
     {"every", OPT_INT, "10", "record every K steps (and always the last)"},
     {"epsabs", OPT_DOUBLE, "1e-10", "gradient flow: absolute tolerance"},
     {"epsrel", OPT_DOUBLE, "1e-10", "gradient flow: relative tolerance"},
-    {"deficit", OPT_MULTI, NULL, "gate:P@S-E lesion:P:M@S-E remove:P@S-E noise:P:V@S-E decorrelate@S-E subset:M@S-E switch@T"},
+    {"deficit", OPT_MULTI, NULL,
+     "gate:P@S-E lesion:P:M@S-E remove:P@S-E noise:P:V@S-E decorrelate@S-E subset:M@S-E switch@T"},
     {"seed", OPT_INT, "0", "random seed (initialisation; task unless --task-seed)"},
     {"out", OPT_STRING, "results/flow", "run folder"},
     {"sv-top", OPT_INT, "20", "number of singular values written per map to sv.dat"},
-    {"snap-every", OPT_INT, "-1", "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)"},
+    {"snap-every", OPT_INT, "-1",
+     "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)"},
     {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T"},
     {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step"},
     {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)"},
-    {"threads", OPT_INT, "1", "threads per gradient (completion with one chain, D >= 2; same results for any count)"},
+    {"threads", OPT_INT, "1",
+     "threads per gradient (completion with one chain, D >= 2; same results for any count)"},
     {NULL, 0, NULL, NULL}};
 
 /* Number of the target's modes: singular values above 1e-12 s_0 (below is rounding of an exact 0, e.g.
@@ -98,7 +110,8 @@ static const opt_spec specs[] = {
 static int target_modes(const task *t)
 {
     int nz = 0;
-    while (nz < t->rank && t->s[nz] > 1e-12 * t->s[0]) nz++;
+    while (nz < t->rank && t->s[nz] > 1e-12 * t->s[0])
+        nz++;
     return nz;
 }
 
@@ -123,32 +136,54 @@ typedef struct {
 static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long last)
 {
     memset(&r->loss, 0, sizeof(run_out) - offsetof(run_out, loss));
-    r->d = d; r->t = d->task; r->o = o; r->last = last;
+    r->d = d;
+    r->t = d->task;
+    r->o = o;
+    r->last = last;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     const task *t = d->task;
     r->loss = table_open(dir, "loss.dat", o);
     r->modes = r->loss ? table_open(dir, "modes.dat", o) : NULL;
     r->sv = r->modes ? table_open(dir, "sv.dat", o) : NULL;
-    if (!r->sv) { table_discard(r->loss); table_discard(r->modes); return CS_EUSAGE; }
+    if (!r->sv) {
+        table_discard(r->loss);
+        table_discard(r->modes);
+        return CS_EUSAGE;
+    }
     table *all[3] = {r->loss, r->modes, r->sv};
     for (int i = 0; i < 3; i++) {
-        table_meta(all[i], "engine = flow; task = %s; arch = %s%s; pathways = %d; depth = %d; width = %d; n_out = %d; n_in = %d",
+        table_meta(all[i],
+                   "engine = flow; task = %s; arch = %s%s; pathways = %d; depth = %d; width = %d; n_out = "
+                   "%d; n_in = %d",
                    task_kind_name(t->kind), d->cfg.arch == DLN_FUSED ? "fused" : "paths",
-                   d->cfg.arch == DLN_PATHS && d->in_dim[0] == d->n_in && d->n_chain > 1 ? " (shared input)" : "",
+                   d->cfg.arch == DLN_PATHS && d->in_dim[0] == d->n_in && d->n_chain > 1 ? " (shared input)"
+                                                                                         : "",
                    d->n_chain, d->depth, d->width, d->n_out, d->n_in);
-        table_meta(all[i], "method = %s; lr = %.17g (time = step * lr); loss = %s (c = %.17g)", opts_str(o, "method"),
-                   r->lr, t->kind == TASK_COMPLETION ? "mean over observed entries" : opts_str(o, "loss"), d->loss_c);
-        if (r->flow) table_meta(all[i], "epsabs = %.3g; epsrel = %.3g", strtod(opts_str(o, "epsabs"), NULL), strtod(opts_str(o, "epsrel"), NULL));
+        table_meta(all[i], "method = %s; lr = %.17g (time = step * lr); loss = %s (c = %.17g)",
+                   opts_str(o, "method"), r->lr,
+                   t->kind == TASK_COMPLETION ? "mean over observed entries" : opts_str(o, "loss"),
+                   d->loss_c);
+        if (r->flow)
+            table_meta(all[i], "epsabs = %.3g; epsrel = %.3g", strtod(opts_str(o, "epsabs"), NULL),
+                       strtod(opts_str(o, "epsrel"), NULL));
     }
     table_meta(r->loss, "train_loss: loss of the state under the deficits of update `step`; test_loss: %s",
-               t->kind == TASK_COMPLETION ? "mean over all entries of (W - M_active)^2 (no 1/2)" : "same loss on intact statistics of the active target");
+               t->kind == TASK_COMPLETION ? "mean over all entries of (W - M_active)^2 (no 1/2)"
+                                          : "same loss on intact statistics of the active target");
     table_columns(r->loss, "step train_loss test_loss");
     char cols[512] = "step mode s";
-    for (int p = 0; p < d->n_chain; p++) { size_t n = strlen(cols); snprintf(cols + n, sizeof cols - n, " K_%c", 'a' + p); }
-    table_meta(r->modes, "K_p = u_mode^T Omega_p v_mode (stored weights) against the target's fixed singular vectors; s = target singular value");
+    for (int p = 0; p < d->n_chain; p++) {
+        size_t n = strlen(cols);
+        snprintf(cols + n, sizeof cols - n, " K_%c", 'a' + p);
+    }
+    table_meta(r->modes, "K_p = u_mode^T Omega_p v_mode (stored weights) against the target's fixed singular "
+                         "vectors; s = target singular value");
     table_columns(r->modes, cols);
     strcpy(cols, "step index");
-    for (int p = 0; p < d->n_chain; p++) { size_t n = strlen(cols); snprintf(cols + n, sizeof cols - n, " sigma_%c", 'a' + p); }
+    for (int p = 0; p < d->n_chain; p++) {
+        size_t n = strlen(cols);
+        snprintf(cols + n, sizeof cols - n, " sigma_%c", 'a' + p);
+    }
     strcat(cols, " sigma_total");
     table_meta(r->sv, "singular values (descending) of each pathway's end-to-end map and of the total map");
     table_columns(r->sv, cols);
@@ -166,23 +201,43 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
         if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
             m.n_src = d->n_chain;
             m.layout = shared ? SNAP_SHARED : SNAP_CONCAT;
-            for (int p = 0; p < d->n_chain; p++) m.n_in[p] = d->in_dim[p];
+            for (int p = 0; p < d->n_chain; p++)
+                m.n_in[p] = d->in_dim[p];
         } else {
             m.n_src = t->n_src;
             m.layout = SNAP_CONCAT;
-            for (int p = 0; p < t->n_src; p++) m.n_in[p] = t->src_dim[p];
-            if (d->depth >= 2) { m.n_hidden = d->width; m.hidden_layer = d->depth - 1; r->fused_hidden = 1; }
+            for (int p = 0; p < t->n_src; p++)
+                m.n_in[p] = t->src_dim[p];
+            if (d->depth >= 2) {
+                m.n_hidden = d->width;
+                m.hidden_layer = d->depth - 1;
+                r->fused_hidden = 1;
+            }
         }
         if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
         /* the analyzer gets only the target's modes: U and V packed to their first nz columns */
         int nz = target_modes(t);
-        double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)), *Vz = Uz + (size_t)no * nz;
-        for (int i = 0; i < no; i++) memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
-        for (int i = 0; i < ni; i++) memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
-        m.rank = nz; m.target = t->target; m.U = Uz; m.s = t->s; m.V = Vz; m.sxx = t->sxx;
+        double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)),
+               *Vz = Uz + (size_t)no * nz;
+        for (int i = 0; i < no; i++)
+            memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
+        for (int i = 0; i < ni; i++)
+            memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
+        m.rank = nz;
+        m.target = t->target;
+        m.U = Uz;
+        m.s = t->s;
+        m.V = Vz;
+        m.sxx = t->sxx;
         if (m.n_src > 0) {
             r->snap = snap_open(dir, &m); /* copies U, s, V */
-            if (!r->snap) { free(Uz); table_discard(r->loss); table_discard(r->modes); table_discard(r->sv); return CS_EUSAGE; }
+            if (!r->snap) {
+                free(Uz);
+                table_discard(r->loss);
+                table_discard(r->modes);
+                table_discard(r->sv);
+                return CS_EUSAGE;
+            }
         }
         free(Uz);
     }
@@ -223,20 +278,25 @@ static int record(run_out *r, long step)
     for (int a = 0; a < rk; a++) {
         double v[DLN_MAX_CHAIN + 1];
         v[0] = t->s[a];
-        for (int p = 0; p < d->n_chain; p++) v[1 + p] = r->K[p * rk + a];
+        for (int p = 0; p < d->n_chain; p++)
+            v[1 + p] = r->K[p * rk + a];
         put_row(f, step, a, v, 1 + d->n_chain, 1);
     }
     for (int p = 0; p < d->n_chain; p++) {
         int rp = no < d->in_dim[p] ? no : d->in_dim[p];
-        for (int a = 0; a < rk; a++) r->svals[p * rk + a] = NAN;
+        for (int a = 0; a < rk; a++)
+            r->svals[p * rk + a] = NAN;
         if (linalg_svd(no, d->in_dim[p], d->omega[p], NULL, r->svals + p * rk, NULL)) return CS_EFAIL;
-        for (int a = rp; a < rk; a++) r->svals[p * rk + a] = 0;
+        for (int a = rp; a < rk; a++)
+            r->svals[p * rk + a] = 0;
     }
     if (d->n_chain == 1 && d->in_dim[0] == ni && !d->n_les[0]) /* the total map is the chain's map */
         memcpy(r->svals + rk, r->svals, (size_t)rk * sizeof(double));
-    else if (linalg_svd(no, ni, r->tot, NULL, r->svals + d->n_chain * rk, NULL)) return CS_EFAIL;
+    else if (linalg_svd(no, ni, r->tot, NULL, r->svals + d->n_chain * rk, NULL))
+        return CS_EFAIL;
     f = table_stream(r->sv);
-    for (int a = 0; a < rk && a < r->sv_top; a++) put_row(f, step, a, r->svals + a, d->n_chain + 1, rk);
+    for (int a = 0; a < rk && a < r->sv_top; a++)
+        put_row(f, step, a, r->svals + a, d->n_chain + 1, rk);
     long se = r->snap_every;
     if (se < 0) { /* at recorded steps, thinned to at most about 1000 snapshots per run */
         long k = (r->last - r->first) / (r->every * 1000) + 1;
@@ -245,7 +305,8 @@ static int record(run_out *r, long step)
     if (r->snap && (step % se == 0 || step == r->last)) {
         const double *maps[SNAP_MAX_SRC], *hid[SNAP_MAX_SRC];
         if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
-            for (int p = 0; p < d->n_chain && p < SNAP_MAX_SRC; p++) maps[p] = d->omega[p];
+            for (int p = 0; p < d->n_chain && p < SNAP_MAX_SRC; p++)
+                maps[p] = d->omega[p];
             if (snap_add(r->snap, step, step * r->lr, maps, NULL)) return CS_EUSAGE;
         } else {
             /* per-source blocks of the total map, and of the last hidden layer's map */
@@ -256,12 +317,14 @@ static int record(run_out *r, long step)
                 int o = t->src_off[p], np = t->src_dim[p];
                 maps[p] = b;
                 for (int i = 0; i < no; i++)
-                    for (int j = 0; j < np; j++) b[i * np + j] = d->omega[0][(size_t)i * ni + o + j];
+                    for (int j = 0; j < np; j++)
+                        b[i * np + j] = d->omega[0][(size_t)i * ni + o + j];
                 b += (size_t)no * np;
                 if (H) {
                     hid[p] = b;
                     for (int i = 0; i < w; i++)
-                        for (int j = 0; j < np; j++) b[i * np + j] = H[(size_t)i * ni + o + j];
+                        for (int j = 0; j < np; j++)
+                            b[i * np + j] = H[(size_t)i * ni + o + j];
                     b += (size_t)w * np;
                 }
             }
@@ -280,12 +343,17 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
     if (r->flow) dln_flow_stats(d, &steps, &failed, &rhs);
     int rc = CS_OK;
     for (int i = 0; i < 3; i++) {
-        if (r->flow) table_meta(all[i], "solver: steps = %ld; failed steps = %ld; rhs evaluations = %ld (cumulative)", steps, failed, rhs);
+        if (r->flow)
+            table_meta(all[i], "solver: steps = %ld; failed steps = %ld; rhs evaluations = %ld (cumulative)",
+                       steps, failed, rhs);
         table_meta(all[i], "wall time = %.3f s", wall);
         int s = status == CS_OK ? table_close(all[i]) : table_fail(all[i], fail_step, why);
         if (s && rc == CS_OK) rc = s;
     }
-    if (r->snap) { int s = snap_close(r->snap); if (s && rc == CS_OK) rc = s; }
+    if (r->snap) {
+        int s = snap_close(r->snap);
+        if (s && rc == CS_OK) rc = s;
+    }
     if (status == CS_OK && rc == CS_OK) {
         char path[1200], name[64];
         for (int p = 0; p < d->n_chain && rc == CS_OK; p++)
@@ -300,20 +368,28 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
         const char **keys = util_malloc((size_t)(2 + nsh) * sizeof *keys);
         double *vals = util_malloc((size_t)(2 + nsh) * sizeof *vals);
-        char (*kb)[32] = util_malloc((size_t)(nsh + 1) * sizeof *kb);
-        keys[0] = "final_loss"; vals[0] = r->final_loss;
-        keys[1] = "test_loss"; vals[1] = r->final_test;
+        char(*kb)[32] = util_malloc((size_t)(nsh + 1) * sizeof *kb);
+        keys[0] = "final_loss";
+        vals[0] = r->final_loss;
+        keys[1] = "test_loss";
+        vals[1] = r->final_test;
         for (int a = 0; a < nsh; a++) {
             double sum = 0;
-            for (int p = 0; p < d->n_chain; p++) sum += r->K[p * rk + a];
+            for (int p = 0; p < d->n_chain; p++)
+                sum += r->K[p * rk + a];
             snprintf(kb[a], 32, "share_b_m%d", a);
             keys[2 + a] = kb[a];
             vals[2 + a] = sum != 0 ? r->K[rk + a] / sum : NAN;
         }
         if (rc == CS_OK) rc = table_write_outcomes(r->dir, r->o, 2 + nsh, keys, vals);
-        free(keys); free(vals); free(kb);
+        free(keys);
+        free(vals);
+        free(kb);
     }
-    free(r->K); free(r->svals); free(r->tot); free(r->buf);
+    free(r->K);
+    free(r->svals);
+    free(r->tot);
+    free(r->buf);
     return status != CS_OK ? status : rc;
 }
 
@@ -324,7 +400,10 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
     for (long t = s0; t < s1;) {
         if (t % r->every == 0 || t == r->last || t == r->first) {
             int rc = record(r, t);
-            if (rc) { *fail_step = t; return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", t); }
+            if (rc) {
+                *fail_step = t;
+                return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", t);
+            }
         }
         if (!r->flow) {
             dln_set_step(d, t);
@@ -346,12 +425,18 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         }
         dln_set_step(d, t);
         int rc = dln_flow_advance(d, t * r->lr, nx * r->lr);
-        if (rc) { *fail_step = t; return util_seterr(CS_EFAIL, "step %ld: %s", t, util_errmsg()); }
+        if (rc) {
+            *fail_step = t;
+            return util_seterr(CS_EFAIL, "step %ld: %s", t, util_errmsg());
+        }
         t = nx;
     }
     if (s1 == r->last) {
         int rc = record(r, s1);
-        if (rc) { *fail_step = s1; return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", s1); }
+        if (rc) {
+            *fail_step = s1;
+            return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", s1);
+        }
     }
     return CS_OK;
 }
@@ -403,7 +488,10 @@ static int br_sched_init(br_sched *bs, const opts *o, const char *out, int n, si
 
 static void br_sched_free(br_sched *bs)
 {
-    free(bs->theta); free(bs->pid); free(bs->fd); free(bs->res);
+    free(bs->theta);
+    free(bs->pid);
+    free(bs->fd);
+    free(bs->res);
 }
 
 static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dln *d, const deficit_list *dl,
@@ -445,14 +533,16 @@ static int br_reap(br_sched *bs, int block)
 {
     int status;
     pid_t pid;
-    do pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+    do
+        pid = waitpid(-1, &status, block ? 0 : WNOHANG);
     while (pid < 0 && errno == EINTR);
     if (pid < 0 && block) { /* no child left to wait for (SIGCHLD ignored by a parent?): fail the rest */
         for (int i = 0; i < bs->n; i++)
             if (bs->pid[i]) {
                 memset(&bs->res[i], 0, sizeof bs->res[i]);
                 bs->res[i].st = bs->res[i].crc = CS_EFAIL;
-                snprintf(bs->res[i].why, sizeof bs->res[i].why, "its process could not be waited for: %s", strerror(errno));
+                snprintf(bs->res[i].why, sizeof bs->res[i].why, "its process could not be waited for: %s",
+                         strerror(errno));
                 close(bs->fd[i]);
                 bs->pid[i] = 0;
             }
@@ -464,14 +554,18 @@ static int br_reap(br_sched *bs, int block)
         if (bs->pid[i] != pid) continue;
         br_result *res = &bs->res[i];
         ssize_t got;
-        do got = read(bs->fd[i], res, sizeof *res);
+        do
+            got = read(bs->fd[i], res, sizeof *res);
         while (got < 0 && errno == EINTR);
         close(bs->fd[i]);
         if (got != (ssize_t)sizeof *res) {
             memset(res, 0, sizeof *res);
             res->st = res->crc = CS_EFAIL;
-            if (WIFSIGNALED(status)) snprintf(res->why, sizeof res->why, "its process died of signal %d", WTERMSIG(status));
-            else snprintf(res->why, sizeof res->why, "its process ended without a result (status %d)", WEXITSTATUS(status));
+            if (WIFSIGNALED(status))
+                snprintf(res->why, sizeof res->why, "its process died of signal %d", WTERMSIG(status));
+            else
+                snprintf(res->why, sizeof res->why, "its process ended without a result (status %d)",
+                         WEXITSTATUS(status));
         }
         bs->pid[i] = 0;
         bs->running--;
@@ -481,19 +575,21 @@ static int br_reap(br_sched *bs, int block)
 }
 
 /* Start ready branches while slots are free; with the trunk finished, wait until all have started. */
-static int br_sched_launch(br_sched *bs, const run_out *tmpl, dln *d, const deficit_list *dl, const long *sw, long cont,
-                           int meth, double epsabs, double epsrel, int trunk_running)
+static int br_sched_launch(br_sched *bs, const run_out *tmpl, dln *d, const deficit_list *dl, const long *sw,
+                           long cont, int meth, double epsabs, double epsrel, int trunk_running)
 {
     int limit = trunk_running ? bs->jobs - 1 : bs->jobs;
     for (;;) {
-        while (br_reap(bs, 0)) {}
+        while (br_reap(bs, 0)) {
+        }
         while (bs->running < limit && bs->next < bs->n_ready) {
             int i = bs->next, pfd[2];
             if (pipe(pfd)) return util_seterr(CS_EFAIL, "switch sweep: pipe failed: %s", strerror(errno));
             fflush(NULL);
             pid_t pid = fork();
             if (pid < 0) {
-                close(pfd[0]); close(pfd[1]);
+                close(pfd[0]);
+                close(pfd[1]);
                 return util_seterr(CS_EFAIL, "switch sweep: fork failed: %s (try --jobs 1)", strerror(errno));
             }
             if (pid == 0) {
@@ -514,9 +610,11 @@ static int br_sched_launch(br_sched *bs, const run_out *tmpl, dln *d, const defi
 /* Wait for every started branch; returns the number whose outputs could not be written. */
 static int br_sched_wait(br_sched *bs)
 {
-    while (bs->running > 0) br_reap(bs, 1);
+    while (bs->running > 0)
+        br_reap(bs, 1);
     int bad = 0;
-    for (int i = 0; i < bs->next; i++) bad += bs->res[i].crc != 0 && bs->res[i].st == CS_OK;
+    for (int i = 0; i < bs->next; i++)
+        bad += bs->res[i].crc != 0 && bs->res[i].st == CS_OK;
     return bad;
 }
 
@@ -560,9 +658,16 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     int nsd = 0, sdims[TASK_MAX_SRC];
     if (opts_count(o, "source-dims")) {
         if ((rc = opts_list_long(o, "source-dims", 1, 1000000, &sd, &nsd))) return rc;
-        if (nsd > TASK_MAX_SRC) { free(sd); return util_seterr(CS_EUSAGE, "--source-dims: at most %d sources", TASK_MAX_SRC); }
-        if (nsrc && nsrc != nsd) { free(sd); return util_seterr(CS_EUSAGE, "--sources %d but --source-dims lists %d", nsrc, nsd); }
-        for (int i = 0; i < nsd; i++) sdims[i] = (int)sd[i];
+        if (nsd > TASK_MAX_SRC) {
+            free(sd);
+            return util_seterr(CS_EUSAGE, "--source-dims: at most %d sources", TASK_MAX_SRC);
+        }
+        if (nsrc && nsrc != nsd) {
+            free(sd);
+            return util_seterr(CS_EUSAGE, "--sources %d but --source-dims lists %d", nsrc, nsd);
+        }
+        for (int i = 0; i < nsd; i++)
+            sdims[i] = (int)sd[i];
         free(sd);
         nsrc = nsd;
         c.src_dims = sdims;
@@ -576,14 +681,19 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     double *sv = NULL, *nv = NULL;
     if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c.n_sv))) return rc;
     c.sv = sv;
-    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c.n_noise))) { free(sv); return rc; }
+    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c.n_noise))) {
+        free(sv);
+        return rc;
+    }
     c.noise_var = nv;
     if ((rc = get_int(o, "n-out", 1, 100000, &c.n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c.n_in)) ||
         (rc = get_int(o, "latent-dim", 1, 100000, &c.latent_dim)) ||
-        (rc = opts_double(o, "redundancy", 0, 1, &c.redundancy)) || (rc = opts_double(o, "synergy", 0, 1, &c.synergy)) ||
-        (rc = get_int(o, "n", 1, 100000, &c.n)) || (rc = get_int(o, "rank", 1, 100000, &c.rank1)) ||
-        (rc = get_int(o, "rank2", 1, 100000, &c.rank2)) || (rc = get_int(o, "n-obs", 1, 2000000000, &c.n_obs))) {
-        free(sv); free(nv);
+        (rc = opts_double(o, "redundancy", 0, 1, &c.redundancy)) ||
+        (rc = opts_double(o, "synergy", 0, 1, &c.synergy)) || (rc = get_int(o, "n", 1, 100000, &c.n)) ||
+        (rc = get_int(o, "rank", 1, 100000, &c.rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c.rank2)) ||
+        (rc = get_int(o, "n-obs", 1, 2000000000, &c.n_obs))) {
+        free(sv);
+        free(nv);
         return rc;
     }
     c.target_file = opts_str(o, "target");
@@ -591,18 +701,34 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     c.observed_file = opts_str(o, "observed");
     c.sxx_file = opts_str(o, "sigma-xx");
     c.syx_file = opts_str(o, "sigma-yx");
-    if (c.observed_file && kind != TASK_COMPLETION) { free(sv); free(nv); return util_seterr(CS_EUSAGE, "--observed needs --task completion"); }
-    if ((rc = deficit_parse_opts(o, "deficit", dl))) { free(sv); free(nv); return rc; }
+    if (c.observed_file && kind != TASK_COMPLETION) {
+        free(sv);
+        free(nv);
+        return util_seterr(CS_EUSAGE, "--observed needs --task completion");
+    }
+    if ((rc = deficit_parse_opts(o, "deficit", dl))) {
+        free(sv);
+        free(nv);
+        return rc;
+    }
     for (int i = 0; i < dl->n; i++)
         if (dl->d[i].kind == DEF_SWITCH) c.need_target2 = 1;
     if (opts_count(o, "switch-sweep")) c.need_target2 = 1;
     rc = task_build(&c, t);
-    free(sv); free(nv);
+    free(sv);
+    free(nv);
     if (rc) return rc;
     dln *d;
-    if ((rc = dln_alloc(&dc, t, &d))) { task_free(t); return rc; }
+    if ((rc = dln_alloc(&dc, t, &d))) {
+        task_free(t);
+        return rc;
+    }
     rc = dln_set_deficits(d, dl);
-    if (rc) { dln_free(d); task_free(t); return rc; }
+    if (rc) {
+        dln_free(d);
+        task_free(t);
+        return rc;
+    }
     *dout = d;
     return CS_OK;
 }
@@ -616,15 +742,19 @@ static int init_weights(const opts *o, dln *d)
     int nf = opts_count(o, "init-weights");
     if (nf) {
         if (nf != d->n_chain * d->depth)
-            return util_seterr(CS_EUSAGE, "--init-weights lists %d files but the model has %d pathway(s) x %d layers = %d", nf,
-                               d->n_chain, d->depth, d->n_chain * d->depth);
+            return util_seterr(
+                CS_EUSAGE, "--init-weights lists %d files but the model has %d pathway(s) x %d layers = %d",
+                nf, d->n_chain, d->depth, d->n_chain * d->depth);
         for (int i = 0; i < nf; i++) {
             int r, c;
             double *w;
             const char *f = opts_item(o, "init-weights", i);
             if ((rc = task_load_matrix(f, "--init-weights", &r, &c, &w))) return rc;
             for (long k = 0; k < (long)r * c; k++)
-                if (!isfinite(w[k])) { free(w); return util_seterr(CS_EUSAGE, "--init-weights: '%s' holds a non-finite value", f); }
+                if (!isfinite(w[k])) {
+                    free(w);
+                    return util_seterr(CS_EUSAGE, "--init-weights: '%s' holds a non-finite value", f);
+                }
             char what[1200];
             snprintf(what, sizeof what, "--init-weights '%s'", f);
             rc = dln_set_layer(d, i / d->depth, i % d->depth + 1, w, r, c, what);
@@ -634,7 +764,9 @@ static int init_weights(const opts *o, dln *d)
         return CS_OK;
     }
     double scale, noise;
-    if ((rc = opts_double(o, "init-scale", 0, 1e300, &scale)) || (rc = opts_double(o, "init-noise", 0, 1e300, &noise))) return rc;
+    if ((rc = opts_double(o, "init-scale", 0, 1e300, &scale)) ||
+        (rc = opts_double(o, "init-noise", 0, 1e300, &noise)))
+        return rc;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, (unsigned long)seed);
     double *k0 = NULL;
@@ -642,12 +774,19 @@ static int init_weights(const opts *o, dln *d)
     if (kind == DLN_INIT_ALIGNED) {
         if (opts_is_set(o, "init-eps")) {
             double eps;
-            if ((rc = opts_double(o, "init-eps", -1e300, 1e300, &eps))) { gsl_rng_free(rng); return rc; }
+            if ((rc = opts_double(o, "init-eps", -1e300, 1e300, &eps))) {
+                gsl_rng_free(rng);
+                return rc;
+            }
             nk = d->task->rank;
             k0 = util_malloc((size_t)nk * sizeof *k0);
-            for (int i = 0; i < nk; i++) k0[i] = eps * (1 + noise * gsl_ran_gaussian_ziggurat(rng, 1.0));
+            for (int i = 0; i < nk; i++)
+                k0[i] = eps * (1 + noise * gsl_ran_gaussian_ziggurat(rng, 1.0));
             qsort(k0, (size_t)nk, sizeof *k0, cmp_desc);
-        } else if ((rc = opts_list_double(o, "init-k", -1e300, 1e300, &k0, &nk))) { gsl_rng_free(rng); return rc; }
+        } else if ((rc = opts_list_double(o, "init-k", -1e300, 1e300, &k0, &nk))) {
+            gsl_rng_free(rng);
+            return rc;
+        }
     }
     rc = dln_init(d, (dln_init_kind)kind, scale, noise, k0, nk, rng);
     free(k0);
@@ -662,10 +801,13 @@ static int run(const opts *o)
     long steps, every, se, cont;
     int svtop;
     double lr, epsabs, epsrel;
-    if ((rc = opts_long(o, "steps", 0, 2000000000L, &steps)) || (rc = opts_long(o, "every", 1, 2000000000L, &every)) ||
-        (rc = opts_long(o, "snap-every", -1, 2000000000L, &se)) || (rc = opts_long(o, "continue", 0, 2000000000L, &cont)) ||
+    if ((rc = opts_long(o, "steps", 0, 2000000000L, &steps)) ||
+        (rc = opts_long(o, "every", 1, 2000000000L, &every)) ||
+        (rc = opts_long(o, "snap-every", -1, 2000000000L, &se)) ||
+        (rc = opts_long(o, "continue", 0, 2000000000L, &cont)) ||
         (rc = get_int(o, "sv-top", 0, 1000000, &svtop)) || (rc = opts_double(o, "lr", 1e-300, 1e300, &lr)) ||
-        (rc = opts_double(o, "epsabs", 0, 1e300, &epsabs)) || (rc = opts_double(o, "epsrel", 0, 1e300, &epsrel)))
+        (rc = opts_double(o, "epsabs", 0, 1e300, &epsabs)) ||
+        (rc = opts_double(o, "epsrel", 0, 1e300, &epsrel)))
         return rc;
     if (epsabs == 0 && epsrel == 0) return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
     const char *out = opts_str(o, "out");
@@ -686,7 +828,12 @@ static int run(const opts *o)
 
     run_out r;
     memset(&r, 0, sizeof r);
-    r.flow = flow; r.lr = lr; r.every = every; r.snap_every = se; r.sv_top = svtop; r.t_wall0 = util_now();
+    r.flow = flow;
+    r.lr = lr;
+    r.every = every;
+    r.snap_every = se;
+    r.sv_top = svtop;
+    r.t_wall0 = util_now();
 
     int nsw = opts_count(o, "switch-sweep");
     if (!nsw) {
@@ -696,26 +843,50 @@ static int run(const opts *o)
         char why[512];
         snprintf(why, sizeof why, "%s", util_errmsg());
         rc = out_close(&r, st, fs, why);
-        if (st) { util_seterr(st, "%s", why); rc = st; }
+        if (st) {
+            util_seterr(st, "%s", why);
+            rc = st;
+        }
         goto done;
     }
     /* switch sweep: trunk without switch deficits, branches with switch@T */
     for (int i = 0; i < dl.n; i++)
-        if (dl.d[i].kind == DEF_SWITCH) { rc = util_seterr(CS_EUSAGE, "--switch-sweep sets the switch itself; drop switch@ from --deficit"); goto done; }
-    if (dl.n + 1 > DEFICIT_MAX) { rc = util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep"); goto done; }
+        if (dl.d[i].kind == DEF_SWITCH) {
+            rc = util_seterr(CS_EUSAGE, "--switch-sweep sets the switch itself; drop switch@ from --deficit");
+            goto done;
+        }
+    if (dl.n + 1 > DEFICIT_MAX) {
+        rc = util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
+        goto done;
+    }
     long *sw = NULL;
     int n_sw;
     if ((rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw))) goto done;
     for (int i = 1; i < n_sw; i++)
-        if (sw[i] <= sw[i - 1]) { free(sw); rc = util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly"); goto done; }
+        if (sw[i] <= sw[i - 1]) {
+            free(sw);
+            rc = util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
+            goto done;
+        }
     table *sum = table_open(out, "switch_sweep.dat", o);
-    if (!sum) { free(sw); rc = CS_EUSAGE; goto done; }
-    table_meta(sum, "one trunk without switch; branch T: switch@T, %ld more updates (steps = T + %ld); official T_c = T - 1", cont, cont);
+    if (!sum) {
+        free(sw);
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    table_meta(sum,
+               "one trunk without switch; branch T: switch@T, %ld more updates (steps = T + %ld); official "
+               "T_c = T - 1",
+               cont, cont);
     table_columns(sum, "switch_step steps final_loss test_loss");
     long trunk_last = sw[n_sw - 1];
     run_out tr;
     tr = r;
-    if ((rc = out_open(&tr, o, d, out, trunk_last))) { table_discard(sum); free(sw); goto done; }
+    if ((rc = out_open(&tr, o, d, out, trunk_last))) {
+        table_discard(sum);
+        free(sw);
+        goto done;
+    }
     br_sched bs;
     long fs = 0;
     int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
@@ -736,7 +907,8 @@ static int run(const opts *o)
     int nfail = 0;
     for (int i = 0; i < n_sw && st == CS_OK; i++) {
         const br_result *b = &bs.res[i];
-        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss, b->st ? NAN : b->final_test);
+        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss,
+                  b->st ? NAN : b->final_test);
         if (b->st) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], b->why);
         nfail += b->st != CS_OK;
     }
@@ -747,9 +919,14 @@ static int run(const opts *o)
     br_sched_free(&bs);
     rc = out_close(&tr, st, fs, why);
     int s2 = st == CS_OK ? table_close(sum) : table_fail(sum, fs, why);
-    if (st) { util_seterr(st, "%s", why); rc = st; }
-    else if (!rc) rc = s2;
-    if (!rc && nfail) rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)", nfail, n_sw);
+    if (st) {
+        util_seterr(st, "%s", why);
+        rc = st;
+    } else if (!rc)
+        rc = s2;
+    if (!rc && nfail)
+        rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)",
+                         nfail, n_sw);
     free(sw);
 done:
     dln_free(d);
@@ -758,13 +935,11 @@ done:
 }
 
 const cmd_def cmd_flow = {
-    "flow",
-    "train deep/shallow multi-source linear networks on full matrices (GD or gradient flow)",
+    "flow", "train deep/shallow multi-source linear networks on full matrices (GD or gradient flow)",
     "examples:\n"
     "  critsim flow --task hier --shared-input --depth 4 --loss sum --init aligned --init-eps 0.01 \\\n"
     "      --init-noise 0.1 --lr 0.01 --steps 1000 --deficit gate:b@0-150 --out runs/fig2\n"
     "  critsim flow --task completion --arch fused --depth 3 --lr 0.2 --init-scale 0.001 \\\n"
     "      --switch-sweep 1,1001,5001 --continue 29998 --every 100 --out runs/mc\n"
     "outputs: loss.dat, modes.dat, sv.dat, weights_P_L.npy, snap/, final.dat (see README)",
-    specs,
-    run};
+    specs, run};

@@ -26,7 +26,8 @@
 
 static const opt_spec specs[] = {
     {"depth", OPT_INT, "4", "number of weight matrices per pathway D >= 1"},
-    {"sv", OPT_LIST, HIER, "target strengths s_alpha, descending (default: hierarchical task sqrt15,sqrt7,sqrt3,sqrt3,1,1,1,1)"},
+    {"sv", OPT_LIST, HIER,
+     "target strengths s_alpha, descending (default: hierarchical task sqrt15,sqrt7,sqrt3,sqrt3,1,1,1,1)"},
     {"pathways", OPT_INT, "2", "number of pathways a, b, ... (outputs summed)"},
     {"init", OPT_STRING, "small", "small|large: K = p^D (balanced) or K = p (p^2 + c)^((D-1)/2)"},
     {"c", OPT_DOUBLE, "1", "large-init constant c = q^2 - p^2"},
@@ -35,7 +36,8 @@ static const opt_spec specs[] = {
     {"dt", OPT_DOUBLE, "0.01", "Euler step (= learning rate); time per update for the flow"},
     {"steps", OPT_INT, "1000", "number of updates"},
     {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)"},
-    {"deficit", OPT_MULTI, NULL, "gate:P@S-E (P stops learning, still counts) | lesion:P:MODE@S-E; update t affected iff S <= t < E"},
+    {"deficit", OPT_MULTI, NULL,
+     "gate:P@S-E (P stops learning, still counts) | lesion:P:MODE@S-E; update t affected iff S <= t < E"},
     {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf|exact"},
     {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance"},
     {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance"},
@@ -73,20 +75,25 @@ static int read_cfg(const opts *o, cfg *c)
     if ((rc = opts_choice(o, "init", "small|large", &idx))) return rc;
     c->param = idx ? MODES_LARGE : MODES_SMALL;
     if ((rc = opts_double(o, "c", 0, 1e300, &c->c))) return rc;
-    if (c->param == MODES_LARGE && !(c->c > 0)) return util_seterr(CS_EUSAGE, "--c must be > 0 with --init large");
+    if (c->param == MODES_LARGE && !(c->c > 0))
+        return util_seterr(CS_EUSAGE, "--c must be > 0 with --init large");
     if ((rc = opts_double(o, "dt", 1e-300, 1e300, &c->dt))) return rc;
     if ((rc = opts_double(o, "epsabs", 0, 1, &c->epsabs))) return rc;
     if ((rc = opts_double(o, "epsrel", 0, 1, &c->epsrel))) return rc;
-    if (c->epsabs == 0 && c->epsrel == 0) return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
+    if (c->epsabs == 0 && c->epsrel == 0)
+        return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
     if ((rc = opts_choice(o, "method", method_names, &idx))) return rc;
-    static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD, MODES_RKF45, MODES_MSBDF, MODES_EXACT};
+    static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD,
+                                      MODES_RKF45, MODES_MSBDF, MODES_EXACT};
     c->method = mm[idx];
     c->method_name = opts_str(o, "method");
     if ((rc = opts_list_double(o, "sv", 0, 1e300, &c->s, &n))) return rc;
     c->nmodes = n;
     for (int a = 1; a < n; a++)
         if (c->s[a] > c->s[a - 1])
-            return util_seterr(CS_EUSAGE, "--sv must be in descending order (modes are numbered by decreasing s); sort the list");
+            return util_seterr(
+                CS_EUSAGE,
+                "--sv must be in descending order (modes are numbered by decreasing s); sort the list");
     if (opts_is_set(o, "init-p") && opts_is_set(o, "init-k"))
         return util_seterr(CS_EUSAGE, "give --init-p or --init-k, not both");
     if (opts_is_set(o, "init-p")) {
@@ -97,10 +104,13 @@ static int read_cfg(const opts *o, cfg *c)
         if ((rc = opts_list_double(o, "init-k", -1e300, 1e300, &k, &n))) return rc;
         if (n != 1 && n != c->nmodes) {
             free(k);
-            return util_seterr(CS_EUSAGE, "--init-k has %d values for %d modes; give one value or one per mode", n, c->nmodes);
+            return util_seterr(CS_EUSAGE,
+                               "--init-k has %d values for %d modes; give one value or one per mode", n,
+                               c->nmodes);
         }
         c->k0 = util_malloc((size_t)c->nmodes * sizeof(double));
-        for (int a = 0; a < c->nmodes; a++) c->k0[a] = k[n == 1 ? 0 : a];
+        for (int a = 0; a < c->nmodes; a++)
+            c->k0[a] = k[n == 1 ? 0 : a];
         free(k);
     }
     return CS_OK;
@@ -124,7 +134,8 @@ static void write_rows(table *tb, const modes *m, long step)
     FILE *f = table_stream(tb);
     for (int a = 0; a < m->nmodes; a++) {
         fprintf(f, "%ld %d %.17g", step, a, m->s[a]);
-        for (int q = 0; q < m->npaths; q++) fprintf(f, " %.17g", m->K[q * m->nmodes + a]);
+        for (int q = 0; q < m->npaths; q++)
+            fprintf(f, " %.17g", m->K[q * m->nmodes + a]);
         fputc('\n', f);
     }
 }
@@ -140,12 +151,15 @@ static int write_final(const char *dir, const opts *o, const modes *m)
     if (np >= 2)
         for (int a = 0; a < nm; a++) {
             double sum = 0;
-            for (int q = 0; q < np; q++) sum += m->K[q * nm + a];
+            for (int q = 0; q < np; q++)
+                sum += m->K[q * nm + a];
             snprintf(names[n], 32, "share_b_m%d", a), vals[n++] = m->K[nm + a] / sum;
         }
     for (int a = 0; a < nm; a++)
-        for (int q = 0; q < np; q++) snprintf(names[n], 32, "K_%c_m%d", 'a' + q, a), vals[n++] = m->K[q * nm + a];
-    for (int i = 0; i < n; i++) keys[i] = names[i];
+        for (int q = 0; q < np; q++)
+            snprintf(names[n], 32, "K_%c_m%d", 'a' + q, a), vals[n++] = m->K[q * nm + a];
+    for (int i = 0; i < n; i++)
+        keys[i] = names[i];
     int rc = table_write_outcomes(dir, o, n, keys, vals);
     free(names), free(keys), free(vals);
     return rc;
@@ -158,22 +172,37 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
     if (!m) return CS_EUSAGE;
     int rc = modes_set_deficits(m, dl);
     if (!rc) rc = modes_set_method(m, c->method, c->dt, c->epsabs, c->epsrel);
-    if (rc) { modes_free(m); return rc; }
+    if (rc) {
+        modes_free(m);
+        return rc;
+    }
     for (int q = 0; q < c->npaths; q++)
         for (int a = 0; a < c->nmodes; a++) {
-            if (c->use_p0) modes_set_p(m, q, a, c->p0);
-            else modes_set_k(m, q, a, c->k0[a]);
+            if (c->use_p0)
+                modes_set_p(m, q, a, c->p0);
+            else
+                modes_set_k(m, q, a, c->k0[a]);
         }
     table *tb = table_open(dir, "modes.dat", o);
-    if (!tb) { modes_free(m); return CS_EUSAGE; }
-    table_meta(tb, "engine = modes (reduced per-mode theory); depth = %d; pathways = %d; modes = %d; init = %s; c = %.17g",
-               c->depth, c->npaths, c->nmodes, c->param == MODES_SMALL ? "small (K = p^D)" : "large (K = p (p^2+c)^((D-1)/2))",
+    if (!tb) {
+        modes_free(m);
+        return CS_EUSAGE;
+    }
+    table_meta(tb,
+               "engine = modes (reduced per-mode theory); depth = %d; pathways = %d; modes = %d; init = %s; "
+               "c = %.17g",
+               c->depth, c->npaths, c->nmodes,
+               c->param == MODES_SMALL ? "small (K = p^D)" : "large (K = p (p^2+c)^((D-1)/2))",
                c->param == MODES_SMALL ? 0.0 : c->c);
-    table_meta(tb, "method = %s; dt = %.17g; steps = %ld; every = %d%s", c->method_name, c->dt, c->steps, c->every,
-               c->method == MODES_EULER ? " (explicit Euler on p)" : c->method == MODES_EXACT ? " (closed forms)" : " (GSL odeiv2, time = step * dt)");
+    table_meta(tb, "method = %s; dt = %.17g; steps = %ld; every = %d%s", c->method_name, c->dt, c->steps,
+               c->every,
+               c->method == MODES_EULER   ? " (explicit Euler on p)"
+               : c->method == MODES_EXACT ? " (closed forms)"
+                                          : " (GSL odeiv2, time = step * dt)");
     if (c->method != MODES_EULER && c->method != MODES_EXACT)
         table_meta(tb, "epsabs = %.3g; epsrel = %.3g", c->epsabs, c->epsrel);
-    for (int i = 0; dl && i < dl->n; i++) table_meta(tb, "deficit = %s (update t affected iff START <= t < END)", dl->d[i].text);
+    for (int i = 0; dl && i < dl->n; i++)
+        table_meta(tb, "deficit = %s (update t affected iff START <= t < END)", dl->d[i].text);
     char cols[64 + 8 * 26] = "step mode s";
     for (int q = 0; q < c->npaths; q++) {
         char b[8];
@@ -202,11 +231,17 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
         modes_free(m);
         return util_seterr(CS_EFAIL, "%s", msg);
     }
-    if (rc) { table_discard(tb); modes_free(m); return rc; }
+    if (rc) {
+        table_discard(tb);
+        modes_free(m);
+        return rc;
+    }
     rc = table_close(tb);
     if (!rc) rc = write_final(dir, o, m);
-    if (keep && !rc) *keep = m;
-    else modes_free(m);
+    if (keep && !rc)
+        *keep = m;
+    else
+        modes_free(m);
     return rc;
 }
 
@@ -220,15 +255,21 @@ static int headline(cfg *c, const opts *o)
     double t0 = util_now();
     table *share = table_open(out, "share.dat", o), *sw[3] = {0};
     if (!share) return CS_EUSAGE;
-    table_meta(share, "headline: final share K_b / sum_p K_p per depth, window and mode; b gated early [0,150), middle [400,550), late [750,900)");
-    table_meta(share, "method = %s; dt = %.17g; steps = %ld; window index 0 early, 1 middle, 2 late", c->method_name, c->dt, c->steps);
+    table_meta(share, "headline: final share K_b / sum_p K_p per depth, window and mode; b gated early "
+                      "[0,150), middle [400,550), late [750,900)");
+    table_meta(share, "method = %s; dt = %.17g; steps = %ld; window index 0 early, 1 middle, 2 late",
+               c->method_name, c->dt, c->steps);
     table_columns(share, "depth window mode s share_b K_a K_b");
     for (int w = 0; w < 3; w++) {
         char nm_[64], cols[32 + 16 * 64] = "depth";
         snprintf(nm_, sizeof nm_, "share_%s.dat", wname[w]);
         sw[w] = table_open(out, nm_, o);
-        if (!sw[w]) { rc = CS_EUSAGE; goto done; }
-        table_meta(sw[w], "final share K_b / sum_p K_p after gating b with %s; one column per mode", wspec[w]);
+        if (!sw[w]) {
+            rc = CS_EUSAGE;
+            goto done;
+        }
+        table_meta(sw[w], "final share K_b / sum_p K_p after gating b with %s; one column per mode",
+                   wspec[w]);
         for (int a = 0; a < nm && a < 64; a++) {
             char b[16];
             snprintf(b, sizeof b, " share_m%d", a);
@@ -237,9 +278,11 @@ static int headline(cfg *c, const opts *o)
         table_columns(sw[w], cols);
     }
     printf("# final share K_b/(K_a+K_b) per mode; s =");
-    for (int a = 0; a < nm; a++) printf(" %.4g", c->s[a]);
+    for (int a = 0; a < nm; a++)
+        printf(" %.4g", c->s[a]);
     printf("\n%-5s %-7s", "depth", "window");
-    for (int a = 0; a < nm; a++) printf("  m%-5d", a);
+    for (int a = 0; a < nm; a++)
+        printf("  m%-5d", a);
     printf("\n");
     for (int d = 1; d <= 6 && !rc; d++)
         for (int w = 0; w < 3 && !rc; w++) {
@@ -257,7 +300,8 @@ static int headline(cfg *c, const opts *o)
             fprintf(f, "%d", d);
             for (int a = 0; a < nm; a++) {
                 double ka = m->K[a], kb = m->K[nm + a], tot = 0;
-                for (int q = 0; q < m->npaths; q++) tot += m->K[q * nm + a];
+                for (int q = 0; q < m->npaths; q++)
+                    tot += m->K[q * nm + a];
                 printf("  %.4f", kb / tot);
                 fprintf(f, " %.17g", kb / tot);
                 table_row(share, "%d %d %d %.17g %.17g %.17g %.17g", d, w, a, c->s[a], kb / tot, ka, kb);
@@ -269,7 +313,8 @@ static int headline(cfg *c, const opts *o)
 done:
     if (rc) {
         table_discard(share);
-        for (int w = 0; w < 3; w++) table_discard(sw[w]);
+        for (int w = 0; w < 3; w++)
+            table_discard(sw[w]);
         return rc;
     }
     table_meta(share, "wall = %.3f s for 18 runs", util_now() - t0);
@@ -278,7 +323,9 @@ done:
         int r2 = table_close(sw[w]);
         if (!rc) rc = r2;
     }
-    if (!rc) printf("# tables in %s (share.dat, share_early/middle/late.dat, dD/WINDOW/modes.dat); %.3f s\n", out, util_now() - t0);
+    if (!rc)
+        printf("# tables in %s (share.dat, share_early/middle/late.dat, dD/WINDOW/modes.dat); %.3f s\n", out,
+               util_now() - t0);
     return rc;
 }
 
@@ -286,7 +333,10 @@ static int run(const opts *o)
 {
     cfg c;
     int rc = read_cfg(o, &c);
-    if (rc) { cfg_free(&c); return rc; }
+    if (rc) {
+        cfg_free(&c);
+        return rc;
+    }
     deficit_list dl;
     if (opts_flag(o, "headline")) {
         rc = headline(&c, o);
@@ -304,7 +354,8 @@ const cmd_def cmd_modes = {
     "reduced per-mode theory of deep linear networks: Euler recurrence, GSL flow, closed forms",
     "examples:\n"
     "  critsim modes --depth 4 --deficit gate:b@0-150 --out results/fig2_early\n"
-    "  critsim modes --depth 2 --sv 10 --init-p 0.005 --dt 0.01 --steps 1000000 --every 1000 --deficit gate:b@0-4\n"
+    "  critsim modes --depth 2 --sv 10 --init-p 0.005 --dt 0.01 --steps 1000000 --every 1000 --deficit "
+    "gate:b@0-4\n"
     "  critsim modes --depth 3 --method rk8pd --epsrel 1e-12 --out results/flow3\n"
     "  critsim modes --headline --out results/headline   (the main job)",
     specs,

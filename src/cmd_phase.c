@@ -66,12 +66,16 @@ static int run(const opts *o)
     double s, c, psd, kmax, dt, ea, er;
     int rc, init, start, meth;
     if ((rc = opts_long(o, "depth", 1, 10000, &D)) || (rc = opts_double(o, "s", -1e300, 1e300, &s)) ||
-        (rc = opts_choice(o, "init", "small|large", &init)) || (rc = opts_double(o, "c", 1e-300, 1e300, &c)) ||
-        (rc = opts_choice(o, "start", "random|grid|point", &start)) || (rc = opts_long(o, "n", 1, 100000, &n)) ||
-        (rc = opts_double(o, "p-sd", 0, 1e300, &psd)) || (rc = opts_double(o, "kmax", 1e-300, 1e300, &kmax)) ||
+        (rc = opts_choice(o, "init", "small|large", &init)) ||
+        (rc = opts_double(o, "c", 1e-300, 1e300, &c)) ||
+        (rc = opts_choice(o, "start", "random|grid|point", &start)) ||
+        (rc = opts_long(o, "n", 1, 100000, &n)) || (rc = opts_double(o, "p-sd", 0, 1e300, &psd)) ||
+        (rc = opts_double(o, "kmax", 1e-300, 1e300, &kmax)) ||
         (rc = opts_long(o, "field-n", 2, 10000, &fn)) || (rc = opts_long(o, "seed", 0, 4294967295L, &seed)) ||
-        (rc = opts_double(o, "dt", 1e-300, 1e300, &dt)) || (rc = opts_long(o, "steps", 0, 1000000000000L, &steps)) ||
-        (rc = opts_long(o, "every", 1, 1000000000000L, &every)) || (rc = opts_long(o, "log-rows", 0, 10000, &lr)) ||
+        (rc = opts_double(o, "dt", 1e-300, 1e300, &dt)) ||
+        (rc = opts_long(o, "steps", 0, 1000000000000L, &steps)) ||
+        (rc = opts_long(o, "every", 1, 1000000000000L, &every)) ||
+        (rc = opts_long(o, "log-rows", 0, 10000, &lr)) ||
         (rc = opts_choice(o, "method", "euler|gd|rk8pd|rkf45|msbdf", &meth)) ||
         (rc = opts_double(o, "epsabs", 0, 1, &ea)) || (rc = opts_double(o, "epsrel", 0, 1, &er)))
         return rc;
@@ -80,18 +84,26 @@ static int run(const opts *o)
     int npp = 0;
     if (start == 2) {
         if ((rc = opts_list_double(o, "init-p", -1e300, 1e300, &pp, &npp))) return rc;
-        if (npp > 2) { free(pp); return util_seterr(CS_EUSAGE, "--init-p takes P or PA,PB"); }
+        if (npp > 2) {
+            free(pp);
+            return util_seterr(CS_EUSAGE, "--init-p takes P or PA,PB");
+        }
     }
     long ntraj = start == 0 ? n : start == 1 ? n * n : 1;
     double *sv = util_malloc((size_t)ntraj * sizeof(double));
-    for (long i = 0; i < ntraj; i++) sv[i] = s;
+    for (long i = 0; i < ntraj; i++)
+        sv[i] = s;
     modes *m = modes_alloc((int)D, (int)ntraj, 2, init ? MODES_LARGE : MODES_SMALL, c, sv);
     free(sv);
     deficit_list dl;
     rc = deficit_parse_opts(o, "deficit", &dl);
     if (!rc) rc = modes_set_deficits(m, &dl);
     if (!rc) rc = modes_set_method(m, mm[meth], dt, ea, er);
-    if (rc) { modes_free(m); free(pp); return rc; }
+    if (rc) {
+        modes_free(m);
+        free(pp);
+        return rc;
+    }
     if (start == 0) {
         gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
         gsl_rng_set(r, (unsigned long)seed);
@@ -114,9 +126,13 @@ static int run(const opts *o)
     const char *dir = opts_str(o, "out");
     /* vector field */
     table *tf = table_open(dir, "field.dat", o);
-    if (!tf) { modes_free(m); return CS_EUSAGE; }
-    table_meta(tf, "deficit-free vector field (dK_a/dt, dK_b/dt); depth = %ld; s = %.17g; init = %s; c = %.17g", D, s,
-               init ? "large" : "small", init ? c : 0.0);
+    if (!tf) {
+        modes_free(m);
+        return CS_EUSAGE;
+    }
+    table_meta(tf,
+               "deficit-free vector field (dK_a/dt, dK_b/dt); depth = %ld; s = %.17g; init = %s; c = %.17g",
+               D, s, init ? "large" : "small", init ? c : 0.0);
     table_meta(tf, "(u, v): direction scaled to 0.8 grid cells, for gnuplot `with vectors`");
     table_columns(tf, "K_a K_b dK_a dK_b u v");
     {
@@ -127,15 +143,20 @@ static int run(const opts *o)
                 K[0] = h * i, K[1] = h * j;
                 modes_field(f1, K, dk);
                 double nrm = hypot(dk[0], dk[1]), sc = nrm > 0 ? 0.8 * h / nrm : 0;
-                table_row(tf, "%.17g %.17g %.17g %.17g %.17g %.17g", K[0], K[1], dk[0], dk[1], dk[0] * sc, dk[1] * sc);
+                table_row(tf, "%.17g %.17g %.17g %.17g %.17g %.17g", K[0], K[1], dk[0], dk[1], dk[0] * sc,
+                          dk[1] * sc);
             }
         modes_free(f1);
     }
-    if ((rc = table_close(tf))) { modes_free(m); return rc; }
+    if ((rc = table_close(tf))) {
+        modes_free(m);
+        return rc;
+    }
     /* trajectories: record into memory-free streaming blocks: one table, rows grouped per record step,
      * then rewritten per trajectory would need storage; keep (steps x ntraj) rows in a buffer */
     long nrec = 1;
-    for (long t = 0; t < steps; t = next_rec(t, every, (int)lr, steps)) nrec++;
+    for (long t = 0; t < steps; t = next_rec(t, every, (int)lr, steps))
+        nrec++;
     double *buf = util_malloc((size_t)nrec * (size_t)ntraj * 2 * sizeof(double));
     long *rs = util_malloc((size_t)nrec * sizeof(long));
     long k = 0, t = 0, fs = 0;
@@ -143,7 +164,8 @@ static int run(const opts *o)
     double t0 = util_now();
     for (;;) {
         rs[k] = t;
-        for (long i = 0; i < ntraj; i++) buf[(k * ntraj + i) * 2] = m->K[i], buf[(k * ntraj + i) * 2 + 1] = m->K[ntraj + i];
+        for (long i = 0; i < ntraj; i++)
+            buf[(k * ntraj + i) * 2] = m->K[i], buf[(k * ntraj + i) * 2 + 1] = m->K[ntraj + i];
         k++;
         if (t >= steps) break;
         long nx = next_rec(t, every, (int)lr, steps);
@@ -151,19 +173,26 @@ static int run(const opts *o)
         t = nx;
     }
     table *tt = table_open(dir, "traj.dat", o);
-    if (!tt) { free(buf), free(rs), modes_free(m); return CS_EUSAGE; }
-    table_meta(tt, "engine = phase (per-mode theory, one trajectory per column block); depth = %ld; s = %.17g; init = %s; c = %.17g",
+    if (!tt) {
+        free(buf), free(rs), modes_free(m);
+        return CS_EUSAGE;
+    }
+    table_meta(tt,
+               "engine = phase (per-mode theory, one trajectory per column block); depth = %ld; s = %.17g; "
+               "init = %s; c = %.17g",
                D, s, init ? "large" : "small", init ? c : 0.0);
-    table_meta(tt, "method = %s; dt = %.17g; steps = %ld; start = %s; trajectories = %ld", opts_str(o, "method"), dt, steps,
-               opts_str(o, "start"), ntraj);
-    for (int i = 0; i < dl.n; i++) table_meta(tt, "deficit = %s (update t affected iff START <= t < END)", dl.d[i].text);
-    table_meta(tt, "solver statistics: steps = %ld; rhs evaluations = %ld; failed steps = %ld; wall = %.6f s", m->nsteps,
-               m->nrhs, m->nfail, util_now() - t0);
+    table_meta(tt, "method = %s; dt = %.17g; steps = %ld; start = %s; trajectories = %ld",
+               opts_str(o, "method"), dt, steps, opts_str(o, "start"), ntraj);
+    for (int i = 0; i < dl.n; i++)
+        table_meta(tt, "deficit = %s (update t affected iff START <= t < END)", dl.d[i].text);
+    table_meta(tt, "solver statistics: steps = %ld; rhs evaluations = %ld; failed steps = %ld; wall = %.6f s",
+               m->nsteps, m->nrhs, m->nfail, util_now() - t0);
     table_columns(tt, "traj step K_a K_b");
     FILE *f = table_stream(tt);
     for (long i = 0; i < ntraj; i++) {
         for (long r = 0; r < k; r++)
-            fprintf(f, "%ld %ld %.17g %.17g\n", i, rs[r], buf[(r * ntraj + i) * 2], buf[(r * ntraj + i) * 2 + 1]);
+            fprintf(f, "%ld %ld %.17g %.17g\n", i, rs[r], buf[(r * ntraj + i) * 2],
+                    buf[(r * ntraj + i) * 2 + 1]);
         fputc('\n', f);
     }
     free(buf), free(rs);
@@ -184,7 +213,10 @@ static int run(const opts *o)
         return util_seterr(CS_EFAIL, "%s", msg);
     }
     modes_free(m);
-    if (rc) { table_discard(tt); return rc; }
+    if (rc) {
+        table_discard(tt);
+        return rc;
+    }
     if ((rc = table_close(tt))) return rc;
     return table_write_outcomes(dir, o, 4, keys, vals);
 }

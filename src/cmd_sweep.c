@@ -24,8 +24,7 @@
 static const opt_spec sweep_specs[] = {
     {"model", OPT_STRING, NULL,
      "model file of the experiment: engine options, command = ENGINE, [sweep] axes"},
-    {"experiment", OPT_STRING, NULL,
-     "alias of --model"},
+    {"experiment", OPT_STRING, NULL, "alias of --model"},
     {"command", OPT_STRING, NULL, "engine to sweep when the model file names none (modes|flow|cnn)"},
     {"vary", OPT_MULTI, NULL, "axis KEY=V1,V2,... | KEY=START:STEP:END | KEY=TEXT{NAME=A:S:B}TEXT{NAME+K}"},
     {"seeds", OPT_INT, NULL,

@@ -37,7 +37,7 @@
 static int chunk_images(int hwo);
 static cnn_pool *pool_alloc(int nthr);
 static void pool_free(cnn_pool *p);
-#define BN_EPS 1e-5
+#define BN_EPS      1e-5
 #define BN_MOMENTUM 0.1
 
 /* ---- builder --------------------------------------------------------------------------------- */
@@ -122,7 +122,8 @@ static int build(builder *b)
         int S = cf->n_src, cs = cf->in_c / S, F = cf->fuse_after;
         int cf_ = W << F; /* channels of one pathway's output */
         int h = cf->in_h, w = cf->in_w;
-        for (int j = 1; j <= F; j++) h = (h - 1) / 2 + 1, w = (w - 1) / 2 + 1;
+        for (int j = 1; j <= F; j++)
+            h = (h - 1) / 2 + 1, w = (w - 1) / 2 + 1;
         int fused = -1;
         if (cf->fusion == CNN_FUSE_CONCAT) fused = b_tensor(b, S * cf_, h, w);
         int pt[8] = {0};
@@ -180,15 +181,17 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
     }
     if (c->in_c < 1 || c->in_h < 1 || c->in_w < 1 || c->n_class < 2 || c->width < 1 || c->depth < 0 ||
         c->depth > 6 || c->batch < 1 || c->threads < 1 || c->threads > 64) {
-        util_seterr(CS_EUSAGE, "invalid network configuration (in %dx%dx%d, classes %d, width %d, depth %d, "
-                               "batch %d, threads %d)",
+        util_seterr(CS_EUSAGE,
+                    "invalid network configuration (in %dx%dx%d, classes %d, width %d, depth %d, "
+                    "batch %d, threads %d)",
                     c->in_c, c->in_h, c->in_w, c->n_class, c->width, c->depth, c->batch, c->threads);
         return NULL;
     }
     if (c->arch == CNN_SPLIT && (c->n_src < 2 || c->n_src > 8 || c->in_c % c->n_src || c->fuse_after < 0 ||
                                  c->fuse_after > c->depth)) {
-        util_seterr(CS_EUSAGE, "split network needs 2..8 sources dividing the %d input channels and "
-                               "--fuse-after in 0..depth (%d); got %d sources, fuse-after %d",
+        util_seterr(CS_EUSAGE,
+                    "split network needs 2..8 sources dividing the %d input channels and "
+                    "--fuse-after in 0..depth (%d); got %d sources, fuse-after %d",
                     c->in_c, c->depth, c->n_src, c->fuse_after);
         return NULL;
     }
@@ -243,8 +246,10 @@ void cnn_free(cnn *n)
 {
     if (!n) return;
     pool_free(n->pool);
-    for (int i = 0; i < n->n_tensor; i++) free(n->t[i].x), free(n->t[i].g);
-    for (int i = 0; i < n->n_layer; i++) free(n->layer[i].save);
+    for (int i = 0; i < n->n_tensor; i++)
+        free(n->t[i].x), free(n->t[i].g);
+    for (int i = 0; i < n->n_layer; i++)
+        free(n->layer[i].save);
     free(n->param), free(n->grad), free(n->mom), free(n->tgrad), free(n->bn_state), free(n->bn_count);
     free(n->col), free(n->wf), free(n->layer), free(n->t), free(n);
 }
@@ -258,7 +263,10 @@ static uint64_t splitmix(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
-static double unif(uint64_t *s) { return ((splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
+static double unif(uint64_t *s)
+{
+    return ((splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
+}
 
 void cnn_init(cnn *n, uint64_t seed)
 {
@@ -268,16 +276,21 @@ void cnn_init(cnn *n, uint64_t seed)
         float *p = n->param + L->p0;
         if (L->type == CNN_CONV) { /* PyTorch's default: uniform with bound 1/sqrt(fan_in) */
             double bound = 1 / sqrt((double)L->cin * L->k * L->k);
-            for (long j = 0; j < L->np; j++) p[j] = (float)(bound * (2 * unif(&s) - 1));
+            for (long j = 0; j < L->np; j++)
+                p[j] = (float)(bound * (2 * unif(&s) - 1));
         } else if (L->type == CNN_BN) {
-            for (int c = 0; c < L->cout; c++) p[c] = 1, p[L->cout + c] = 0;
+            for (int c = 0; c < L->cout; c++)
+                p[c] = 1, p[L->cout + c] = 0;
             float *st = n->bn_state + L->s0;
-            for (int c = 0; c < L->cout; c++) st[c] = 0, st[L->cout + c] = 1;
+            for (int c = 0; c < L->cout; c++)
+                st[c] = 0, st[L->cout + c] = 1;
         } else if (L->type == CNN_LINEAR) {
             double bound = 1 / sqrt((double)L->cin);
             long nw = (long)L->cin * L->cout;
-            for (long j = 0; j < nw; j++) p[j] = (float)(bound * (2 * unif(&s) - 1));
-            for (int j = 0; j < L->cout; j++) p[nw + j] = 0;
+            for (long j = 0; j < nw; j++)
+                p[j] = (float)(bound * (2 * unif(&s) - 1));
+            for (int j = 0; j < L->cout; j++)
+                p[nw + j] = 0;
         }
     }
     memset(n->mom, 0, n->n_param * sizeof(float));
@@ -288,9 +301,9 @@ void cnn_describe(const cnn *n, FILE *f, const char *prefix)
     for (int i = 0; i < n->n_layer; i++) {
         const cnn_layer *L = &n->layer[i];
         const cnn_tensor *ti = &n->t[L->in], *to = &n->t[L->out];
-        fprintf(f, "%s%-20s %3dx%2dx%2d [%d..%d) -> %3dx%2dx%2d [%d..%d)  params %ld\n", prefix, L->name, ti->c,
-                ti->h, ti->w, L->in_c0, L->in_c0 + L->cin, to->c, to->h, to->w, L->out_c0, L->out_c0 + L->cout,
-                L->np);
+        fprintf(f, "%s%-20s %3dx%2dx%2d [%d..%d) -> %3dx%2dx%2d [%d..%d)  params %ld\n", prefix, L->name,
+                ti->c, ti->h, ti->w, L->in_c0, L->in_c0 + L->cin, to->c, to->h, to->w, L->out_c0,
+                L->out_c0 + L->cout, L->np);
     }
     fprintf(f, "%sparameters %ld, forward multiply-adds per image %.3g\n", prefix, n->n_param, n->macs);
 }
@@ -323,7 +336,10 @@ static void sbar_init(spin_barrier *b, unsigned n)
     b->n = n;
 }
 
-static void sbar_destroy(spin_barrier *b) { pthread_mutex_destroy(&b->m), pthread_cond_destroy(&b->cv); }
+static void sbar_destroy(spin_barrier *b)
+{
+    pthread_mutex_destroy(&b->m), pthread_cond_destroy(&b->cv);
+}
 
 static void sbar_wait(spin_barrier *b)
 {
@@ -343,14 +359,15 @@ static void sbar_wait(spin_barrier *b)
 #endif
     }
     pthread_mutex_lock(&b->m);
-    while (atomic_load(&b->gen) == g) pthread_cond_wait(&b->cv, &b->m);
+    while (atomic_load(&b->gen) == g)
+        pthread_cond_wait(&b->cv, &b->m);
     pthread_mutex_unlock(&b->m);
 }
 
 /* Persistent workers released by a barrier for every parallel region (no thread creation or
  * allocation inside the training loop).  Worker t runs part t of T; the caller runs part 0. */
 struct cnn_pool {
-    int nthr;                       /* workers + 1 */
+    int nthr; /* workers + 1 */
     pthread_t th[64];
     spin_barrier start, done;
     cnn *n;
@@ -397,7 +414,8 @@ static void pool_free(cnn_pool *p)
     if (!p) return;
     p->quit = 1;
     sbar_wait(&p->start);
-    for (int t = 1; t < p->nthr; t++) pthread_join(p->th[t], NULL);
+    for (int t = 1; t < p->nthr; t++)
+        pthread_join(p->th[t], NULL);
     sbar_destroy(&p->start);
     sbar_destroy(&p->done);
     free(p);
@@ -435,7 +453,10 @@ static void part(int total, int t, int T, int *a, int *b)
 #endif
 /* CHUNK_N: columns of one im2col block: images are grouped until G*Ho*Wo >= CHUNK_N */
 
-static int chunk_images(int hwo) { return hwo >= CHUNK_N ? 1 : CHUNK_N / hwo; }
+static int chunk_images(int hwo)
+{
+    return hwo >= CHUNK_N ? 1 : CHUNK_N / hwo;
+}
 
 /* im2col for 3x3 stride 1 (ho = h, wo = w): each (channel, ky, kx) row of an image is the plane
  * shifted by (ky-1, kx-1): one block copy of the valid rows, then the padding zeros. */
@@ -456,13 +477,16 @@ static void im2col_3x3s1(const float *x, long cs, int gn, int c, int h, int w, f
                     if (oy0 > 0) memset(r, 0, w * sizeof(float));
                     if (oy1 < h) memset(r + (long)oy1 * w, 0, w * sizeof(float));
                     if (len <= 0) continue;
-                    if (kx == 1) memcpy(dst, src, len * sizeof(float));
+                    if (kx == 1)
+                        memcpy(dst, src, len * sizeof(float));
                     else if (kx == 0) { /* ix = ox - 1: column 0 is padding */
                         memcpy(dst + 1, src, (len - 1) * sizeof(float));
-                        for (int oy = oy0; oy < oy1; oy++) r[(long)oy * w] = 0;
+                        for (int oy = oy0; oy < oy1; oy++)
+                            r[(long)oy * w] = 0;
                     } else { /* ix = ox + 1: column w-1 is padding */
                         memcpy(dst, src + 1, (len - 1) * sizeof(float));
-                        for (int oy = oy0; oy < oy1; oy++) r[(long)oy * w + w - 1] = 0;
+                        for (int oy = oy0; oy < oy1; oy++)
+                            r[(long)oy * w + w - 1] = 0;
                     }
                 }
             }
@@ -471,7 +495,8 @@ static void im2col_3x3s1(const float *x, long cs, int gn, int c, int h, int w, f
 #ifdef __AVX512F__
 /* im2col_3x3s2 for input rows up to 30 wide: each input row is loaded once (two registers, padded by
  * the zero column ix = -1) and split into the three kx rows with even/odd permutes. */
-static void im2col_3x3s2_avx512(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col)
+static void im2col_3x3s2_avx512(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo,
+                                float *col)
 {
     int hw = h * w, hwo = ho * wo;
     long N = (long)gn * hwo;
@@ -491,12 +516,15 @@ static void im2col_3x3s2_avx512(const float *x, long cs, int gn, int c, int h, i
                     int iy = 2 * oy + ky - 1;
                     __m512 lo = _mm512_setzero_ps(), hi = lo;
                     if (iy >= 0 && iy < h) {
-                        lo = _mm512_maskz_loadu_ps(mlo, xc + (long)iy * w - 1); /* masked lanes do not fault */
+                        lo =
+                            _mm512_maskz_loadu_ps(mlo, xc + (long)iy * w - 1); /* masked lanes do not fault */
                         hi = _mm512_maskz_loadu_ps(mhi, xc + (long)iy * w + 15);
                     }
-                    _mm512_mask_storeu_ps(r0 + o, mst, _mm512_permutex2var_ps(lo, ie, hi));  /* ix = 2 ox - 1 */
-                    _mm512_mask_storeu_ps(r1 + o, mst, _mm512_permutex2var_ps(lo, io, hi));  /* ix = 2 ox */
-                    _mm512_mask_storeu_ps(r2 + o, mst, _mm512_permutex2var_ps(lo, ie1, hi)); /* ix = 2 ox + 1 */
+                    _mm512_mask_storeu_ps(r0 + o, mst,
+                                          _mm512_permutex2var_ps(lo, ie, hi)); /* ix = 2 ox - 1 */
+                    _mm512_mask_storeu_ps(r1 + o, mst, _mm512_permutex2var_ps(lo, io, hi)); /* ix = 2 ox */
+                    _mm512_mask_storeu_ps(r2 + o, mst,
+                                          _mm512_permutex2var_ps(lo, ie1, hi)); /* ix = 2 ox + 1 */
                 }
             }
         }
@@ -504,7 +532,8 @@ static void im2col_3x3s2_avx512(const float *x, long cs, int gn, int c, int h, i
 #endif
 
 /* im2col for 3x3 stride 2 (pad 1): iy = 2 oy + ky - 1, ix = 2 ox + kx - 1. */
-static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col, int fast)
+static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col,
+                         int fast)
 {
 #ifdef __AVX512F__
     if (fast && w <= 30 && wo <= 16) {
@@ -529,15 +558,19 @@ static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, i
                         }
                         const float *restrict xr = xc + (long)iy * w;
                         if (kx == 1)
-                            for (int ox = 0; ox < wo; ox++) r[ox] = xr[2 * ox];
+                            for (int ox = 0; ox < wo; ox++)
+                                r[ox] = xr[2 * ox];
                         else if (kx == 0) {
                             r[0] = 0;
-                            for (int ox = 1; ox < wo; ox++) r[ox] = xr[2 * ox - 1];
+                            for (int ox = 1; ox < wo; ox++)
+                                r[ox] = xr[2 * ox - 1];
                         } else {
                             int last = w / 2; /* number of ox with 2 ox + 1 <= w - 1 */
                             if (last > wo) last = wo;
-                            for (int ox = 0; ox < last; ox++) r[ox] = xr[2 * ox + 1];
-                            for (int ox = last; ox < wo; ox++) r[ox] = 0;
+                            for (int ox = 0; ox < last; ox++)
+                                r[ox] = xr[2 * ox + 1];
+                            for (int ox = last; ox < wo; ox++)
+                                r[ox] = 0;
                         }
                     }
                 }
@@ -560,7 +593,8 @@ static void col2im_3x3s2(const float *col, long cs, int gn, int c, int h, int w,
                     int oy = t / 2;
                     const float *r0 = col + (long)((ci * 3 + ky) * 3) * N + (long)g * hwo + (long)oy * wo;
                     const float *r1 = r0 + N, *r2 = r1 + N;
-                    for (int j = 0; 2 * j < w && j < wo; j++) xr[2 * j] += r1[j];
+                    for (int j = 0; 2 * j < w && j < wo; j++)
+                        xr[2 * j] += r1[j];
                     for (int j = 0; 2 * j + 1 < w && j < wo; j++)
                         xr[2 * j + 1] += r2[j] + (j + 1 < wo ? r0[j + 1] : 0.0f);
                 }
@@ -569,8 +603,8 @@ static void col2im_3x3s2(const float *col, long cs, int gn, int c, int h, int w,
 
 /* im2col of gn images: image g's plane of channel ci at x + ci*cs + g*hw; col is (c k k x gn*ho*wo).
  * fast = 0 keeps to the portable loops (the reference kernels). */
-static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo, float *col,
-                   int fast)
+static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo,
+                   float *col, int fast)
 {
     if (k == 3 && s == 1) {
         im2col_3x3s1(x, cs, gn, c, h, w, col);
@@ -598,10 +632,13 @@ static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, 
                         }
                         const float *xr = xc + (long)iy * w;
                         if (s == 1) {
-                            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = w + pad - kx < wo ? w + pad - kx : wo;
-                            for (int ox = 0; ox < ox0; ox++) r[ox] = 0;
+                            int ox0 = pad - kx > 0 ? pad - kx : 0,
+                                ox1 = w + pad - kx < wo ? w + pad - kx : wo;
+                            for (int ox = 0; ox < ox0; ox++)
+                                r[ox] = 0;
                             memcpy(r + ox0, xr + ox0 + kx - pad, (ox1 - ox0) * sizeof(float));
-                            for (int ox = ox1; ox < wo; ox++) r[ox] = 0;
+                            for (int ox = ox1; ox < wo; ox++)
+                                r[ox] = 0;
                         } else
                             for (int ox = 0; ox < wo; ox++) {
                                 int ix = ox * s + kx - pad;
@@ -632,13 +669,15 @@ static void col2im_3x3s1(const float *col, long cs, int gn, int c, int h, int w,
                         continue;
                     }
                     xr[0] += r1[0] + r0[1];
-                    for (int ix = 1; ix < w - 1; ix++) xr[ix] += r0[ix + 1] + r1[ix] + r2[ix - 1];
+                    for (int ix = 1; ix < w - 1; ix++)
+                        xr[ix] += r0[ix + 1] + r1[ix] + r2[ix - 1];
                     xr[w - 1] += r1[w - 1] + r2[w - 2];
                 }
             }
 }
 
-static void col2im_add(const float *col, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo, float *x)
+static void col2im_add(const float *col, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo,
+                       float *x)
 {
     if (k == 3 && s == 1) {
         col2im_3x3s1(col, cs, gn, c, h, w, x);
@@ -663,9 +702,11 @@ static void col2im_add(const float *col, long cs, int gn, int c, int h, int w, i
                         const float *r = rg + oy * wo;
                         float *xr = xc + (long)iy * w;
                         if (s == 1) {
-                            int ox0 = pad - kx > 0 ? pad - kx : 0, ox1 = w + pad - kx < wo ? w + pad - kx : wo;
+                            int ox0 = pad - kx > 0 ? pad - kx : 0,
+                                ox1 = w + pad - kx < wo ? w + pad - kx : wo;
                             float *xo = xr + kx - pad;
-                            for (int ox = ox0; ox < ox1; ox++) xo[ox] += r[ox];
+                            for (int ox = ox0; ox < ox1; ox++)
+                                xo[ox] += r[ox];
                         } else
                             for (int ox = 0; ox < wo; ox++) {
                                 int ix = ox * s + kx - pad;
@@ -699,7 +740,8 @@ static void wino_weights(const float *W, int Co, int Ci, int flip, float *U)
         for (int i = 0; i < Ci; i++) {
             float g[9], a[4][3];
             const float *k = flip ? W + ((long)i * Co + o) * 9 : W + ((long)o * Ci + i) * 9;
-            for (int j = 0; j < 9; j++) g[j] = flip ? k[8 - j] : k[j];
+            for (int j = 0; j < 9; j++)
+                g[j] = flip ? k[8 - j] : k[j];
             for (int c = 0; c < 3; c++) {
                 a[0][c] = g[c];
                 a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
@@ -790,26 +832,30 @@ static void wino_input(const float *x, long cs, int gn, int C, int h, int w, flo
     for (int c = 0; c < C; c++)
         for (int g = 0; g < gn; g++) {
             const float *xc = x + c * cs + (long)g * h * w;
-            for (int iy = 0; iy < h; iy++) memcpy(pb + (long)(iy + 1) * wp + 1, xc + (long)iy * w, w * sizeof(float));
+            for (int iy = 0; iy < h; iy++)
+                memcpy(pb + (long)(iy + 1) * wp + 1, xc + (long)iy * w, w * sizeof(float));
             for (int q0 = 0; q0 < tt; q0 += 64) {
                 int nq = tt - q0 < 64 ? tt - q0 : 64;
                 for (int q = 0; q < nq; q++) {
                     int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw;
                     const float *pt = pb + (long)(2 * ty) * wp + 2 * tx;
                     for (int r = 0; r < 4; r++)
-                        for (int s2 = 0; s2 < 4; s2++) d[r * 4 + s2][q] = pt[r * wp + s2];
+                        for (int s2 = 0; s2 < 4; s2++)
+                            d[r * 4 + s2][q] = pt[r * wp + s2];
                 }
                 for (int s2 = 0; s2 < 4; s2++) /* B^T d: combine rows r */
                     for (int q = 0; q < nq; q++) {
                         float d0 = d[s2][q], d1 = d[4 + s2][q], d2 = d[8 + s2][q], d3 = d[12 + s2][q];
-                        e[s2][q] = d0 - d2, e[4 + s2][q] = d1 + d2, e[8 + s2][q] = d2 - d1, e[12 + s2][q] = d1 - d3;
+                        e[s2][q] = d0 - d2, e[4 + s2][q] = d1 + d2, e[8 + s2][q] = d2 - d1,
+                        e[12 + s2][q] = d1 - d3;
                     }
                 float *v = V + (long)c * P + (long)g * tt + q0;
                 for (int r = 0; r < 4; r++) { /* (B^T d) B: combine columns */
                     float *v0 = v + (r * 4) * CP, *v1 = v0 + CP, *v2 = v1 + CP, *v3 = v2 + CP;
                     const float *e0 = e[r * 4], *e1 = e[r * 4 + 1], *e2 = e[r * 4 + 2], *e3 = e[r * 4 + 3];
                     for (int q = 0; q < nq; q++)
-                        v0[q] = e0[q] - e2[q], v1[q] = e1[q] + e2[q], v2[q] = e2[q] - e1[q], v3[q] = e1[q] - e3[q];
+                        v0[q] = e0[q] - e2[q], v1[q] = e1[q] + e2[q], v2[q] = e2[q] - e1[q],
+                        v3[q] = e1[q] - e3[q];
                 }
             }
         }
@@ -826,7 +872,8 @@ static void wino_output_avx512(const float *M, long cs, int gn, int Co, int h, i
     const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     __mmask16 mld = (__mmask16)((1u << tw) - 1);
-    __mmask16 mlo = (__mmask16)((1u << (w < 16 ? w : 16)) - 1), mhi = (__mmask16)(w > 16 ? (1u << (w - 16)) - 1 : 0);
+    __mmask16 mlo = (__mmask16)((1u << (w < 16 ? w : 16)) - 1),
+              mhi = (__mmask16)(w > 16 ? (1u << (w - 16)) - 1 : 0);
     for (int o = 0; o < Co; o++)
         for (int g = 0; g < gn; g++) {
             float *yc = y + o * cs + (long)g * h * w;
@@ -877,7 +924,8 @@ static void wino_output(const float *M, long cs, int gn, int Co, int h, int w, f
                 const float *m = M + (long)o * P + (long)g * tt + q0;
                 for (int c = 0; c < 4; c++) { /* A^T m: combine rows */
                     const float *m0 = m + c * OP, *m1 = m0 + 4 * OP, *m2 = m1 + 4 * OP, *m3 = m2 + 4 * OP;
-                    for (int q = 0; q < nq; q++) a[c][q] = m0[q] + m1[q] + m2[q], a[4 + c][q] = m1[q] - m2[q] - m3[q];
+                    for (int q = 0; q < nq; q++)
+                        a[c][q] = m0[q] + m1[q] + m2[q], a[4 + c][q] = m1[q] - m2[q] - m3[q];
                 }
                 for (int r = 0; r < 2; r++) { /* (A^T m) A: combine columns */
                     const float *a0 = a[4 * r], *a1 = a[4 * r + 1], *a2 = a[4 * r + 2], *a3 = a[4 * r + 3];
@@ -913,7 +961,8 @@ static void wino_dy(const float *dy, long cs, int gn, int Co, int h, int w, floa
     for (int o = 0; o < Co; o++)
         for (int g = 0; g < gn; g++) {
             const float *yc = dy + o * cs + (long)g * h * w;
-            for (int iy = 0; iy < h; iy++) memcpy(pb + (long)iy * wq, yc + (long)iy * w, w * sizeof(float));
+            for (int iy = 0; iy < h; iy++)
+                memcpy(pb + (long)iy * wq, yc + (long)iy * w, w * sizeof(float));
             for (int q0 = 0; q0 < tt; q0 += 64) {
                 int nq = tt - q0 < 64 ? tt - q0 : 64;
                 for (int q = 0; q < nq; q++) {
@@ -946,7 +995,8 @@ static void wino_wgrad(const float *dU, int Co, int Ci, float *dW)
             const float *u = dU + (long)o * Ci + i;
             float a[3][4], *k = dW + ((long)o * Ci + i) * 9;
             for (int c = 0; c < 4; c++) {
-                float u0 = u[(0 + c) * CoCi], u1 = u[(4 + c) * CoCi], u2 = u[(8 + c) * CoCi], u3 = u[(12 + c) * CoCi];
+                float u0 = u[(0 + c) * CoCi], u1 = u[(4 + c) * CoCi], u2 = u[(8 + c) * CoCi],
+                      u3 = u[(12 + c) * CoCi];
                 a[0][c] = u0 + 0.5f * (u1 + u2);
                 a[1][c] = 0.5f * (u1 - u2);
                 a[2][c] = 0.5f * (u1 + u2) + u3;
@@ -961,14 +1011,14 @@ static void wino_wgrad(const float *dU, int Co, int Ci, float *dW)
 
 /* y (Co planes, stride cso) = conv3x3s1(x (Ci planes, stride csi), U) for gn images of h x w;
  * V, M: scratch of 16 Ci P and 16 Co P floats. */
-static void wino_conv(const float *x, long csi, const float *U, int Co, int Ci, int gn, int h, int w, float *V,
-                      float *M, float *y, long cso)
+static void wino_conv(const float *x, long csi, const float *U, int Co, int Ci, int gn, int h, int w,
+                      float *V, float *M, float *y, long cso)
 {
     long P = (long)gn * ((h + 1) / 2) * ((w + 1) / 2);
     wino_input(x, csi, gn, Ci, h, w, V);
     for (int xi = 0; xi < 16; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)P, Ci, 1.0f, U + (long)xi * Co * Ci, Ci,
-                    V + (long)xi * Ci * P, (int)P, 0.0f, M + (long)xi * Co * P, (int)P);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)P, Ci, 1.0f, U + (long)xi * Co * Ci,
+                    Ci, V + (long)xi * Ci * P, (int)P, 0.0f, M + (long)xi * Co * P, (int)P);
     wino_output(M, cso, gn, Co, h, w, y);
 }
 
@@ -1005,8 +1055,8 @@ static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
             im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
             src = col, ld = (long)gn * hwo;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld, 0.0f, y,
-                    cso);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld,
+                    0.0f, y, cso);
     }
 }
 
@@ -1029,7 +1079,8 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     /* Winograd weight gradient: dU[xi] += dM[xi] V[xi]^T over the chunks, dW += G^T dU G at the end */
     int wgrad = wino_ok(n, L, L->cout, L->cin);
     if (wgrad) memset(dU, 0, 16 * sizeof(float) * L->cout * L->cin);
-    if (wino) wino_weights(Wt, L->cin, L->cout, 1, Wf);
+    if (wino)
+        wino_weights(Wt, L->cin, L->cout, 1, Wf);
     else if (flip)
         for (int co = 0; co < L->cout; co++)
             for (int ci = 0; ci < L->cin; ci++)
@@ -1048,29 +1099,32 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
             wino_dy(dy, cso, gn, L->cout, to->h, to->w, dcol);
             for (int xi = 0; xi < 16; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f,
-                            dcol + xi * L->cout * P,
-                            (int)P, col + xi * L->cin * P, (int)P, 1.0f, dU + xi * OI, L->cin);
+                            dcol + xi * L->cout * P, (int)P, col + xi * L->cin * P, (int)P, 1.0f,
+                            dU + xi * OI, L->cin);
         } else {
             if (!direct) {
                 im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
                 src = col, ld = N;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f, dW, K);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f,
+                        dW, K);
         }
         if (!ti->g) continue;
         float *dx = ti->g + L->in_c0 * csi + (long)g0 * hwi;
         if (direct)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dx,
-                        csi);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso,
+                        0.0f, dx, csi);
         else if (wino)
             wino_conv(dy, cso, Wf, L->cin, L->cout, gn, to->h, to->w, dcol, col, dx, csi);
         else if (flip) {
             im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf, 9 * L->cout,
-                        dcol, N, 0.0f, dx, csi);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf,
+                        9 * L->cout, dcol, N, 0.0f, dx, csi);
         } else {
-            for (int ci = 0; ci < L->cin; ci++) memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f, dcol, N);
+            for (int ci = 0; ci < L->cin; ci++)
+                memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f,
+                        dcol, N);
             col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
         }
     }
@@ -1095,7 +1149,8 @@ static void sum_shift(const float *x, long N, float x0, double *s, double *s2)
         double d = x[i] - x0;
         sa += d, sb += d * d;
     }
-    for (int j = 0; j < 16; j++) sa += a[j], sb += b[j];
+    for (int j = 0; j < 16; j++)
+        sa += a[j], sb += b[j];
     *s = sa, *s2 = sb;
 }
 
@@ -1122,13 +1177,15 @@ static void sum_dy(const float *dy, const float *y, const float *x, long N, floa
 #endif
     } else
         for (; i + 16 <= N; i += 16)
-            for (int j = 0; j < 16; j++) a[j] += dy[i + j], b[j] += dy[i + j] * (x[i + j] - m);
+            for (int j = 0; j < 16; j++)
+                a[j] += dy[i + j], b[j] += dy[i + j] * (x[i + j] - m);
     double sa = 0, sb = 0;
     for (; i < N; i++) {
         float d = !y || y[i] > 0 ? dy[i] : 0.0f;
         sa += d, sb += (double)d * (x[i] - m);
     }
-    for (int j = 0; j < 16; j++) sa += a[j], sb += b[j];
+    for (int j = 0; j < 16; j++)
+        sa += a[j], sb += b[j];
     *s = sa, *sx = sb;
 }
 
@@ -1176,7 +1233,8 @@ static void bn_fwd(cnn *n, const cnn_layer *L, int t, int T)
                 y[i] = v > 0 ? v : 0.0f;
             }
         else
-            for (long i = 0; i < N; i++) y[i] = x[i] * sc + sh;
+            for (long i = 0; i < N; i++)
+                y[i] = x[i] * sc + sh;
     }
 }
 
@@ -1205,9 +1263,11 @@ static void bn_bwd(cnn *n, const cnn_layer *L, int t, int T)
         float *restrict dx = ti->g + (L->in_c0 + c) * N;
         float k1 = gamma[c] * istd, k2 = (float)(sdy / N), k3 = (float)(sdyx / N) * istd;
         if (y)
-            for (long i = 0; i < N; i++) dx[i] = k1 * ((y[i] > 0 ? dy[i] : 0.0f) - k2 - (x[i] - m) * k3);
+            for (long i = 0; i < N; i++)
+                dx[i] = k1 * ((y[i] > 0 ? dy[i] : 0.0f) - k2 - (x[i] - m) * k3);
         else
-            for (long i = 0; i < N; i++) dx[i] = k1 * (dy[i] - k2 - (x[i] - m) * k3);
+            for (long i = 0; i < N; i++)
+                dx[i] = k1 * (dy[i] - k2 - (x[i] - m) * k3);
     }
 }
 
@@ -1221,7 +1281,8 @@ static void relu_fwd(cnn *n, const cnn_layer *L, int t, int T)
     const float *x = ti->x + L->in_c0 * cs;
     float *y = to->x + L->out_c0 * cs;
     long a = tot * t / T, b = tot * (t + 1) / T;
-    for (long i = a; i < b; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+    for (long i = a; i < b; i++)
+        y[i] = x[i] > 0 ? x[i] : 0.0f;
 }
 
 static void relu_bwd(cnn *n, const cnn_layer *L, int t, int T)
@@ -1232,7 +1293,8 @@ static void relu_bwd(cnn *n, const cnn_layer *L, int t, int T)
     const float *y = to->x + L->out_c0 * cs, *dy = to->g + L->out_c0 * cs;
     float *dx = ti->g + L->in_c0 * cs;
     long a = tot * t / T, b = tot * (t + 1) / T;
-    for (long i = a; i < b; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+    for (long i = a; i < b; i++)
+        dx[i] = y[i] > 0 ? dy[i] : 0.0f;
 }
 
 static void add_fwd(cnn *n, const cnn_layer *L, int t, int T)
@@ -1240,7 +1302,8 @@ static void add_fwd(cnn *n, const cnn_layer *L, int t, int T)
     const cnn_tensor *a = &n->t[L->in], *b = &n->t[L->in2];
     cnn_tensor *o = &n->t[L->out];
     long sz = (long)n->nb * o->c * o->h * o->w, i0 = sz * t / T, i1 = sz * (t + 1) / T;
-    for (long i = i0; i < i1; i++) o->x[i] = a->x[i] + b->x[i];
+    for (long i = i0; i < i1; i++)
+        o->x[i] = a->x[i] + b->x[i];
 }
 
 static void add_bwd(cnn *n, const cnn_layer *L, int t, int T)
@@ -1263,7 +1326,8 @@ static void gap_fwd(cnn *n, const cnn_layer *L, int t, int T)
         for (int img = 0; img < n->nb; img++) {
             const float *x = ti->x + (L->in_c0 + c) * cs + (long)img * hw;
             float s = 0;
-            for (int i = 0; i < hw; i++) s += x[i];
+            for (int i = 0; i < hw; i++)
+                s += x[i];
             to->x[(size_t)img * to->c + L->out_c0 + c] = s / hw;
         }
 }
@@ -1279,7 +1343,8 @@ static void gap_bwd(cnn *n, const cnn_layer *L, int t, int T)
         for (int img = 0; img < n->nb; img++) {
             float *dx = ti->g + (L->in_c0 + c) * cs + (long)img * hw;
             float d = to->g[(size_t)img * to->c + L->out_c0 + c] / hw;
-            for (int i = 0; i < hw; i++) dx[i] = d;
+            for (int i = 0; i < hw; i++)
+                dx[i] = d;
         }
 }
 
@@ -1288,9 +1353,10 @@ static void linear_fwd(cnn *n, const cnn_layer *L)
     const cnn_tensor *ti = &n->t[L->in];
     cnn_tensor *to = &n->t[L->out];
     const float *Wt = n->param + L->p0, *bias = Wt + (long)L->cin * L->cout;
-    for (int img = 0; img < n->nb; img++) memcpy(to->x + (size_t)img * L->cout, bias, L->cout * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n->nb, L->cout, L->cin, 1.0f, ti->x, ti->c, Wt, L->cin,
-                1.0f, to->x, L->cout);
+    for (int img = 0; img < n->nb; img++)
+        memcpy(to->x + (size_t)img * L->cout, bias, L->cout * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n->nb, L->cout, L->cin, 1.0f, ti->x, ti->c, Wt,
+                L->cin, 1.0f, to->x, L->cout);
 }
 
 static void linear_bwd(cnn *n, const cnn_layer *L)
@@ -1299,13 +1365,14 @@ static void linear_bwd(cnn *n, const cnn_layer *L)
     const cnn_tensor *to = &n->t[L->out];
     const float *Wt = n->param + L->p0;
     float *dW = n->tgrad + L->p0, *db = dW + (long)L->cin * L->cout;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout, ti->x, ti->c,
-                1.0f, dW, L->cin);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout, ti->x,
+                ti->c, 1.0f, dW, L->cin);
     for (int img = 0; img < n->nb; img++)
-        for (int o = 0; o < L->cout; o++) db[o] += to->g[(size_t)img * L->cout + o];
+        for (int o = 0; o < L->cout; o++)
+            db[o] += to->g[(size_t)img * L->cout + o];
     if (ti->g)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->nb, L->cin, L->cout, 1.0f, to->g, L->cout, Wt,
-                    L->cin, 0.0f, ti->g, ti->c);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->nb, L->cin, L->cout, 1.0f, to->g, L->cout,
+                    Wt, L->cin, 0.0f, ti->g, ti->c);
 }
 
 /* ---- passes -------------------------------------------------------------------------------------------- */
@@ -1324,19 +1391,34 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode)
         const cnn_layer *L = &n->layer[i];
         double t0 = n->ltime ? util_now() : 0;
         switch (L->type) {
-        case CNN_CONV: par_run(n, L, conv_fwd, T < nb ? T : nb); break;
-        case CNN_BN: par_run(n, L, bn_fwd, T < L->cout ? T : L->cout); break;
-        case CNN_RELU: par_run(n, L, relu_fwd, T < nb ? T : nb); break;
-        case CNN_ADD: par_run(n, L, add_fwd, T); break;
-        case CNN_GAP: par_run(n, L, gap_fwd, T < L->cout ? T : L->cout); break;
-        case CNN_LINEAR: linear_fwd(n, L); break;
+        case CNN_CONV:
+            par_run(n, L, conv_fwd, T < nb ? T : nb);
+            break;
+        case CNN_BN:
+            par_run(n, L, bn_fwd, T < L->cout ? T : L->cout);
+            break;
+        case CNN_RELU:
+            par_run(n, L, relu_fwd, T < nb ? T : nb);
+            break;
+        case CNN_ADD:
+            par_run(n, L, add_fwd, T);
+            break;
+        case CNN_GAP:
+            par_run(n, L, gap_fwd, T < L->cout ? T : L->cout);
+            break;
+        case CNN_LINEAR:
+            linear_fwd(n, L);
+            break;
         }
         if (n->ltime) n->ltime[i] += util_now() - t0;
     }
     if (mode == CNN_REESTIMATE) *n->bn_count += 1;
 }
 
-const float *cnn_logits(const cnn *n) { return n->t[n->n_tensor - 1].x; }
+const float *cnn_logits(const cnn *n)
+{
+    return n->t[n->n_tensor - 1].x;
+}
 
 double cnn_loss(cnn *n, const int *y, int *correct, int dlogits)
 {
@@ -1350,12 +1432,14 @@ double cnn_loss(cnn *n, const int *y, int *correct, int dlogits)
         for (int k = 1; k < K; k++)
             if (z[k] > mx) mx = z[k], am = k;
         double s = 0;
-        for (int k = 0; k < K; k++) s += exp(z[k] - mx);
+        for (int k = 0; k < K; k++)
+            s += exp(z[k] - mx);
         loss += log(s) + mx - z[y[img]];
         hits += am == y[img];
         if (dlogits) {
             float *g = to->g + (size_t)img * K;
-            for (int k = 0; k < K; k++) g[k] = (float)((exp(z[k] - mx) / s - (k == y[img])) / n->nb);
+            for (int k = 0; k < K; k++)
+                g[k] = (float)((exp(z[k] - mx) / s - (k == y[img])) / n->nb);
         }
     }
     if (correct) *correct = hits;
@@ -1374,19 +1458,32 @@ void cnn_backward(cnn *n)
         const cnn_layer *L = &n->layer[i];
         double t0 = n->ltime ? util_now() : 0;
         switch (L->type) {
-        case CNN_CONV: par_run(n, L, conv_bwd, T < nb ? T : nb); break;
-        case CNN_BN: par_run(n, L, bn_bwd, T < L->cout ? T : L->cout); break;
-        case CNN_RELU: par_run(n, L, relu_bwd, T < nb ? T : nb); break;
-        case CNN_ADD: par_run(n, L, add_bwd, T); break;
-        case CNN_GAP: par_run(n, L, gap_bwd, T < L->cout ? T : L->cout); break;
-        case CNN_LINEAR: linear_bwd(n, L); break;
+        case CNN_CONV:
+            par_run(n, L, conv_bwd, T < nb ? T : nb);
+            break;
+        case CNN_BN:
+            par_run(n, L, bn_bwd, T < L->cout ? T : L->cout);
+            break;
+        case CNN_RELU:
+            par_run(n, L, relu_bwd, T < nb ? T : nb);
+            break;
+        case CNN_ADD:
+            par_run(n, L, add_bwd, T);
+            break;
+        case CNN_GAP:
+            par_run(n, L, gap_bwd, T < L->cout ? T : L->cout);
+            break;
+        case CNN_LINEAR:
+            linear_bwd(n, L);
+            break;
         }
         if (n->ltime) n->ltime[i] += util_now() - t0;
     }
     memcpy(n->grad, n->tgrad, n->n_param * sizeof(float));
     for (int t = 1; t < T; t++) {
         const float *g = n->tgrad + (size_t)t * n->n_param;
-        for (long j = 0; j < n->n_param; j++) n->grad[j] += g[j];
+        for (long j = 0; j < n->n_param; j++)
+            n->grad[j] += g[j];
     }
 }
 
@@ -1407,7 +1504,8 @@ void cnn_bn_reset(cnn *n)
         const cnn_layer *L = &n->layer[i];
         if (L->type != CNN_BN) continue;
         float *st = n->bn_state + L->s0;
-        for (int c = 0; c < L->cout; c++) st[c] = 0, st[L->cout + c] = 1;
+        for (int c = 0; c < L->cout; c++)
+            st[c] = 0, st[L->cout + c] = 1;
     }
 }
 

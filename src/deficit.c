@@ -5,14 +5,17 @@
 
 #include "util.h"
 
-static const char *const kind_names[DEF_NKIND] = {
-    "gate", "lesion", "remove", "noise", "decorrelate", "subset",
-    "switch", "blur", "flip", "labels", "dissociate"};
+static const char *const kind_names[DEF_NKIND] = {"gate",        "lesion", "remove",    "noise",
+                                                  "decorrelate", "subset", "switch",    "blur",
+                                                  "flip",        "labels", "dissociate"};
 
 /* Maximum number of arguments each kind accepts. */
 static const int kind_maxargs[DEF_NKIND] = {1, 2, 1, 2, 0, 1, 0, 2, 0, 0, 0};
 
-const char *deficit_kind_name(deficit_kind k) { return k < DEF_NKIND ? kind_names[k] : "?"; }
+const char *deficit_kind_name(deficit_kind k)
+{
+    return k < DEF_NKIND ? kind_names[k] : "?";
+}
 
 static int parse_nonneg(const char *s, long *out)
 {
@@ -25,8 +28,7 @@ static int parse_nonneg(const char *s, long *out)
 int deficit_parse(const char *spec, deficit *out)
 {
     memset(out, 0, sizeof *out);
-    if (strlen(spec) >= sizeof out->text)
-        return util_seterr(CS_EUSAGE, "deficit '%s' is too long", spec);
+    if (strlen(spec) >= sizeof out->text) return util_seterr(CS_EUSAGE, "deficit '%s' is too long", spec);
     strcpy(out->text, spec);
     const char *at = strchr(spec, '@');
     if (!at)
@@ -36,7 +38,8 @@ int deficit_parse(const char *spec, deficit *out)
                            spec);
     char head[96];
     size_t hl = (size_t)(at - spec);
-    if (hl == 0 || hl >= sizeof head) return util_seterr(CS_EUSAGE, "deficit '%s' has no kind before '@'", spec);
+    if (hl == 0 || hl >= sizeof head)
+        return util_seterr(CS_EUSAGE, "deficit '%s' has no kind before '@'", spec);
     memcpy(head, spec, hl);
     head[hl] = '\0';
     /* kind and args */
@@ -76,11 +79,11 @@ int deficit_parse(const char *spec, deficit *out)
     a[dash - w] = '\0';
     strcpy(b, dash + 1);
     if (parse_nonneg(a, &out->start) != 0 || parse_nonneg(b, &out->end) != 0)
-        return util_seterr(CS_EUSAGE, "deficit '%s': window must be START-END with integers 0 <= START <= END",
-                           spec);
+        return util_seterr(CS_EUSAGE,
+                           "deficit '%s': window must be START-END with integers 0 <= START <= END", spec);
     if (out->start > out->end)
-        return util_seterr(CS_EUSAGE, "deficit '%s': START %ld is after END %ld; swap them", spec,
-                           out->start, out->end);
+        return util_seterr(CS_EUSAGE, "deficit '%s': START %ld is after END %ld; swap them", spec, out->start,
+                           out->end);
     return CS_OK;
 }
 
@@ -118,8 +121,7 @@ int deficit_arg_source(const deficit *d, int argi, int nsources, int *out)
         return util_seterr(CS_EUSAGE, "deficit '%s': '%s' is not a pathway/source letter (a, b, ...)",
                            d->text, s);
     int idx = s[0] - 'a';
-    if (idx >= nsources)
-    {
+    if (idx >= nsources) {
         char last[3] = {'-', (char)('a' + nsources - 1), 0};
         return util_seterr(CS_EUSAGE, "deficit '%s': there is no pathway/source '%s' (this run has %d: a%s)",
                            d->text, s, nsources, nsources > 1 ? last : "");
@@ -132,8 +134,8 @@ int deficit_arg_long(const deficit *d, int argi, long lo, long hi, long *out)
 {
     long v;
     if (argi >= d->nargs || util_parse_long(d->arg[argi], &v) != 0)
-        return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be an integer", d->text,
-                           argi + 1, kind_names[d->kind]);
+        return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be an integer", d->text, argi + 1,
+                           kind_names[d->kind]);
     if (v < lo || v > hi)
         return util_seterr(CS_EUSAGE, "deficit '%s': %ld is out of range [%ld, %ld]", d->text, v, lo, hi);
     *out = v;

@@ -28,8 +28,8 @@
 static void gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, int lda, const double *B,
                  int ldb, double beta, double *C, int ldc)
 {
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A,
-                lda, B, ldb, beta, C, ldc);
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+                A, lda, B, ldb, beta, C, ldc);
 }
 
 /* Sparse-pass kernels (rows of w ~ 100 doubles): GCC vector extensions (unaligned 8-double vectors;
@@ -46,17 +46,19 @@ static double dot(int w, const double *a, const double *b)
         s0 += LD(a + j) * LD(b + j);
         s1 += LD(a + j + 8) * LD(b + j + 8);
     }
-    for (; j + 8 <= w; j += 8) s0 += LD(a + j) * LD(b + j);
+    for (; j + 8 <= w; j += 8)
+        s0 += LD(a + j) * LD(b + j);
     s0 += s1;
     double s = ((s0[0] + s0[1]) + (s0[2] + s0[3])) + ((s0[4] + s0[5]) + (s0[6] + s0[7]));
-    for (; j < w; j++) s += a[j] * b[j];
+    for (; j < w; j++)
+        s += a[j] * b[j];
     return s;
 }
 
 /* y (w) += sum over the entries e in [e0, e1) with index k = kk[e] < m of r[k] * X[src[e] * w + :];
  * y is read and written once per block of 32 doubles. */
-static void accum_rows(int w, double *restrict y, int e0, int e1, const int *restrict kk, const int *restrict src, int m,
-                       const double *restrict r, const double *restrict X)
+static void accum_rows(int w, double *restrict y, int e0, int e1, const int *restrict kk,
+                       const int *restrict src, int m, const double *restrict r, const double *restrict X)
 {
     int j = 0;
     for (; j + 32 <= w; j += 32) {
@@ -70,7 +72,10 @@ static void accum_rows(int w, double *restrict y, int e0, int e1, const int *res
             a2 += g * LD(x + 16);
             a3 += g * LD(x + 24);
         }
-        *(v8d *)(y + j) = a0; *(v8d *)(y + j + 8) = a1; *(v8d *)(y + j + 16) = a2; *(v8d *)(y + j + 24) = a3;
+        *(v8d *)(y + j) = a0;
+        *(v8d *)(y + j + 8) = a1;
+        *(v8d *)(y + j + 16) = a2;
+        *(v8d *)(y + j + 24) = a3;
     }
     for (; j + 8 <= w; j += 8) {
         v8d a0 = LD(y + j);
@@ -85,7 +90,8 @@ static void accum_rows(int w, double *restrict y, int e0, int e1, const int *res
             int k = kk[e];
             if (k >= m) continue;
             const double g = r[k], *x = X + (size_t)src[e] * w;
-            for (int q = j; q < w; q++) y[q] += g * x[q];
+            for (int q = j; q < w; q++)
+                y[q] += g * x[q];
         }
 }
 
@@ -119,7 +125,10 @@ static void team_barrier(dln_team *tm, int tid)
             if (spin > 1000000) sched_yield(); /* ~1 ms: the member we wait for lost its core */
 }
 
-typedef struct { dln_team *tm; int tid; } team_arg;
+typedef struct {
+    dln_team *tm;
+    int tid;
+} team_arg;
 
 static void *team_worker(void *arg)
 {
@@ -129,11 +138,13 @@ static void *team_worker(void *arg)
     int seen = 0;
     for (;;) {
         int g = atomic_load(&tm->gen);
-        for (long spin = 0; g == seen && !atomic_load(&tm->quit) && spin < 2000000; spin++) g = atomic_load(&tm->gen);
+        for (long spin = 0; g == seen && !atomic_load(&tm->quit) && spin < 2000000; spin++)
+            g = atomic_load(&tm->gen);
         if (g == seen && !atomic_load(&tm->quit)) {
             pthread_mutex_lock(&tm->mu);
             atomic_fetch_add(&tm->sleeping, 1);
-            while ((g = atomic_load(&tm->gen)) == seen && !atomic_load(&tm->quit)) pthread_cond_wait(&tm->cv, &tm->mu);
+            while ((g = atomic_load(&tm->gen)) == seen && !atomic_load(&tm->quit))
+                pthread_cond_wait(&tm->cv, &tm->mu);
             atomic_fetch_sub(&tm->sleeping, 1);
             pthread_mutex_unlock(&tm->mu);
         }
@@ -169,7 +180,8 @@ static void team_free(dln_team *tm)
     pthread_mutex_lock(&tm->mu);
     pthread_cond_broadcast(&tm->cv);
     pthread_mutex_unlock(&tm->mu);
-    for (int i = 1; i < tm->n; i++) pthread_join(tm->th[i], NULL);
+    for (int i = 1; i < tm->n; i++)
+        pthread_join(tm->th[i], NULL);
     pthread_mutex_destroy(&tm->mu);
     pthread_cond_destroy(&tm->cv);
     free(tm);
@@ -218,10 +230,11 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
         return util_seterr(CS_EUSAGE, "--pathways must lie in [1, %d]", DLN_MAX_CHAIN);
     int shared = cfg->arch == DLN_PATHS && (cfg->shared_input || completion || t->n_src == 1);
     if (cfg->arch == DLN_PATHS && !shared && nc != t->n_src)
-        return util_seterr(CS_EUSAGE,
-                           "--arch paths reads one source per pathway: %d pathways but the task has %d sources; "
-                           "set --sources %d, or use --shared-input",
-                           nc, t->n_src, nc);
+        return util_seterr(
+            CS_EUSAGE,
+            "--arch paths reads one source per pathway: %d pathways but the task has %d sources; "
+            "set --sources %d, or use --shared-input",
+            nc, t->n_src, nc);
     dln *d = util_calloc(1, sizeof *d);
     d->cfg = *cfg;
     d->task = t;
@@ -233,8 +246,13 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     d->completion = completion;
     d->loss_c = (!completion && cfg->loss == DLN_LOSS_SUM) ? t->n_items : 1.0;
     for (int p = 0; p < nc; p++) {
-        if (cfg->arch == DLN_FUSED || shared) { d->in_off[p] = 0; d->in_dim[p] = t->n_in; }
-        else { d->in_off[p] = t->src_off[p]; d->in_dim[p] = t->src_dim[p]; }
+        if (cfg->arch == DLN_FUSED || shared) {
+            d->in_off[p] = 0;
+            d->in_dim[p] = t->n_in;
+        } else {
+            d->in_off[p] = t->src_off[p];
+            d->in_dim[p] = t->src_dim[p];
+        }
     }
     int D = d->depth;
     d->w_off = util_malloc((size_t)nc * D * sizeof *d->w_off);
@@ -255,10 +273,11 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     int no = d->n_out, ni = d->n_in, w = d->width, mx = no > ni ? no : ni;
     if (w > mx) mx = w;
     size_t need = 0;
-    for (int p = 0; p < nc; p++) need += (size_t)(D - 1) * w * d->in_dim[p] + (size_t)no * d->in_dim[p];
-    need += (size_t)(D - 1) * no * w;            /* suffix */
-    need += 4 * (size_t)no * ni;                  /* omega_tot, E, C, Gp */
-    need += (size_t)(w > 0 ? w : 1) * ni;         /* A */
+    for (int p = 0; p < nc; p++)
+        need += (size_t)(D - 1) * w * d->in_dim[p] + (size_t)no * d->in_dim[p];
+    need += (size_t)(D - 1) * no * w;     /* suffix */
+    need += 4 * (size_t)no * ni;          /* omega_tot, E, C, Gp */
+    need += (size_t)(w > 0 ? w : 1) * ni; /* A */
     if (completion) need += (size_t)t->n_obs + (size_t)(w > 0 ? w : 1) * ni;
     need += (size_t)mx;
     if (!completion) need += 2 * (size_t)ni * ni + (size_t)no * ni; /* sxx_eff, syx_eff */
@@ -267,23 +286,40 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     d->prefix = util_calloc((size_t)nc * D, sizeof *d->prefix);
     d->suffix = util_calloc((size_t)D, sizeof *d->suffix);
     for (int p = 0; p < nc; p++) {
-        for (int l = 1; l < D; l++) { d->prefix[(size_t)p * D + l] = s; s += (size_t)w * d->in_dim[p]; }
-        d->omega[p] = s; s += (size_t)no * d->in_dim[p];
+        for (int l = 1; l < D; l++) {
+            d->prefix[(size_t)p * D + l] = s;
+            s += (size_t)w * d->in_dim[p];
+        }
+        d->omega[p] = s;
+        s += (size_t)no * d->in_dim[p];
     }
-    for (int l = 1; l < D; l++) { d->suffix[l] = s; s += (size_t)no * w; }
-    d->omega_tot = s; s += (size_t)no * ni;
-    d->E = s; s += (size_t)no * ni;
-    d->C = s; s += (size_t)no * ni;
-    d->Gp = s; s += (size_t)no * ni;
-    d->A = s; s += (size_t)(w > 0 ? w : 1) * ni;
+    for (int l = 1; l < D; l++) {
+        d->suffix[l] = s;
+        s += (size_t)no * w;
+    }
+    d->omega_tot = s;
+    s += (size_t)no * ni;
+    d->E = s;
+    s += (size_t)no * ni;
+    d->C = s;
+    s += (size_t)no * ni;
+    d->Gp = s;
+    s += (size_t)no * ni;
+    d->A = s;
+    s += (size_t)(w > 0 ? w : 1) * ni;
     if (completion) {
-        d->resid = s; s += t->n_obs;
-        d->A2 = s; s += (size_t)(w > 0 ? w : 1) * ni;
+        d->resid = s;
+        s += t->n_obs;
+        d->A2 = s;
+        s += (size_t)(w > 0 ? w : 1) * ni;
     }
-    d->vec = s; s += mx;
+    d->vec = s;
+    s += mx;
     if (!completion) {
-        d->sxx_eff = s; s += (size_t)ni * ni;
-        d->syx_eff = s; s += (size_t)no * ni;
+        d->sxx_eff = s;
+        s += (size_t)ni * ni;
+        d->syx_eff = s;
+        s += (size_t)no * ni;
         s += (size_t)ni * ni;
     }
     CS_ASSERT((size_t)(s - d->scratch) <= need);
@@ -295,14 +331,27 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
         d->row_c = util_malloc((size_t)m * sizeof(int));
         d->col_k = util_malloc((size_t)m * sizeof(int));
         d->col_r = util_malloc((size_t)m * sizeof(int));
-        for (int k = 0; k < m; k++) { d->row_ptr[t->obs_r[k] + 1]++; d->col_ptr[t->obs_c[k] + 1]++; }
-        for (int i = 0; i < no; i++) d->row_ptr[i + 1] += d->row_ptr[i];
-        for (int j = 0; j < ni; j++) d->col_ptr[j + 1] += d->col_ptr[j];
+        for (int k = 0; k < m; k++) {
+            d->row_ptr[t->obs_r[k] + 1]++;
+            d->col_ptr[t->obs_c[k] + 1]++;
+        }
+        for (int i = 0; i < no; i++)
+            d->row_ptr[i + 1] += d->row_ptr[i];
+        for (int j = 0; j < ni; j++)
+            d->col_ptr[j + 1] += d->col_ptr[j];
         int *fr = util_malloc((size_t)(no > ni ? no : ni) * sizeof(int));
         memcpy(fr, d->row_ptr, (size_t)no * sizeof(int));
-        for (int k = 0; k < m; k++) { int e = fr[t->obs_r[k]]++; d->row_k[e] = k; d->row_c[e] = t->obs_c[k]; }
+        for (int k = 0; k < m; k++) {
+            int e = fr[t->obs_r[k]]++;
+            d->row_k[e] = k;
+            d->row_c[e] = t->obs_c[k];
+        }
         memcpy(fr, d->col_ptr, (size_t)ni * sizeof(int));
-        for (int k = 0; k < m; k++) { int e = fr[t->obs_c[k]]++; d->col_k[e] = k; d->col_r[e] = t->obs_r[k]; }
+        for (int k = 0; k < m; k++) {
+            int e = fr[t->obs_c[k]]++;
+            d->col_k[e] = k;
+            d->col_r[e] = t->obs_r[k];
+        }
         free(fr);
     }
     d->defs.n = 0;
@@ -319,8 +368,18 @@ void dln_free(dln *d)
     if (!d) return;
     team_free(d->team);
     flow_free(d);
-    free(d->row_ptr); free(d->col_ptr); free(d->row_k); free(d->row_c); free(d->col_k); free(d->col_r);
-    free(d->w_off); free(d->theta); free(d->grad); free(d->scratch); free(d->prefix); free(d->suffix);
+    free(d->row_ptr);
+    free(d->col_ptr);
+    free(d->row_k);
+    free(d->row_c);
+    free(d->col_k);
+    free(d->col_r);
+    free(d->w_off);
+    free(d->theta);
+    free(d->grad);
+    free(d->scratch);
+    free(d->prefix);
+    free(d->suffix);
     free(d);
 }
 
@@ -330,10 +389,11 @@ int dln_set_layer(dln *d, int p, int l, const double *w, int rows, int cols, con
 {
     int r = dln_rows(d, l), c = dln_cols(d, p, l);
     if (rows != r || cols != c)
-        return util_seterr(CS_EUSAGE,
-                           "%s: layer %d of pathway %c is %d x %d but the model needs %d x %d (out x in); check "
-                           "--depth/--width/the task or the file",
-                           what, l, 'a' + p, rows, cols, r, c);
+        return util_seterr(
+            CS_EUSAGE,
+            "%s: layer %d of pathway %c is %d x %d but the model needs %d x %d (out x in); check "
+            "--depth/--width/the task or the file",
+            what, l, 'a' + p, rows, cols, r, c);
     memcpy(dln_weight(d, d->theta, p, l), w, (size_t)r * c * sizeof *w);
     return CS_OK;
 }
@@ -346,11 +406,13 @@ int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const doubl
         const task *t = d->task;
         for (int p = 0; p < d->n_chain; p++)
             if (d->in_dim[p] != d->n_in)
-                return util_seterr(CS_EUSAGE, "--init aligned needs every pathway to read the whole input: use "
-                                              "--shared-input or --arch fused");
+                return util_seterr(CS_EUSAGE,
+                                   "--init aligned needs every pathway to read the whole input: use "
+                                   "--shared-input or --arch fused");
         int r = t->rank, kk = D > 1 && d->width < r ? d->width : r;
         if (n_k != 1 && n_k != r)
-            return util_seterr(CS_EUSAGE, "--init-k gives %d values but the task has %d modes; give 1 or %d", n_k, r, r);
+            return util_seterr(CS_EUSAGE, "--init-k gives %d values but the task has %d modes; give 1 or %d",
+                               n_k, r, r);
         double *R = NULL;
         if (D > 1) {
             R = util_malloc((size_t)d->width * d->width * sizeof *R);
@@ -366,20 +428,24 @@ int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const doubl
                 if (D == 1) {
                     double *W = dln_weight(d, d->theta, p, 1);
                     for (int i = 0; i < no; i++)
-                        for (int j = 0; j < ni; j++) W[i * ni + j] += K * u[i * r + m] * v[j * r + m];
+                        for (int j = 0; j < ni; j++)
+                            W[i * ni + j] += K * u[i * r + m] * v[j * r + m];
                     continue;
                 }
                 double *W = dln_weight(d, d->theta, p, 1); /* R D V^T */
                 for (int i = 0; i < w; i++)
-                    for (int j = 0; j < ni; j++) W[i * ni + j] += d1 * R[i * w + m] * v[j * r + m];
+                    for (int j = 0; j < ni; j++)
+                        W[i * ni + j] += d1 * R[i * w + m] * v[j * r + m];
                 for (int l = 2; l < D; l++) {
                     W = dln_weight(d, d->theta, p, l);
                     for (int i = 0; i < w; i++)
-                        for (int j = 0; j < w; j++) W[i * w + j] += dm * R[i * w + m] * R[j * w + m];
+                        for (int j = 0; j < w; j++)
+                            W[i * w + j] += dm * R[i * w + m] * R[j * w + m];
                 }
                 W = dln_weight(d, d->theta, p, D); /* U D R^T */
                 for (int i = 0; i < no; i++)
-                    for (int j = 0; j < w; j++) W[i * w + j] += dm * u[i * r + m] * R[j * w + m];
+                    for (int j = 0; j < w; j++)
+                        W[i * w + j] += dm * u[i * r + m] * R[j * w + m];
             }
         free(R);
         return CS_OK;
@@ -390,13 +456,15 @@ int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const doubl
             double *W = dln_weight(d, d->theta, p, l);
             if (kind == DLN_INIT_GAUSS) {
                 double sd = a / sqrt((double)cols);
-                for (int i = 0; i < rows * cols; i++) W[i] = gsl_ran_gaussian_ziggurat(rng, sd);
+                for (int i = 0; i < rows * cols; i++)
+                    W[i] = gsl_ran_gaussian_ziggurat(rng, sd);
             } else if (kind == DLN_INIT_ORTHOGONAL) {
                 int n = rows > cols ? rows : cols;
                 double *Q = util_malloc((size_t)n * n * sizeof *Q);
                 linalg_random_orthogonal(rng, n, Q);
                 for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < cols; j++) W[i * cols + j] = a * Q[i * n + j];
+                    for (int j = 0; j < cols; j++)
+                        W[i * cols + j] = a * Q[i * n + j];
                 free(Q);
             } else {
                 memset(W, 0, (size_t)rows * cols * sizeof *W);
@@ -423,32 +491,43 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
             break;
         case DEF_LESION:
             if (deficit_arg_source(df, 0, d->n_chain, &idx)) return CS_EUSAGE;
-            if (df->nargs < 2) return util_seterr(CS_EUSAGE, "deficit '%s': lesion needs a mode, e.g. lesion:a:1@0-1000", df->text);
+            if (df->nargs < 2)
+                return util_seterr(CS_EUSAGE, "deficit '%s': lesion needs a mode, e.g. lesion:a:1@0-1000",
+                                   df->text);
             if (deficit_arg_long(df, 1, 0, t->rank - 1, &m)) return CS_EUSAGE;
             if (d->completion)
-                return util_seterr(CS_EUSAGE, "deficit '%s': lesion is not supported for --task completion", df->text);
+                return util_seterr(CS_EUSAGE, "deficit '%s': lesion is not supported for --task completion",
+                                   df->text);
             break;
         case DEF_REMOVE:
         case DEF_NOISE:
         case DEF_DECORRELATE:
             if (d->completion)
-                return util_seterr(CS_EUSAGE, "deficit '%s': %s needs an item task (hier|lowrank|latent|statistics files), "
-                                              "not completion", df->text, deficit_kind_name(df->kind));
+                return util_seterr(
+                    CS_EUSAGE,
+                    "deficit '%s': %s needs an item task (hier|lowrank|latent|statistics files), "
+                    "not completion",
+                    df->text, deficit_kind_name(df->kind));
             if (df->kind != DEF_DECORRELATE && deficit_arg_source(df, 0, t->n_src, &idx)) return CS_EUSAGE;
             if (df->kind == DEF_NOISE) {
-                if (df->nargs < 2) return util_seterr(CS_EUSAGE, "deficit '%s': noise needs a variance, e.g. noise:b:0.5@0-100", df->text);
+                if (df->nargs < 2)
+                    return util_seterr(
+                        CS_EUSAGE, "deficit '%s': noise needs a variance, e.g. noise:b:0.5@0-100", df->text);
                 if (deficit_arg_double(df, 1, 0, 1e300, &v)) return CS_EUSAGE;
             }
             break;
         case DEF_SUBSET:
             if (!d->completion)
                 return util_seterr(CS_EUSAGE, "deficit '%s': subset needs --task completion", df->text);
-            if (df->nargs < 1) return util_seterr(CS_EUSAGE, "deficit '%s': subset needs a count, e.g. subset:1000@0-5000", df->text);
+            if (df->nargs < 1)
+                return util_seterr(CS_EUSAGE, "deficit '%s': subset needs a count, e.g. subset:1000@0-5000",
+                                   df->text);
             if (deficit_arg_long(df, 0, 1, t->n_obs, &m)) return CS_EUSAGE;
             break;
         case DEF_SWITCH:
             if (!t->target2)
-                return util_seterr(CS_EUSAGE, "deficit '%s': no second target; give --target2 FILE", df->text);
+                return util_seterr(CS_EUSAGE, "deficit '%s': no second target; give --target2 FILE",
+                                   df->text);
             break;
         default:
             return deficit_unsupported(df, "flow", "gate lesion remove noise decorrelate subset switch");
@@ -481,11 +560,13 @@ void dln_set_step(dln *d, long t)
     for (int i = 0; i < d->defs.n; i++) {
         if (!(mask >> i & 1)) continue;
         const deficit *df = &d->defs.d[i];
-        if (df->kind == DEF_GATE) d->gated[df->arg[0][0] - 'a'] = 1;
+        if (df->kind == DEF_GATE)
+            d->gated[df->arg[0][0] - 'a'] = 1;
         else if (df->kind == DEF_LESION) {
             int p = df->arg[0][0] - 'a';
             d->les_mode[p][d->n_les[p]++] = atoi(df->arg[1]); /* validated in dln_set_deficits */
-        } else if (df->kind == DEF_SWITCH) d->switched = 1;
+        } else if (df->kind == DEF_SWITCH)
+            d->switched = 1;
         else if (df->kind == DEF_SUBSET) {
             long m = atol(df->arg[0]);
             if (m < d->m_eff) d->m_eff = (int)m;
@@ -508,7 +589,8 @@ void dln_set_step(dln *d, long t)
     d->tgt_item = input_def ? NULL : (d->switched ? tk->target2 : tk->target);
     if (d->tgt_item) {
         double r0 = d->tr_syy_eff;
-        for (size_t i = 0; i < (size_t)no * ni; i++) r0 -= d->tgt_item[i] * d->syx_eff[i];
+        for (size_t i = 0; i < (size_t)no * ni; i++)
+            r0 -= d->tgt_item[i] * d->syx_eff[i];
         d->r0_eff = r0 > 0 ? r0 : 0; /* irreducible loss (0 for noise-free targets, up to rounding) */
     }
     for (int i = 0; i < d->defs.n; i++) { /* decorrelate first, then noise, then remove */
@@ -526,15 +608,18 @@ void dln_set_step(dln *d, long t)
         if (!(mask >> i & 1) || df->kind != DEF_NOISE) continue;
         int p = df->arg[0][0] - 'a';
         double v = strtod(df->arg[1], NULL);
-        for (int a = 0; a < tk->src_dim[p]; a++) d->sxx_eff[(size_t)(tk->src_off[p] + a) * (ni + 1)] += v;
+        for (int a = 0; a < tk->src_dim[p]; a++)
+            d->sxx_eff[(size_t)(tk->src_off[p] + a) * (ni + 1)] += v;
     }
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_REMOVE) continue;
         int p = df->arg[0][0] - 'a';
         for (int a = tk->src_off[p]; a < tk->src_off[p] + tk->src_dim[p]; a++) {
-            for (int j = 0; j < ni; j++) d->sxx_eff[(size_t)a * ni + j] = d->sxx_eff[(size_t)j * ni + a] = 0;
-            for (int j = 0; j < no; j++) d->syx_eff[(size_t)j * ni + a] = 0;
+            for (int j = 0; j < ni; j++)
+                d->sxx_eff[(size_t)a * ni + j] = d->sxx_eff[(size_t)j * ni + a] = 0;
+            for (int j = 0; j < no; j++)
+                d->syx_eff[(size_t)j * ni + a] = 0;
         }
     }
 }
@@ -551,7 +636,8 @@ static void chain_forward(dln *d, const double *theta, int p)
     }
     double **P = d->prefix + (size_t)p * D;
     memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * ni * sizeof(double));
-    for (int l = 2; l < D; l++) gemm(0, 0, w, ni, w, 1.0, dln_weight(d, theta, p, l), w, P[l - 1], ni, 0.0, P[l], ni);
+    for (int l = 2; l < D; l++)
+        gemm(0, 0, w, ni, w, 1.0, dln_weight(d, theta, p, l), w, P[l - 1], ni, 0.0, P[l], ni);
     gemm(0, 0, no, ni, w, 1.0, dln_weight(d, theta, p, D), w, P[D - 1], ni, 0.0, d->omega[p], ni);
 }
 
@@ -564,20 +650,25 @@ static void lesion_project(dln *d, int p, double *C)
     for (int k = 0; k < d->n_les[p]; k++) {
         int m = d->les_mode[p][k];
         /* tmp (n_in) = u^T C ; C -= u tmp^T */
-        for (int j = 0; j < ni; j++) tmp[j] = 0;
+        for (int j = 0; j < ni; j++)
+            tmp[j] = 0;
         for (int i = 0; i < no; i++) {
             double ui = t->U[i * r + m];
-            for (int j = 0; j < ni; j++) tmp[j] += ui * C[(size_t)i * ni + j];
+            for (int j = 0; j < ni; j++)
+                tmp[j] += ui * C[(size_t)i * ni + j];
         }
         for (int i = 0; i < no; i++) {
             double ui = t->U[i * r + m];
-            for (int j = 0; j < ni; j++) C[(size_t)i * ni + j] -= ui * tmp[j];
+            for (int j = 0; j < ni; j++)
+                C[(size_t)i * ni + j] -= ui * tmp[j];
         }
         /* C -= (C v) v^T */
         for (int i = 0; i < no; i++) {
             double cv = 0;
-            for (int j = 0; j < ni; j++) cv += C[(size_t)i * ni + j] * t->V[j * r + m];
-            for (int j = 0; j < ni; j++) C[(size_t)i * ni + j] -= cv * t->V[j * r + m];
+            for (int j = 0; j < ni; j++)
+                cv += C[(size_t)i * ni + j] * t->V[j * r + m];
+            for (int j = 0; j < ni; j++)
+                C[(size_t)i * ni + j] -= cv * t->V[j * r + m];
         }
     }
 }
@@ -586,7 +677,8 @@ static void embed_add(dln *d, int p, const double *M, double *tot)
 {
     int ni = d->n_in, nip = d->in_dim[p], off = d->in_off[p];
     for (int i = 0; i < d->n_out; i++)
-        for (int j = 0; j < nip; j++) tot[(size_t)i * ni + off + j] += M[(size_t)i * nip + j];
+        for (int j = 0; j < nip; j++)
+            tot[(size_t)i * ni + off + j] += M[(size_t)i * nip + j];
 }
 
 /* Backward pass of chain p for the dense gradient Gp (n_out x in_dim[p]) of its end-to-end map. */
@@ -600,7 +692,8 @@ static void chain_backward_dense(dln *d, const double *theta, int p, const doubl
     double **P = d->prefix + (size_t)p * D, **S = d->suffix;
     /* suffix S_l = W_D ... W_{l+1} (n_out x w) */
     memcpy(S[D - 1], dln_weight(d, theta, p, D), (size_t)no * w * sizeof(double));
-    for (int l = D - 2; l >= 1; l--) gemm(0, 0, no, w, w, 1.0, S[l + 1], w, dln_weight(d, theta, p, l + 1), w, 0.0, S[l], w);
+    for (int l = D - 2; l >= 1; l--)
+        gemm(0, 0, no, w, w, 1.0, S[l + 1], w, dln_weight(d, theta, p, l + 1), w, 0.0, S[l], w);
     /* layer D: Gp P_{D-1}^T */
     gemm(0, 1, no, w, ni, 1.0, Gp, ni, P[D - 1], ni, 0.0, dln_weight(d, grad, p, D), w);
     for (int l = D - 1; l >= 1; l--) {
@@ -624,8 +717,10 @@ static double grad_items(dln *d, const double *theta, double *grad)
             memset(d->C, 0, (size_t)no * ni * sizeof(double));
             embed_add(d, p, d->omega[p], d->C);
             lesion_project(d, p, d->C);
-            for (size_t i = 0; i < (size_t)no * ni; i++) tot[i] += d->C[i];
-        } else embed_add(d, p, d->omega[p], tot);
+            for (size_t i = 0; i < (size_t)no * ni; i++)
+                tot[i] += d->C[i];
+        } else
+            embed_add(d, p, d->omega[p], tot);
     }
     /* R = Omega Sxx - Syx into E; loss = c/2 (trSyy + <Omega, R> - <Omega, Syx>) */
     gemm(0, 0, no, ni, ni, 1.0, tot, ni, d->sxx_eff, ni, 0.0, d->E, ni);
@@ -637,11 +732,14 @@ static double grad_items(dln *d, const double *theta, double *grad)
         d->E[i] *= d->loss_c;
     }
     double loss;
-    if (d->tgt_item) { /* no input deficit: L = c/2 (r0 + <(Omega - T) Sxx, Omega - T>), R = (Omega - T) Sxx */
+    if (d->tgt_item) { /* no input deficit: L = c/2 (r0 + <(Omega - T) Sxx, Omega - T>), R = (Omega - T) Sxx
+                        */
         double q = 0;
-        for (size_t i = 0; i < (size_t)no * ni; i++) q += (tot[i] - d->tgt_item[i]) * d->E[i];
+        for (size_t i = 0; i < (size_t)no * ni; i++)
+            q += (tot[i] - d->tgt_item[i]) * d->E[i];
         loss = 0.5 * d->loss_c * (d->r0_eff + q / d->loss_c);
-    } else loss = 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
+    } else
+        loss = 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
     for (int p = 0; p < d->n_chain; p++) {
         double *gw = grad + d->chain_off[p];
         if (d->gated[p]) {
@@ -657,7 +755,8 @@ static double grad_items(dln *d, const double *theta, double *grad)
         }
         if (nip != ni || d->in_off[p] != 0) {
             for (int i = 0; i < no; i++)
-                memcpy(d->Gp + (size_t)i * nip, G + (size_t)i * ni + d->in_off[p], (size_t)nip * sizeof(double));
+                memcpy(d->Gp + (size_t)i * nip, G + (size_t)i * ni + d->in_off[p],
+                       (size_t)nip * sizeof(double));
             G = d->Gp;
         }
         chain_backward_dense(d, theta, p, G, grad);
@@ -675,9 +774,11 @@ static void completion_prefix(dln *d, const double *theta, int p, int j0, int j1
     const double *W1 = dln_weight(d, theta, p, 1);
     if (D == 2) {
         for (int j = j0; j < j1; j++)
-            for (int i = 0; i < w; i++) PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
+            for (int i = 0; i < w; i++)
+                PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
     } else if (j1 > j0) {
-        gemm(1, 1, j1 - j0, w, w, 1.0, W1 + j0, n, dln_weight(d, theta, p, 2), w, 0.0, PT[2] + (size_t)j0 * w, w);
+        gemm(1, 1, j1 - j0, w, w, 1.0, W1 + j0, n, dln_weight(d, theta, p, 2), w, 0.0, PT[2] + (size_t)j0 * w,
+             w);
         for (int l = 3; l < D; l++)
             gemm(0, 1, j1 - j0, w, w, 1.0, PT[l - 1] + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w, 0.0,
                  PT[l] + (size_t)j0 * w, w);
@@ -688,7 +789,8 @@ static void completion_prefix(dln *d, const double *theta, int p, int j0, int j1
  * layers 1..D-1 as member tid of nt (tm: the team, NULL for one thread).  HT_l = G^T S_l (n x w), S_l =
  * W_D ... W_{l+1}: one sparse pass gives HT_{D-1} = G^T W_D (rows [j0, j1)); then grad_l = HT_l^T PT_{l-1}
  * (rows [k0, k1)) and HT_{l-1} = HT_l W_l (rows [j0, j1)), down to grad_1 = HT_1^T = W_2^T HT_2^T. */
-static void completion_backward(dln *d, const double *theta, double *grad, int p, dln_team *tm, int tid, int nt)
+static void completion_backward(dln *d, const double *theta, double *grad, int p, dln_team *tm, int tid,
+                                int nt)
 {
     int D = d->depth, w = d->width, n = d->in_dim[p], m = d->m_eff;
     int j0 = (int)((long)n * tid / nt), j1 = (int)((long)n * (tid + 1) / nt);
@@ -698,18 +800,23 @@ static void completion_backward(dln *d, const double *theta, double *grad, int p
     double *HT = d->A, *HN = d->A2;
     memset(HT + (size_t)j0 * w, 0, (size_t)(j1 - j0) * w * sizeof(double));
     for (int j = j0; j < j1; j++)
-        accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, d->resid, WD);
+        accum_rows(w, HT + (size_t)j * w, d->col_ptr[j], d->col_ptr[j + 1], d->col_k, d->col_r, m, d->resid,
+                   WD);
     team_barrier(tm, tid);
     for (int l = D - 1; l >= 1; l--) {
         double *gl = dln_weight(d, grad, p, l);
         if (l == 1) { /* D = 2 only */
             for (int k = k0; k < k1; k++)
-                for (int j = 0; j < n; j++) gl[(size_t)k * n + j] = HT[(size_t)j * w + k];
+                for (int j = 0; j < n; j++)
+                    gl[(size_t)k * n + j] = HT[(size_t)j * w + k];
             break;
         }
         if (k1 > k0) {
-            if (l == 2) gemm(1, 1, k1 - k0, w, n, 1.0, HT + k0, w, W1, n, 0.0, gl + (size_t)k0 * w, w); /* HT^T W_1^T */
-            else gemm(1, 0, k1 - k0, w, n, 1.0, HT + k0, w, PT[l - 1], w, 0.0, gl + (size_t)k0 * w, w);
+            if (l == 2)
+                gemm(1, 1, k1 - k0, w, n, 1.0, HT + k0, w, W1, n, 0.0, gl + (size_t)k0 * w,
+                     w); /* HT^T W_1^T */
+            else
+                gemm(1, 0, k1 - k0, w, n, 1.0, HT + k0, w, PT[l - 1], w, 0.0, gl + (size_t)k0 * w, w);
         }
         if (l == 2) { /* grad_1 = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly (no transpose pass) */
             if (k1 > k0)
@@ -721,7 +828,9 @@ static void completion_backward(dln *d, const double *theta, double *grad, int p
             gemm(0, 0, j1 - j0, w, w, 1.0, HT + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w, 0.0,
                  HN + (size_t)j0 * w, w);
         team_barrier(tm, tid);
-        double *tmp = HT; HT = HN; HN = tmp;
+        double *tmp = HT;
+        HT = HN;
+        HN = tmp;
     }
 }
 
@@ -748,7 +857,8 @@ static void completion_fused_job(dln *d, int tid)
         for (int e = d->row_ptr[i]; e < d->row_ptr[i + 1]; e++) {
             int k = d->row_k[e];
             if (k >= m) continue;
-            double v = dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w) - M[(size_t)i * n + d->row_c[e]];
+            double v =
+                dot(w, WD + (size_t)i * w, PL + (size_t)d->row_c[e] * w) - M[(size_t)i * n + d->row_c[e]];
             ss += v * v;
             r[k] = v / m;
         }
@@ -768,20 +878,25 @@ static double grad_completion(dln *d, const double *theta, double *grad)
     if (d->n_chain == 1 && D >= 2 && !d->gated[0]) {
         d->job_theta = theta;
         d->job_grad = grad;
-        if (d->team) team_run(d->team, d, completion_fused_job);
-        else completion_fused_job(d, 0);
+        if (d->team)
+            team_run(d->team, d, completion_fused_job);
+        else
+            completion_fused_job(d, 0);
         double ss = 0;
-        for (int i = 0; i < no; i++) ss += d->vec[i];
+        for (int i = 0; i < no; i++)
+            ss += d->vec[i];
         return 0.5 * ss / m;
     }
     /* several chains (or a gated one, or D = 1), one thread: residuals summed over the chains */
     const double *M = d->tgt_active;
     double *r = d->resid, ss = 0;
-    for (int k = 0; k < m; k++) r[k] = 0;
+    for (int k = 0; k < m; k++)
+        r[k] = 0;
     for (int p = 0; p < d->n_chain; p++) {
         if (D == 1) {
             const double *W = dln_weight(d, theta, p, 1);
-            for (int k = 0; k < m; k++) r[k] += W[(size_t)t->obs_r[k] * n + t->obs_c[k]];
+            for (int k = 0; k < m; k++)
+                r[k] += W[(size_t)t->obs_r[k] * n + t->obs_c[k]];
             continue;
         }
         completion_prefix(d, theta, p, 0, n);
@@ -802,7 +917,8 @@ static double grad_completion(dln *d, const double *theta, double *grad)
         if (d->gated[p] || D == 1) memset(gw, 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
         if (d->gated[p]) continue;
         if (D == 1) {
-            for (int k = 0; k < m; k++) gw[(size_t)t->obs_r[k] * n + t->obs_c[k]] += r[k];
+            for (int k = 0; k < m; k++)
+                gw[(size_t)t->obs_r[k] * n + t->obs_c[k]] += r[k];
             continue;
         }
         /* layer D: G P_{D-1}^T, row i += r * PT_{D-1}[j, :]; then the layers below */
@@ -838,7 +954,8 @@ void dln_maps(dln *d, const double *theta, double *omega_tot)
     if (omega_tot) memset(omega_tot, 0, (size_t)no * ni * sizeof *omega_tot);
     for (int p = 0; p < d->n_chain; p++) {
         int D = d->depth, w = d->width, nip = d->in_dim[p];
-        if (D == 1) memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * nip * sizeof(double));
+        if (D == 1)
+            memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * nip * sizeof(double));
         else {
             double **P = d->prefix + (size_t)p * D;
             memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * nip * sizeof(double));
@@ -851,8 +968,10 @@ void dln_maps(dln *d, const double *theta, double *omega_tot)
                 memset(d->C, 0, (size_t)no * ni * sizeof(double));
                 embed_add(d, p, d->omega[p], d->C);
                 lesion_project(d, p, d->C);
-                for (size_t i = 0; i < (size_t)no * ni; i++) omega_tot[i] += d->C[i];
-            } else embed_add(d, p, d->omega[p], omega_tot);
+                for (size_t i = 0; i < (size_t)no * ni; i++)
+                    omega_tot[i] += d->C[i];
+            } else
+                embed_add(d, p, d->omega[p], omega_tot);
         }
     }
 }
@@ -869,7 +988,8 @@ void dln_modes(const dln *d, double *K)
                 double ui = t->U[i * r + a];
                 if (ui == 0) continue;
                 double rv = 0;
-                for (int j = 0; j < nip; j++) rv += d->omega[p][(size_t)i * nip + j] * t->V[(off + j) * r + a];
+                for (int j = 0; j < nip; j++)
+                    rv += d->omega[p][(size_t)i * nip + j] * t->V[(off + j) * r + a];
                 s += ui * rv;
             }
             K[p * r + a] = s;
@@ -886,17 +1006,20 @@ double dln_test_loss(dln *d, const double *theta)
     if (d->completion) {
         const double *M = d->switched ? t->target2 : t->target;
         double ss = 0;
-        for (size_t i = 0; i < (size_t)no * ni; i++) ss += (tot[i] - M[i]) * (tot[i] - M[i]);
+        for (size_t i = 0; i < (size_t)no * ni; i++)
+            ss += (tot[i] - M[i]) * (tot[i] - M[i]);
         return ss / ((double)no * ni);
     }
     /* stable form: c/2 (r0 + <(Omega - T) Sxx, Omega - T>), T the active target (the minimiser) */
     const double *syx = d->switched ? t->syx2 : t->syx, *T = d->switched ? t->target2 : t->target;
     double r0 = d->switched ? t->tr_syy2 : t->tr_syy, q = 0;
-    for (size_t i = 0; i < (size_t)no * ni; i++) r0 -= T[i] * syx[i];
+    for (size_t i = 0; i < (size_t)no * ni; i++)
+        r0 -= T[i] * syx[i];
     for (int i = 0; i < no; i++)
         for (int j = 0; j < ni; j++) {
             double rs = 0;
-            for (int k = 0; k < ni; k++) rs += (tot[(size_t)i * ni + k] - T[(size_t)i * ni + k]) * t->sxx[(size_t)k * ni + j];
+            for (int k = 0; k < ni; k++)
+                rs += (tot[(size_t)i * ni + k] - T[(size_t)i * ni + k]) * t->sxx[(size_t)k * ni + j];
             q += rs * (tot[(size_t)i * ni + j] - T[(size_t)i * ni + j]);
         }
     return 0.5 * d->loss_c * ((r0 > 0 ? r0 : 0) + q);
@@ -915,7 +1038,8 @@ static int flow_rhs(double t, const double *y, double *dydt, void *params)
     d->n_rhs++;
     double loss = dln_grad(d, y, dydt);
     if (!isfinite(loss)) return GSL_EBADFUNC;
-    for (size_t i = 0; i < d->n_param; i++) dydt[i] = -dydt[i];
+    for (size_t i = 0; i < d->n_param; i++)
+        dydt[i] = -dydt[i];
     return GSL_SUCCESS;
 }
 
@@ -936,10 +1060,14 @@ int dln_flow_alloc(dln *d, dln_stepper st, double epsabs, double epsrel, double 
     f->sys.jacobian = NULL;
     f->sys.dimension = d->n_param;
     f->sys.params = d;
-    const gsl_odeiv2_step_type *T = st == DLN_RKF45 ? gsl_odeiv2_step_rkf45 : st == DLN_RKCK ? gsl_odeiv2_step_rkck
-                                                                                           : gsl_odeiv2_step_rk8pd;
+    const gsl_odeiv2_step_type *T = st == DLN_RKF45  ? gsl_odeiv2_step_rkf45
+                                    : st == DLN_RKCK ? gsl_odeiv2_step_rkck
+                                                     : gsl_odeiv2_step_rk8pd;
     f->drv = gsl_odeiv2_driver_alloc_y_new(&f->sys, T, h0, epsabs, epsrel);
-    if (!f->drv) { free(f); return util_seterr(CS_EFAIL, "cannot allocate the GSL odeiv2 driver"); }
+    if (!f->drv) {
+        free(f);
+        return util_seterr(CS_EFAIL, "cannot allocate the GSL odeiv2 driver");
+    }
     d->ode = f;
     d->n_rhs = 0;
     return CS_OK;

@@ -22,7 +22,10 @@ static const cmd_def *const registry[] = {
 #undef CMD
     NULL};
 
-const cmd_def *const *cmd_all(void) { return registry; }
+const cmd_def *const *cmd_all(void)
+{
+    return registry;
+}
 
 const cmd_def *cmd_find(const char *name)
 {
@@ -33,11 +36,13 @@ const cmd_def *cmd_find(const char *name)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "critsim %s - critical learning periods in deep linear and convolutional networks\n\n"
-               "usage: critsim COMMAND [--model FILE.ini] [options]   (critsim COMMAND --help for options)\n\n"
-               "commands:\n",
+    fprintf(f,
+            "critsim %s - critical learning periods in deep linear and convolutional networks\n\n"
+            "usage: critsim COMMAND [--model FILE.ini] [options]   (critsim COMMAND --help for options)\n\n"
+            "commands:\n",
             CS_VERSION);
-    for (int i = 0; registry[i]; i++) fprintf(f, "  %-9s %s\n", registry[i]->name, registry[i]->summary);
+    for (int i = 0; registry[i]; i++)
+        fprintf(f, "  %-9s %s\n", registry[i]->name, registry[i]->summary);
     fprintf(f, "\nexit status: 0 success, 1 a run failed numerically, 2 bad usage or input\n");
 }
 

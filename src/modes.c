@@ -5,8 +5,8 @@
  * pathways are computed together, and the modes' independent dependency chains overlap in the CPU
  * (instruction-level parallelism).  Deficits enter as 0/1 masks folded into dt * learn, constant
  * between deficit boundaries (no branches, no allocation per step); the power of p is unrolled at
- * compile time for D <= 8 and the pathway loop for two pathways.  Non-finite states are detected once per chunk;
- * the chunk is then replayed step by step from a saved copy to name the exact step and mode.
+ * compile time for D <= 8 and the pathway loop for two pathways.  Non-finite states are detected once per
+ * chunk; the chunk is then replayed step by step from a saved copy to name the exact step and mode.
  * Non-goals: stochastic gating (prob_gate_path), non-aligned initialisations.
  */
 #include "modes.h"
@@ -34,17 +34,22 @@ static void kernel_gk(const modes *m, const double *p, double *g, double *K, int
 {
     int D = m->depth;
     if (m->param == MODES_SMALL) {
-        for (int i = 0; i < n; i++) g[i] = 1;
+        for (int i = 0; i < n; i++)
+            g[i] = 1;
         for (int k = 1; k < D; k++)
-            for (int i = 0; i < n; i++) g[i] *= fabs(p[i]);
+            for (int i = 0; i < n; i++)
+                g[i] *= fabs(p[i]);
     } else {
         int half = (D - 1) / 2;
         double c = m->c;
-        for (int i = 0; i < n; i++) g[i] = ((D - 1) & 1) ? sqrt(p[i] * p[i] + c) : 1.0;
+        for (int i = 0; i < n; i++)
+            g[i] = ((D - 1) & 1) ? sqrt(p[i] * p[i] + c) : 1.0;
         for (int k = 0; k < half; k++)
-            for (int i = 0; i < n; i++) g[i] *= p[i] * p[i] + c;
+            for (int i = 0; i < n; i++)
+                g[i] *= p[i] * p[i] + c;
     }
-    for (int i = 0; i < n; i++) K[i] = p[i] * g[i];
+    for (int i = 0; i < n; i++)
+        K[i] = p[i] * g[i];
 }
 
 double modes_k_of_p(const modes *m, double p)
@@ -59,12 +64,15 @@ double modes_p_of_k(const modes *m, double k)
     if (m->param == MODES_SMALL) return copysign(pow(fabs(k), 1.0 / m->depth), k);
     /* k(p) is odd and increasing; |p| <= |k| c^{-(D-1)/2} when c <= 1 is not guaranteed: bracket */
     double a = fabs(k), lo = 0, hi = 1;
-    while (modes_k_of_p(m, hi) < a) hi *= 2;
+    while (modes_k_of_p(m, hi) < a)
+        hi *= 2;
     for (int it = 0; it < 200; it++) {
         double mid = 0.5 * (lo + hi);
         if (mid <= lo || mid >= hi) break;
-        if (modes_k_of_p(m, mid) < a) lo = mid;
-        else hi = mid;
+        if (modes_k_of_p(m, mid) < a)
+            lo = mid;
+        else
+            hi = mid;
     }
     return copysign(0.5 * (lo + hi), k);
 }
@@ -73,12 +81,14 @@ double modes_p_of_k(const modes *m, double k)
 static void masks_at(modes *m, long t)
 {
     int n = m->npaths * m->nmodes;
-    for (int i = 0; i < n; i++) m->learn[i] = m->out[i] = 1;
+    for (int i = 0; i < n; i++)
+        m->learn[i] = m->out[i] = 1;
     for (int d = 0; d < m->ndef; d++) {
         if (!(t >= m->def_start[d] && t < m->def_end[d])) continue;
         int q = m->def_path[d];
         if (m->def_mode[d] < 0) {
-            for (int a = 0; a < m->nmodes; a++) m->learn[q * m->nmodes + a] = 0;
+            for (int a = 0; a < m->nmodes; a++)
+                m->learn[q * m->nmodes + a] = 0;
         } else {
             m->learn[q * m->nmodes + m->def_mode[d]] = 0;
             m->out[q * m->nmodes + m->def_mode[d]] = 0;
@@ -100,43 +110,60 @@ static long next_change(const modes *m, long t)
 static void omega(const modes *m, const double *K, double *om)
 {
     int nm = m->nmodes;
-    for (int a = 0; a < nm; a++) om[a] = m->s[a];
+    for (int a = 0; a < nm; a++)
+        om[a] = m->s[a];
     for (int q = 0; q < m->npaths; q++)
-        for (int a = 0; a < nm; a++) om[a] -= m->out[q * nm + a] * K[q * nm + a];
+        for (int a = 0; a < nm; a++)
+            om[a] -= m->out[q * nm + a] * K[q * nm + a];
 }
 
 /* Fused Euler kernels: Omega, the update of p and the new g(p), K(p) in one pass per pathway, with
  * the power (D-1) (small) or (D-1)/2 (large) unrolled at compile time for D <= 8.  Arrays are
  * distinct (restrict); masks are folded into dtl = dt * learn once per segment. */
-#define EULER_KERNEL(NAME, GOF)                                                                      \
-    static inline __attribute__((always_inline)) void NAME##_np(modes *m, long nsteps, int e, const int np) \
-    {                                                                                              \
-        const int nm = m->nmodes;                                                                  \
-        double *restrict p = m->p, *restrict g = m->g, *restrict K = m->K, *restrict om = m->om;   \
-        const double *restrict dtl = m->save + np * nm, *restrict out = m->out, *restrict s = m->s; \
-        const double c = m->c;                                                                     \
-        (void)c, (void)e;                                                                          \
-        (void)om;                                                                                  \
-        for (long t = 0; t < nsteps; t++)                                                          \
-            for (int a = 0; a < nm; a++) { /* modes are independent chains: interleaved by ILP */  \
-                double o = s[a];                                                                   \
-                for (int q = 0; q < np; q++) o -= out[q * nm + a] * K[q * nm + a];                 \
-                for (int q = 0; q < np; q++) {                                                     \
-                    int i = q * nm + a;                                                            \
-                    double pi = p[i] + dtl[i] * g[i] * o, gi;                                      \
-                    GOF;                                                                           \
-                    p[i] = pi, g[i] = gi, K[i] = pi * gi;                                          \
-                }                                                                                  \
-            }                                                                                      \
-    }                                                                                              \
-    /* two pathways (the papers' case) with the pathway loop unrolled; any other count generic */   \
-    static void NAME(modes *m, long nsteps, int e)                                                 \
-    {                                                                                              \
-        if (m->npaths == 2) NAME##_np(m, nsteps, e, 2);                                            \
-        else NAME##_np(m, nsteps, e, m->npaths);                                                   \
+#define EULER_KERNEL(NAME, GOF)                                                                              \
+    static inline __attribute__((always_inline)) void NAME##_np(modes *m, long nsteps, int e, const int np)  \
+    {                                                                                                        \
+        const int nm = m->nmodes;                                                                            \
+        double *restrict p = m->p, *restrict g = m->g, *restrict K = m->K, *restrict om = m->om;             \
+        const double *restrict dtl = m->save + np * nm, *restrict out = m->out, *restrict s = m->s;          \
+        const double c = m->c;                                                                               \
+        (void)c, (void)e;                                                                                    \
+        (void)om;                                                                                            \
+        for (long t = 0; t < nsteps; t++)                                                                    \
+            for (int a = 0; a < nm; a++) { /* modes are independent chains: interleaved by ILP */            \
+                double o = s[a];                                                                             \
+                for (int q = 0; q < np; q++)                                                                 \
+                    o -= out[q * nm + a] * K[q * nm + a];                                                    \
+                for (int q = 0; q < np; q++) {                                                               \
+                    int i = q * nm + a;                                                                      \
+                    double pi = p[i] + dtl[i] * g[i] * o, gi;                                                \
+                    GOF;                                                                                     \
+                    p[i] = pi, g[i] = gi, K[i] = pi * gi;                                                    \
+                }                                                                                            \
+            }                                                                                                \
+    }                                                                                                        \
+    /* two pathways (the papers' case) with the pathway loop unrolled; any other count generic */            \
+    static void NAME(modes *m, long nsteps, int e)                                                           \
+    {                                                                                                        \
+        if (m->npaths == 2)                                                                                  \
+            NAME##_np(m, nsteps, e, 2);                                                                      \
+        else                                                                                                 \
+            NAME##_np(m, nsteps, e, m->npaths);                                                              \
     }
-#define POW_SMALL(E) { double ab = fabs(pi); gi = 1; for (int k = 0; k < (E); k++) gi *= ab; }
-#define POW_LARGE(E, ODD) { double h = pi * pi + c; gi = (ODD) ? sqrt(h) : 1; for (int k = 0; k < (E); k++) gi *= h; }
+#define POW_SMALL(E)                                                                                         \
+    {                                                                                                        \
+        double ab = fabs(pi);                                                                                \
+        gi = 1;                                                                                              \
+        for (int k = 0; k < (E); k++)                                                                        \
+            gi *= ab;                                                                                        \
+    }
+#define POW_LARGE(E, ODD)                                                                                    \
+    {                                                                                                        \
+        double h = pi * pi + c;                                                                              \
+        gi = (ODD) ? sqrt(h) : 1;                                                                            \
+        for (int k = 0; k < (E); k++)                                                                        \
+            gi *= h;                                                                                         \
+    }
 EULER_KERNEL(eu_s0, POW_SMALL(0))
 EULER_KERNEL(eu_s1, POW_SMALL(1))
 EULER_KERNEL(eu_s2, POW_SMALL(2))
@@ -153,18 +180,40 @@ static void euler_run(modes *m, long nsteps)
 {
     int n = m->npaths * m->nmodes, D = m->depth;
     double *dtl = m->save + n;
-    for (int i = 0; i < n; i++) dtl[i] = m->dt * m->learn[i];
-    if (m->param == MODES_LARGE) { eu_ln(m, nsteps, D); return; }
+    for (int i = 0; i < n; i++)
+        dtl[i] = m->dt * m->learn[i];
+    if (m->param == MODES_LARGE) {
+        eu_ln(m, nsteps, D);
+        return;
+    }
     switch (D) {
-    case 1: eu_s0(m, nsteps, 0); break;
-    case 2: eu_s1(m, nsteps, 1); break;
-    case 3: eu_s2(m, nsteps, 2); break;
-    case 4: eu_s3(m, nsteps, 3); break;
-    case 5: eu_s4(m, nsteps, 4); break;
-    case 6: eu_s5(m, nsteps, 5); break;
-    case 7: eu_s6(m, nsteps, 6); break;
-    case 8: eu_s7(m, nsteps, 7); break;
-    default: eu_sn(m, nsteps, D - 1); break;
+    case 1:
+        eu_s0(m, nsteps, 0);
+        break;
+    case 2:
+        eu_s1(m, nsteps, 1);
+        break;
+    case 3:
+        eu_s2(m, nsteps, 2);
+        break;
+    case 4:
+        eu_s3(m, nsteps, 3);
+        break;
+    case 5:
+        eu_s4(m, nsteps, 4);
+        break;
+    case 6:
+        eu_s5(m, nsteps, 5);
+        break;
+    case 7:
+        eu_s6(m, nsteps, 6);
+        break;
+    case 8:
+        eu_s7(m, nsteps, 7);
+        break;
+    default:
+        eu_sn(m, nsteps, D - 1);
+        break;
     }
 }
 
@@ -199,7 +248,8 @@ static int advance_euler(modes *m, long t0, long t1, long *fail_step, int *fail_
                         *fail_step = t + k + 1;
                         *fail_mode = b % m->nmodes;
                         m->nsteps += k + 1;
-                        return util_seterr(CS_EFAIL, "state non-finite at step %ld, mode %d (pathway %c); reduce --dt",
+                        return util_seterr(CS_EFAIL,
+                                           "state non-finite at step %ld, mode %d (pathway %c); reduce --dt",
                                            t + k + 1, b % m->nmodes, 'a' + b / m->nmodes);
                     }
                 }
@@ -232,7 +282,11 @@ static int rhs(double t, const double y[], double f[], void *params)
 static void derivs(const modes *m, double p, double *dg, double *dk)
 {
     int D = m->depth;
-    if (D == 1) { *dg = 0; *dk = 1; return; }
+    if (D == 1) {
+        *dg = 0;
+        *dk = 1;
+        return;
+    }
     if (m->param == MODES_SMALL) {
         double a = fabs(p);
         *dg = (D - 1) * copysign(pow(a, D - 2), p);
@@ -322,7 +376,8 @@ static int advance_exact(modes *m, long t0, long t1)
                     if (nl && fabs(m->p[i] - pref) > 1e-14 * fabs(pref)) equal = 0;
                     pref = m->p[i];
                     nl++;
-                } else off += m->out[i] * m->K[i];
+                } else
+                    off += m->out[i] * m->K[i];
             }
             if (nl == 0) continue;
             double se = m->s[a] - off, S;
@@ -338,8 +393,10 @@ static int advance_exact(modes *m, long t0, long t1)
             } else {
                 if (!equal)
                     return util_seterr(CS_EUSAGE,
-                                       "--method exact, depth %d: mode %d has learning pathways with different K at step %ld "
-                                       "(no closed form); use --method rk8pd", D, a, t);
+                                       "--method exact, depth %d: mode %d has learning pathways with "
+                                       "different K at step %ld "
+                                       "(no closed form); use --method rk8pd",
+                                       D, a, t);
                 int rc = closed_k(D, se, S0, tau * pow(nl, (2.0 - D) / D), &S);
                 if (rc) {
                     char msg[400];
@@ -373,14 +430,18 @@ modes *modes_alloc(int depth, int nmodes, int npaths, modes_param param, double 
     m->g = m->out + n, m->save = m->g + n, m->om = m->save + 2 * n; /* save: p copy + dt*learn */
     memcpy(m->s, s, (size_t)nmodes * sizeof(double));
     m->dt = 0.01, m->epsabs = 1e-10, m->epsrel = 1e-10;
-    for (int i = 0; i < n; i++) m->learn[i] = m->out[i] = 1;
+    for (int i = 0; i < n; i++)
+        m->learn[i] = m->out[i] = 1;
     return m;
 }
 
 void modes_free(modes *m)
 {
     if (!m) return;
-    if (m->gsl) { gsl_odeiv2_driver_free(m->gsl->drv); free(m->gsl); }
+    if (m->gsl) {
+        gsl_odeiv2_driver_free(m->gsl->drv);
+        free(m->gsl);
+    }
     free(m->s);
     free(m);
 }
@@ -392,7 +453,10 @@ void modes_set_p(modes *m, int path, int mode, double p)
     m->K[path * m->nmodes + mode] = modes_k_of_p(m, p);
 }
 
-void modes_set_k(modes *m, int path, int mode, double k) { modes_set_p(m, path, mode, modes_p_of_k(m, k)); }
+void modes_set_k(modes *m, int path, int mode, double k)
+{
+    modes_set_p(m, path, mode, modes_p_of_k(m, k));
+}
 
 int modes_set_deficits(modes *m, const deficit_list *dl)
 {
@@ -401,12 +465,15 @@ int modes_set_deficits(modes *m, const deficit_list *dl)
         const deficit *d = &dl->d[i];
         int q, rc;
         long md = -1;
-        if (d->kind != DEF_GATE && d->kind != DEF_LESION) return deficit_unsupported(d, "modes", "gate:P, lesion:P:MODE");
-        if (d->nargs < 1) return util_seterr(CS_EUSAGE, "deficit '%s': name the pathway (e.g. gate:b@0-150)", d->text);
+        if (d->kind != DEF_GATE && d->kind != DEF_LESION)
+            return deficit_unsupported(d, "modes", "gate:P, lesion:P:MODE");
+        if (d->nargs < 1)
+            return util_seterr(CS_EUSAGE, "deficit '%s': name the pathway (e.g. gate:b@0-150)", d->text);
         if ((rc = deficit_arg_source(d, 0, m->npaths, &q))) return rc;
         if (d->kind == DEF_LESION) {
             if (d->nargs < 2)
-                return util_seterr(CS_EUSAGE, "deficit '%s': name the mode (e.g. lesion:a:1@0-1000)", d->text);
+                return util_seterr(CS_EUSAGE, "deficit '%s': name the mode (e.g. lesion:a:1@0-1000)",
+                                   d->text);
             if ((rc = deficit_arg_long(d, 1, 0, m->nmodes - 1, &md))) return rc;
         }
         m->def_path[m->ndef] = q, m->def_mode[m->ndef] = (int)md;
@@ -421,10 +488,13 @@ int modes_set_method(modes *m, modes_method meth, double dt, double epsabs, doub
     if (!(dt > 0)) return util_seterr(CS_EUSAGE, "--dt must be > 0");
     m->method = meth, m->dt = dt, m->epsabs = epsabs, m->epsrel = epsrel;
     if (meth == MODES_EULER || meth == MODES_EXACT) return CS_OK;
-    const gsl_odeiv2_step_type *T = meth == MODES_RK8PD ? gsl_odeiv2_step_rk8pd
+    const gsl_odeiv2_step_type *T = meth == MODES_RK8PD   ? gsl_odeiv2_step_rk8pd
                                     : meth == MODES_RKF45 ? gsl_odeiv2_step_rkf45
                                                           : gsl_odeiv2_step_msbdf;
-    if (m->gsl) { gsl_odeiv2_driver_free(m->gsl->drv); free(m->gsl); }
+    if (m->gsl) {
+        gsl_odeiv2_driver_free(m->gsl->drv);
+        free(m->gsl);
+    }
     m->gsl = util_calloc(1, sizeof *m->gsl);
     m->gsl->sys = (gsl_odeiv2_system){rhs, jac, (size_t)(m->npaths * m->nmodes), m};
     m->gsl->drv = gsl_odeiv2_driver_alloc_y_new(&m->gsl->sys, T, dt * 1e-3, epsabs, epsrel);
@@ -441,9 +511,15 @@ int modes_advance(modes *m, long t0, long t1, long *fail_step, int *fail_mode)
     if (!fail_step) fail_step = &fs;
     if (!fail_mode) fail_mode = &fm;
     switch (m->method) {
-    case MODES_EULER: rc = advance_euler(m, t0, t1, fail_step, fail_mode); break;
-    case MODES_EXACT: rc = advance_exact(m, t0, t1); break;
-    default: rc = advance_flow(m, t0, t1, fail_step, fail_mode); break;
+    case MODES_EULER:
+        rc = advance_euler(m, t0, t1, fail_step, fail_mode);
+        break;
+    case MODES_EXACT:
+        rc = advance_exact(m, t0, t1);
+        break;
+    default:
+        rc = advance_flow(m, t0, t1, fail_step, fail_mode);
+        break;
     }
     return rc;
 }
@@ -453,7 +529,8 @@ double modes_loss(const modes *m)
     double l = 0;
     for (int a = 0; a < m->nmodes; a++) {
         double r = m->s[a];
-        for (int q = 0; q < m->npaths; q++) r -= m->K[q * m->nmodes + a];
+        for (int q = 0; q < m->npaths; q++)
+            r -= m->K[q * m->nmodes + a];
         l += r * r;
     }
     return 0.5 * l;
@@ -465,7 +542,8 @@ void modes_field(const modes *m, const double *K, double *dk)
     for (int i = 0; i < n; i++) {
         int a = i % nm;
         double om = m->s[a], p = modes_p_of_k(m, K[i]), dg, dkp, g, kk;
-        for (int q = 0; q < m->npaths; q++) om -= K[q * nm + a];
+        for (int q = 0; q < m->npaths; q++)
+            om -= K[q * nm + a];
         kernel_gk(m, &p, &g, &kk, 1);
         derivs(m, p, &dg, &dkp);
         dk[i] = dkp * g * om;

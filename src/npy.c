@@ -36,11 +36,12 @@ int npy_write(const char *path, const char *dtype, int ndim, const size_t *shape
     FILE *f = fopen(tmp, "wb");
     if (!f) return util_seterr(CS_EUSAGE, "cannot write '%s': %s", path, strerror(errno));
     uint16_t len = (uint16_t)(hl + pad + 1);
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xff),
-                             (unsigned char)(len >> 8)};
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xff), (unsigned char)(len >> 8)};
     fwrite(pre, 1, 10, f);
     fwrite(header, 1, (size_t)hl, f);
-    for (int i = 0; i < pad; i++) fputc(' ', f);
+    for (int i = 0; i < pad; i++)
+        fputc(' ', f);
     fputc('\n', f);
     if (count) fwrite(data, esize, count, f);
     int bad = ferror(f);
@@ -66,7 +67,8 @@ void npy_free(npy_array *a)
 
 static int bad(const char *path, const char *why)
 {
-    return util_seterr(CS_EUSAGE, "'%s' is not a valid .npy file: %s; re-create it with numpy.save", path, why);
+    return util_seterr(CS_EUSAGE, "'%s' is not a valid .npy file: %s; re-create it with numpy.save", path,
+                       why);
 }
 
 int npy_read(const char *path, npy_array *out)
@@ -83,24 +85,39 @@ int npy_read(const char *path, npy_array *out)
     }
     size_t hlen;
     if (pre[6] == 1) {
-        if (fread(pre + 8, 1, 2, f) != 2) { rc = bad(path, "truncated header"); goto done; }
+        if (fread(pre + 8, 1, 2, f) != 2) {
+            rc = bad(path, "truncated header");
+            goto done;
+        }
         hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
     } else if (pre[6] == 2 || pre[6] == 3) {
         unsigned char l4[4];
-        if (fread(l4, 1, 4, f) != 4) { rc = bad(path, "truncated header"); goto done; }
+        if (fread(l4, 1, 4, f) != 4) {
+            rc = bad(path, "truncated header");
+            goto done;
+        }
         hlen = (size_t)l4[0] | ((size_t)l4[1] << 8) | ((size_t)l4[2] << 16) | ((size_t)l4[3] << 24);
     } else {
         rc = bad(path, "unsupported format version");
         goto done;
     }
-    if (hlen > 1 << 20) { rc = bad(path, "header too long"); goto done; }
+    if (hlen > 1 << 20) {
+        rc = bad(path, "header too long");
+        goto done;
+    }
     hdr = util_malloc(hlen + 1);
-    if (fread(hdr, 1, hlen, f) != hlen) { rc = bad(path, "truncated header"); goto done; }
+    if (fread(hdr, 1, hlen, f) != hlen) {
+        rc = bad(path, "truncated header");
+        goto done;
+    }
     hdr[hlen] = '\0';
     const char *d = strstr(hdr, "'descr'");
     const char *fo = strstr(hdr, "'fortran_order'");
     const char *sh = strstr(hdr, "'shape'");
-    if (!d || !fo || !sh) { rc = bad(path, "header lacks descr/fortran_order/shape"); goto done; }
+    if (!d || !fo || !sh) {
+        rc = bad(path, "header lacks descr/fortran_order/shape");
+        goto done;
+    }
     char descr[16] = "";
     if (sscanf(d, "'descr' : '%15[^']'", descr) != 1 && sscanf(d, "'descr': '%15[^']'", descr) != 1) {
         rc = bad(path, "cannot read descr");
@@ -112,28 +129,49 @@ int npy_read(const char *path, npy_array *out)
     }
     size_t esize;
     int kind; /* 0 f8, 1 f4, 2 i4, 3 i8 */
-    if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) { esize = 8; kind = 0; }
-    else if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) { esize = 4; kind = 1; }
-    else if (!strcmp(descr, "<i4") || !strcmp(descr, "=i4")) { esize = 4; kind = 2; }
-    else if (!strcmp(descr, "<i8") || !strcmp(descr, "=i8")) { esize = 8; kind = 3; }
-    else { rc = bad(path, "dtype must be float64, float32, int32 or int64"); goto done; }
+    if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) {
+        esize = 8;
+        kind = 0;
+    } else if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) {
+        esize = 4;
+        kind = 1;
+    } else if (!strcmp(descr, "<i4") || !strcmp(descr, "=i4")) {
+        esize = 4;
+        kind = 2;
+    } else if (!strcmp(descr, "<i8") || !strcmp(descr, "=i8")) {
+        esize = 8;
+        kind = 3;
+    } else {
+        rc = bad(path, "dtype must be float64, float32, int32 or int64");
+        goto done;
+    }
     const char *p = strchr(sh, '(');
     const char *q = p ? strchr(p, ')') : NULL;
-    if (!p || !q) { rc = bad(path, "cannot read shape"); goto done; }
+    if (!p || !q) {
+        rc = bad(path, "cannot read shape");
+        goto done;
+    }
     out->ndim = 0;
     out->size = 1;
     for (p++; p < q;) {
-        while (p < q && (*p == ' ' || *p == ',')) p++;
+        while (p < q && (*p == ' ' || *p == ','))
+            p++;
         if (p >= q) break;
         char *e;
         errno = 0;
         unsigned long long v = strtoull(p, &e, 10);
-        if (e == p || errno || out->ndim >= NPY_MAXDIM) { rc = bad(path, "bad shape"); goto done; }
+        if (e == p || errno || out->ndim >= NPY_MAXDIM) {
+            rc = bad(path, "bad shape");
+            goto done;
+        }
         out->shape[out->ndim++] = (size_t)v;
         out->size *= (size_t)v;
         p = e;
     }
-    if (out->size > ((size_t)1 << 34)) { rc = bad(path, "array too large"); goto done; }
+    if (out->size > ((size_t)1 << 34)) {
+        rc = bad(path, "array too large");
+        goto done;
+    }
     long here = ftell(f);
     fseek(f, 0, SEEK_END);
     long end = ftell(f);
@@ -154,10 +192,30 @@ int npy_read(const char *path, npy_array *out)
     out->data = util_malloc((out->size ? out->size : 1) * sizeof(double));
     for (size_t i = 0; i < out->size; i++) {
         switch (kind) {
-        case 0: { double v; memcpy(&v, raw + 8 * i, 8); out->data[i] = v; break; }
-        case 1: { float v; memcpy(&v, raw + 4 * i, 4); out->data[i] = v; break; }
-        case 2: { int32_t v; memcpy(&v, raw + 4 * i, 4); out->data[i] = v; break; }
-        default: { int64_t v; memcpy(&v, raw + 8 * i, 8); out->data[i] = (double)v; break; }
+        case 0: {
+            double v;
+            memcpy(&v, raw + 8 * i, 8);
+            out->data[i] = v;
+            break;
+        }
+        case 1: {
+            float v;
+            memcpy(&v, raw + 4 * i, 4);
+            out->data[i] = v;
+            break;
+        }
+        case 2: {
+            int32_t v;
+            memcpy(&v, raw + 4 * i, 4);
+            out->data[i] = v;
+            break;
+        }
+        default: {
+            int64_t v;
+            memcpy(&v, raw + 8 * i, 8);
+            out->data[i] = (double)v;
+            break;
+        }
         }
     }
     free(raw);
@@ -198,20 +256,25 @@ int npy_load_matrix(const char *path, const char *what, int *rows, int *cols, do
     while (fgets(buf, sizeof buf, f)) {
         line++;
         if (!strchr(buf, '\n') && !feof(f)) {
-            fclose(f); free(x);
-            return util_seterr(CS_EUSAGE, "%s: '%s' line %d is longer than %zu characters", what, path, line, sizeof buf);
+            fclose(f);
+            free(x);
+            return util_seterr(CS_EUSAGE, "%s: '%s' line %d is longer than %zu characters", what, path, line,
+                               sizeof buf);
         }
         char *p = buf;
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0') continue;
         int k = 0;
         for (;;) {
-            while (*p == ' ' || *p == '\t' || *p == ',') p++;
+            while (*p == ' ' || *p == '\t' || *p == ',')
+                p++;
             if (*p == '\n' || *p == '\r' || *p == '\0') break;
             char *e;
             double v = strtod(p, &e);
             if (e == p || !isfinite(v) || (*e && !strchr(" \t,\r\n", *e))) {
-                fclose(f); free(x);
+                fclose(f);
+                free(x);
                 int tl = (int)strcspn(p, " \t,\r\n"); /* quote the token only, never the newline */
                 if (tl > 20) tl = 20;
                 return util_seterr(CS_EUSAGE, "%s: '%s' line %d: '%.*s' is not a finite number", what, path,
@@ -227,9 +290,11 @@ int npy_load_matrix(const char *path, const char *what, int *rows, int *cols, do
             k++;
             p = e;
         }
-        if (c < 0) c = k;
+        if (c < 0)
+            c = k;
         else if (k != c) {
-            fclose(f); free(x);
+            fclose(f);
+            free(x);
             return util_seterr(CS_EUSAGE, "%s: '%s' line %d has %d columns, earlier rows have %d", what, path,
                                line, k, c);
         }

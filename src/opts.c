@@ -12,9 +12,9 @@
 enum { LV_DEFAULT = 0, LV_FILE = 1, LV_CMDLINE = 2, LV_SET = 3 };
 
 typedef struct {
-    int level;        /* LV_* of the current value */
-    char *raw;        /* single value, or the items joined with ',' */
-    char **items;     /* split items (lists) */
+    int level;    /* LV_* of the current value */
+    char *raw;    /* single value, or the items joined with ',' */
+    char **items; /* split items (lists) */
     int n, cap;
     char origin[300]; /* "command line", "FILE:LINE", "default", "sweep" */
 } opt_val;
@@ -38,7 +38,8 @@ static int spec_index(const cmd_def *cmd, const char *name)
 
 static void val_clear(opt_val *v)
 {
-    for (int i = 0; i < v->n; i++) free(v->items[i]);
+    for (int i = 0; i < v->n; i++)
+        free(v->items[i]);
     v->n = 0;
     free(v->raw);
     v->raw = NULL;
@@ -57,9 +58,11 @@ static void val_push(opt_val *v, const char *item)
 
 static char *trim(char *s)
 {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     char *e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) *--e = '\0';
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
     return s;
 }
 
@@ -90,7 +93,8 @@ static int store(opts *o, int i, const char *value, int level, const char *origi
         }
         /* raw = items joined by ',' */
         size_t len = 1;
-        for (int k = 0; k < v->n; k++) len += strlen(v->items[k]) + 1;
+        for (int k = 0; k < v->n; k++)
+            len += strlen(v->items[k]) + 1;
         free(v->raw);
         v->raw = util_malloc(len);
         v->raw[0] = '\0';
@@ -133,7 +137,8 @@ static int key_line(const char *file, const char *section, const char *name)
         }
         if (strncmp(p, name, nl) == 0 && strcmp(sec, section ? section : "") == 0) {
             char *q = p + nl;
-            while (*q == ' ' || *q == '\t') q++;
+            while (*q == ' ' || *q == '\t')
+                q++;
             if (*q == '=' || *q == ':') found = line;
         }
     }
@@ -158,8 +163,8 @@ static int model_key_handler(void *user, const char *section, const char *name, 
     }
     int i = spec_index(c->o->cmd, name);
     if (i < 0) {
-        snprintf(c->err, sizeof c->err, "unknown key '%s' for 'critsim %s' (see 'critsim %s --help')",
-                 name, c->o->cmd->name, c->o->cmd->name);
+        snprintf(c->err, sizeof c->err, "unknown key '%s' for 'critsim %s' (see 'critsim %s --help')", name,
+                 c->o->cmd->name, c->o->cmd->name);
         return 0;
     }
     if (c->o->v[i].level < LV_FILE) c->o->v[i].level = LV_FILE - 1; /* first file value replaces default */
@@ -180,8 +185,7 @@ static int load_model(opts *o, const char *file)
     ini_ctx c = {.o = o, .file = file};
     int line = ini_parse(file, model_key_handler, &c);
     if (line == -1)
-        return util_seterr(CS_EUSAGE, "cannot open model file '%s'; check the path given to --model",
-                           file);
+        return util_seterr(CS_EUSAGE, "cannot open model file '%s'; check the path given to --model", file);
     if (line == -2) return util_seterr(CS_EUSAGE, "out of memory reading model file '%s'", file);
     if (line > 0) {
         if (c.err[0]) return util_seterr(CS_EUSAGE, "%s:%d: %s", file, line, c.err);
@@ -198,7 +202,8 @@ static int load_model(opts *o, const char *file)
 static char *join_argv(int argc, char **argv)
 {
     size_t len = strlen("critsim") + 1;
-    for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 2 + 3;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) * 2 + 3;
     char *s = util_malloc(len);
     strcpy(s, "critsim");
     for (int i = 0; i < argc; i++) {
@@ -213,7 +218,11 @@ static char *join_argv(int argc, char **argv)
             char *e = s + strlen(s);
             *e++ = '\'';
             for (const char *p = argv[i]; *p; p++) {
-                if (*p == '\'') { strcpy(e, "'\\''"); e += 4; } else *e++ = *p;
+                if (*p == '\'') {
+                    strcpy(e, "'\\''");
+                    e += 4;
+                } else
+                    *e++ = *p;
             }
             *e++ = '\'';
             *e = '\0';
@@ -227,7 +236,8 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
     *out = NULL;
     opts *o = util_calloc(1, sizeof *o);
     o->cmd = cmd;
-    while (cmd->specs[o->nspec].name) o->nspec++;
+    while (cmd->specs[o->nspec].name)
+        o->nspec++;
     o->v = util_calloc((size_t)o->nspec + 1, sizeof *o->v);
     for (int i = 0; i < o->nspec; i++) {
         snprintf(o->v[i].origin, sizeof o->v[i].origin, "default");
@@ -277,7 +287,10 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
     int positional_seen = 0;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
-        if (!own_model && strcmp(arg, "--model") == 0) { a++; continue; }
+        if (!own_model && strcmp(arg, "--model") == 0) {
+            a++;
+            continue;
+        }
         if (!own_model && strncmp(arg, "--model=", 8) == 0) continue;
         if (cmd->positional && strncmp(arg, "--", 2) != 0 && !positional_seen) {
             int i = spec_index(cmd, cmd->positional);
@@ -292,8 +305,10 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             opts_free(o);
-            return util_seterr(CS_EUSAGE, "unexpected argument '%s'; options are written --name value "
-                                          "(see 'critsim %s --help')", arg, cmd->name);
+            return util_seterr(CS_EUSAGE,
+                               "unexpected argument '%s'; options are written --name value "
+                               "(see 'critsim %s --help')",
+                               arg, cmd->name);
         }
         char name[128];
         const char *value = NULL;
@@ -359,10 +374,10 @@ void opts_help(FILE *f, const cmd_def *cmd)
     if (cmd->positional) snprintf(pos, sizeof pos, " [%s]", cmd->positional);
     fprintf(f, "usage: critsim %s%s [--model FILE.ini] [options]\n%s\n\noptions (default in brackets):\n",
             cmd->name, pos, cmd->summary);
-    if (cmd->positional)
-        fprintf(f, "  (a bare argument sets --%s)\n", cmd->positional);
+    if (cmd->positional) fprintf(f, "  (a bare argument sets --%s)\n", cmd->positional);
     if (spec_index(cmd, "model") < 0)
-        fprintf(f, "  --%-18s %s\n", "model FILE", "read options from an INI model file (keys = option names)");
+        fprintf(f, "  --%-18s %s\n", "model FILE",
+                "read options from an INI model file (keys = option names)");
     for (int i = 0; cmd->specs[i].name; i++) {
         const opt_spec *s = &cmd->specs[i];
         const char *kind = s->type == OPT_INT      ? " N"
@@ -385,8 +400,8 @@ int opts_set(opts *o, const char *name, const char *value)
 {
     int i = spec_index(o->cmd, name);
     if (i < 0)
-        return util_seterr(CS_EUSAGE, "unknown option '%s' for 'critsim %s' (see 'critsim %s --help')",
-                           name, o->cmd->name, o->cmd->name);
+        return util_seterr(CS_EUSAGE, "unknown option '%s' for 'critsim %s' (see 'critsim %s --help')", name,
+                           o->cmd->name, o->cmd->name);
     if (o->v[i].level == LV_SET && o->cmd->specs[i].type == OPT_MULTI) o->v[i].level = LV_CMDLINE;
     return store(o, i, value, LV_SET, "sweep");
 }
@@ -404,11 +419,26 @@ static const opt_val *find(const opts *o, const char *name)
     return &o->v[i];
 }
 
-int opts_is_set(const opts *o, const char *name) { return find(o, name)->level > LV_DEFAULT; }
-const char *opts_cmdline(const opts *o) { return o->cmdline; }
-const char *opts_origin(const opts *o, const char *name) { return find(o, name)->origin; }
-const cmd_def *opts_cmd(const opts *o) { return o->cmd; }
-const char *opts_str(const opts *o, const char *name) { return find(o, name)->raw; }
+int opts_is_set(const opts *o, const char *name)
+{
+    return find(o, name)->level > LV_DEFAULT;
+}
+const char *opts_cmdline(const opts *o)
+{
+    return o->cmdline;
+}
+const char *opts_origin(const opts *o, const char *name)
+{
+    return find(o, name)->origin;
+}
+const cmd_def *opts_cmd(const opts *o)
+{
+    return o->cmd;
+}
+const char *opts_str(const opts *o, const char *name)
+{
+    return find(o, name)->raw;
+}
 
 int opts_flag(const opts *o, const char *name)
 {
@@ -418,7 +448,9 @@ int opts_flag(const opts *o, const char *name)
 
 static int need(const opts *o, const char *name, const opt_val *v)
 {
-    if (!v->raw) return util_seterr(CS_EUSAGE, "option --%s is required (see 'critsim %s --help')", name, o->cmd->name);
+    if (!v->raw)
+        return util_seterr(CS_EUSAGE, "option --%s is required (see 'critsim %s --help')", name,
+                           o->cmd->name);
     return CS_OK;
 }
 
@@ -429,7 +461,8 @@ static int check_long(const char *name, const char *origin, const char *s, long 
         return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not an integer", name, origin, s);
     if (x < lo || x > hi) {
         if (hi == __LONG_MAX__)
-            return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be >= %ld", name, origin, x, lo);
+            return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be >= %ld", name, origin,
+                               x, lo);
         return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be in [%ld, %ld]", name,
                            origin, x, lo, hi);
     }
@@ -437,18 +470,21 @@ static int check_long(const char *name, const char *origin, const char *s, long 
     return CS_OK;
 }
 
-static int check_double(const char *name, const char *origin, const char *s, double lo, double hi, double *out)
+static int check_double(const char *name, const char *origin, const char *s, double lo, double hi,
+                        double *out)
 {
     double x;
     if (util_parse_double(s, &x) != 0)
         return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not a finite number", name, origin, s);
     if (x < lo || x > hi) {
         if (isinf(hi))
-            return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be >= %g", name, origin, x, lo);
+            return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be >= %g", name, origin, x,
+                               lo);
         if (isinf(lo))
-            return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be <= %g", name, origin, x, hi);
-        return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be in [%g, %g]", name,
-                           origin, x, lo, hi);
+            return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be <= %g", name, origin, x,
+                               hi);
+        return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be in [%g, %g]", name, origin,
+                           x, lo, hi);
     }
     *out = x;
     return CS_OK;

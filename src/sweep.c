@@ -1230,7 +1230,8 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
             else {
                 point_file(path, sizeof path, c->out, ids[p], ".log");
                 last_message(path, msg, sizeof msg);
-                if (!msg[0]) snprintf(msg, sizeof msg, "the point exited with status %d and no message", code);
+                if (!msg[0])
+                    snprintf(msg, sizeof msg, "the point exited with status %d and no message", code);
             }
         }
         for (char *m = msg; *m; m++)

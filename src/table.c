@@ -94,7 +94,8 @@ table *table_open(const char *dir, const char *name, const opts *o)
             fprintf(ms, "%s%s = ", any++ ? "; " : "from the model file: ", sp[i].name);
             int nit = (sp[i].type == OPT_LIST || sp[i].type == OPT_MULTI) ? opts_count(o, sp[i].name) : 0;
             if (!nit) fputs(opts_str(o, sp[i].name) ? opts_str(o, sp[i].name) : "", ms);
-            for (int k = 0; k < nit; k++) fprintf(ms, "%s%s", k ? "," : "", opts_item(o, sp[i].name, k));
+            for (int k = 0; k < nit; k++)
+                fprintf(ms, "%s%s", k ? "," : "", opts_item(o, sp[i].name, k));
         }
         if (ms) fclose(ms);
         if (any && mf) meta_add(t, mf);
@@ -143,7 +144,8 @@ FILE *table_stream(table *t)
 
 static void table_release(table *t)
 {
-    for (int i = 0; i < t->nmeta; i++) free(t->meta[i]);
+    for (int i = 0; i < t->nmeta; i++)
+        free(t->meta[i]);
     free(t->meta);
     free(t->columns);
     free(t);
@@ -178,13 +180,15 @@ static int publish(table *t, const char *tail)
     if (status == CS_OK && !out)
         status = util_seterr(CS_EUSAGE, "cannot write '%s': %s", tmp, strerror(errno));
     if (out) {
-        for (int i = 0; i < t->nmeta; i++) fprintf(out, "# %s\n", t->meta[i]);
+        for (int i = 0; i < t->nmeta; i++)
+            fprintf(out, "# %s\n", t->meta[i]);
         if (t->columns) fprintf(out, "# %s\n", t->columns);
         FILE *in = fopen(t->body_path, "r");
         if (in && fseek(in, t->hdr_end, SEEK_SET) == 0) {
             char buf[1 << 16];
             size_t n;
-            while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+            while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+                fwrite(buf, 1, n, out);
         }
         if (in) fclose(in);
         if (tail) fprintf(out, "%s\n", tail);
@@ -200,7 +204,10 @@ static int publish(table *t, const char *tail)
     return status;
 }
 
-int table_close(table *t) { return publish(t, NULL); }
+int table_close(table *t)
+{
+    return publish(t, NULL);
+}
 
 int table_fail(table *t, long step, const char *reason)
 {
@@ -218,16 +225,17 @@ void table_discard(table *t)
     table_release(t);
 }
 
-int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys,
-                         const double *values)
+int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys, const double *values)
 {
     table *t = table_open(dir, "final.dat", o);
     if (!t) return CS_EUSAGE;
     table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
     table_columns(t, "key value");
     for (int i = 0; i < n; i++) {
-        if (isnan(values[i])) table_row(t, "%s nan", keys[i]);
-        else table_row(t, "%s %.17g", keys[i], values[i]);
+        if (isnan(values[i]))
+            table_row(t, "%s nan", keys[i]);
+        else
+            table_row(t, "%s %.17g", keys[i], values[i]);
     }
     return table_close(t);
 }

@@ -27,10 +27,10 @@ void task_hier_yt(double *yt)
 {
     memset(yt, 0, 15 * 8 * sizeof *yt);
     for (int j = 0; j < 8; j++) {
-        yt[0 * 8 + j] = 1;              /* root */
-        yt[(1 + j / 4) * 8 + j] = 1;    /* two halves */
-        yt[(3 + j / 2) * 8 + j] = 1;    /* four pairs */
-        yt[(7 + j) * 8 + j] = 1;        /* one feature per item */
+        yt[0 * 8 + j] = 1;           /* root */
+        yt[(1 + j / 4) * 8 + j] = 1; /* two halves */
+        yt[(3 + j / 2) * 8 + j] = 1; /* four pairs */
+        yt[(7 + j) * 8 + j] = 1;     /* one feature per item */
     }
 }
 
@@ -43,7 +43,8 @@ double task_item_loss(int n_out, int n_in, const double *sxx, const double *syx,
         const double *w = omega + (size_t)i * n_in;
         for (int j = 0; j < n_in; j++) {
             double r = 0;
-            for (int k = 0; k < n_in; k++) r += w[k] * sxx[(size_t)k * n_in + j];
+            for (int k = 0; k < n_in; k++)
+                r += w[k] * sxx[(size_t)k * n_in + j];
             quad += r * w[j];
             lin += w[j] * syx[(size_t)i * n_in + j];
         }
@@ -54,8 +55,16 @@ double task_item_loss(int n_out, int n_in, const double *sxx, const double *syx,
 void task_free(task *t)
 {
     if (!t) return;
-    free(t->sxx); free(t->syx); free(t->target); free(t->target2); free(t->syx2);
-    free(t->U); free(t->s); free(t->V); free(t->obs_r); free(t->obs_c);
+    free(t->sxx);
+    free(t->syx);
+    free(t->target);
+    free(t->target2);
+    free(t->syx2);
+    free(t->U);
+    free(t->s);
+    free(t->V);
+    free(t->obs_r);
+    free(t->obs_c);
     memset(t, 0, sizeof *t);
 }
 
@@ -80,7 +89,8 @@ static void random_orth_cols(gsl_rng *rng, int n, int k, double *A) /* (n x k), 
     double *Q = util_malloc((size_t)m * m * sizeof *Q);
     linalg_random_orthogonal(rng, m, Q);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < k; j++) A[i * k + j] = Q[i * m + j];
+        for (int j = 0; j < k; j++)
+            A[i * k + j] = Q[i * m + j];
     free(Q);
 }
 
@@ -94,22 +104,29 @@ static void random_lowrank(gsl_rng *rng, int n_out, int n_in, const double *sv, 
     memset(T, 0, (size_t)n_out * n_in * sizeof *T);
     for (int a = 0; a < r && a < nsv; a++)
         for (int i = 0; i < n_out; i++)
-            for (int j = 0; j < n_in; j++) T[i * n_in + j] += sv[a] * U[i * r + a] * V[j * r + a];
-    free(U); free(V);
+            for (int j = 0; j < n_in; j++)
+                T[i * n_in + j] += sv[a] * U[i * r + a] * V[j * r + a];
+    free(U);
+    free(V);
 }
 
 /* M* = A B^T / sqrt(r), rescaled to mean squared entry 1. */
 static void random_completion_target(gsl_rng *rng, int nr, int nc, int r, double *M)
 {
     double *A = util_malloc((size_t)nr * r * sizeof *A), *B = util_malloc((size_t)nc * r * sizeof *B);
-    for (int i = 0; i < nr * r; i++) A[i] = gsl_ran_gaussian_ziggurat(rng, 1.0);
-    for (int i = 0; i < nc * r; i++) B[i] = gsl_ran_gaussian_ziggurat(rng, 1.0);
+    for (int i = 0; i < nr * r; i++)
+        A[i] = gsl_ran_gaussian_ziggurat(rng, 1.0);
+    for (int i = 0; i < nc * r; i++)
+        B[i] = gsl_ran_gaussian_ziggurat(rng, 1.0);
     linalg_gemm(0, 1, nr, nc, r, 1.0 / sqrt((double)r), A, B, 0.0, M);
     double ss = 0;
-    for (int i = 0; i < nr * nc; i++) ss += M[i] * M[i];
+    for (int i = 0; i < nr * nc; i++)
+        ss += M[i] * M[i];
     double f = sqrt((double)nr * nc / ss);
-    for (int i = 0; i < nr * nc; i++) M[i] *= f;
-    free(A); free(B);
+    for (int i = 0; i < nr * nc; i++)
+        M[i] *= f;
+    free(A);
+    free(B);
 }
 
 /* Pseudo-inverse of the symmetric (n x n) S via its SVD; singular values below 1e-12 * s_max dropped. */
@@ -123,10 +140,13 @@ static int pinv_sym(int n, const double *S, double *P)
         for (int a = 0; a < n; a++) {
             if (!(s[a] > 1e-12 * s[0])) continue;
             for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++) P[i * n + j] += V[i * n + a] * U[j * n + a] / s[a];
+                for (int j = 0; j < n; j++)
+                    P[i * n + j] += V[i * n + a] * U[j * n + a] / s[a];
         }
     }
-    free(U); free(V); free(s);
+    free(U);
+    free(V);
+    free(s);
     return rc;
 }
 
@@ -139,14 +159,15 @@ static int load_exact(const char *path, const char *what, int want_r, int want_c
     if (rc) return rc;
     if ((want_r >= 0 && r != want_r) || (want_c >= 0 && c != want_c)) {
         free(d);
-        return util_seterr(CS_EUSAGE, "%s: '%s' is %d x %d but %s needs %d x %d; fix the file or the dimensions",
-                           what, path, r, c, dims_from, want_r >= 0 ? want_r : r, want_c >= 0 ? want_c : c);
+        return util_seterr(CS_EUSAGE,
+                           "%s: '%s' is %d x %d but %s needs %d x %d; fix the file or the dimensions", what,
+                           path, r, c, dims_from, want_r >= 0 ? want_r : r, want_c >= 0 ? want_c : c);
     }
     for (long i = 0; i < (long)r * c; i++)
         if (!isfinite(d[i])) {
             free(d);
-            return util_seterr(CS_EUSAGE, "%s: '%s' holds a non-finite value at row %ld column %ld", what, path,
-                               i / c, i % c);
+            return util_seterr(CS_EUSAGE, "%s: '%s' holds a non-finite value at row %ld column %ld", what,
+                               path, i / c, i % c);
         }
     *out = d;
     return CS_OK;
@@ -155,7 +176,8 @@ static int load_exact(const char *path, const char *what, int want_r, int want_c
 static int load_observed(const char *path, int nr, int nc, task *t)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return util_seterr(CS_EUSAGE, "--observed: cannot open '%s'; give a file of 'row col' lines", path);
+    if (!f)
+        return util_seterr(CS_EUSAGE, "--observed: cannot open '%s'; give a file of 'row col' lines", path);
     int cap = 1024, n = 0, line = 0;
     int *r = util_malloc((size_t)cap * sizeof *r), *c = util_malloc((size_t)cap * sizeof *c);
     char buf[512];
@@ -163,29 +185,39 @@ static int load_observed(const char *path, int nr, int nc, task *t)
     while (fgets(buf, sizeof buf, f)) {
         line++;
         char *p = buf;
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         if (*p == '#' || *p == '\n' || *p == '\r' || *p == 0) continue;
         long a, b;
         char *e1, *e2;
         a = strtol(p, &e1, 10);
         b = strtol(e1, &e2, 10);
-        while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r' || *e2 == '\n') e2++;
+        while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r' || *e2 == '\n')
+            e2++;
         if (e1 == p || e2 == e1 || *e2) {
-            rc = util_seterr(CS_EUSAGE, "--observed: '%s' line %d is not 'row col' (two 0-based integers)", path, line);
+            rc = util_seterr(CS_EUSAGE, "--observed: '%s' line %d is not 'row col' (two 0-based integers)",
+                             path, line);
             break;
         }
         if (a < 0 || a >= nr || b < 0 || b >= nc) {
-            rc = util_seterr(CS_EUSAGE, "--observed: '%s' line %d: entry (%ld, %ld) is outside the %d x %d target",
-                             path, line, a, b, nr, nc);
+            rc = util_seterr(CS_EUSAGE,
+                             "--observed: '%s' line %d: entry (%ld, %ld) is outside the %d x %d target", path,
+                             line, a, b, nr, nc);
             break;
         }
         if (n == cap) {
             cap *= 2;
             int *r2 = util_malloc((size_t)cap * sizeof *r2), *c2 = util_malloc((size_t)cap * sizeof *c2);
-            memcpy(r2, r, (size_t)n * sizeof *r); memcpy(c2, c, (size_t)n * sizeof *c);
-            free(r); free(c); r = r2; c = c2;
+            memcpy(r2, r, (size_t)n * sizeof *r);
+            memcpy(c2, c, (size_t)n * sizeof *c);
+            free(r);
+            free(c);
+            r = r2;
+            c = c2;
         }
-        r[n] = (int)a; c[n] = (int)b; n++;
+        r[n] = (int)a;
+        c[n] = (int)b;
+        n++;
     }
     fclose(f);
     if (rc == CS_OK && n == 0) rc = util_seterr(CS_EUSAGE, "--observed: '%s' lists no entries", path);
@@ -198,33 +230,49 @@ static int load_observed(const char *path, int nr, int nc, task *t)
         }
         free(seen);
     }
-    if (rc) { free(r); free(c); return rc; }
-    t->n_obs = n; t->obs_r = r; t->obs_c = c;
+    if (rc) {
+        free(r);
+        free(c);
+        return rc;
+    }
+    t->n_obs = n;
+    t->obs_r = r;
+    t->obs_c = c;
     return CS_OK;
 }
 
 static int set_sources(const task_cfg *c, task *t)
 {
     int ns = c->n_src > 0 ? c->n_src : 1;
-    if (ns > TASK_MAX_SRC) return util_seterr(CS_EUSAGE, "at most %d sources are supported (got %d)", TASK_MAX_SRC, ns);
+    if (ns > TASK_MAX_SRC)
+        return util_seterr(CS_EUSAGE, "at most %d sources are supported (got %d)", TASK_MAX_SRC, ns);
     if (c->src_dims) {
         int tot = 0;
         for (int p = 0; p < ns; p++) {
-            if (c->src_dims[p] < 1) return util_seterr(CS_EUSAGE, "--source-dims: every source needs at least 1 input");
+            if (c->src_dims[p] < 1)
+                return util_seterr(CS_EUSAGE, "--source-dims: every source needs at least 1 input");
             tot += c->src_dims[p];
         }
         if (tot != t->n_in)
-            return util_seterr(CS_EUSAGE, "--source-dims add up to %d but the task has %d inputs; make them add up", tot,
+            return util_seterr(CS_EUSAGE,
+                               "--source-dims add up to %d but the task has %d inputs; make them add up", tot,
                                t->n_in);
-        for (int p = 0; p < ns; p++) t->src_dim[p] = c->src_dims[p];
+        for (int p = 0; p < ns; p++)
+            t->src_dim[p] = c->src_dims[p];
     } else {
         if (ns > t->n_in)
-            return util_seterr(CS_EUSAGE, "%d sources cannot split %d inputs; use fewer sources or --source-dims", ns, t->n_in);
-        for (int p = 0; p < ns; p++) t->src_dim[p] = t->n_in / ns + (p < t->n_in % ns);
+            return util_seterr(CS_EUSAGE,
+                               "%d sources cannot split %d inputs; use fewer sources or --source-dims", ns,
+                               t->n_in);
+        for (int p = 0; p < ns; p++)
+            t->src_dim[p] = t->n_in / ns + (p < t->n_in % ns);
     }
     t->n_src = ns;
     int off = 0;
-    for (int p = 0; p < ns; p++) { t->src_off[p] = off; off += t->src_dim[p]; }
+    for (int p = 0; p < ns; p++) {
+        t->src_off[p] = off;
+        off += t->src_dim[p];
+    }
     return CS_OK;
 }
 
@@ -233,11 +281,14 @@ static int build_latent(const task_cfg *c, gsl_rng *rng, task *t)
 {
     int k = c->latent_dim, P = c->n_src > 0 ? c->n_src : 2;
     if (k < 1) return util_seterr(CS_EUSAGE, "--latent-dim must be >= 1");
-    if (!(c->redundancy >= 0 && c->redundancy <= 1)) return util_seterr(CS_EUSAGE, "--redundancy must lie in [0, 1]");
+    if (!(c->redundancy >= 0 && c->redundancy <= 1))
+        return util_seterr(CS_EUSAGE, "--redundancy must lie in [0, 1]");
     if (!(c->synergy >= 0 && c->synergy <= 1)) return util_seterr(CS_EUSAGE, "--synergy must lie in [0, 1]");
     if (P > TASK_MAX_SRC) return util_seterr(CS_EUSAGE, "at most %d sources", TASK_MAX_SRC);
     if (c->n_noise > 1 && c->n_noise != P)
-        return util_seterr(CS_EUSAGE, "--noise-var gives %d values for %d sources; give one or one per source", c->n_noise, P);
+        return util_seterr(CS_EUSAGE,
+                           "--noise-var gives %d values for %d sources; give one or one per source",
+                           c->n_noise, P);
     int dims[TASK_MAX_SRC], nin = 0;
     for (int p = 0; p < P; p++) {
         dims[p] = c->src_dims ? c->src_dims[p] : k;
@@ -272,10 +323,13 @@ static int build_latent(const task_cfg *c, gsl_rng *rng, task *t)
             double a = A[i * kc + j];
             double *row = Cy + (size_t)i * L;
             row[0 * k + j] += a * sqrt(1 - g) * sqrt(rho);
-            for (int p = 0; p < P; p++) row[(1 + p) * k + j] += a * sqrt(1 - g) * sqrt(1 - rho) / sqrt((double)P);
+            for (int p = 0; p < P; p++)
+                row[(1 + p) * k + j] += a * sqrt(1 - g) * sqrt(1 - rho) / sqrt((double)P);
             row[(P + 2) * k + j] += a * sqrt(g);
         }
-    t->n_in = nin; t->n_out = nout; t->n_items = 1;
+    t->n_in = nin;
+    t->n_out = nout;
+    t->n_items = 1;
     t->sxx = util_malloc((size_t)nin * nin * sizeof *t->sxx);
     t->syx = util_malloc((size_t)nout * nin * sizeof *t->syx);
     linalg_gemm(0, 1, nin, nin, L, 1.0, B, B, 0.0, t->sxx);
@@ -283,18 +337,28 @@ static int build_latent(const task_cfg *c, gsl_rng *rng, task *t)
     off = 0;
     for (int p = 0; p < P; p++) {
         double v = c->n_noise == 0 ? 0 : c->noise_var[c->n_noise == 1 ? 0 : p];
-        if (!(v >= 0)) { free(A); free(B); free(Cy); return util_seterr(CS_EUSAGE, "--noise-var must be >= 0"); }
-        for (int i = 0; i < dims[p]; i++) t->sxx[(size_t)(off + i) * nin + off + i] += v;
+        if (!(v >= 0)) {
+            free(A);
+            free(B);
+            free(Cy);
+            return util_seterr(CS_EUSAGE, "--noise-var must be >= 0");
+        }
+        for (int i = 0; i < dims[p]; i++)
+            t->sxx[(size_t)(off + i) * nin + off + i] += v;
         off += dims[p];
     }
     double tr = 0;
-    for (long i = 0; i < (long)nout * L; i++) tr += Cy[i] * Cy[i];
+    for (long i = 0; i < (long)nout * L; i++)
+        tr += Cy[i] * Cy[i];
     t->tr_syy = tr;
-    free(A); free(B); free(Cy);
+    free(A);
+    free(B);
+    free(Cy);
     task_cfg c2 = *c;
     c2.n_src = P;
     int dd[TASK_MAX_SRC];
-    for (int p = 0; p < P; p++) dd[p] = dims[p];
+    for (int p = 0; p < P; p++)
+        dd[p] = dims[p];
     c2.src_dims = dd;
     return set_sources(&c2, t);
 }
@@ -318,11 +382,15 @@ int task_build(const task_cfg *c, task *t)
             rc = task_load_matrix(c->target_file, "--target", &r, &cc, &d);
             if (rc) goto fail;
             free(d);
-            nr = r; nc = cc;
+            nr = r;
+            nc = cc;
             rc = load_exact(c->target_file, "--target", nr, nc, "the task", &t->target);
             if (rc) goto fail;
         } else {
-            if (c->n < 1) { rc = util_seterr(CS_EUSAGE, "--n must be >= 1 for matrix completion"); goto fail; }
+            if (c->n < 1) {
+                rc = util_seterr(CS_EUSAGE, "--n must be >= 1 for matrix completion");
+                goto fail;
+            }
             if (c->rank1 < 1 || c->rank1 > c->n) {
                 rc = util_seterr(CS_EUSAGE, "--rank %d must lie in [1, --n = %d]", c->rank1, c->n);
                 goto fail;
@@ -330,7 +398,9 @@ int task_build(const task_cfg *c, task *t)
             t->target = util_malloc((size_t)nr * nc * sizeof *t->target);
             random_completion_target(rng, nr, nc, c->rank1, t->target);
         }
-        t->n_out = nr; t->n_in = nc; t->n_items = 1;
+        t->n_out = nr;
+        t->n_in = nc;
+        t->n_items = 1;
         if (c->observed_file) {
             rc = load_observed(c->observed_file, nr, nc, t);
             if (rc) goto fail;
@@ -341,14 +411,19 @@ int task_build(const task_cfg *c, task *t)
                 goto fail;
             }
             int *perm = util_malloc((size_t)N * sizeof *perm);
-            for (long i = 0; i < N; i++) perm[i] = (int)i;
+            for (long i = 0; i < N; i++)
+                perm[i] = (int)i;
             t->n_obs = c->n_obs;
             t->obs_r = util_malloc((size_t)c->n_obs * sizeof(int));
             t->obs_c = util_malloc((size_t)c->n_obs * sizeof(int));
-            for (int i = 0; i < c->n_obs; i++) { /* partial Fisher-Yates: m distinct positions in draw order */
+            for (int i = 0; i < c->n_obs;
+                 i++) { /* partial Fisher-Yates: m distinct positions in draw order */
                 long j = i + (long)gsl_rng_uniform_int(rng, (unsigned long)(N - i));
-                int tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
-                t->obs_r[i] = perm[i] / nc; t->obs_c[i] = perm[i] % nc;
+                int tmp = perm[i];
+                perm[i] = perm[j];
+                perm[j] = tmp;
+                t->obs_r[i] = perm[i] / nc;
+                t->obs_c[i] = perm[i] % nc;
             }
             free(perm);
         }
@@ -364,7 +439,8 @@ int task_build(const task_cfg *c, task *t)
             random_completion_target(rng, nr, nc, c->rank2, t->target2);
         }
         task_cfg c1 = *c;
-        c1.n_src = 1; c1.src_dims = NULL;
+        c1.n_src = 1;
+        c1.src_dims = NULL;
         rc = set_sources(&c1, t);
         if (rc) goto fail;
     } else if (c->sxx_file || c->syx_file) {
@@ -375,17 +451,20 @@ int task_build(const task_cfg *c, task *t)
         int r, cc;
         rc = task_load_matrix(c->syx_file, "--sigma-yx", &r, &cc, &t->syx);
         if (rc) goto fail;
-        t->n_out = r; t->n_in = cc;
+        t->n_out = r;
+        t->n_in = cc;
         rc = load_exact(c->sxx_file, "--sigma-xx", cc, cc, "--sigma-yx (its column count)", &t->sxx);
         if (rc) goto fail;
         for (int i = 0; i < cc; i++)
             for (int j = 0; j < i; j++)
                 if (fabs(t->sxx[i * cc + j] - t->sxx[j * cc + i]) > 1e-12 * (1 + fabs(t->sxx[i * cc + j]))) {
-                    rc = util_seterr(CS_EUSAGE, "--sigma-xx: '%s' is not symmetric (entries (%d,%d) and (%d,%d) differ)",
+                    rc = util_seterr(CS_EUSAGE,
+                                     "--sigma-xx: '%s' is not symmetric (entries (%d,%d) and (%d,%d) differ)",
                                      c->sxx_file, i, j, j, i);
                     goto fail;
                 }
-        t->kind = TASK_FILE; t->n_items = 1;
+        t->kind = TASK_FILE;
+        t->n_items = 1;
         rc = set_sources(c, t);
         if (rc) goto fail;
     } else if (c->kind == TASK_LATENT) {
@@ -397,29 +476,38 @@ int task_build(const task_cfg *c, task *t)
             int r, cc;
             rc = task_load_matrix(c->target_file, "--target", &r, &cc, &t->target);
             if (rc) goto fail;
-            t->n_out = r; t->n_in = cc;
+            t->n_out = r;
+            t->n_in = cc;
         } else if (c->kind == TASK_HIER) {
-            t->n_out = 15; t->n_in = 8;
+            t->n_out = 15;
+            t->n_in = 8;
             t->target = util_malloc(15 * 8 * sizeof *t->target);
             task_hier_yt(t->target);
         } else {
-            if (c->n_out < 1 || c->n_in < 1) { rc = util_seterr(CS_EUSAGE, "--n-out and --n-in must be >= 1"); goto fail; }
-            int r = c->n_out < c->n_in ? c->n_out : c->n_in;
-            if (c->n_sv < 1 || c->n_sv > r) {
-                rc = util_seterr(CS_EUSAGE, "--sv gives %d singular values; a %d x %d lowrank target takes 1 to %d", c->n_sv,
-                                 c->n_out, c->n_in, r);
+            if (c->n_out < 1 || c->n_in < 1) {
+                rc = util_seterr(CS_EUSAGE, "--n-out and --n-in must be >= 1");
                 goto fail;
             }
-            t->n_out = c->n_out; t->n_in = c->n_in;
+            int r = c->n_out < c->n_in ? c->n_out : c->n_in;
+            if (c->n_sv < 1 || c->n_sv > r) {
+                rc = util_seterr(CS_EUSAGE,
+                                 "--sv gives %d singular values; a %d x %d lowrank target takes 1 to %d",
+                                 c->n_sv, c->n_out, c->n_in, r);
+                goto fail;
+            }
+            t->n_out = c->n_out;
+            t->n_in = c->n_in;
             t->target = util_malloc((size_t)t->n_out * t->n_in * sizeof *t->target);
             random_lowrank(rng, t->n_out, t->n_in, c->sv, c->n_sv, t->target);
         }
         int ni = t->n_in, no = t->n_out;
         t->n_items = ni;
         t->sxx = util_calloc((size_t)ni * ni, sizeof *t->sxx);
-        for (int i = 0; i < ni; i++) t->sxx[i * ni + i] = 1.0 / ni;
+        for (int i = 0; i < ni; i++)
+            t->sxx[i * ni + i] = 1.0 / ni;
         t->syx = util_malloc((size_t)no * ni * sizeof *t->syx);
-        for (int i = 0; i < no * ni; i++) t->syx[i] = t->target[i] / ni;
+        for (int i = 0; i < no * ni; i++)
+            t->syx[i] = t->target[i] / ni;
         rc = set_sources(c, t);
         if (rc) goto fail;
     }
@@ -429,14 +517,18 @@ int task_build(const task_cfg *c, task *t)
         if (!t->target) { /* T = Syx Sxx^+ */
             double *P = util_malloc((size_t)ni * ni * sizeof *P);
             rc = pinv_sym(ni, t->sxx, P);
-            if (rc) { free(P); goto fail; }
+            if (rc) {
+                free(P);
+                goto fail;
+            }
             t->target = util_malloc((size_t)no * ni * sizeof *t->target);
             linalg_gemm(0, 0, no, ni, ni, 1.0, t->syx, P, 0.0, t->target);
             free(P);
         }
         if (t->kind != TASK_LATENT) {
             double tr = 0;
-            for (int i = 0; i < no * ni; i++) tr += t->target[i] * t->syx[i];
+            for (int i = 0; i < no * ni; i++)
+                tr += t->target[i] * t->syx[i];
             t->tr_syy = tr;
         }
         if (c->target2_file || c->need_target2) {
@@ -448,7 +540,10 @@ int task_build(const task_cfg *c, task *t)
                 int r = no < ni ? no : ni;
                 double *s = util_malloc((size_t)r * sizeof *s);
                 rc = linalg_svd(no, ni, t->target, NULL, s, NULL);
-                if (rc) { free(s); goto fail; }
+                if (rc) {
+                    free(s);
+                    goto fail;
+                }
                 t->target2 = util_malloc((size_t)no * ni * sizeof *t->target2);
                 random_lowrank(rng, no, ni, s, r, t->target2);
                 free(s);
@@ -456,7 +551,8 @@ int task_build(const task_cfg *c, task *t)
             t->syx2 = util_malloc((size_t)no * ni * sizeof *t->syx2);
             linalg_gemm(0, 0, no, ni, ni, 1.0, t->target2, t->sxx, 0.0, t->syx2);
             double tr = 0;
-            for (int i = 0; i < no * ni; i++) tr += t->target2[i] * t->syx2[i];
+            for (int i = 0; i < no * ni; i++)
+                tr += t->target2[i] * t->syx2[i];
             t->tr_syy2 = tr;
         }
     }

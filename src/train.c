@@ -19,7 +19,7 @@
 #include "table.h"
 #include "util.h"
 
-#define CKPT_MAGIC "CSCNNCKP"
+#define CKPT_MAGIC   "CSCNNCKP"
 #define CKPT_VERSION 1u
 
 /* ---- checkpoints ------------------------------------------------------------------------------------ */
@@ -33,7 +33,8 @@ typedef struct {
 static void fnv(uint64_t *h, const void *p, size_t n)
 {
     const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) *h = (*h ^ c[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ c[i]) * 0x100000001b3ull;
 }
 static void put(ckio *io, const void *p, size_t n)
 {
@@ -54,8 +55,8 @@ static void get(ckio *io, void *p, size_t n)
 static void arch_words(const cnn *net, int32_t w[10])
 {
     const cnn_cfg *c = &net->cfg;
-    int32_t v[10] = {c->arch, c->in_c, c->in_h, c->in_w, c->n_src, c->n_class, c->width, c->depth,
-                     c->fuse_after, c->fusion};
+    int32_t v[10] = {c->arch,    c->in_c,  c->in_h,  c->in_w,       c->n_src,
+                     c->n_class, c->width, c->depth, c->fuse_after, c->fusion};
     if (c->arch != CNN_SPLIT) v[4] = v[8] = v[9] = 0;
     memcpy(w, v, sizeof v);
 }
@@ -110,8 +111,8 @@ int train_load(cnn *net, const char *path, uint64_t *seed, int *done, train_epoc
     }
     get(&io, &ver, sizeof ver);
     if (ver != CKPT_VERSION) {
-        rc = util_seterr(CS_EUSAGE, "checkpoint '%s' has version %u; this critsim reads version %u", path, ver,
-                         CKPT_VERSION);
+        rc = util_seterr(CS_EUSAGE, "checkpoint '%s' has version %u; this critsim reads version %u", path,
+                         ver, CKPT_VERSION);
         goto out;
     }
     get(&io, aw, sizeof aw);
@@ -146,8 +147,10 @@ int train_load(cnn *net, const char *path, uint64_t *seed, int *done, train_epoc
     } else {
         memcpy(net->param, par, sizeof(float) * np);
         memcpy(net->bn_state, st, sizeof(float) * ns);
-        if (weights_only) memset(net->mom, 0, sizeof(float) * np);
-        else memcpy(net->mom, mom, sizeof(float) * np);
+        if (weights_only)
+            memset(net->mom, 0, sizeof(float) * np);
+        else
+            memcpy(net->mom, mom, sizeof(float) * np);
         if (seed) *seed = sd;
         if (done) *done = d32;
         if (hist) memcpy(hist, hh, sizeof(train_epoch) * (d32 < max_hist ? d32 : max_hist));
@@ -184,8 +187,8 @@ static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int
     table *t = table_open(cfg->out, "epochs.dat", o);
     if (!t) return CS_EUSAGE;
     const cnn_cfg *c = &net->cfg;
-    table_meta(t, "method: SGD momentum %g weight decay %g, lr = %g * %g^epoch, batch %d, threads %d", cfg->momentum,
-               cfg->wd, cfg->lr0, cfg->decay, c->batch, c->threads);
+    table_meta(t, "method: SGD momentum %g weight decay %g, lr = %g * %g^epoch, batch %d, threads %d",
+               cfg->momentum, cfg->wd, cfg->lr0, cfg->decay, c->batch, c->threads);
     table_meta(t, "network: %s width %d depth %d%s, %ld parameters, %.4g forward multiply-adds per image",
                c->arch == CNN_FUSED ? "fused" : "split", c->width, c->depth,
                c->arch == CNN_SPLIT ? (c->fusion == CNN_FUSE_SUM ? " fusion sum" : " fusion concat") : "",
@@ -194,12 +197,13 @@ static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int
                cfg->bn_batches > 0 ? "the first few" : "all");
     if (cfg->bn_batches > 0) table_meta(t, "bn re-estimation batches: %d", cfg->bn_batches);
     double wall = 0;
-    for (int e = first; e < done; e++) wall += hist[e].seconds;
+    for (int e = first; e < done; e++)
+        wall += hist[e].seconds;
     table_meta(t, "epochs done: %d, wall time of this run's epochs: %.3f s", done, wall);
     table_columns(t, "epoch lr train_loss train_acc test_loss test_acc seconds");
     for (int e = first; e < done; e++)
-        table_row(t, "%d %.9g %.9g %.6f %.9g %.6f %.3f", e + 1, hist[e].lr, hist[e].train_loss, hist[e].train_acc,
-                  hist[e].test_loss, hist[e].test_acc, hist[e].seconds);
+        table_row(t, "%d %.9g %.9g %.6f %.9g %.6f %.3f", e + 1, hist[e].lr, hist[e].train_loss,
+                  hist[e].train_acc, hist[e].test_loss, hist[e].test_acc, hist[e].seconds);
     if (fail) return table_fail(t, done + 1, fail);
     return table_close(t);
 }
@@ -208,7 +212,8 @@ static void progress(int epoch, int epochs, int b, int nb, double loss)
 {
     int w = 30, k = nb ? (int)((long)w * b / nb) : w;
     char bar[40];
-    for (int i = 0; i < w; i++) bar[i] = i < k ? '=' : ' ';
+    for (int i = 0; i < w; i++)
+        bar[i] = i < k ? '=' : ' ';
     bar[w] = 0;
     fprintf(stderr, "\rcritsim cnn: epoch %d/%d [%s] %3d%% loss %.4f ", epoch + 1, epochs, bar,
             nb ? 100 * b / nb : 100, loss);
@@ -229,9 +234,11 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
         rc = train_load(net, cfg->branch, NULL, &done, NULL, 0, 1);
         if (rc != CS_OK) return rc;
         if (done > cfg->epochs)
-            return util_seterr(CS_EUSAGE, "--branch checkpoint '%s' has %d epochs done, more than --epochs %d",
+            return util_seterr(CS_EUSAGE,
+                               "--branch checkpoint '%s' has %d epochs done, more than --epochs %d",
                                cfg->branch, done, cfg->epochs);
-        for (int e = 0; e < done; e++) hist[e] = (train_epoch){NAN, NAN, NAN, NAN, NAN, 0};
+        for (int e = 0; e < done; e++)
+            hist[e] = (train_epoch){NAN, NAN, NAN, NAN, NAN, 0};
         first = done;
     }
     if (cfg->resume && access(ck, R_OK) == 0) {
@@ -240,13 +247,15 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
         rc = train_load(net, ck, &sd, &d, hist, cfg->epochs, 0);
         if (rc != CS_OK) return rc;
         if (sd != cfg->seed)
-            return util_seterr(CS_EUSAGE, "checkpoint '%s' was written with --seed %llu, not %llu; use the same seed "
-                                          "or another --out",
+            return util_seterr(CS_EUSAGE,
+                               "checkpoint '%s' was written with --seed %llu, not %llu; use the same seed "
+                               "or another --out",
                                ck, (unsigned long long)sd, (unsigned long long)cfg->seed);
         if (d > cfg->epochs)
             return util_seterr(CS_EUSAGE, "checkpoint '%s' has %d epochs done, more than --epochs %d", ck, d,
                                cfg->epochs);
-        for (first = 0; first < d && isnan(hist[first].train_loss);) first++; /* rows before a branch */
+        for (first = 0; first < d && isnan(hist[first].train_loss);)
+            first++; /* rows before a branch */
         done = d;
     }
     float *x = util_malloc(sizeof(float) * (size_t)B * nin);
@@ -271,7 +280,8 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
             cnn_backward(net);
             cnn_sgd_step(net, lr, cfg->momentum, cfg->wd);
             sl += l * B, hits += c, seen += B;
-            if (cfg->progress && (b % 4 == 0 || b == nbatch - 1)) progress(e, cfg->epochs, b + 1, nbatch, sl / seen);
+            if (cfg->progress && (b % 4 == 0 || b == nbatch - 1))
+                progress(e, cfg->epochs, b + 1, nbatch, sl / seen);
         }
         if (!fail && !cnn_finite(net)) {
             snprintf(why, sizeof why, "non-finite weights after epoch %d (lower --lr)", e);
@@ -294,8 +304,9 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
         train_evaluate(net, src, x, y, &h->test_loss, &h->test_acc);
         h->seconds = util_now() - t0;
         done = e + 1;
-        if (cfg->progress) fprintf(stderr, "\rcritsim cnn: epoch %d/%d train loss %.4f test loss %.4f acc %.4f (%.1f s)\n",
-                                   e + 1, cfg->epochs, h->train_loss, h->test_loss, h->test_acc, h->seconds);
+        if (cfg->progress)
+            fprintf(stderr, "\rcritsim cnn: epoch %d/%d train loss %.4f test loss %.4f acc %.4f (%.1f s)\n",
+                    e + 1, cfg->epochs, h->train_loss, h->test_loss, h->test_acc, h->seconds);
         if ((rc = train_save(net, ck, cfg->seed, done, hist)) != CS_OK) break;
         if (cfg->ckpt_every > 0 && done % cfg->ckpt_every == 0) {
             char nm[64], p[4096];

@@ -13,8 +13,8 @@ static char util_err_buf[1024];
 
 void util_abort(const char *file, int line, const char *expr)
 {
-    fprintf(stderr, "critsim: internal error at %s:%d: assertion '%s' failed (please report)\n",
-            file, line, expr);
+    fprintf(stderr, "critsim: internal error at %s:%d: assertion '%s' failed (please report)\n", file, line,
+            expr);
     abort();
 }
 
@@ -27,8 +27,14 @@ int util_seterr(int status, const char *fmt, ...)
     return status;
 }
 
-const char *util_errmsg(void) { return util_err_buf; }
-void util_clearerr(void) { util_err_buf[0] = '\0'; }
+const char *util_errmsg(void)
+{
+    return util_err_buf;
+}
+void util_clearerr(void)
+{
+    util_err_buf[0] = '\0';
+}
 
 void *util_malloc(size_t n)
 {

@@ -17,26 +17,28 @@
 
 static int check_pass_, check_fail_;
 
-#define CHECK(expr)                                                                                \
-    do {                                                                                           \
-        if (expr) check_pass_++;                                                                   \
-        else {                                                                                     \
-            check_fail_++;                                                                         \
-            printf("FAIL %s:%d %s\n", __FILE__, __LINE__, #expr);                                 \
-        }                                                                                          \
+#define CHECK(expr)                                                                                          \
+    do {                                                                                                     \
+        if (expr)                                                                                            \
+            check_pass_++;                                                                                   \
+        else {                                                                                               \
+            check_fail_++;                                                                                   \
+            printf("FAIL %s:%d %s\n", __FILE__, __LINE__, #expr);                                            \
+        }                                                                                                    \
     } while (0)
 
-#define CHECK_CLOSE(got, want, rtol, atol)                                                         \
+#define CHECK_CLOSE(got, want, rtol, atol)                                                                   \
     check_close_(__FILE__, __LINE__, #got, (double)(got), (double)(want), (rtol), (atol))
 
-#define CHECK_INT(got, want)                                                                       \
-    do {                                                                                           \
-        long g_ = (long)(got), w_ = (long)(want);                                                  \
-        if (g_ == w_) check_pass_++;                                                               \
-        else {                                                                                     \
-            check_fail_++;                                                                         \
-            printf("FAIL %s:%d %s: got %ld want %ld\n", __FILE__, __LINE__, #got, g_, w_);          \
-        }                                                                                          \
+#define CHECK_INT(got, want)                                                                                 \
+    do {                                                                                                     \
+        long g_ = (long)(got), w_ = (long)(want);                                                            \
+        if (g_ == w_)                                                                                        \
+            check_pass_++;                                                                                   \
+        else {                                                                                               \
+            check_fail_++;                                                                                   \
+            printf("FAIL %s:%d %s: got %ld want %ld\n", __FILE__, __LINE__, #got, g_, w_);                   \
+        }                                                                                                    \
     } while (0)
 
 static inline int check_close_(const char *file, int line, const char *expr, double got, double want,
@@ -45,7 +47,8 @@ static inline int check_close_(const char *file, int line, const char *expr, dou
     double err = fabs(got - want), tol = atol + rtol * fabs(want);
     int ok = (isnan(got) && isnan(want)) || (!isnan(got) && !isnan(want) && err <= tol) ||
              (isinf(got) && got == want);
-    if (ok) check_pass_++;
+    if (ok)
+        check_pass_++;
     else {
         check_fail_++;
         printf("FAIL %s:%d %s: got %.17g want %.17g (|err| %.3g > tol %.3g)\n", file, line, expr, got, want,
@@ -62,13 +65,21 @@ static inline int check_array_close_(const char *file, int line, const char *exp
     double wexc = -INFINITY;
     int nan_bad = 0;
     for (size_t i = 0; i < n; i++) {
-        if (isnan(a[i]) != isnan(b[i])) { nan_bad = 1; worst = i; break; }
+        if (isnan(a[i]) != isnan(b[i])) {
+            nan_bad = 1;
+            worst = i;
+            break;
+        }
         if (isnan(a[i])) continue;
         double exc = fabs(a[i] - b[i]) - (atol + rtol * fabs(b[i]));
-        if (exc > wexc) { wexc = exc; worst = i; }
+        if (exc > wexc) {
+            wexc = exc;
+            worst = i;
+        }
     }
     int ok = !nan_bad && (n == 0 || wexc <= 0);
-    if (ok) check_pass_++;
+    if (ok)
+        check_pass_++;
     else {
         check_fail_++;
         printf("FAIL %s:%d %s: worst at [%zu]: got %.17g want %.17g\n", file, line, expr, worst,
@@ -76,7 +87,7 @@ static inline int check_array_close_(const char *file, int line, const char *exp
     }
     return ok;
 }
-#define CHECK_ARRAY_CLOSE(a, b, n, rtol, atol)                                                     \
+#define CHECK_ARRAY_CLOSE(a, b, n, rtol, atol)                                                               \
     check_array_close_(__FILE__, __LINE__, #a " vs " #b, (a), (b), (n), (rtol), (atol))
 
 static inline int check_done(const char *name)

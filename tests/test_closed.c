@@ -8,7 +8,10 @@
 #include "closed.h"
 #include "util.h"
 
-typedef struct { int D; double s, c; } par;
+typedef struct {
+    int D;
+    double s, c;
+} par;
 
 static double inv_rate(double p, void *v) /* 1 / (p^(D-1) (s - p^D)) */
 {
@@ -88,7 +91,8 @@ int main(void)
         par q = {D, 0, 1.0};
         CHECK_CLOSE(closed_invariant_large(D, 1.0, 2.5, 0.3), quad(gc_integrand, &q, 0.3, 2.5), 1e-10, 1e-14);
         q.c = 0.5;
-        CHECK_CLOSE(closed_invariant_large(D, 0.5, -0.2, 4.0), -quad(gc_integrand, &q, -0.2, 4.0), 1e-10, 1e-14);
+        CHECK_CLOSE(closed_invariant_large(D, 0.5, -0.2, 4.0), -quad(gc_integrand, &q, -0.2, 4.0), 1e-10,
+                    1e-14);
     }
 
     /* final shares after a short early gate (A.6 table): D = 1 (1 - delta)/2, D = 2 1/(1 + e^{2 s delta}),

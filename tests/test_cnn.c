@@ -17,7 +17,10 @@ static double urand(void)
     rs = rs * 6364136223846793005ull + 1442695040888963407ull;
     return (rs >> 11) * 0x1.0p-53;
 }
-static double nrand(void) { return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()); }
+static double nrand(void)
+{
+    return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand());
+}
 
 /* ---- finite differences ------------------------------------------------------------------------ */
 
@@ -39,13 +42,17 @@ static void fd_check(const cnn_cfg *cfg, const char *label)
     if (!n) return;
     cnn_init(n, 7);
     for (long j = 0; j < n->n_param; j++) /* non-trivial BN affine parameters and biases */
-        if (n->param[j] == 1.0f) n->param[j] = (float)(0.7 + 0.6 * urand());
-        else if (n->param[j] == 0.0f) n->param[j] = (float)(0.2 * (urand() - 0.5));
+        if (n->param[j] == 1.0f)
+            n->param[j] = (float)(0.7 + 0.6 * urand());
+        else if (n->param[j] == 0.0f)
+            n->param[j] = (float)(0.2 * (urand() - 0.5));
     int nb = cfg->batch, nin = cfg->in_c * cfg->in_h * cfg->in_w;
     float *x = malloc(sizeof(float) * nb * nin);
     int *y = malloc(sizeof(int) * nb);
-    for (int i = 0; i < nb * nin; i++) x[i] = (float)nrand();
-    for (int i = 0; i < nb; i++) y[i] = i % cfg->n_class;
+    for (int i = 0; i < nb * nin; i++)
+        x[i] = (float)nrand();
+    for (int i = 0; i < nb; i++)
+        y[i] = i % cfg->n_class;
     loss_at(n, x, y, nb);
     cnn_loss(n, y, NULL, 1);
     cnn_backward(n);
@@ -91,8 +98,10 @@ static void thread_check(cnn_cfg cfg)
     int nb = cfg.batch, nin = cfg.in_c * cfg.in_h * cfg.in_w;
     float *x = malloc(sizeof(float) * nb * nin);
     int *y = malloc(sizeof(int) * nb);
-    for (int i = 0; i < nb * nin; i++) x[i] = (float)nrand();
-    for (int i = 0; i < nb; i++) y[i] = i % cfg.n_class;
+    for (int i = 0; i < nb * nin; i++)
+        x[i] = (float)nrand();
+    for (int i = 0; i < nb; i++)
+        y[i] = i % cfg.n_class;
     double la = 0, lb = 0;
     for (int s = 0; s < 3; s++) {
         cnn_forward(a, x, nb, CNN_TRAIN), cnn_forward(b, x, nb, CNN_TRAIN);
@@ -103,7 +112,8 @@ static void thread_check(cnn_cfg cfg)
     /* 1 vs 2 threads differ only in the order of the weight-gradient sums: float rounding, 1e-5 */
     CHECK_CLOSE(lb, la, 1e-5, 1e-6);
     double md = 0;
-    for (long j = 0; j < a->n_param; j++) md = fmax(md, fabs(a->param[j] - b->param[j]));
+    for (long j = 0; j < a->n_param; j++)
+        md = fmax(md, fabs(a->param[j] - b->param[j]));
     CHECK(md < 1e-4);
     /* Determinism: the same thread count reproduces itself bit for bit */
     cnn *c = cnn_alloc(&cfg);
@@ -133,8 +143,10 @@ static void variant_check(cnn_cfg cfg)
     int nb = cfg.batch, nin = cfg.in_c * cfg.in_h * cfg.in_w;
     float *x = malloc(sizeof(float) * nb * nin);
     int *y = malloc(sizeof(int) * nb);
-    for (int i = 0; i < nb * nin; i++) x[i] = (float)nrand();
-    for (int i = 0; i < nb; i++) y[i] = i % cfg.n_class;
+    for (int i = 0; i < nb * nin; i++)
+        x[i] = (float)nrand();
+    for (int i = 0; i < nb; i++)
+        y[i] = i % cfg.n_class;
     cnn_forward(a, x, nb, CNN_TRAIN), cnn_forward(b, x, nb, CNN_TRAIN);
     double la = cnn_loss(a, y, NULL, 1), lb = cnn_loss(b, y, NULL, 1);
     CHECK_CLOSE(la, lb, 1e-5, 1e-6);
@@ -146,8 +158,9 @@ static void variant_check(cnn_cfg cfg)
         if (d > worst) worst = d;
     }
     CHECK(num / (den + 1e-30) < 1e-4);
-    printf("  kernel variants vs reference (%dx%d, width %d, %d threads): gradient relative difference %.2g\n",
-           cfg.in_h, cfg.in_w, cfg.width, cfg.threads, num / (den + 1e-30));
+    printf(
+        "  kernel variants vs reference (%dx%d, width %d, %d threads): gradient relative difference %.2g\n",
+        cfg.in_h, cfg.in_w, cfg.width, cfg.threads, num / (den + 1e-30));
     free(x), free(y);
     cnn_free(a), cnn_free(b);
 }
@@ -184,8 +197,18 @@ static void ref_check(const char *path)
         printf("  cannot open %s\n", path);
         return;
     }
-    cnn_cfg cfg = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 8, .in_w = 8, .n_src = 2, .n_class = 3, .width = 2,
-                   .depth = 1, .fuse_after = 0, .fusion = CNN_FUSE_SUM, .batch = 4, .threads = 1};
+    cnn_cfg cfg = {.arch = CNN_SPLIT,
+                   .in_c = 2,
+                   .in_h = 8,
+                   .in_w = 8,
+                   .n_src = 2,
+                   .n_class = 3,
+                   .width = 2,
+                   .depth = 1,
+                   .fuse_after = 0,
+                   .fusion = CNN_FUSE_SUM,
+                   .batch = 4,
+                   .threads = 1};
     cnn *n = cnn_alloc(&cfg);
     CHECK_INT(n->n_param, 315);
     double *x = ref_block(f, "x", 512), *yy = ref_block(f, "y", 4), *p = ref_block(f, "params", 315);
@@ -198,19 +221,24 @@ static void ref_check(const char *path)
     }
     float xf[512];
     int y[4];
-    for (int i = 0; i < 512; i++) xf[i] = (float)x[i];
-    for (int i = 0; i < 4; i++) y[i] = (int)yy[i];
-    for (int i = 0; i < 315; i++) n->param[i] = (float)p[i];
+    for (int i = 0; i < 512; i++)
+        xf[i] = (float)x[i];
+    for (int i = 0; i < 4; i++)
+        y[i] = (int)yy[i];
+    for (int i = 0; i < 315; i++)
+        n->param[i] = (float)p[i];
     cnn_forward(n, xf, 4, CNN_TRAIN);
     double loss = cnn_loss(n, y, NULL, 1);
     cnn_backward(n);
     double got[315];
-    for (int i = 0; i < 12; i++) got[i] = cnn_logits(n)[i];
+    for (int i = 0; i < 12; i++)
+        got[i] = cnn_logits(n)[i];
     /* float32 on both sides, different summation orders: ~1e-6 relative; BN divides by small batch
      * standard deviations, which can amplify rounding to ~1e-5 */
     CHECK_ARRAY_CLOSE(got, lg, 12, 1e-4, 1e-5);
     CHECK_CLOSE(loss, ls[0], 1e-5, 1e-6);
-    for (int i = 0; i < 315; i++) got[i] = n->grad[i];
+    for (int i = 0; i < 315; i++)
+        got[i] = n->grad[i];
     CHECK_ARRAY_CLOSE(got, g, 315, 1e-3, 1e-5); /* gradients: one more pass of float rounding */
     double l10[10];
     /* PyTorch's SGD copy starts from the state after the first pass (one running-statistics update),
@@ -223,10 +251,11 @@ static void ref_check(const char *path)
     }
     /* 10 steps let float differences grow (losses fall to ~0.1); 1e-4 relative */
     CHECK_ARRAY_CLOSE(l10, sl, 10, 1e-4, 1e-6);
-    for (int i = 0; i < 32; i++) got[i] = n->bn_state[i];
+    for (int i = 0; i < 32; i++)
+        got[i] = n->bn_state[i];
     CHECK_ARRAY_CLOSE(got, bn, 32, 1e-4, 1e-5);
-    printf("  PyTorch reference: loss %.9g (torch %.9g), 10-step loss %.9g (torch %.9g)\n", loss, ls[0], l10[9],
-           sl[9]);
+    printf("  PyTorch reference: loss %.9g (torch %.9g), 10-step loss %.9g (torch %.9g)\n", loss, ls[0],
+           l10[9], sl[9]);
 done:
     free(x), free(yy), free(p), free(lg), free(ls), free(g), free(sl), free(bn);
     cnn_free(n);
@@ -236,11 +265,19 @@ done:
 
 static void bn_modes(void)
 {
-    cnn_cfg cfg = {.arch = CNN_FUSED, .in_c = 1, .in_h = 6, .in_w = 6, .n_class = 4, .width = 2, .depth = 1,
-                   .batch = 8, .threads = 1};
+    cnn_cfg cfg = {.arch = CNN_FUSED,
+                   .in_c = 1,
+                   .in_h = 6,
+                   .in_w = 6,
+                   .n_class = 4,
+                   .width = 2,
+                   .depth = 1,
+                   .batch = 8,
+                   .threads = 1};
     cnn *n = cnn_alloc(&cfg);
     float x[8 * 36];
-    for (int i = 0; i < 8 * 36; i++) x[i] = (float)nrand();
+    for (int i = 0; i < 8 * 36; i++)
+        x[i] = (float)nrand();
     /* re-estimation over one batch = that batch's statistics, so EVAL reproduces TRAIN's logits */
     cnn_forward(n, x, 8, CNN_TRAIN);
     float l1[32];
@@ -249,7 +286,8 @@ static void bn_modes(void)
     cnn_forward(n, x, 8, CNN_REESTIMATE);
     cnn_forward(n, x, 8, CNN_EVAL);
     double a[32], b[32];
-    for (int i = 0; i < 32; i++) a[i] = cnn_logits(n)[i], b[i] = l1[i];
+    for (int i = 0; i < 32; i++)
+        a[i] = cnn_logits(n)[i], b[i] = l1[i];
     /* running variance is the unbiased one (factor N/(N-1) = 288/287 on the first layer): ~3e-3 */
     CHECK_ARRAY_CLOSE(a, b, 32, 2e-2, 2e-2);
     CHECK(cnn_finite(n));
@@ -264,28 +302,89 @@ int main(int argc, char **argv)
 {
     const char *ref = argc > 1 ? argv[1] : "tests/data/cnn_ref.txt";
     ref_check(ref);
-    cnn_cfg fused = {.arch = CNN_FUSED, .in_c = 2, .in_h = 7, .in_w = 7, .n_class = 3, .width = 2, .depth = 2,
-                     .batch = 4, .threads = 1};
+    cnn_cfg fused = {.arch = CNN_FUSED,
+                     .in_c = 2,
+                     .in_h = 7,
+                     .in_w = 7,
+                     .n_class = 3,
+                     .width = 2,
+                     .depth = 2,
+                     .batch = 4,
+                     .threads = 1};
     fd_check(&fused, "fused");
-    cnn_cfg sum = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 6, .in_w = 6, .n_src = 2, .n_class = 3, .width = 2,
-                   .depth = 1, .fuse_after = 0, .fusion = CNN_FUSE_SUM, .batch = 4, .threads = 2};
+    cnn_cfg sum = {.arch = CNN_SPLIT,
+                   .in_c = 2,
+                   .in_h = 6,
+                   .in_w = 6,
+                   .n_src = 2,
+                   .n_class = 3,
+                   .width = 2,
+                   .depth = 1,
+                   .fuse_after = 0,
+                   .fusion = CNN_FUSE_SUM,
+                   .batch = 4,
+                   .threads = 2};
     fd_check(&sum, "split-sum");
-    cnn_cfg cat = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 8, .in_w = 8, .n_src = 2, .n_class = 3, .width = 2,
-                   .depth = 2, .fuse_after = 1, .fusion = CNN_FUSE_CONCAT, .batch = 3, .threads = 2};
+    cnn_cfg cat = {.arch = CNN_SPLIT,
+                   .in_c = 2,
+                   .in_h = 8,
+                   .in_w = 8,
+                   .n_src = 2,
+                   .n_class = 3,
+                   .width = 2,
+                   .depth = 2,
+                   .fuse_after = 1,
+                   .fusion = CNN_FUSE_CONCAT,
+                   .batch = 3,
+                   .threads = 2};
     fd_check(&cat, "split-concat");
-    cnn_cfg big = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 12, .in_w = 12, .n_src = 2, .n_class = 5, .width = 4,
-                   .depth = 2, .fuse_after = 1, .fusion = CNN_FUSE_SUM, .batch = 6, .threads = 1};
+    cnn_cfg big = {.arch = CNN_SPLIT,
+                   .in_c = 2,
+                   .in_h = 12,
+                   .in_w = 12,
+                   .n_src = 2,
+                   .n_class = 5,
+                   .width = 4,
+                   .depth = 2,
+                   .fuse_after = 1,
+                   .fusion = CNN_FUSE_SUM,
+                   .batch = 6,
+                   .threads = 1};
     thread_check(big);
     variant_check(big);
-    cnn_cfg wide = {.arch = CNN_FUSED, .in_c = 2, .in_h = 14, .in_w = 14, .n_class = 10, .width = 8, .depth = 2,
-                    .batch = 9, .threads = 2};
+    cnn_cfg wide = {.arch = CNN_FUSED,
+                    .in_c = 2,
+                    .in_h = 14,
+                    .in_w = 14,
+                    .n_class = 10,
+                    .width = 8,
+                    .depth = 2,
+                    .batch = 9,
+                    .threads = 2};
     variant_check(wide);
     /* non-square planes, odd and even sides, widths above the Winograd threshold (16 channels) */
-    cnn_cfg odd = {.arch = CNN_FUSED, .in_c = 2, .in_h = 9, .in_w = 12, .n_class = 4, .width = 16, .depth = 1,
-                   .batch = 3, .threads = 1};
+    cnn_cfg odd = {.arch = CNN_FUSED,
+                   .in_c = 2,
+                   .in_h = 9,
+                   .in_w = 12,
+                   .n_class = 4,
+                   .width = 16,
+                   .depth = 1,
+                   .batch = 3,
+                   .threads = 1};
     variant_check(odd);
-    cnn_cfg sq = {.arch = CNN_SPLIT, .in_c = 2, .in_h = 11, .in_w = 11, .n_src = 2, .n_class = 4, .width = 16,
-                  .depth = 2, .fuse_after = 1, .fusion = CNN_FUSE_CONCAT, .batch = 5, .threads = 2};
+    cnn_cfg sq = {.arch = CNN_SPLIT,
+                  .in_c = 2,
+                  .in_h = 11,
+                  .in_w = 11,
+                  .n_src = 2,
+                  .n_class = 4,
+                  .width = 16,
+                  .depth = 2,
+                  .fuse_after = 1,
+                  .fusion = CNN_FUSE_CONCAT,
+                  .batch = 5,
+                  .threads = 2};
     variant_check(sq);
     bn_modes();
     return check_done("test_cnn");

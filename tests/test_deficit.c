@@ -47,8 +47,8 @@ int main(void)
     CHECK_INT(d.kind, DEF_FLIP);
 
     /* malformed: every one a usage error with a message */
-    const char *bad[] = {"gate:b@20-10", "gate:b", "frobnicate@0-1", "gate:b@-1-5", "gate:b@0-x",
-                         "gate:b@0-10junk", "@0-10", "switch@", "gate:b@0-"};
+    const char *bad[] = {"gate:b@20-10",    "gate:b", "frobnicate@0-1", "gate:b@-1-5", "gate:b@0-x",
+                         "gate:b@0-10junk", "@0-10",  "switch@",        "gate:b@0-"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         util_clearerr();
         int st = deficit_parse(bad[i], &d);

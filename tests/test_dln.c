@@ -27,7 +27,10 @@ static gsl_rng *rng;
 
 static void add_def(deficit_list *dl, const char *spec)
 {
-    if (deficit_parse(spec, &dl->d[dl->n]) != CS_OK) { printf("bad deficit %s\n", spec); exit(1); }
+    if (deficit_parse(spec, &dl->d[dl->n]) != CS_OK) {
+        printf("bad deficit %s\n", spec);
+        exit(1);
+    }
     dl->n++;
 }
 
@@ -57,18 +60,32 @@ static double fd_error(dln *d, int stride)
 static void gradcheck(const char *name, task_cfg *tc, dln_cfg *dc, const char *defs, int stride)
 {
     task t;
-    if (task_build(tc, &t) != CS_OK) { printf("FAIL %s: task_build: %s\n", name, util_errmsg()); CHECK(0); return; }
+    if (task_build(tc, &t) != CS_OK) {
+        printf("FAIL %s: task_build: %s\n", name, util_errmsg());
+        CHECK(0);
+        return;
+    }
     dln *d;
-    if (dln_alloc(dc, &t, &d) != CS_OK) { printf("FAIL %s: dln_alloc: %s\n", name, util_errmsg()); CHECK(0); task_free(&t); return; }
+    if (dln_alloc(dc, &t, &d) != CS_OK) {
+        printf("FAIL %s: dln_alloc: %s\n", name, util_errmsg());
+        CHECK(0);
+        task_free(&t);
+        return;
+    }
     dln_init(d, DLN_INIT_GAUSS, 1.0, 0, NULL, 0, rng);
-    for (size_t i = 0; i < d->n_param; i++) d->theta[i] *= 1.5; /* order-one weights: large gradients */
+    for (size_t i = 0; i < d->n_param; i++)
+        d->theta[i] *= 1.5; /* order-one weights: large gradients */
     deficit_list dl = {0};
     if (defs) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s", defs);
-        for (char *s = strtok(buf, "+"); s; s = strtok(NULL, "+")) add_def(&dl, s);
+        for (char *s = strtok(buf, "+"); s; s = strtok(NULL, "+"))
+            add_def(&dl, s);
     }
-    if (dln_set_deficits(d, &dl) != CS_OK) { printf("FAIL %s: deficits: %s\n", name, util_errmsg()); CHECK(0); }
+    if (dln_set_deficits(d, &dl) != CS_OK) {
+        printf("FAIL %s: deficits: %s\n", name, util_errmsg());
+        CHECK(0);
+    }
     dln_set_step(d, 0);
     double e = fd_error(d, stride);
     /* central differences with h = 1e-5: truncation O(h^2) ~ 1e-10 relative, rounding 1e-16/h ~ 1e-11 */
@@ -84,7 +101,14 @@ static void test_gradients(void)
     int dims2[2] = {3, 3};
     for (int D = 1; D <= 3; D++)
         for (int loss = 0; loss < 2; loss++) {
-            task_cfg tc = {.kind = TASK_LOWRANK, .n_out = 5, .n_in = 6, .sv = sv, .n_sv = 3, .n_src = 2, .src_dims = dims2, .seed = 3};
+            task_cfg tc = {.kind = TASK_LOWRANK,
+                           .n_out = 5,
+                           .n_in = 6,
+                           .sv = sv,
+                           .n_sv = 3,
+                           .n_src = 2,
+                           .src_dims = dims2,
+                           .seed = 3};
             dln_cfg dc = {.arch = DLN_PATHS, .n_chain = 2, .depth = D, .width = 4, .loss = (dln_loss)loss};
             gradcheck("paths separate", &tc, &dc, NULL, 1);
             dc.shared_input = 1;
@@ -93,8 +117,15 @@ static void test_gradients(void)
             gradcheck("fused", &tc, &dc, NULL, 1);
         }
     double nv[2] = {0.3, 0.1};
-    task_cfg lt = {.kind = TASK_LATENT, .latent_dim = 3, .n_out = 4, .redundancy = 0.4, .synergy = 0.3, .noise_var = nv,
-                   .n_noise = 2, .n_src = 2, .seed = 5};
+    task_cfg lt = {.kind = TASK_LATENT,
+                   .latent_dim = 3,
+                   .n_out = 4,
+                   .redundancy = 0.4,
+                   .synergy = 0.3,
+                   .noise_var = nv,
+                   .n_noise = 2,
+                   .n_src = 2,
+                   .seed = 5};
     dln_cfg fd = {.arch = DLN_FUSED, .depth = 3, .width = 5, .loss = DLN_LOSS_SUM};
     gradcheck("latent fused D3", &lt, &fd, NULL, 1);
     gradcheck("latent fused remove", &lt, &fd, "remove:b@0-10", 1);
@@ -102,12 +133,20 @@ static void test_gradients(void)
     dln_cfg ps = {.arch = DLN_PATHS, .n_chain = 2, .depth = 2, .width = 5, .loss = DLN_LOSS_MEAN};
     gradcheck("latent paths separate", &lt, &ps, "noise:b:0.2@0-5", 1);
     task_cfg hier = {.kind = TASK_HIER, .n_src = 1, .seed = 1};
-    dln_cfg sh = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 2, .width = 6, .loss = DLN_LOSS_SUM};
+    dln_cfg sh = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 2, .width = 6, .loss = DLN_LOSS_SUM};
     gradcheck("hier lesion a:1", &hier, &sh, "lesion:a:1@0-100", 1);
     gradcheck("hier lesion a:0,a:2 + b:3", &hier, &sh, "lesion:a:0@0-100+lesion:a:2@0-100+lesion:b:3@0-3", 1);
-    gradcheck("hier switch", &(task_cfg){.kind = TASK_HIER, .n_src = 1, .seed = 1, .need_target2 = 1}, &sh, "switch@0", 1);
+    gradcheck("hier switch", &(task_cfg){.kind = TASK_HIER, .n_src = 1, .seed = 1, .need_target2 = 1}, &sh,
+              "switch@0", 1);
     for (int D = 1; D <= 3; D++) {
-        task_cfg mc = {.kind = TASK_COMPLETION, .n = 7, .rank1 = 2, .rank2 = 1, .n_obs = 20, .seed = 9, .need_target2 = 1};
+        task_cfg mc = {.kind = TASK_COMPLETION,
+                       .n = 7,
+                       .rank1 = 2,
+                       .rank2 = 1,
+                       .n_obs = 20,
+                       .seed = 9,
+                       .need_target2 = 1};
         dln_cfg fc = {.arch = DLN_FUSED, .depth = D, .width = 7};
         gradcheck("completion", &mc, &fc, NULL, 1);
         gradcheck("completion subset+switch", &mc, &fc, "subset:11@0-5+switch@0", 1);
@@ -122,7 +161,8 @@ static void test_gate(void)
     task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
     task t;
     task_build(&tc, &t);
-    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 10, .loss = DLN_LOSS_SUM};
+    dln_cfg dc = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 10, .loss = DLN_LOSS_SUM};
     dln *d;
     dln_alloc(&dc, &t, &d);
     dln_init(d, DLN_INIT_GAUSS, 0.1, 0, NULL, 0, rng);
@@ -132,7 +172,10 @@ static void test_gate(void)
     size_t nb = d->chain_off[2] - d->chain_off[1];
     double *b0 = util_malloc(nb * sizeof *b0);
     memcpy(b0, d->theta + d->chain_off[1], nb * sizeof *b0);
-    for (long s = 0; s < 2; s++) { dln_set_step(d, s); dln_gd_step(d, 0.05); }
+    for (long s = 0; s < 2; s++) {
+        dln_set_step(d, s);
+        dln_gd_step(d, 0.05);
+    }
     CHECK(memcmp(b0, d->theta + d->chain_off[1], nb * sizeof *b0) == 0); /* exactly frozen */
     dln_set_step(d, 2);
     dln_gd_step(d, 0.05);
@@ -152,18 +195,21 @@ static void test_aligned_vs_modes(void)
     double want[8] = {sqrt(15), sqrt(7), sqrt(3), sqrt(3), 1, 1, 1, 1};
     CHECK_ARRAY_CLOSE(t.s, want, 8, 0, 1e-12); /* LAPACK SVD of an exact integer matrix: ~1e-15 */
     int D = 4, r = 8;
-    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = D, .width = 100, .loss = DLN_LOSS_SUM};
+    dln_cfg dc = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = D, .width = 100, .loss = DLN_LOSS_SUM};
     dln *d;
     dln_alloc(&dc, &t, &d);
     double k0[8];
-    for (int a = 0; a < r; a++) k0[a] = 0.012 - 0.0005 * a;
+    for (int a = 0; a < r; a++)
+        k0[a] = 0.012 - 0.0005 * a;
     dln_init(d, DLN_INIT_ALIGNED, 0, 0, k0, r, rng);
     deficit_list dl = {0};
     add_def(&dl, "gate:b@0-150");
     dln_set_deficits(d, &dl);
     /* oracle: p_{p,a} per-layer value, K = p^D, Euler p += lr p^{D-1} (s - K_a - K_b) unless gated */
     double pa[8], pb[8], lr = 0.01;
-    for (int a = 0; a < r; a++) pa[a] = pb[a] = pow(k0[a], 1.0 / D);
+    for (int a = 0; a < r; a++)
+        pa[a] = pb[a] = pow(k0[a], 1.0 / D);
     double K[16], werr = 0, woff = 0;
     double *full = util_malloc(2 * 64 * sizeof *full);
     for (long s = 0; s <= 1000; s++) {
@@ -182,7 +228,8 @@ static void test_aligned_vs_modes(void)
                         if (a == b) continue;
                         double v = 0;
                         for (int i = 0; i < 15; i++)
-                            for (int j = 0; j < 8; j++) v += t.U[i * r + a] * d->omega[p][i * 8 + j] * t.V[j * r + b];
+                            for (int j = 0; j < 8; j++)
+                                v += t.U[i * r + a] * d->omega[p][i * 8 + j] * t.V[j * r + b];
                         if (fabs(v) > woff) woff = fabs(v);
                     }
         }
@@ -193,7 +240,8 @@ static void test_aligned_vs_modes(void)
             double om = t.s[a] - pow(pa[a], D) - pow(pb[a], D);
             double na = pa[a] + lr * pow(pa[a], D - 1) * om;
             double nb = (s >= 0 && s < 150) ? pb[a] : pb[a] + lr * pow(pb[a], D - 1) * om;
-            pa[a] = na; pb[a] = nb;
+            pa[a] = na;
+            pb[a] = nb;
         }
     }
     printf("  aligned GD vs per-mode Euler: worst |dK| %.3g, worst off-diagonal %.3g\n", werr, woff);
@@ -215,8 +263,10 @@ static void balancedness(dln *d, int p, int l, double *B) /* W_{l+1}^T W_{l+1} -
     for (int i = 0; i < w; i++)
         for (int j = 0; j < w; j++) {
             double s = 0;
-            for (int k = 0; k < ra; k++) s += A[k * w + i] * A[k * w + j];
-            for (int k = 0; k < cl; k++) s -= Wl[i * cl + k] * Wl[j * cl + k];
+            for (int k = 0; k < ra; k++)
+                s += A[k * w + i] * A[k * w + j];
+            for (int k = 0; k < cl; k++)
+                s -= Wl[i * cl + k] * Wl[j * cl + k];
             B[i * w + j] = s;
         }
 }
@@ -227,7 +277,8 @@ static void test_flow(void)
     task_cfg tc = {.kind = TASK_LOWRANK, .n_out = 5, .n_in = 4, .sv = sv, .n_sv = 3, .n_src = 1, .seed = 2};
     task t;
     task_build(&tc, &t);
-    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 6, .loss = DLN_LOSS_SUM};
+    dln_cfg dc = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 6, .loss = DLN_LOSS_SUM};
     dln *d;
     dln_alloc(&dc, &t, &d);
     gsl_rng_set(rng, 11);
@@ -243,7 +294,8 @@ static void test_flow(void)
         dln_flow_alloc(d, st[k], 1e-12, 1e-12, 1e-3);
         CHECK(dln_flow_advance(d, 0, 3.0) == CS_OK);
         balancedness(d, 0, 1, B1);
-        CHECK_ARRAY_CLOSE(B1, B0[0], 36, 0, 1e-8); /* conserved by the flow; integrator tolerance 1e-12 per step */
+        CHECK_ARRAY_CLOSE(B1, B0[0], 36, 0,
+                          1e-8); /* conserved by the flow; integrator tolerance 1e-12 per step */
         balancedness(d, 1, 2, B1);
         CHECK_ARRAY_CLOSE(B1, B0[1], 36, 0, 1e-8);
     }
@@ -263,12 +315,15 @@ static void test_flow(void)
         double lr = k ? 0.005 : 0.01;
         memcpy(d->theta, th0, d->n_param * sizeof *th0);
         long n = (long)lround(1.0 / lr);
-        for (long s = 0; s < n; s++) dln_gd_step(d, lr);
+        for (long s = 0; s < n; s++)
+            dln_gd_step(d, lr);
         double e = 0;
-        for (size_t i = 0; i < d->n_param; i++) e = fmax(e, fabs(d->theta[i] - ref[i]));
+        for (size_t i = 0; i < d->n_param; i++)
+            e = fmax(e, fabs(d->theta[i] - ref[i]));
         err[k] = e;
     }
-    printf("  GD vs flow at t = 1: lr 0.01 -> %.3g, lr 0.005 -> %.3g (ratio %.3f)\n", err[0], err[1], err[0] / err[1]);
+    printf("  GD vs flow at t = 1: lr 0.01 -> %.3g, lr 0.005 -> %.3g (ratio %.3f)\n", err[0], err[1],
+           err[0] / err[1]);
     CHECK(err[1] < err[0]);
     CHECK(err[0] / err[1] > 1.8 && err[0] / err[1] < 2.2); /* Euler is first order: ratio 2 + O(lr) */
     free(ref);
@@ -276,7 +331,8 @@ static void test_flow(void)
     dln_free(d);
     task_free(&t);
 
-    /* L10 in full matrices: D = 2 aligned flow, one pathway, follows K(t) = s e^{2st} / (e^{2st} - 1 + s/K0) */
+    /* L10 in full matrices: D = 2 aligned flow, one pathway, follows K(t) = s e^{2st} / (e^{2st} - 1 + s/K0)
+     */
     task_cfg hc = {.kind = TASK_HIER, .n_src = 1};
     task_build(&hc, &t);
     dln_cfg one = {.arch = DLN_FUSED, .depth = 2, .width = 10, .loss = DLN_LOSS_SUM};
@@ -319,8 +375,10 @@ static double removal_effect(int D, int *bitident)
     *bitident = 1;
     double *m0 = util_malloc(15 * 8 * sizeof *m0), *m1 = util_malloc(15 * 8 * sizeof *m1);
     for (long s = 0; s < 600; s++) {
-        dln_set_step(d0, s); dln_set_step(d1, s);
-        dln_gd_step(d0, 0.05); dln_gd_step(d1, 0.05);
+        dln_set_step(d0, s);
+        dln_set_step(d1, s);
+        dln_gd_step(d0, 0.05);
+        dln_gd_step(d1, 0.05);
         dln_maps(d0, d0->theta, m0);
         dln_maps(d1, d1->theta, m1);
         for (int i = 0; i < 15; i++)
@@ -330,8 +388,10 @@ static double removal_effect(int D, int *bitident)
                 diff = fmax(diff, fabs(m0[i * 8 + j] - m1[i * 8 + j]));
             }
     }
-    free(m0); free(m1);
-    dln_free(d0); dln_free(d1);
+    free(m0);
+    free(m1);
+    dln_free(d0);
+    dln_free(d1);
     task_free(&t);
     return diff;
 }
@@ -355,7 +415,8 @@ static void test_completion_d1(void)
     task_build(&tc, &t);
     /* generated target: mean squared entry 1 */
     double ss = 0;
-    for (int i = 0; i < 144; i++) ss += t.target[i] * t.target[i];
+    for (int i = 0; i < 144; i++)
+        ss += t.target[i] * t.target[i];
     CHECK_CLOSE(ss / 144, 1.0, 1e-12, 0);
     dln_cfg dc = {.arch = DLN_FUSED, .depth = 1};
     dln *d;
@@ -363,22 +424,26 @@ static void test_completion_d1(void)
     dln_init(d, DLN_INIT_GAUSS, 0.01, 0, NULL, 0, rng);
     double *w0 = util_malloc(144 * sizeof *w0);
     memcpy(w0, d->theta, 144 * sizeof *w0);
-    for (long s = 0; s < 3000; s++) dln_gd_step(d, 5.0);
+    for (long s = 0; s < 3000; s++)
+        dln_gd_step(d, 5.0);
     char *obs = calloc(144, 1);
-    for (int k = 0; k < t.n_obs; k++) obs[t.obs_r[k] * 12 + t.obs_c[k]] = 1;
+    for (int k = 0; k < t.n_obs; k++)
+        obs[t.obs_r[k] * 12 + t.obs_c[k]] = 1;
     int same = 1;
     double fit = 0;
     for (int i = 0; i < 144; i++) {
         if (!obs[i] && d->theta[i] != w0[i]) same = 0;
         if (obs[i]) fit = fmax(fit, fabs(d->theta[i] - t.target[i]));
     }
-    CHECK(same);      /* unobserved entries never receive a gradient: bit-identical */
+    CHECK(same);       /* unobserved entries never receive a gradient: bit-identical */
     CHECK(fit < 1e-6); /* observed entries converge: factor (1 - lr/m)^3000 = (1 - 1/8)^3000 */
     /* test loss: mean over all entries */
     double tl = dln_test_loss(d, d->theta), want = 0;
-    for (int i = 0; i < 144; i++) want += (d->theta[i] - t.target[i]) * (d->theta[i] - t.target[i]);
+    for (int i = 0; i < 144; i++)
+        want += (d->theta[i] - t.target[i]) * (d->theta[i] - t.target[i]);
     CHECK_CLOSE(tl, want / 144, 1e-12, 0);
-    free(obs); free(w0);
+    free(obs);
+    free(w0);
     dln_free(d);
     task_free(&t);
 }
@@ -431,7 +496,8 @@ static void test_torch_reference(void)
     task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
     task t;
     task_build(&tc, &t);
-    dln_cfg dc = {.arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 6, .loss = DLN_LOSS_SUM};
+    dln_cfg dc = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 6, .loss = DLN_LOSS_SUM};
     dln *d;
     dln_alloc(&dc, &t, &d);
     char path[256];
@@ -440,8 +506,14 @@ static void test_torch_reference(void)
         for (int l = 1; l <= 3; l++) {
             npy_array a;
             snprintf(path, sizeof path, "tests/data/flow_ref/init_%c_%d.npy", 'a' + p, l);
-            if (npy_read(path, &a) != CS_OK) { okload = 0; printf("  cannot read %s\n", path); continue; }
-            if (a.ndim != 2 || dln_set_layer(d, p, l, a.data, (int)a.shape[0], (int)a.shape[1], path) != CS_OK) okload = 0;
+            if (npy_read(path, &a) != CS_OK) {
+                okload = 0;
+                printf("  cannot read %s\n", path);
+                continue;
+            }
+            if (a.ndim != 2 ||
+                dln_set_layer(d, p, l, a.data, (int)a.shape[0], (int)a.shape[1], path) != CS_OK)
+                okload = 0;
             npy_free(&a);
         }
     CHECK(okload);
@@ -463,12 +535,17 @@ static void test_torch_reference(void)
         for (int l = 1; l <= 3; l++) {
             npy_array a;
             snprintf(path, sizeof path, "tests/data/flow_ref/final_%c_%d.npy", 'a' + p, l);
-            if (npy_read(path, &a) != CS_OK) { werr = INFINITY; continue; }
+            if (npy_read(path, &a) != CS_OK) {
+                werr = INFINITY;
+                continue;
+            }
             const double *w = dln_weight(d, d->theta, p, l);
-            for (size_t i = 0; i < a.size; i++) werr = fmax(werr, fabs(w[i] - a.data[i]));
+            for (size_t i = 0; i < a.size; i++)
+                werr = fmax(werr, fabs(w[i] - a.data[i]));
             npy_free(&a);
         }
-    printf("  torch SGD reference (float64): worst weight error %.3g, worst relative loss error %.3g\n", werr, lerr);
+    printf("  torch SGD reference (float64): worst weight error %.3g, worst relative loss error %.3g\n", werr,
+           lerr);
     /* same float64 arithmetic up to summation order: 100 steps amplify rounding to ~1e-13 */
     CHECK(werr < 1e-10);
     CHECK(lerr < 1e-10);

@@ -13,7 +13,8 @@
 #include "modes.h"
 #include "util.h"
 
-static const double HIER[8] = {3.872983346207417, 2.6457513110645907, 1.7320508075688772, 1.7320508075688772, 1, 1, 1, 1};
+static const double HIER[8] = {
+    3.872983346207417, 2.6457513110645907, 1.7320508075688772, 1.7320508075688772, 1, 1, 1, 1};
 
 /* build an engine; defs: NULL-terminated deficit specs */
 static modes *mk(int D, int np, int nm, modes_param par, const double *s, double k0, modes_method meth,
@@ -21,11 +22,13 @@ static modes *mk(int D, int np, int nm, modes_param par, const double *s, double
 {
     modes *m = modes_alloc(D, nm, np, par, 1.0, s);
     deficit_list dl = {0};
-    for (int i = 0; defs && defs[i]; i++) CS_ASSERT(deficit_parse(defs[i], &dl.d[dl.n++]) == CS_OK);
+    for (int i = 0; defs && defs[i]; i++)
+        CS_ASSERT(deficit_parse(defs[i], &dl.d[dl.n++]) == CS_OK);
     CS_ASSERT(modes_set_deficits(m, &dl) == CS_OK);
     CS_ASSERT(modes_set_method(m, meth, dt, tol, tol) == CS_OK);
     for (int q = 0; q < np; q++)
-        for (int a = 0; a < nm; a++) modes_set_k(m, q, a, k0);
+        for (int a = 0; a < nm; a++)
+            modes_set_k(m, q, a, k0);
     return m;
 }
 
@@ -38,7 +41,10 @@ static double run_k(int D, double s, double k0, modes_method meth, double dt, lo
     return k;
 }
 
-static double share(const modes *m, int a) { return m->K[m->nmodes + a] / (m->K[a] + m->K[m->nmodes + a]); }
+static double share(const modes *m, int a)
+{
+    return m->K[m->nmodes + a] / (m->K[a] + m->K[m->nmodes + a]);
+}
 
 int main(void)
 {
@@ -50,7 +56,8 @@ int main(void)
     for (int D = 1; D <= 5; D++) {
         double s = 2, k0 = 0.05, want;
         CHECK(closed_k(D, s, k0, 2.0, &want) == CS_OK);
-        for (int i = 0; i < 3; i++) CHECK_CLOSE(run_k(D, s, k0, steppers[i], 0.01, 200), want, 1e-8, 1e-10);
+        for (int i = 0; i < 3; i++)
+            CHECK_CLOSE(run_k(D, s, k0, steppers[i], 0.01, 200), want, 1e-8, 1e-10);
         /* the exact method is the closed form itself (1e-12: bisection + p <-> K round trips) */
         CHECK_CLOSE(run_k(D, s, k0, MODES_EXACT, 0.01, 200), want, 1e-12, 0);
     }
@@ -124,7 +131,7 @@ int main(void)
         CHECK_CLOSE(m->K[0] + m->K[1], s, 1e-8, 0); /* converged onto K_a + K_b = s */
         modes_free(m);
     }
-    {   /* large init: G_c(p_a) - G_c(p_b) while both learn (rk8pd, 1e-8) */
+    { /* large init: G_c(p_a) - G_c(p_b) while both learn (rk8pd, 1e-8) */
         const char *defs[] = {"gate:b@0-15", NULL};
         double s = 10;
         modes *m = mk(5, 2, 1, MODES_LARGE, &s, 0, MODES_RK8PD, 0.001, 1e-13, defs);
@@ -155,7 +162,8 @@ int main(void)
             if (t >= 3 && t < 9) {
                 prod *= (1 + dt * om) * (1 + dt * om);
                 CHECK_CLOSE(after / before, (1 + dt * om) * (1 + dt * om), 1e-14, 0);
-            } else if (fabs(after / before - 1) > 4e-16) ok_ungated = 0;
+            } else if (fabs(after / before - 1) > 4e-16)
+                ok_ungated = 0;
         }
         CHECK(ok_ungated);
         CHECK_CLOSE(m->K[0] / m->K[1], r0 * prod, 1e-13, 0);
@@ -185,21 +193,23 @@ int main(void)
     }
     /* 7. L4 (Fig. 2): D = 4, hierarchical task, K0 = 0.01, dt 0.01, 1000 updates */
     {
-        const char *e[] = {"gate:b@0-150", NULL}, *mi[] = {"gate:b@400-550", NULL}, *la[] = {"gate:b@750-900", NULL};
+        const char *e[] = {"gate:b@0-150", NULL}, *mi[] = {"gate:b@400-550", NULL},
+                   *la[] = {"gate:b@750-900", NULL};
         modes *m = mk(4, 2, 8, MODES_SMALL, HIER, 0.01, MODES_EULER, 0.01, 0, e);
         CHECK(modes_advance(m, 0, 1000, NULL, NULL) == CS_OK);
         CHECK(share(m, 0) < 0.01 && share(m, 4) > share(m, 0)); /* strong modes lost, weak ones less */
-        CHECK(modes_loss(m) < 1e-6);                               /* K_a + K_b -> s */
+        CHECK(modes_loss(m) < 1e-6);                            /* K_a + K_b -> s */
         modes_free(m);
         m = mk(4, 2, 8, MODES_SMALL, HIER, 0.01, MODES_EULER, 0.01, 0, mi);
         CHECK(modes_advance(m, 0, 1000, NULL, NULL) == CS_OK);
         CHECK_CLOSE(share(m, 0), 0.5, 0, 1e-3); /* learned before the deficit */
-        CHECK(share(m, 4) < 0.3);                /* s = 1 modes, still learning, go to a */
+        CHECK(share(m, 4) < 0.3);               /* s = 1 modes, still learning, go to a */
         modes_free(m);
         m = mk(4, 2, 8, MODES_SMALL, HIER, 0.01, MODES_EULER, 0.01, 0, la);
         CHECK(modes_advance(m, 0, 1000, NULL, NULL) == CS_OK);
         double w[8] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, sh[8];
-        for (int a = 0; a < 8; a++) sh[a] = share(m, a);
+        for (int a = 0; a < 8; a++)
+            sh[a] = share(m, a);
         CHECK_ARRAY_CLOSE(sh, w, 8, 0, 1e-3); /* late: no effect */
         modes_free(m);
     }
@@ -219,7 +229,8 @@ int main(void)
     {
         double s[100], prev = 1;
         int Ds[4] = {2, 5, 8, 13};
-        for (int i = 0; i < 100; i++) s[i] = 10;
+        for (int i = 0; i < 100; i++)
+            s[i] = 10;
         for (int k = 0; k < 4; k++)
             for (int late = 0; late < 2; late++) {
                 const char *defs[] = {late ? "gate:b@99-114" : "gate:b@0-14", NULL};
@@ -233,14 +244,18 @@ int main(void)
                 gsl_rng_free(r);
                 CHECK(modes_advance(m, 0, 1000, NULL, NULL) == CS_OK);
                 double mean = 0;
-                for (int i = 0; i < 100; i++) mean += share(m, i) / 100;
-                if (!late) { CHECK(mean < prev); prev = mean; }
-                else if (Ds[k] >= 5) CHECK_CLOSE(mean, 0.5, 0, 0.05);
+                for (int i = 0; i < 100; i++)
+                    mean += share(m, i) / 100;
+                if (!late) {
+                    CHECK(mean < prev);
+                    prev = mean;
+                } else if (Ds[k] >= 5)
+                    CHECK_CLOSE(mean, 0.5, 0, 0.05);
                 modes_free(m);
             }
     }
-    /* 9b. L9: a short early deficit (b gated for delta = 0.05) hurts more with depth and with s; for D = 1 the
-     * share is the same for every mode.  Continuous flow (rk8pd) from K0 = 1e-4 against the A.6 table
+    /* 9b. L9: a short early deficit (b gated for delta = 0.05) hurts more with depth and with s; for D = 1
+     * the share is the same for every mode.  Continuous flow (rk8pd) from K0 = 1e-4 against the A.6 table
      * (closed_share_early assumes K ~ 0 and Omega ~ s during the gap: agreement to ~1e-3 measured, 5e-3
      * allowed); Euler D = 1 modes agree with each other to 1e-4 (K0 offsets only). */
     {
@@ -254,7 +269,7 @@ int main(void)
                 double sh = share(m, a), want = closed_share_early(D, HIER[a], 0.05);
                 if (fabs(sh - want) > worst) worst = fabs(sh - want);
                 if (a > 0 && D >= 2 && !(sh >= share(m, a - 1))) mono_s = 0; /* smaller s, less damage */
-                if (D >= 2 && !(sh < prev[a])) mono_d = 0;                    /* deeper, more damage */
+                if (D >= 2 && !(sh < prev[a])) mono_d = 0;                   /* deeper, more damage */
                 prev[a] = sh;
             }
             CHECK(mono_s);
@@ -262,7 +277,8 @@ int main(void)
             if (D == 1) CHECK_CLOSE(share(m, 0), share(m, 7), 0, 1e-4);
             modes_free(m);
         }
-        printf("L9: flow vs A.6 early-deficit shares (delta = 0.05, D = 1..6, 8 modes): worst |diff| %.3g\n", worst);
+        printf("L9: flow vs A.6 early-deficit shares (delta = 0.05, D = 1..6, 8 modes): worst |diff| %.3g\n",
+               worst);
         CHECK(worst < 5e-3);
     }
     /* 10. non-finite state: named at the exact step (replay) and the state before it is finite */

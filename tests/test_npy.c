@@ -31,7 +31,8 @@ int main(void)
     CHECK(mkdtemp(dir) != NULL);
     char p[256];
     double a[2 * 3 * 4];
-    for (int i = 0; i < 24; i++) a[i] = i * 0.1 - 1.0 / 3.0;
+    for (int i = 0; i < 24; i++)
+        a[i] = i * 0.1 - 1.0 / 3.0;
     size_t shape[3] = {2, 3, 4};
     util_path(p, sizeof p, dir, "a.npy");
     CHECK_INT(npy_write_f64(p, 3, shape, a), CS_OK);

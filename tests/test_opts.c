@@ -6,23 +6,29 @@
 #include "opts.h"
 #include "util.h"
 
-static const opt_spec specs[] = {
-    {"depth", OPT_INT, "4", "network depth"},
-    {"dt", OPT_DOUBLE, "0.01", "step"},
-    {"method", OPT_STRING, "euler", "euler|gd|rk8pd"},
-    {"sv", OPT_LIST, "3,2,1", "singular values"},
-    {"deficit", OPT_MULTI, NULL, "deficits"},
-    {"shared-input", OPT_FLAG, NULL, "flag"},
-    {"out", OPT_STRING, "out", "folder"},
-    {NULL, 0, NULL, NULL}};
-static int run_nop(const opts *o) { (void)o; return 0; }
+static const opt_spec specs[] = {{"depth", OPT_INT, "4", "network depth"},
+                                 {"dt", OPT_DOUBLE, "0.01", "step"},
+                                 {"method", OPT_STRING, "euler", "euler|gd|rk8pd"},
+                                 {"sv", OPT_LIST, "3,2,1", "singular values"},
+                                 {"deficit", OPT_MULTI, NULL, "deficits"},
+                                 {"shared-input", OPT_FLAG, NULL, "flag"},
+                                 {"out", OPT_STRING, "out", "folder"},
+                                 {NULL, 0, NULL, NULL}};
+static int run_nop(const opts *o)
+{
+    (void)o;
+    return 0;
+}
 static const cmd_def fake = {"fake", "a test command", NULL, specs, run_nop};
 static const opt_spec own_specs[] = {{"model", OPT_STRING, NULL, "the command reads this file itself"},
                                      {NULL, 0, NULL, NULL}};
 static const cmd_def fakeown = {"fakeown", "own --model", NULL, own_specs, run_nop};
 static const cmd_def fakepos = {"fakepos", "positional", NULL, specs, run_nop, "out"};
 
-static int parse(opts **o, int argc, const char **argv) { return opts_parse(o, &fake, argc, (char **)argv); }
+static int parse(opts **o, int argc, const char **argv)
+{
+    return opts_parse(o, &fake, argc, (char **)argv);
+}
 
 static void write_file(const char *path, const char *text)
 {
@@ -49,8 +55,9 @@ int main(void)
     opts_free(o);
 
     /* command line, --name=value, flags, lists, repeatable */
-    const char *a1[] = {"fake", "--depth", "6", "--dt=0.5", "--sv", "5, 4", "--deficit", "gate:b@0-10",
-                        "--deficit", "lesion:a:1@0-5,gate:a@3-4", "--shared-input"};
+    const char *a1[] = {"fake",          "--depth",   "6",           "--dt=0.5",  "--sv",
+                        "5, 4",          "--deficit", "gate:b@0-10", "--deficit", "lesion:a:1@0-5,gate:a@3-4",
+                        "--shared-input"};
     CHECK_INT(parse(&o, 11, a1), CS_OK);
     CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
     CHECK_INT(d, 6);
@@ -75,8 +82,9 @@ int main(void)
     snprintf(model, sizeof model, "%s/m.ini", dir);
     snprintf(badm, sizeof badm, "%s/bad.ini", dir);
     snprintf(other, sizeof other, "%s/other.ini", dir);
-    write_file(model, "# experiment\ncommand = fake\n[run]\ndepth = 8\ndeficit = gate:b@0-1\ndeficit = gate:b@2-3\n"
-                      "[sweep]\nvary = depth=1,2\n");
+    write_file(model,
+               "# experiment\ncommand = fake\n[run]\ndepth = 8\ndeficit = gate:b@0-1\ndeficit = gate:b@2-3\n"
+               "[sweep]\nvary = depth=1,2\n");
     const char *a2[] = {"fake", "--model", model, "--dt", "0.25"};
     CHECK_INT(parse(&o, 5, a2), CS_OK);
     CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
@@ -150,7 +158,10 @@ int main(void)
     stdout = saved;
     CHECK_INT(rc, OPTS_HELP);
 
-    unlink(model); unlink(badm); unlink(other); rmdir(dir);
+    unlink(model);
+    unlink(badm);
+    unlink(other);
+    rmdir(dir);
     /* positional argument: one bare argument sets the declared option; a second is refused */
     {
         const char *ap[] = {"fakepos", "runs/x", "--depth", "3"};

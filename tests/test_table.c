@@ -47,7 +47,7 @@ int main(void)
     table_meta(t, "method: euler dt=%g", 0.01);
     table_columns(t, "step value");
     table_row(t, "%d %.17g", 0, 0.1);
-    CHECK(!exists("x.dat")); /* nothing under the final name before closing */
+    CHECK(!exists("x.dat"));   /* nothing under the final name before closing */
     table_meta(t, "steps: 1"); /* statistics known only at the end still go on top */
     table_row(t, "%d %.17g", 1, 0.2);
     CHECK_INT(table_close(t), CS_OK);
@@ -58,7 +58,8 @@ int main(void)
     /* the last '#' line names the columns and comes right before the data */
     char *cols = strstr(buf, "# step value\n");
     CHECK(cols != NULL);
-    CHECK(cols && strncmp(cols + strlen("# step value\n"), "0 0.10000000000000001\n1 0.20000000000000001\n", 44) == 0);
+    CHECK(cols && strncmp(cols + strlen("# step value\n"), "0 0.10000000000000001\n1 0.20000000000000001\n",
+                          44) == 0);
     CHECK(strstr(buf, "# steps: 1\n") != NULL && strstr(buf, "# steps: 1\n") < cols);
 
     /* failure: the table is still published, ending with the FAILED line */

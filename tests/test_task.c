@@ -33,10 +33,11 @@ static const char *wfile(const char *name, const char *text)
 static double best_loss_from(const task *t, int o, int n)
 {
     /* L* = 1/2 (tr Syy - tr(Syx_s Sxx_ss^-1 Syx_s^T)); Sxx_ss inverted by its SVD */
-    double *S = malloc(sizeof(double) * n * n), *U = malloc(sizeof(double) * n * n), *V = malloc(sizeof(double) * n * n),
-           *s = malloc(sizeof(double) * n);
+    double *S = malloc(sizeof(double) * n * n), *U = malloc(sizeof(double) * n * n),
+           *V = malloc(sizeof(double) * n * n), *s = malloc(sizeof(double) * n);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) S[i * n + j] = t->sxx[(o + i) * t->n_in + o + j];
+        for (int j = 0; j < n; j++)
+            S[i * n + j] = t->sxx[(o + i) * t->n_in + o + j];
     linalg_svd(n, n, S, U, s, V);
     double expl = 0;
     for (int a = 0; a < n; a++) {
@@ -50,7 +51,10 @@ static double best_loss_from(const task *t, int o, int n)
             expl += pu * pv / s[a];
         }
     }
-    free(S); free(U); free(V); free(s);
+    free(S);
+    free(U);
+    free(V);
+    free(s);
     return 0.5 * (t->tr_syy - expl);
 }
 
@@ -67,21 +71,27 @@ static void test_hier(void)
     /* exact loss vs the direct sum over the 8 one-hot items */
     double om[120], yt[120];
     task_hier_yt(yt);
-    for (int i = 0; i < 120; i++) om[i] = sin(1.0 + i);
+    for (int i = 0; i < 120; i++)
+        om[i] = sin(1.0 + i);
     double direct = 0;
     for (int mu = 0; mu < 8; mu++)
-        for (int i = 0; i < 15; i++) direct += (yt[i * 8 + mu] - om[i * 8 + mu]) * (yt[i * 8 + mu] - om[i * 8 + mu]);
+        for (int i = 0; i < 15; i++)
+            direct += (yt[i * 8 + mu] - om[i * 8 + mu]) * (yt[i * 8 + mu] - om[i * 8 + mu]);
     direct /= 2 * 8;
-    CHECK_CLOSE(task_item_loss(15, 8, t.sxx, t.syx, t.tr_syy, om), direct, 1e-13, 0); /* rounding of 120 terms */
+    CHECK_CLOSE(task_item_loss(15, 8, t.sxx, t.syx, t.tr_syy, om), direct, 1e-13,
+                0); /* rounding of 120 terms */
     memset(om, 0, sizeof om);
-    CHECK_CLOSE(task_item_loss(15, 8, t.sxx, t.syx, t.tr_syy, om), 32.0 / 16, 1e-14, 0); /* 32 ones in Y: 4 levels x 8 items */
+    CHECK_CLOSE(task_item_loss(15, 8, t.sxx, t.syx, t.tr_syy, om), 32.0 / 16, 1e-14,
+                0); /* 32 ones in Y: 4 levels x 8 items */
     /* U and V orthonormal */
     double g = 0;
     for (int a = 0; a < 8; a++)
         for (int b = 0; b < 8; b++) {
             double uu = 0, vv = 0;
-            for (int i = 0; i < 15; i++) uu += t.U[i * 8 + a] * t.U[i * 8 + b];
-            for (int j = 0; j < 8; j++) vv += t.V[j * 8 + a] * t.V[j * 8 + b];
+            for (int i = 0; i < 15; i++)
+                uu += t.U[i * 8 + a] * t.U[i * 8 + b];
+            for (int j = 0; j < 8; j++)
+                vv += t.V[j * 8 + a] * t.V[j * 8 + b];
             g = fmax(g, fmax(fabs(uu - (a == b)), fabs(vv - (a == b))));
         }
     CHECK(g < 1e-13);
@@ -117,16 +127,23 @@ static void test_lowrank(void)
 
 static void test_latent(void)
 {
-    task_cfg c = {.kind = TASK_LATENT, .latent_dim = 3, .n_out = 4, .redundancy = 1, .synergy = 0, .n_src = 2, .seed = 7};
+    task_cfg c = {.kind = TASK_LATENT,
+                  .latent_dim = 3,
+                  .n_out = 4,
+                  .redundancy = 1,
+                  .synergy = 0,
+                  .n_src = 2,
+                  .seed = 7};
     task t;
     CHECK_INT(task_build(&c, &t), CS_OK);
     CHECK_INT(t.n_in, 6);
-    CHECK_CLOSE(t.tr_syy, 3, 1e-12, 0); /* one unit of variance per latent dimension */
+    CHECK_CLOSE(t.tr_syy, 3, 1e-12, 0);                 /* one unit of variance per latent dimension */
     CHECK_CLOSE(best_loss_from(&t, 0, 3), 0, 0, 1e-10); /* fully redundant: source a alone suffices */
     CHECK_CLOSE(best_loss_from(&t, 3, 3), 0, 0, 1e-10);
     double sym = 0;
     for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++) sym = fmax(sym, fabs(t.sxx[i * 6 + j] - t.sxx[j * 6 + i]));
+        for (int j = 0; j < 6; j++)
+            sym = fmax(sym, fabs(t.sxx[i * 6 + j] - t.sxx[j * 6 + i]));
     CHECK(sym < 1e-15);
     task_free(&t);
     c.redundancy = 0;
@@ -139,10 +156,11 @@ static void test_latent(void)
     task_build(&c, &t);
     double ma = 0;
     for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 3; j++) ma = fmax(ma, fabs(t.syx[i * 6 + j]));
-    CHECK(ma < 1e-15);                               /* full synergy: source a alone is uninformative */
+        for (int j = 0; j < 3; j++)
+            ma = fmax(ma, fabs(t.syx[i * 6 + j]));
+    CHECK(ma < 1e-15);                                  /* full synergy: source a alone is uninformative */
     CHECK_CLOSE(best_loss_from(&t, 0, 6), 0, 0, 1e-10); /* together they determine y */
-    CHECK(best_loss_from(&t, 3, 3) > 0.5);           /* b alone: half of u hidden by the nuisance */
+    CHECK(best_loss_from(&t, 3, 3) > 0.5);              /* b alone: half of u hidden by the nuisance */
     task_free(&t);
     double nv[2] = {0.5, 0.25};
     c.synergy = 0;
@@ -165,15 +183,18 @@ static void test_latent(void)
 
 static void test_completion(void)
 {
-    task_cfg c = {.kind = TASK_COMPLETION, .n = 30, .rank1 = 4, .rank2 = 2, .n_obs = 200, .seed = 1, .need_target2 = 1};
+    task_cfg c = {
+        .kind = TASK_COMPLETION, .n = 30, .rank1 = 4, .rank2 = 2, .n_obs = 200, .seed = 1, .need_target2 = 1};
     task t;
     CHECK_INT(task_build(&c, &t), CS_OK);
     CHECK_INT(t.n_obs, 200);
     char *seen = calloc(900, 1);
     int dup = 0, range = 1;
     for (int k = 0; k < 200; k++) {
-        if (t.obs_r[k] < 0 || t.obs_r[k] >= 30 || t.obs_c[k] < 0 || t.obs_c[k] >= 30) range = 0;
-        else if (seen[t.obs_r[k] * 30 + t.obs_c[k]]++) dup = 1;
+        if (t.obs_r[k] < 0 || t.obs_r[k] >= 30 || t.obs_c[k] < 0 || t.obs_c[k] >= 30)
+            range = 0;
+        else if (seen[t.obs_r[k] * 30 + t.obs_c[k]]++)
+            dup = 1;
     }
     CHECK(range);
     CHECK(!dup);
@@ -183,7 +204,8 @@ static void test_completion(void)
     linalg_svd(30, 30, t.target2, NULL, s2, NULL);
     CHECK(s2[1] > 1e-3 && s2[2] < 1e-10); /* second target rank 2 */
     double ss = 0;
-    for (int i = 0; i < 900; i++) ss += t.target2[i] * t.target2[i];
+    for (int i = 0; i < 900; i++)
+        ss += t.target2[i] * t.target2[i];
     CHECK_CLOSE(ss, 900, 1e-12, 0);
     task_free(&t);
     c.n_obs = 901;
@@ -222,10 +244,12 @@ static void test_files(void)
     char npy[512];
     snprintf(npy, sizeof npy, "%s/m.npy", tmpdir);
     double m[12];
-    for (int i = 0; i < 12; i++) m[i] = i;
+    for (int i = 0; i < 12; i++)
+        m[i] = i;
     size_t shape[2] = {3, 4};
     npy_write_f64(npy, 2, shape, m);
-    task_cfg mc = {.kind = TASK_COMPLETION, .target_file = npy, .observed_file = wfile("obs.txt", "0 0\n2 3\n1 1\n")};
+    task_cfg mc = {
+        .kind = TASK_COMPLETION, .target_file = npy, .observed_file = wfile("obs.txt", "0 0\n2 3\n1 1\n")};
     CHECK_INT(task_build(&mc, &t), CS_OK);
     CHECK_INT(t.n_out, 3);
     CHECK_INT(t.n_in, 4);
@@ -244,7 +268,9 @@ static void test_files(void)
     CHECK_INT(task_build(&mc, &t), CS_EUSAGE); /* 2 x 3 vs 3 x 4 */
     CHECK(strstr(util_errmsg(), "--target2") != NULL);
     /* item task with a target file and a wrong second target */
-    task_cfg it = {.kind = TASK_LOWRANK, .n_src = 1, .target_file = wfile("t.txt", "1 0\n0 2\n1 1\n"),
+    task_cfg it = {.kind = TASK_LOWRANK,
+                   .n_src = 1,
+                   .target_file = wfile("t.txt", "1 0\n0 2\n1 1\n"),
                    .target2_file = wfile("t2b.txt", "1 0\n0 2\n")};
     CHECK_INT(task_build(&it, &t), CS_EUSAGE);
     it.target2_file = wfile("t2c.txt", "0 1\n2 0\n1 1\n");
@@ -265,6 +291,7 @@ int main(void)
     test_files();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd)) {}
+    if (system(cmd)) {
+    }
     return check_done("test_task");
 }

@@ -162,7 +162,8 @@ int main(void)
         best_of(cmd, &t_start, &c_start);
         printf("  process start-up alone (critsim analyze --help) %8.4f s  (CPU %.4f s)\n", t_start, c_start);
         snprintf(cmd, sizeof cmd,
-                 "%s flow --shared-input --init aligned --init-eps 0.01 --loss sum --depth 4 --width %d --steps %d "
+                 "%s flow --shared-input --init aligned --init-eps 0.01 --loss sum --depth 4 --width %d "
+                 "--steps %d "
                  "--every 1 "
                  "--snap-every 1 --out %s/flowrun > /dev/null 2>&1",
                  cs, NH, STEPS, dir);
@@ -185,14 +186,16 @@ int main(void)
             }
             /* the same run at flow's default recording (rows every 10 steps, a snapshot at each: 101) */
             snprintf(cmd, sizeof cmd,
-                     "%s flow --shared-input --init aligned --init-eps 0.01 --loss sum --depth 4 --width %d --steps %d "
+                     "%s flow --shared-input --init aligned --init-eps 0.01 --loss sum --depth 4 --width %d "
+                     "--steps %d "
                      "--out %s/flowdef > /dev/null 2>&1",
                      cs, NH, STEPS, dir);
             double t_f2, c_f2, t_a2, c_a2;
             if (best_of(cmd, &t_f2, &c_f2) == 0) {
                 snprintf(cmd, sizeof cmd, "%s analyze --run %s/flowdef > /dev/null", cs, dir);
                 if (best_of(cmd, &t_a2, &c_a2) == 0)
-                    printf("  default recording (every 10 steps, 101 snapshots): flow %.4f s CPU, analyze %.4f s CPU "
+                    printf("  default recording (every 10 steps, 101 snapshots): flow %.4f s CPU, analyze "
+                           "%.4f s CPU "
                            "(%.1f%% of the run)\n",
                            c_f2, c_a2, 100.0 * c_a2 / c_f2);
             }

@@ -18,13 +18,16 @@
 static double sgemm_peak(void)
 {
     int n = 1024;
-    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
-    for (int i = 0; i < n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+          *c = malloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++)
+        a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
     openblas_set_num_threads(1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
     double t0 = util_now();
     int reps = 5;
-    for (int r = 0; r < reps; r++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    for (int r = 0; r < reps; r++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
     double dt = util_now() - t0;
     free(a), free(b), free(c);
     return 2.0 * n * n * n * reps / dt;
@@ -41,8 +44,10 @@ static void bench(const char *name, cnn_cfg cfg, double peak, double *ips_out)
     int B = cfg.batch, nin = cfg.in_c * cfg.in_h * cfg.in_w;
     float *x = malloc(sizeof(float) * B * nin);
     int *y = malloc(sizeof(int) * B);
-    for (int i = 0; i < B * nin; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1;
-    for (int i = 0; i < B; i++) y[i] = i % cfg.n_class;
+    for (int i = 0; i < B * nin; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1;
+    for (int i = 0; i < B; i++)
+        y[i] = i % cfg.n_class;
     n->ltime = calloc(n->n_layer, sizeof(double));
     for (int w = 0; w < 2; w++) { /* warm-up */
         cnn_forward(n, x, B, CNN_TRAIN);
@@ -74,10 +79,11 @@ static void bench(const char *name, cnn_cfg cfg, double peak, double *ips_out)
     }
     /* forward + backward = 3 products of the forward's size (dx skipped for the first layer: ignored) */
     double conv_flops = 3 * 2 * conv_macs * B * steps;
-    printf("%-34s threads %d: %7.0f images/s  (%.3g M multiply-adds/image, %ld params); convolutions %.0f%% of "
-           "the time at %.0f%% of sgemm peak (effective), batch norm %.0f%%\n",
-           name, cfg.threads, ips, n->macs / 1e6, n->n_param, 100 * tconv / dt,
-           100 * conv_flops / tconv / (peak * cfg.threads), 100 * tbn / dt);
+    printf(
+        "%-34s threads %d: %7.0f images/s  (%.3g M multiply-adds/image, %ld params); convolutions %.0f%% of "
+        "the time at %.0f%% of sgemm peak (effective), batch norm %.0f%%\n",
+        name, cfg.threads, ips, n->macs / 1e6, n->n_param, 100 * tconv / dt,
+        100 * conv_flops / tconv / (peak * cfg.threads), 100 * tbn / dt);
     if (getenv("BENCH_LAYERS"))
         for (int i = 0; i < n->n_layer; i++)
             printf("    %-22s %6.2f ms/step\n", n->layer[i].name, 1e3 * n->ltime[i] / steps);
@@ -92,8 +98,16 @@ int main(void)
 {
     double peak = sgemm_peak();
     printf("OpenBLAS sgemm peak (1024^3, 1 thread): %.1f GFLOP/s\n", peak / 1e9);
-    cnn_cfg def = {.arch = CNN_FUSED, .in_c = 2, .in_h = 28, .in_w = 28, .n_src = 2, .n_class = 10, .width = 16,
-                   .depth = 2, .batch = 128, .threads = 1};
+    cnn_cfg def = {.arch = CNN_FUSED,
+                   .in_c = 2,
+                   .in_h = 28,
+                   .in_w = 28,
+                   .n_src = 2,
+                   .n_class = 10,
+                   .width = 16,
+                   .depth = 2,
+                   .batch = 128,
+                   .threads = 1};
     cnn_cfg big = def;
     big.width = 32;
     cnn_cfg split = def;
@@ -108,7 +122,8 @@ int main(void)
     /* one Fashion-MNIST epoch: 60000 training images + BN re-estimation (20 batches) + 10000 test
      * images forward (a forward pass costs about a third of a training step) */
     double work = 60000 + (20 * 128 + 10000) / 3.0;
-    printf("default network, one Fashion-MNIST epoch (60000 images): %.1f s at 1 thread, %.1f s at 2 threads\n",
-           work / ips1, work / ips2);
+    printf(
+        "default network, one Fashion-MNIST epoch (60000 images): %.1f s at 1 thread, %.1f s at 2 threads\n",
+        work / ips1, work / ips2);
     return 0;
 }

@@ -11,7 +11,8 @@
 #include "modes.h"
 #include "util.h"
 
-static const double HIER[8] = {3.872983346207417, 2.6457513110645907, 1.7320508075688772, 1.7320508075688772, 1, 1, 1, 1};
+static const double HIER[8] = {
+    3.872983346207417, 2.6457513110645907, 1.7320508075688772, 1.7320508075688772, 1, 1, 1, 1};
 
 int main(void)
 {
@@ -22,13 +23,15 @@ int main(void)
     deficit_parse("gate:b@0-150", &dl.d[0]);
     modes_set_deficits(m, &dl);
     for (int q = 0; q < 2; q++)
-        for (int a = 0; a < 8; a++) modes_set_k(m, q, a, 0.01);
+        for (int a = 0; a < 8; a++)
+            modes_set_k(m, q, a, 0.01);
     double t0 = util_now();
     int rc = modes_advance(m, 0, steps, NULL, NULL);
     double wall = util_now() - t0;
     double ms = 8.0 * steps / wall;
     printf("modes euler D=4, 8 modes x 2 pathways, %ld updates: %.3f s, %.3g mode-steps/s, %.2f ns/mode-step "
-           "(status %d, K_a0 = %.6f)\n", steps, wall, ms, 1e9 / ms, rc, m->K[0]);
+           "(status %d, K_a0 = %.6f)\n",
+           steps, wall, ms, 1e9 / ms, rc, m->K[0]);
     printf("  vs official Python loop (4.5 us per step of one trajectory): %.0fx faster per mode-step\n",
            4.5e-6 * ms);
     modes_free(m);
@@ -44,11 +47,13 @@ int main(void)
                 deficit_parse(w[k], &dl.d[0]);
                 modes_set_deficits(m, &dl);
                 for (int q = 0; q < 2; q++)
-                    for (int a = 0; a < 8; a++) modes_set_k(m, q, a, 0.01);
+                    for (int a = 0; a < 8; a++)
+                        modes_set_k(m, q, a, 0.01);
                 modes_advance(m, 0, 1000, NULL, NULL);
                 modes_free(m);
             }
     wall = (util_now() - t0) / reps;
-    printf("sweep depth 1..6 x 3 windows x 8 modes, 1000 updates each (no I/O): %.3f ms per sweep\n", wall * 1e3);
+    printf("sweep depth 1..6 x 3 windows x 8 modes, 1000 updates each (no I/O): %.3f ms per sweep\n",
+           wall * 1e3);
     return 0;
 }

@@ -72,15 +72,15 @@ int main(void)
         write_text(model, "command = modes\nsteps = 1000\ndt = 0.01\n[sweep]\nvary = depth=1:1:8\n"
                           "vary = deficit=gate:b@0-{end=0:10:390}\n");
         for (int jobs = 1; jobs <= (ncpu > 1 ? 2 : 1); jobs++) {
-            snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs %d --quiet --out %s/cp%d", cs, model,
-                     jobs, dir, jobs);
+            snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs %d --quiet --out %s/cp%d", cs, model, jobs,
+                     dir, jobs);
             double t = timed(cmd);
             printf("linear CP sweep (modes, 8 depths x 40 windows x 8 modes = 320 runs), --jobs %d: %.3f s "
                    "wall, "
                    "%.3f s CPU%s\n",
                    jobs, t, last_cpu, t < 0 ? " (FAILED)" : "");
-            snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs %d --quiet --out %s/cp%d", cs, model,
-                     jobs, dir, jobs);
+            snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs %d --quiet --out %s/cp%d", cs, model, jobs,
+                     dir, jobs);
             t = timed(cmd);
             printf("  the same again, all 320 points finished (resume check + summary): %.3f s wall\n", t);
         }
@@ -96,8 +96,8 @@ int main(void)
                    "[sweep]\nvary = lr=0.001:0.001:0.2\n");
         snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs 1 --quiet --out %s/tiny1", cs, model, dir);
         double t1 = timed(cmd), c1 = last_cpu;
-        snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs %ld --quiet --out %s/tinyj", cs, model,
-                 ncpu, dir);
+        snprintf(cmd, sizeof cmd, "%s sweep --model %s --jobs %ld --quiet --out %s/tinyj", cs, model, ncpu,
+                 dir);
         double tj = timed(cmd);
         snprintf(cmd, sizeof cmd,
                  "i=1; while [ $i -le 200 ]; do %s flow --task hier --depth 1 --width 8 --steps 1 --every 1 "
@@ -124,22 +124,29 @@ int main(void)
         long cont = full ? 29998 : 3000, tsum = 0, t_last = 0, nb = 0;
         for (const char *q = list; *q;) {
             long v = strtol(q, (char **)&q, 10);
-            tsum += v + cont; t_last = v; nb++;
+            tsum += v + cont;
+            t_last = v;
+            nb++;
             if (*q == ',') q++;
         }
         long trunk = t_last + nb * cont; /* what critsim computes: one trunk plus the branches */
         for (int d = 1; d <= 3; d++) {
             for (int jobs = 1; jobs <= (ncpu > 1 ? 2 : 1); jobs++) {
                 snprintf(cmd, sizeof cmd,
-                         "%s flow --model models/mc_switch.ini --depth %d --every 1000 --switch-sweep %s --continue %ld "
+                         "%s flow --model models/mc_switch.ini --depth %d --every 1000 --switch-sweep %s "
+                         "--continue %ld "
                          "--jobs %d --out %s/mc%d_%d >/dev/null 2>%s/mc%d.err",
                          cs, d, list, cont, jobs, dir, d, jobs, dir, d);
                 double t = timed(cmd);
-                printf("matrix-completion switch sweep, depth %d (%s), --jobs %d: %.2f s wall, %.2f s CPU%s\n", d,
-                       full ? "official T_c 0..100k, 30k continuation" : "reduced: T_c 0,1k,5k,10k, 3k continuation",
-                       jobs, t, last_cpu, t < 0 ? " (FAILED: see the .err file)" : "");
+                printf(
+                    "matrix-completion switch sweep, depth %d (%s), --jobs %d: %.2f s wall, %.2f s CPU%s\n",
+                    d,
+                    full ? "official T_c 0..100k, 30k continuation"
+                         : "reduced: T_c 0,1k,5k,10k, 3k continuation",
+                    jobs, t, last_cpu, t < 0 ? " (FAILED: see the .err file)" : "");
                 if (d == 3 && t > 0)
-                    printf("  %ld updates (official re-runs: %ld iterations = %.0f-%.0f s at 0.35-0.9 ms) -> %.1fx to %.1fx faster\n",
+                    printf("  %ld updates (official re-runs: %ld iterations = %.0f-%.0f s at 0.35-0.9 ms) -> "
+                           "%.1fx to %.1fx faster\n",
                            trunk, tsum, 0.35e-3 * tsum, 0.9e-3 * tsum, 0.35e-3 * tsum / t, 0.9e-3 * tsum / t);
             }
         }
