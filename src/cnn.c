@@ -31,10 +31,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "cnn_kernels.h"
 #include "util.h"
 
 #define CNN_MAXL 256
-static int chunk_images(int hwo);
 static cnn_pool *pool_alloc(int nthr);
 static void pool_free(cnn_pool *p);
 #define BN_EPS      1e-5
@@ -221,8 +221,8 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         cnn_layer *L = &n->layer[i];
         const cnn_tensor *ti = &n->t[L->in], *to = &n->t[L->out];
         if (L->type == CNN_CONV) {
-            int G = chunk_images(to->h * to->w);
-            int cm = L->cin > L->cout ? L->cin : L->cout; /* backward im2col of dY: cout k k rows */
+            int G = cnnk_chunk_images(to->h * to->w);
+            int cm = L->cin > L->cout ? L->cin : L->cout; /* backward cnnk_im2col of dY: cout k k rows */
             long s = (long)cm * L->k * L->k * to->h * to->w * (G < B ? G : B);
             if (16L * L->cin * L->cout > n->wf_size) n->wf_size = 16L * L->cin * L->cout;
             long tiles = (long)((to->h + 1) / 2) * ((to->w + 1) / 2) * (G < B ? G : B); /* Winograd scratch */
@@ -440,588 +440,6 @@ static void part(int total, int t, int T, int *a, int *b)
     *b = (int)((long)total * (t + 1) / T);
 }
 
-/* ---- convolution -------------------------------------------------------------------------------- */
-
-/* ---- layout --------------------------------------------------------------------------------------
- * Inside a pass, tensors with spatial extent are stored channel-major, (C x nb x H x W): channel c of
- * the batch is one contiguous block of nb*H*W floats, so that a convolution over a group of images is
- * one sgemm and batch norm reads contiguous memory.  Tensors with H = W = 1 (pooled features, logits)
- * are (nb x C).  The input arrives as (nb x C x H x W) and is transposed once.
- */
-#ifndef CHUNK_N
-#define CHUNK_N 1024
-#endif
-/* CHUNK_N: columns of one im2col block: images are grouped until G*Ho*Wo >= CHUNK_N */
-
-static int chunk_images(int hwo)
-{
-    return hwo >= CHUNK_N ? 1 : CHUNK_N / hwo;
-}
-
-/* im2col for 3x3 stride 1 (ho = h, wo = w): each (channel, ky, kx) row of an image is the plane
- * shifted by (ky-1, kx-1): one block copy of the valid rows, then the padding zeros. */
-static void im2col_3x3s1(const float *x, long cs, int gn, int c, int h, int w, float *col)
-{
-    int hw = h * w;
-    long N = (long)gn * hw;
-    for (int ci = 0; ci < c; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * N;
-                int oy0 = ky == 0 ? 1 : 0, oy1 = ky == 2 ? h - 1 : h; /* output rows with a valid input row */
-                for (int g = 0; g < gn; g++) {
-                    float *r = row + (long)g * hw;
-                    const float *src = x + ci * cs + (long)g * hw + (long)(oy0 + ky - 1) * w;
-                    float *dst = r + (long)oy0 * w;
-                    long len = (long)(oy1 - oy0) * w;
-                    if (oy0 > 0) memset(r, 0, w * sizeof(float));
-                    if (oy1 < h) memset(r + (long)oy1 * w, 0, w * sizeof(float));
-                    if (len <= 0) continue;
-                    if (kx == 1)
-                        memcpy(dst, src, len * sizeof(float));
-                    else if (kx == 0) { /* ix = ox - 1: column 0 is padding */
-                        memcpy(dst + 1, src, (len - 1) * sizeof(float));
-                        for (int oy = oy0; oy < oy1; oy++)
-                            r[(long)oy * w] = 0;
-                    } else { /* ix = ox + 1: column w-1 is padding */
-                        memcpy(dst, src + 1, (len - 1) * sizeof(float));
-                        for (int oy = oy0; oy < oy1; oy++)
-                            r[(long)oy * w + w - 1] = 0;
-                    }
-                }
-            }
-}
-
-#ifdef __AVX512F__
-/* im2col_3x3s2 for input rows up to 30 wide: each input row is loaded once (two registers, padded by
- * the zero column ix = -1) and split into the three kx rows with even/odd permutes. */
-static void im2col_3x3s2_avx512(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo,
-                                float *col)
-{
-    int hw = h * w, hwo = ho * wo;
-    long N = (long)gn * hwo;
-    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512i ie1 = _mm512_setr_epi32(2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 0);
-    __mmask16 mlo = (__mmask16)(((1u << (w < 15 ? w : 15)) - 1) << 1);
-    __mmask16 mhi = (__mmask16)(w > 15 ? (1u << (w - 15)) - 1 : 0);
-    __mmask16 mst = (__mmask16)((1u << wo) - 1);
-    for (int ci = 0; ci < c; ci++)
-        for (int ky = 0; ky < 3; ky++) {
-            float *r0 = col + (long)((ci * 3 + ky) * 3) * N, *r1 = r0 + N, *r2 = r1 + N;
-            for (int g = 0; g < gn; g++) {
-                const float *xc = x + ci * cs + (long)g * hw;
-                for (int oy = 0; oy < ho; oy++) {
-                    long o = (long)g * hwo + (long)oy * wo;
-                    int iy = 2 * oy + ky - 1;
-                    __m512 lo = _mm512_setzero_ps(), hi = lo;
-                    if (iy >= 0 && iy < h) {
-                        lo =
-                            _mm512_maskz_loadu_ps(mlo, xc + (long)iy * w - 1); /* masked lanes do not fault */
-                        hi = _mm512_maskz_loadu_ps(mhi, xc + (long)iy * w + 15);
-                    }
-                    _mm512_mask_storeu_ps(r0 + o, mst,
-                                          _mm512_permutex2var_ps(lo, ie, hi)); /* ix = 2 ox - 1 */
-                    _mm512_mask_storeu_ps(r1 + o, mst, _mm512_permutex2var_ps(lo, io, hi)); /* ix = 2 ox */
-                    _mm512_mask_storeu_ps(r2 + o, mst,
-                                          _mm512_permutex2var_ps(lo, ie1, hi)); /* ix = 2 ox + 1 */
-                }
-            }
-        }
-}
-#endif
-
-/* im2col for 3x3 stride 2 (pad 1): iy = 2 oy + ky - 1, ix = 2 ox + kx - 1. */
-static void im2col_3x3s2(const float *x, long cs, int gn, int c, int h, int w, int ho, int wo, float *col,
-                         int fast)
-{
-#ifdef __AVX512F__
-    if (fast && w <= 30 && wo <= 16) {
-        im2col_3x3s2_avx512(x, cs, gn, c, h, w, ho, wo, col);
-        return;
-    }
-#endif
-    int hw = h * w, hwo = ho * wo;
-    long N = (long)gn * hwo;
-    for (int ci = 0; ci < c; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                float *row = col + ((long)(ci * 3 + ky) * 3 + kx) * N;
-                for (int g = 0; g < gn; g++) {
-                    const float *xc = x + ci * cs + (long)g * hw;
-                    for (int oy = 0; oy < ho; oy++) {
-                        float *restrict r = row + (long)g * hwo + (long)oy * wo;
-                        int iy = 2 * oy + ky - 1;
-                        if (iy < 0 || iy >= h) {
-                            memset(r, 0, wo * sizeof(float));
-                            continue;
-                        }
-                        const float *restrict xr = xc + (long)iy * w;
-                        if (kx == 1)
-                            for (int ox = 0; ox < wo; ox++)
-                                r[ox] = xr[2 * ox];
-                        else if (kx == 0) {
-                            r[0] = 0;
-                            for (int ox = 1; ox < wo; ox++)
-                                r[ox] = xr[2 * ox - 1];
-                        } else {
-                            int last = w / 2; /* number of ox with 2 ox + 1 <= w - 1 */
-                            if (last > wo) last = wo;
-                            for (int ox = 0; ox < last; ox++)
-                                r[ox] = xr[2 * ox + 1];
-                            for (int ox = last; ox < wo; ox++)
-                                r[ox] = 0;
-                        }
-                    }
-                }
-            }
-}
-
-/* col2im for 3x3 stride 2 as a gather over input rows: even ix = 2j gets kx = 1 at ox = j; odd
- * ix = 2j + 1 gets kx = 2 at ox = j and kx = 0 at ox = j + 1. */
-static void col2im_3x3s2(const float *col, long cs, int gn, int c, int h, int w, int ho, int wo, float *x)
-{
-    int hw = h * w, hwo = ho * wo;
-    long N = (long)gn * hwo;
-    for (int ci = 0; ci < c; ci++)
-        for (int g = 0; g < gn; g++)
-            for (int iy = 0; iy < h; iy++) {
-                float *restrict xr = x + ci * cs + (long)g * hw + (long)iy * w;
-                for (int ky = 0; ky < 3; ky++) {
-                    int t = iy - ky + 1;
-                    if (t < 0 || (t & 1) || t / 2 >= ho) continue;
-                    int oy = t / 2;
-                    const float *r0 = col + (long)((ci * 3 + ky) * 3) * N + (long)g * hwo + (long)oy * wo;
-                    const float *r1 = r0 + N, *r2 = r1 + N;
-                    for (int j = 0; 2 * j < w && j < wo; j++)
-                        xr[2 * j] += r1[j];
-                    for (int j = 0; 2 * j + 1 < w && j < wo; j++)
-                        xr[2 * j + 1] += r2[j] + (j + 1 < wo ? r0[j + 1] : 0.0f);
-                }
-            }
-}
-
-/* im2col of gn images: image g's plane of channel ci at x + ci*cs + g*hw; col is (c k k x gn*ho*wo).
- * fast = 0 keeps to the portable loops (the reference kernels). */
-static void im2col(const float *x, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo,
-                   float *col, int fast)
-{
-    if (k == 3 && s == 1) {
-        im2col_3x3s1(x, cs, gn, c, h, w, col);
-        return;
-    }
-    if (k == 3 && s == 2) {
-        im2col_3x3s2(x, cs, gn, c, h, w, ho, wo, col, fast);
-        return;
-    }
-    int pad = (k - 1) / 2, hw = h * w;
-    long N = (long)gn * ho * wo;
-    for (int ci = 0; ci < c; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((long)(ci * k + ky) * k + kx) * N;
-                for (int g = 0; g < gn; g++) {
-                    const float *xc = x + ci * cs + (long)g * hw;
-                    float *rg = row + (long)g * ho * wo;
-                    for (int oy = 0; oy < ho; oy++) {
-                        int iy = oy * s + ky - pad;
-                        float *r = rg + oy * wo;
-                        if (iy < 0 || iy >= h) {
-                            memset(r, 0, wo * sizeof(float));
-                            continue;
-                        }
-                        const float *xr = xc + (long)iy * w;
-                        if (s == 1) {
-                            int ox0 = pad - kx > 0 ? pad - kx : 0,
-                                ox1 = w + pad - kx < wo ? w + pad - kx : wo;
-                            for (int ox = 0; ox < ox0; ox++)
-                                r[ox] = 0;
-                            memcpy(r + ox0, xr + ox0 + kx - pad, (ox1 - ox0) * sizeof(float));
-                            for (int ox = ox1; ox < wo; ox++)
-                                r[ox] = 0;
-                        } else
-                            for (int ox = 0; ox < wo; ox++) {
-                                int ix = ox * s + kx - pad;
-                                r[ox] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
-                            }
-                    }
-                }
-            }
-}
-
-/* col2im for 3x3 stride 1 (ho = h, wo = w) as a gather: each input row receives its three kernel
- * rows' contributions in one pass per ky (x[iy][ix] += sum_kx col[ky][kx][iy-ky+1][ix-kx+1]). */
-static void col2im_3x3s1(const float *col, long cs, int gn, int c, int h, int w, float *x)
-{
-    int hw = h * w;
-    long N = (long)gn * hw;
-    for (int ci = 0; ci < c; ci++)
-        for (int g = 0; g < gn; g++)
-            for (int iy = 0; iy < h; iy++) {
-                float *restrict xr = x + ci * cs + (long)g * hw + (long)iy * w;
-                for (int ky = 0; ky < 3; ky++) {
-                    int oy = iy - ky + 1;
-                    if (oy < 0 || oy >= h) continue;
-                    const float *r0 = col + (long)((ci * 3 + ky) * 3) * N + (long)g * hw + (long)oy * w;
-                    const float *r1 = r0 + N, *r2 = r1 + N;
-                    if (w == 1) {
-                        xr[0] += r1[0];
-                        continue;
-                    }
-                    xr[0] += r1[0] + r0[1];
-                    for (int ix = 1; ix < w - 1; ix++)
-                        xr[ix] += r0[ix + 1] + r1[ix] + r2[ix - 1];
-                    xr[w - 1] += r1[w - 1] + r2[w - 2];
-                }
-            }
-}
-
-static void col2im_add(const float *col, long cs, int gn, int c, int h, int w, int k, int s, int ho, int wo,
-                       float *x)
-{
-    if (k == 3 && s == 1) {
-        col2im_3x3s1(col, cs, gn, c, h, w, x);
-        return;
-    }
-    if (k == 3 && s == 2) {
-        col2im_3x3s2(col, cs, gn, c, h, w, ho, wo, x);
-        return;
-    }
-    int pad = (k - 1) / 2, hw = h * w;
-    long N = (long)gn * ho * wo;
-    for (int ci = 0; ci < c; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((long)(ci * k + ky) * k + kx) * N;
-                for (int g = 0; g < gn; g++) {
-                    float *xc = x + ci * cs + (long)g * hw;
-                    const float *rg = row + (long)g * ho * wo;
-                    for (int oy = 0; oy < ho; oy++) {
-                        int iy = oy * s + ky - pad;
-                        if (iy < 0 || iy >= h) continue;
-                        const float *r = rg + oy * wo;
-                        float *xr = xc + (long)iy * w;
-                        if (s == 1) {
-                            int ox0 = pad - kx > 0 ? pad - kx : 0,
-                                ox1 = w + pad - kx < wo ? w + pad - kx : wo;
-                            float *xo = xr + kx - pad;
-                            for (int ox = ox0; ox < ox1; ox++)
-                                xo[ox] += r[ox];
-                        } else
-                            for (int ox = 0; ox < wo; ox++) {
-                                int ix = ox * s + kx - pad;
-                                if (ix >= 0 && ix < w) xr[ix] += r[ox];
-                            }
-                    }
-                }
-            }
-}
-
-/* ---- Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions ----------------------------------------------
- * (Lavin & Gray 2016.)  The output is cut into 2x2 tiles, each computed from a 4x4 input patch
- * d (rows 2ty-1 .. 2ty+2, zero outside) as  Y = A^T [ (G g G^T) . (B^T d B) ] A  per (output,
- * input) channel pair, summed over input channels: for each of the 16 transform positions xi one
- * product  M[xi] (O x P) = U[xi] (O x I) . V[xi] (I x P)  over the P tiles of a group of images:
- * 16 multiplies per tile (4 outputs) instead of 36.  The transforms use only +-1 and 1/2, so the
- * rounding is of the order of the direct method's.  Used for the forward pass and, with the
- * flipped kernel, for the backward data pass; the weight gradient stays im2col + sgemm.
- *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
- *   A^T = [1 1 1 0; 0 1 -1 -1]. */
-#ifndef WINO_MIN
-#define WINO_MIN 16 /* fewer channels: the 16 products are too thin, im2col + one sgemm wins */
-#endif
-
-/* U[xi][o][i] = (G g G^T)[xi] of kernel g(o, i); flip: g(o, i) = W[i][o][2-ky][2-kx] (the backward data
- * pass, Co = cin, Ci = cout of the layer); else g(o, i) = W[o][i]. */
-static void wino_weights(const float *W, int Co, int Ci, int flip, float *U)
-{
-    long CoCi = (long)Co * Ci;
-    for (int o = 0; o < Co; o++)
-        for (int i = 0; i < Ci; i++) {
-            float g[9], a[4][3];
-            const float *k = flip ? W + ((long)i * Co + o) * 9 : W + ((long)o * Ci + i) * 9;
-            for (int j = 0; j < 9; j++)
-                g[j] = flip ? k[8 - j] : k[j];
-            for (int c = 0; c < 3; c++) {
-                a[0][c] = g[c];
-                a[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);
-                a[2][c] = 0.5f * (g[c] - g[3 + c] + g[6 + c]);
-                a[3][c] = g[6 + c];
-            }
-            float *u = U + (long)o * Ci + i;
-            for (int r = 0; r < 4; r++) {
-                u[(r * 4 + 0) * CoCi] = a[r][0];
-                u[(r * 4 + 1) * CoCi] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
-                u[(r * 4 + 2) * CoCi] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
-                u[(r * 4 + 3) * CoCi] = a[r][2];
-            }
-        }
-}
-
-#ifdef __AVX512F__
-/* wino_input for planes up to 30 wide: one tile row at a time, a padded input row (w + 2 <= 32
- * values) in two registers; the rows are combined first (B^T d), then each combined row is split
- * into its even and odd columns, whose one-lane shifts give the four columns of every tile at once
- * ((B^T d) B).  The same operations in the same order as the portable loop below. */
-static void wino_input_avx512(const float *x, long cs, int gn, int C, int h, int w, float *V)
-{
-    int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
-    long P = (long)gn * tt, CP = (long)C * P;
-    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512i ie1 = _mm512_setr_epi32(2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 0);
-    const __m512i io1 = _mm512_setr_epi32(3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 0);
-    /* padded row j = 0 .. 31: j = 0 is ix = -1 (zero), j = 1 .. w the row; lanes of the two loads */
-    __mmask16 mlo = (__mmask16)(((1u << (w < 15 ? w : 15)) - 1) << 1);
-    __mmask16 mhi = (__mmask16)(w > 15 ? (1u << (w - 15)) - 1 : 0);
-    __mmask16 mst = (__mmask16)((1u << tw) - 1);
-    for (int c = 0; c < C; c++)
-        for (int g = 0; g < gn; g++) {
-            const float *xc = x + c * cs + (long)g * h * w;
-            for (int ty = 0; ty < th; ty++) {
-                __m512 lo[4], hi[4];
-                for (int r = 0; r < 4; r++) {
-                    int iy = 2 * ty - 1 + r;
-                    if (iy < 0 || iy >= h) {
-                        lo[r] = hi[r] = _mm512_setzero_ps();
-                        continue;
-                    }
-                    const float *xr = xc + (long)iy * w;
-                    lo[r] = _mm512_maskz_loadu_ps(mlo, xr - 1); /* masked lanes do not fault */
-                    hi[r] = _mm512_maskz_loadu_ps(mhi, xr + 15);
-                }
-                __m512 tl[4], thh[4];
-                tl[0] = _mm512_sub_ps(lo[0], lo[2]), thh[0] = _mm512_sub_ps(hi[0], hi[2]);
-                tl[1] = _mm512_add_ps(lo[1], lo[2]), thh[1] = _mm512_add_ps(hi[1], hi[2]);
-                tl[2] = _mm512_sub_ps(lo[2], lo[1]), thh[2] = _mm512_sub_ps(hi[2], hi[1]);
-                tl[3] = _mm512_sub_ps(lo[1], lo[3]), thh[3] = _mm512_sub_ps(hi[1], hi[3]);
-                float *v = V + (long)c * P + ((long)g * th + ty) * tw;
-                for (int r = 0; r < 4; r++) {
-                    __m512 e0 = _mm512_permutex2var_ps(tl[r], ie, thh[r]);
-                    __m512 e1 = _mm512_permutex2var_ps(tl[r], io, thh[r]);
-                    __m512 e2 = _mm512_permutex2var_ps(tl[r], ie1, thh[r]);
-                    __m512 e3 = _mm512_permutex2var_ps(tl[r], io1, thh[r]);
-                    float *v0 = v + (r * 4) * CP;
-                    _mm512_mask_storeu_ps(v0, mst, _mm512_sub_ps(e0, e2));
-                    _mm512_mask_storeu_ps(v0 + CP, mst, _mm512_add_ps(e1, e2));
-                    _mm512_mask_storeu_ps(v0 + 2 * CP, mst, _mm512_sub_ps(e2, e1));
-                    _mm512_mask_storeu_ps(v0 + 3 * CP, mst, _mm512_sub_ps(e1, e3));
-                }
-            }
-        }
-}
-#endif
-
-/* V[xi][c][p] = (B^T d B)[xi] for the tiles p = (g th + ty) tw + tx of gn images (plane of channel c,
- * image g at x + c cs + g h w).  Per image, the plane is copied into a zero-bordered buffer, the 16
- * patch values of up to 64 tiles gathered into rows, and the transform done along those rows (the
- * planes are small: vectors along a plane's rows would be too short). */
-static void wino_input(const float *x, long cs, int gn, int C, int h, int w, float *V)
-{
-#ifdef __AVX512F__
-    if (w <= 30) {
-        wino_input_avx512(x, cs, gn, C, h, w, V);
-        return;
-    }
-#endif
-    int th = (h + 1) / 2, tw = (w + 1) / 2, wp = 2 * tw + 2, hp = 2 * th + 2, tt = th * tw;
-    long P = (long)gn * tt, CP = (long)C * P;
-    float pb[(128 + 2) * (128 + 2)]; /* h, w <= 128 (wino_ok) */
-    float d[16][64], e[16][64];
-    memset(pb, 0, sizeof(float) * hp * wp);
-    for (int c = 0; c < C; c++)
-        for (int g = 0; g < gn; g++) {
-            const float *xc = x + c * cs + (long)g * h * w;
-            for (int iy = 0; iy < h; iy++)
-                memcpy(pb + (long)(iy + 1) * wp + 1, xc + (long)iy * w, w * sizeof(float));
-            for (int q0 = 0; q0 < tt; q0 += 64) {
-                int nq = tt - q0 < 64 ? tt - q0 : 64;
-                for (int q = 0; q < nq; q++) {
-                    int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw;
-                    const float *pt = pb + (long)(2 * ty) * wp + 2 * tx;
-                    for (int r = 0; r < 4; r++)
-                        for (int s2 = 0; s2 < 4; s2++)
-                            d[r * 4 + s2][q] = pt[r * wp + s2];
-                }
-                for (int s2 = 0; s2 < 4; s2++) /* B^T d: combine rows r */
-                    for (int q = 0; q < nq; q++) {
-                        float d0 = d[s2][q], d1 = d[4 + s2][q], d2 = d[8 + s2][q], d3 = d[12 + s2][q];
-                        e[s2][q] = d0 - d2, e[4 + s2][q] = d1 + d2, e[8 + s2][q] = d2 - d1,
-                        e[12 + s2][q] = d1 - d3;
-                    }
-                float *v = V + (long)c * P + (long)g * tt + q0;
-                for (int r = 0; r < 4; r++) { /* (B^T d) B: combine columns */
-                    float *v0 = v + (r * 4) * CP, *v1 = v0 + CP, *v2 = v1 + CP, *v3 = v2 + CP;
-                    const float *e0 = e[r * 4], *e1 = e[r * 4 + 1], *e2 = e[r * 4 + 2], *e3 = e[r * 4 + 3];
-                    for (int q = 0; q < nq; q++)
-                        v0[q] = e0[q] - e2[q], v1[q] = e1[q] + e2[q], v2[q] = e2[q] - e1[q],
-                        v3[q] = e1[q] - e3[q];
-                }
-            }
-        }
-}
-
-#ifdef __AVX512F__
-/* wino_output for planes up to 30 wide: one tile row at a time (tw <= 15 lanes), the same
- * operations in the same order as the portable loop below; the two output columns of every tile are
- * interleaved into the output rows with two-register permutes. */
-static void wino_output_avx512(const float *M, long cs, int gn, int Co, int h, int w, float *y)
-{
-    int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
-    long P = (long)gn * tt, OP = (long)Co * P;
-    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    __mmask16 mld = (__mmask16)((1u << tw) - 1);
-    __mmask16 mlo = (__mmask16)((1u << (w < 16 ? w : 16)) - 1),
-              mhi = (__mmask16)(w > 16 ? (1u << (w - 16)) - 1 : 0);
-    for (int o = 0; o < Co; o++)
-        for (int g = 0; g < gn; g++) {
-            float *yc = y + o * cs + (long)g * h * w;
-            for (int ty = 0; ty < th; ty++) {
-                const float *m = M + (long)o * P + ((long)g * th + ty) * tw;
-                __m512 a[8];
-                for (int c = 0; c < 4; c++) {
-                    __m512 m0 = _mm512_maskz_loadu_ps(mld, m + c * OP);
-                    __m512 m1 = _mm512_maskz_loadu_ps(mld, m + (4 + c) * OP);
-                    __m512 m2 = _mm512_maskz_loadu_ps(mld, m + (8 + c) * OP);
-                    __m512 m3 = _mm512_maskz_loadu_ps(mld, m + (12 + c) * OP);
-                    a[c] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-                    a[4 + c] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-                }
-                for (int r = 0; r < 2; r++) {
-                    int oy = 2 * ty + r;
-                    if (oy >= h) break;
-                    const __m512 *ar = a + 4 * r;
-                    __m512 z0 = _mm512_add_ps(_mm512_add_ps(ar[0], ar[1]), ar[2]);
-                    __m512 z1 = _mm512_sub_ps(_mm512_sub_ps(ar[1], ar[2]), ar[3]);
-                    float *yr = yc + (long)oy * w;
-                    _mm512_mask_storeu_ps(yr, mlo, _mm512_permutex2var_ps(z0, il, z1));
-                    _mm512_mask_storeu_ps(yr + 16, mhi, _mm512_permutex2var_ps(z0, ih, z1));
-                }
-            }
-        }
-}
-#endif
-
-/* y (plane of channel o, image g at y + o cs + g h w) = A^T M A of the tiles (per image, up to 64
- * tiles at a time, as wino_input). */
-static void wino_output(const float *M, long cs, int gn, int Co, int h, int w, float *y)
-{
-#ifdef __AVX512F__
-    if (w <= 30) {
-        wino_output_avx512(M, cs, gn, Co, h, w, y);
-        return;
-    }
-#endif
-    int th = (h + 1) / 2, tw = (w + 1) / 2, tt = th * tw;
-    long P = (long)gn * tt, OP = (long)Co * P;
-    float a[8][64], z[4][64];
-    for (int o = 0; o < Co; o++)
-        for (int g = 0; g < gn; g++) {
-            float *yc = y + o * cs + (long)g * h * w;
-            for (int q0 = 0; q0 < tt; q0 += 64) {
-                int nq = tt - q0 < 64 ? tt - q0 : 64;
-                const float *m = M + (long)o * P + (long)g * tt + q0;
-                for (int c = 0; c < 4; c++) { /* A^T m: combine rows */
-                    const float *m0 = m + c * OP, *m1 = m0 + 4 * OP, *m2 = m1 + 4 * OP, *m3 = m2 + 4 * OP;
-                    for (int q = 0; q < nq; q++)
-                        a[c][q] = m0[q] + m1[q] + m2[q], a[4 + c][q] = m1[q] - m2[q] - m3[q];
-                }
-                for (int r = 0; r < 2; r++) { /* (A^T m) A: combine columns */
-                    const float *a0 = a[4 * r], *a1 = a[4 * r + 1], *a2 = a[4 * r + 2], *a3 = a[4 * r + 3];
-                    for (int q = 0; q < nq; q++) {
-                        z[2 * r][q] = a0[q] + a1[q] + a2[q];
-                        z[2 * r + 1][q] = a1[q] - a2[q] - a3[q];
-                    }
-                }
-                for (int q = 0; q < nq; q++) {
-                    int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw, oy = 2 * ty, ox = 2 * tx;
-                    float *yr = yc + (long)oy * w + ox;
-                    int right = ox + 1 < w, down = oy + 1 < h;
-                    yr[0] = z[0][q];
-                    if (right) yr[1] = z[1][q];
-                    if (down) {
-                        yr[w] = z[2][q];
-                        if (right) yr[w + 1] = z[3][q];
-                    }
-                }
-            }
-        }
-}
-
-/* D[xi][o][p] = (A dY A^T)[xi] of the 2x2 output-gradient tiles (zero outside the plane),
- * A = [1 0; 1 1; 1 -1; 0 -1]: the gradient of the products M of wino_conv. */
-static void wino_dy(const float *dy, long cs, int gn, int Co, int h, int w, float *D)
-{
-    int th = (h + 1) / 2, tw = (w + 1) / 2, wq = 2 * tw, tt = th * tw;
-    long P = (long)gn * tt, OP = (long)Co * P;
-    float pb[128 * 128]; /* h, w <= 128 (wino_ok) */
-    float z[4][64], u[8][64];
-    memset(pb, 0, sizeof(float) * 2 * th * wq);
-    for (int o = 0; o < Co; o++)
-        for (int g = 0; g < gn; g++) {
-            const float *yc = dy + o * cs + (long)g * h * w;
-            for (int iy = 0; iy < h; iy++)
-                memcpy(pb + (long)iy * wq, yc + (long)iy * w, w * sizeof(float));
-            for (int q0 = 0; q0 < tt; q0 += 64) {
-                int nq = tt - q0 < 64 ? tt - q0 : 64;
-                for (int q = 0; q < nq; q++) {
-                    int ty = (q0 + q) / tw, tx = (q0 + q) - ty * tw;
-                    const float *pt = pb + (long)(2 * ty) * wq + 2 * tx;
-                    z[0][q] = pt[0], z[1][q] = pt[1], z[2][q] = pt[wq], z[3][q] = pt[wq + 1];
-                }
-                for (int s2 = 0; s2 < 2; s2++) /* A z: rows */
-                    for (int q = 0; q < nq; q++) {
-                        float z0 = z[s2][q], z1 = z[2 + s2][q];
-                        u[s2][q] = z0, u[2 + s2][q] = z0 + z1, u[4 + s2][q] = z0 - z1, u[6 + s2][q] = -z1;
-                    }
-                float *m = D + (long)o * P + (long)g * tt + q0;
-                for (int r = 0; r < 4; r++) { /* (A z) A^T: columns */
-                    float *m0 = m + (r * 4) * OP, *m1 = m0 + OP, *m2 = m1 + OP, *m3 = m2 + OP;
-                    const float *u0 = u[2 * r], *u1 = u[2 * r + 1];
-                    for (int q = 0; q < nq; q++)
-                        m0[q] = u0[q], m1[q] = u0[q] + u1[q], m2[q] = u0[q] - u1[q], m3[q] = -u1[q];
-                }
-            }
-        }
-}
-
-/* dW[o][i] += G^T dU[.][o][i] G (the gradient of U = G g G^T), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]. */
-static void wino_wgrad(const float *dU, int Co, int Ci, float *dW)
-{
-    long CoCi = (long)Co * Ci;
-    for (int o = 0; o < Co; o++)
-        for (int i = 0; i < Ci; i++) {
-            const float *u = dU + (long)o * Ci + i;
-            float a[3][4], *k = dW + ((long)o * Ci + i) * 9;
-            for (int c = 0; c < 4; c++) {
-                float u0 = u[(0 + c) * CoCi], u1 = u[(4 + c) * CoCi], u2 = u[(8 + c) * CoCi],
-                      u3 = u[(12 + c) * CoCi];
-                a[0][c] = u0 + 0.5f * (u1 + u2);
-                a[1][c] = 0.5f * (u1 - u2);
-                a[2][c] = 0.5f * (u1 + u2) + u3;
-            }
-            for (int r = 0; r < 3; r++) {
-                k[r * 3 + 0] += a[r][0] + 0.5f * (a[r][1] + a[r][2]);
-                k[r * 3 + 1] += 0.5f * (a[r][1] - a[r][2]);
-                k[r * 3 + 2] += 0.5f * (a[r][1] + a[r][2]) + a[r][3];
-            }
-        }
-}
-
-/* y (Co planes, stride cso) = conv3x3s1(x (Ci planes, stride csi), U) for gn images of h x w;
- * V, M: scratch of 16 Ci P and 16 Co P floats. */
-static void wino_conv(const float *x, long csi, const float *U, int Co, int Ci, int gn, int h, int w,
-                      float *V, float *M, float *y, long cso)
-{
-    long P = (long)gn * ((h + 1) / 2) * ((w + 1) / 2);
-    wino_input(x, csi, gn, Ci, h, w, V);
-    for (int xi = 0; xi < 16; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)P, Ci, 1.0f, U + (long)xi * Co * Ci,
-                    Ci, V + (long)xi * Ci * P, (int)P, 0.0f, M + (long)xi * Co * P, (int)P);
-    wino_output(M, cso, gn, Co, h, w, y);
-}
-
 static int wino_ok(const cnn *n, const cnn_layer *L, int Co, int Ci)
 {
     const cnn_tensor *to = &n->t[L->out];
@@ -1036,23 +454,23 @@ static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
     long csi = (long)nb * hwi, cso = (long)nb * hwo;
     const float *Wt = n->param + L->p0;
     float *col = n->col + (size_t)t * 2 * n->col_size;
-    int direct = L->k == 1 && L->stride == 1, G = chunk_images(hwo), a, b;
+    int direct = L->k == 1 && L->stride == 1, G = cnnk_chunk_images(hwo), a, b;
     int wino = wino_ok(n, L, L->cout, L->cin);
     float *U = n->wf + (size_t)t * n->wf_size;
-    if (wino) wino_weights(Wt, L->cout, L->cin, 0, U);
+    if (wino) cnnk_wino_weights(Wt, L->cout, L->cin, 0, U);
     part(nb, t, T, &a, &b);
     for (int g0 = a; g0 < b; g0 += G) {
         int gn = b - g0 < G ? b - g0 : G;
         const float *x = ti->x + L->in_c0 * csi + (long)g0 * hwi;
         float *y = to->x + L->out_c0 * cso + (long)g0 * hwo;
         if (wino) {
-            wino_conv(x, csi, U, L->cout, L->cin, gn, to->h, to->w, col, col + n->col_size, y, cso);
+            cnnk_wino_conv(x, csi, U, L->cout, L->cin, gn, to->h, to->w, col, col + n->col_size, y, cso);
             continue;
         }
         const float *src = x;
         long ld = csi;
         if (!direct) {
-            im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
+            cnnk_im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
             src = col, ld = (long)gn * hwo;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld,
@@ -1069,7 +487,7 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     const float *Wt = n->param + L->p0;
     float *dW = n->tgrad + (size_t)t * n->n_param + L->p0;
     float *col = n->col + (size_t)t * 2 * n->col_size, *dcol = col + n->col_size;
-    int direct = L->k == 1 && L->stride == 1, G = chunk_images(hwo), a, b;
+    int direct = L->k == 1 && L->stride == 1, G = cnnk_chunk_images(hwo), a, b;
     /* 3x3 stride 1: dx is the convolution of dY with the flipped, transposed kernel,
      * dx (cin x N) = Wf (cin x cout 9) . im2col(dY), Wf[ci][co][ky][kx] = W[co][ci][2-ky][2-kx]:
      * no col2im, and the product writes cin rows instead of cin 9 */
@@ -1080,7 +498,7 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     int wgrad = wino_ok(n, L, L->cout, L->cin);
     if (wgrad) memset(dU, 0, 16 * sizeof(float) * L->cout * L->cin);
     if (wino)
-        wino_weights(Wt, L->cin, L->cout, 1, Wf);
+        cnnk_wino_weights(Wt, L->cin, L->cout, 1, Wf);
     else if (flip)
         for (int co = 0; co < L->cout; co++)
             for (int ci = 0; ci < L->cin; ci++)
@@ -1095,15 +513,16 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
         long ld = csi;
         if (wgrad) {
             long P = (long)gn * ((to->h + 1) / 2) * ((to->w + 1) / 2), OI = (long)L->cout * L->cin;
-            wino_input(x, csi, gn, L->cin, ti->h, ti->w, col);
-            wino_dy(dy, cso, gn, L->cout, to->h, to->w, dcol);
+            cnnk_wino_input(x, csi, gn, L->cin, ti->h, ti->w, col);
+            cnnk_wino_dy(dy, cso, gn, L->cout, to->h, to->w, dcol);
             for (int xi = 0; xi < 16; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f,
                             dcol + xi * L->cout * P, (int)P, col + xi * L->cin * P, (int)P, 1.0f,
                             dU + xi * OI, L->cin);
         } else {
             if (!direct) {
-                im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
+                cnnk_im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col,
+                            !n->reference);
                 src = col, ld = N;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f,
@@ -1115,9 +534,9 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso,
                         0.0f, dx, csi);
         else if (wino)
-            wino_conv(dy, cso, Wf, L->cin, L->cout, gn, to->h, to->w, dcol, col, dx, csi);
+            cnnk_wino_conv(dy, cso, Wf, L->cin, L->cout, gn, to->h, to->w, dcol, col, dx, csi);
         else if (flip) {
-            im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
+            cnnk_im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf,
                         9 * L->cout, dcol, N, 0.0f, dx, csi);
         } else {
@@ -1125,10 +544,10 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
                 memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f,
                         dcol, N);
-            col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
+            cnnk_col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
         }
     }
-    if (wgrad) wino_wgrad(dU, L->cout, L->cin, dW);
+    if (wgrad) cnnk_wino_wgrad(dU, L->cout, L->cin, dW);
 }
 
 /* ---- batch norm (threads over channels) ------------------------------------------------------------ */
