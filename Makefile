@@ -9,6 +9,7 @@
 #                   installs Debian's clang when missing
 #   make check SANITIZE=1   the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #                   (separate build folder build-san, binary build-san/critsim)
+#   make man        regenerate the manual pages man/*.1 from the --help texts (tools/mkman.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Required flags live in CS_CFLAGS so that `make CFLAGS='-O1 -g -fsanitize=address'` adds to them.
@@ -60,7 +61,7 @@ BENCH_C  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
 FIGURES  :=
 
-.PHONY: all run check bench figures clean install deps format format-check fuzz FORCE
+.PHONY: all run check bench figures clean install deps format format-check man fuzz FORCE
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------------------------
@@ -171,6 +172,10 @@ format-check:
 	if [ -n "$$bad" ]; then echo "critsim: not clang-formatted (run make format):$$bad" >&2; exit 1; fi; \
 	echo "critsim: $(words $(FORMAT_SRC)) C files clang-formatted"
 
+# manual pages: a pure function of the --help texts; tests/test_cli_docs.sh fails when they are stale
+man: $(BIN)
+	sh tools/mkman.sh ./$(BIN) man
+
 clean:
 	rm -rf $(BUILD) $(BIN) build-san $(FUZZ_BUILD)
 
@@ -179,3 +184,5 @@ install: $(BIN)
 	install -m 755 critsim $(DESTDIR)$(PREFIX)/bin/critsim
 	install -m 644 models/* $(DESTDIR)$(PREFIX)/share/critsim/models/ 2>/dev/null || true
 	install -m 644 plots/* $(DESTDIR)$(PREFIX)/share/critsim/plots/ 2>/dev/null || true
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

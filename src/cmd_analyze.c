@@ -304,8 +304,9 @@ static int run_analyze(const opts *o)
         from_engine = !from_hidden && m->n_units > 0 && run.sv_src[0];
     int have_rsv = from_hidden || from_engine;
     long n_fused = 0, n_single = 0, n_dead = 0, rsv_last_step = -1;
+    int nh = from_hidden ? m->n_hidden : from_engine ? m->n_units : 0; /* units the RSV is computed for */
     if (have_rsv) {
-        int nh = from_hidden ? m->n_hidden : m->n_units, na = m->n_in[0], nb = m->n_in[1];
+        int na = m->n_in[0], nb = m->n_in[1];
         int conditional = rsv_var == 1 && from_hidden;
         double *Ca = util_malloc((size_t)na * na * sizeof *Ca),
                *Cb = util_malloc((size_t)nb * nb * sizeof *Cb);
@@ -472,7 +473,7 @@ static int run_analyze(const opts *o)
     }
     if (have_rsv) {
         table_row(t, "rsv_step %ld", rsv_last_step);
-        table_row(t, "n_units %d", m->n_hidden);
+        table_row(t, "n_units %d", nh);
         table_row(t, "n_fused %ld", n_fused);
         table_row(t, "n_single %ld", n_single);
         table_row(t, "n_dead %ld", n_dead);

@@ -491,6 +491,8 @@ int main(void)
         CHECK_CLOSE(table_value(p, "n_fused"), 1, 0, 0);
         CHECK_CLOSE(table_value(p, "n_single"), 2, 0, 0);
         CHECK_CLOSE(table_value(p, "n_dead"), 1, 0, 0);
+        /* n_units counts the engine's estimated units (4), not the run's hidden maps (none) */
+        CHECK_CLOSE(table_value(p, "n_units"), 4, 0, 0);
         /* K_a = u^T M_a v^(a) = 0.6 / sqrt 2, K_b = 0.1 / sqrt 2: share 1/7, inhibition 5/7 */
         CHECK_CLOSE(table_value(p, "share_b_m0"), 1.0 / 7.0, 1e-14, 0);
         CHECK_CLOSE(table_value(p, "inhibition_m0"), 5.0 / 7.0, 1e-14, 0);

@@ -30,6 +30,7 @@ near "$(val "$S" half_step_m0)" 20 1e-9 half_step_m0
 near "$(val "$S" n_fused)" 1 0 n_fused
 near "$(val "$S" n_single)" 2 0 n_single
 near "$(val "$S" n_dead)" 1 0 n_dead
+near "$(val "$S" n_units)" 4 0 n_units-hidden
 # svd.dat: total map's top singular value at step 40 = sqrt(2 (3^2 + 1^2)) = sqrt 20
 near "$(awk '!/^#/ && $1 == 40 && $2 == "total" && $3 == 0 { print $4 }' "$TMP/r1/svd.dat")" 4.47213595499958 1e-12 svd-total
 # rsv.dat: unit 0 -> -1, unit 1 -> +1, unit 2 -> 0 at step 40
