@@ -11,6 +11,7 @@
  *   DIR/weights_P_L.npy  final W^P_L (out x in), P = a, b, ..., L = 1..D
  *   DIR/snap/      per-source maps at recorded steps (snap.h)
  *   DIR/final.dat  final_loss, test_loss, share_b_m0, ... (two or more pathways: K_b / sum_p K_p),
+ *                  share_b_mF_L for each block F..L of degenerate target modes (K summed over the block),
  *                  loss_without_P (test loss with pathway P's output removed; one pathway or fused: with
  *                  source P's inputs zeroed)
  * --act relu|tanh (one-hot tasks only; dln.h): "Omega_p" is then the pathway's response to the items,
@@ -36,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analyze.h"
 #include "deficit.h"
 #include "dln.h"
 #include "linalg.h"
@@ -421,9 +423,13 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         int rk = t->rank, nz = target_modes(t);
         int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
         int nwo = d->n_chain >= 2 ? d->n_chain : t->n_src; /* loss_without_P keys */
-        const char **keys = util_malloc((size_t)(2 + nsh + nwo) * sizeof *keys);
-        double *vals = util_malloc((size_t)(2 + nsh + nwo) * sizeof *vals);
-        char(*kb)[32] = util_malloc((size_t)(nsh + nwo + 1) * sizeof *kb);
+        /* blocks of degenerate modes (analyze.h): their per-mode shares depend on the SVD basis, the
+         * share summed over the block (share_b_mF_L) does not */
+        int *bf = util_malloc((size_t)(nsh + 1) * sizeof *bf);
+        int nb = analyze_blocks(nsh, t->s, ANALYZE_DEGEN_RTOL, bf), nk = 2 + nsh;
+        const char **keys = util_malloc((size_t)(2 + 2 * nsh + nwo) * sizeof *keys);
+        double *vals = util_malloc((size_t)(2 + 2 * nsh + nwo) * sizeof *vals);
+        char(*kb)[48] = util_malloc((size_t)(2 * nsh + nwo + 1) * sizeof *kb);
         keys[0] = "final_loss";
         vals[0] = r->final_loss;
         keys[1] = "test_loss";
@@ -432,16 +438,23 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
             double sum = 0;
             for (int p = 0; p < d->n_chain; p++)
                 sum += r->K[p * rk + a];
-            snprintf(kb[a], 32, "share_b_m%d", a);
+            snprintf(kb[a], sizeof kb[a], "share_b_m%d", a);
             keys[2 + a] = kb[a];
             vals[2 + a] = sum != 0 ? r->K[rk + a] / sum : NAN;
         }
+        for (int b = 0; b < nb; b++)
+            if (bf[b + 1] - bf[b] > 1) {
+                snprintf(kb[nk - 2], sizeof kb[nk - 2], "share_b_m%d_%d", bf[b], bf[b + 1] - 1);
+                keys[nk] = kb[nk - 2];
+                vals[nk++] = analyze_block_share_b(d->n_chain, r->K, rk, bf[b], bf[b + 1]);
+            }
         for (int p = 0; p < nwo; p++) {
-            snprintf(kb[nsh + p], 32, "loss_without_%c", 'a' + p);
-            keys[2 + nsh + p] = kb[nsh + p];
-            vals[2 + nsh + p] = dln_loss_without(d, d->theta, p);
+            snprintf(kb[nk - 2], sizeof kb[nk - 2], "loss_without_%c", 'a' + p);
+            keys[nk] = kb[nk - 2];
+            vals[nk++] = dln_loss_without(d, d->theta, p);
         }
-        if (rc == CS_OK) rc = write_final(r, 2 + nsh + nwo, keys, vals);
+        if (rc == CS_OK) rc = write_final(r, nk, keys, vals);
+        free(bf);
         free(keys);
         free(vals);
         free(kb);
