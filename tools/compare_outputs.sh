@@ -118,8 +118,12 @@ mask() {
     }'
 }
 
-BIN_A=$(resolve "$1" A) || exit 2
-BIN_B=$(resolve "$2" B) || exit 2
+BIN_A=$(resolve "$1" A); rc_a=$?
+BIN_B=""; [ $rc_a -eq 0 ] && BIN_B=$(resolve "$2" B)
+rc_b=$?
+# worktrees made inside the command substitutions above: remember them here, for cleanup
+for s in A B; do [ -e "$WORK/build-$s/.git" ] && TREES="$TREES $WORK/build-$s"; done
+if [ $rc_a -ne 0 ] || [ $rc_b -ne 0 ]; then exit 2; fi
 echo "compare_outputs: A = $1 ($BIN_A)"
 echo "compare_outputs: B = $2 ($BIN_B)"
 for s in A B; do
