@@ -11,8 +11,8 @@
 #include "opts.h"
 #include "sweep.h"
 
-static const opt_spec specs[] = {{"depth", OPT_INT, "4", "int"},       {"dt", OPT_DOUBLE, "0.01", "double"},
-                                 {"method", OPT_STRING, "euler", "s"}, {"sv", OPT_LIST, "3,2,1", "list"},
+static const opt_spec specs[] = {{"depth", OPT_INT, "4", "int"},        {"dt", OPT_DOUBLE, "0.01", "double"},
+                                 {"method", OPT_STRING, "euler", "s"},  {"sv", OPT_LIST, "3,2,1", "list"},
                                  {"deficit", OPT_MULTI, NULL, "multi"}, {"flag", OPT_FLAG, NULL, "flag"},
                                  {"out", OPT_STRING, "out", "folder"},  {NULL, 0, NULL, NULL}};
 static int run_nop(const opts *o)
