@@ -99,6 +99,7 @@ typedef struct {
     cnn_pool *pool; /* threads - 1 persistent workers (NULL with one thread) */
     int reference;  /* nonzero: plain im2col + sgemm (+ col2im) kernels only, against which
                      * tests check the specialised variants */
+    float *gin;     /* (in_c x batch x in_h x in_w): the input's gradient in cnn_backward_input */
 } cnn;
 
 /* Build the network.  NULL with the error recorded when the configuration is invalid. */
@@ -120,6 +121,12 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode);
 double cnn_loss(cnn *n, const int *y, int *correct, int dlogits);
 /* Backward pass (after cnn_forward in CNN_TRAIN mode and cnn_loss with dlogits): fills n->grad. */
 void cnn_backward(cnn *n);
+/* Gradient with respect to the input (after cnn_forward in CNN_EVAL mode, with the caller's gradient
+ * of the logits stored in n->t[n_tensor-1].g, (nb x n_class)): batch norm acts as the fixed affine map
+ * of its running statistics, no weight gradient is formed (n->grad untouched), and every activation
+ * tensor's gradient g is filled.  dx (nb x in_c x in_h x in_w, NCHW) receives the input gradient;
+ * dx == NULL stops at the first layer's output gradient (cheaper; for per-example weight gradients). */
+void cnn_backward_input(cnn *n, float *dx);
 /* PyTorch SGD: g = grad + wd*p; m = momentum*m + g; p -= lr*m. */
 void cnn_sgd_step(cnn *n, double lr, double momentum, double wd);
 /* Start a batch-norm re-estimation pass (forward in CNN_REESTIMATE mode afterwards). */
