@@ -5,6 +5,7 @@
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make bench      benchmarks (figures printed, nothing asserted)
 #   make figures    regenerate every figure from its model file (PNG and PDF under results/figures)
+#   make man        regenerate the manual pages man/*.1 from the --help texts (tools/mkman.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Required flags live in CS_CFLAGS so that `make CFLAGS='-O1 -g -fsanitize=address'` adds to them.
@@ -43,7 +44,7 @@ BENCH_C  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
 FIGURES  :=
 
-.PHONY: all run check bench figures clean install deps format format-check FORCE
+.PHONY: all run check bench figures clean install deps format format-check man FORCE
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------------------------
@@ -117,6 +118,10 @@ format-check:
 	if [ -n "$$bad" ]; then echo "critsim: not clang-formatted (run make format):$$bad" >&2; exit 1; fi; \
 	echo "critsim: $(words $(FORMAT_SRC)) C files clang-formatted"
 
+# manual pages: a pure function of the --help texts; tests/test_cli_docs.sh fails when they are stale
+man: $(BIN)
+	sh tools/mkman.sh ./$(BIN) man
+
 clean:
 	rm -rf $(BUILD) $(BIN)
 
@@ -125,3 +130,5 @@ install: $(BIN)
 	install -m 755 critsim $(DESTDIR)$(PREFIX)/bin/critsim
 	install -m 644 models/* $(DESTDIR)$(PREFIX)/share/critsim/models/ 2>/dev/null || true
 	install -m 644 plots/* $(DESTDIR)$(PREFIX)/share/critsim/plots/ 2>/dev/null || true
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

@@ -25,9 +25,16 @@
  *    theta_i = acos(sigma_i(Q_P^T U_k)), k = min(k_angle, n_out, n_in[P], r).
  *  - per mode: the step at which the tracked total K_tot,alpha = sum_P K_{P,alpha} first reaches
  *    half of its final value, interpolated linearly between recorded steps (NaN if the final value is 0).
+ *  - degenerate blocks: consecutive modes whose target singular values are equal within
+ *    ANALYZE_DEGEN_RTOL * s_0 form one block B (a block of one mode otherwise).  Inside a block the
+ *    singular vectors are defined only up to a rotation Q (U_B -> U_B Q, V_B -> V_B Q leaves the
+ *    target unchanged), and so is every per-mode K_{P,alpha}; their sum over the block,
+ *        K_{P,B} = sum_{alpha in B} u_alpha^T M_P v_alpha^{(P)} = tr(U_B^T M_P V_B^{(P)}),
+ *    is not (tr(Q^T X Q) = tr X).  The block share share_b,B = K_{b,B} / sum_P K_{P,B} is therefore the
+ *    basis-independent share of a degenerate target; for a block of one mode it is the mode's share.
  *
  * Non-goals: right-side (input) subspace angles for concat runs, re-alignment of degenerate modes
- * (tracked modes are exactly the given columns of U and V).
+ * (tracked modes are exactly the given columns of U and V; use the block sums).
  */
 #ifndef CRITSIM_ANALYZE_H
 #define CRITSIM_ANALYZE_H
@@ -35,6 +42,11 @@
 #include "snap.h"
 
 enum { ANALYZE_BASIS_SNAPSHOT = 0, ANALYZE_BASIS_TARGET = 1, ANALYZE_BASIS_FINAL = 2 };
+
+/* Relative tolerance of degeneracy: |s_alpha - s_{alpha+1}| <= ANALYZE_DEGEN_RTOL * s_0.  Singular
+ * values that are equal in exact arithmetic come out of an SVD within a few n eps s_0 (~1e-14 here);
+ * the designed gaps of every task are >= 1e-3 s_0.  1e-9 sits far from both. */
+#define ANALYZE_DEGEN_RTOL 1e-9
 
 typedef struct {
     int n_snap;  /* snapshots analysed: the leading finite ones (n_ok <= run's n_snap) */
@@ -53,6 +65,9 @@ typedef struct {
     double *inhib;     /* (n_snap, r) inhibition index */
     double *angle;     /* (n_snap, n_src, angle_stride) radians, ascending, NaN-padded */
     double *half_step; /* (r) */
+    int n_blk;         /* blocks of degenerate modes (analyze_blocks); n_blk = r when none is degenerate */
+    int *blk_first;    /* (n_blk + 1): block B holds modes blk_first[B] .. blk_first[B + 1] - 1 */
+    double *blk_share; /* (n_snap, n_blk) share_b of each block (K summed over the block's modes) */
 } analyze_result;
 
 /* Tracked projections for one snapshot: K (n_src x r) from maps[P] (n_out x n_in[P]), U (n_out x r),
@@ -65,6 +80,14 @@ double analyze_inhibition(int n_src, const double *K, int stride);
 /* Principal angles (ascending, radians) between span of the orthonormal columns of A (n x ka) and of
  * B (n x kb), k = min(ka, kb) angles.  CS_OK or CS_EFAIL (SVD failure, message recorded). */
 int analyze_principal_angles(int n, int ka, const double *A, int kb, const double *B, double *theta);
+/* Blocks of degenerate modes of descending singular values s (r values): returns n_blk and fills
+ * first (r + 1 values; first[n_blk] = r).  Modes alpha, alpha + 1 share a block iff
+ * |s_alpha - s_{alpha+1}| <= rtol * |s_0|; a NaN s (singular values unknown) makes every mode its own
+ * block.  Pure. */
+int analyze_blocks(int r, const double *s, double rtol, int *first);
+/* share_b of a block of modes [a0, a1): sum_alpha K_b,alpha / sum_alpha sum_P K_P,alpha (K as in
+ * analyze_project: n_src x r); NaN for one source or a zero sum. */
+double analyze_block_share_b(int n_src, const double *K, int r, int a0, int a1);
 /* First step at which y (n values at steps t) reaches half its final value, linear interpolation. */
 double analyze_half_step(int n, const long *t, const double *y);
 

@@ -15,7 +15,9 @@
  * Deficits (deficit.h syntax, epochs): blur[:P]:K (antialiased bilinear down-sampling to K x K and
  * bilinear up-sampling back, spec E.20; whole image, or only the image view P is cut from), flip
  * (vertical), labels (a fixed permutation of the classes), noise (inputs replaced by a fixed finite
- * set of Gaussian-noise images, keeping labels), remove:P (source P zeroed).  Test batches are clean.
+ * set of Gaussian-noise images, keeping labels), remove:P (source P zeroed), dissociate (two sources:
+ * source b of each sample taken from another sample of the batch; the label follows source a).  Test
+ * batches are clean.
  *
  * Exact semantics (data.c has the details):
  *  - per training sample, in order: noise (input := noise image; no augmentation then) ->
@@ -23,7 +25,9 @@
  *    padding, i.e. the mean colour, then a horizontal flip with probability 1/2) -> vertical flip ->
  *    each active blur in the order given (blur:P takes source P's columns from the blurred WHOLE
  *    image, E.13) -> views -> remove:P zeroes source P's channels -> random zeroing of one source
- *    (rand_zero); labels -> fixed permutation.
+ *    (rand_zero); labels -> fixed permutation.  Then, per batch, dissociate: sample i receives
+ *    source b's channels of sample sigma(i), sigma a cyclic permutation of the batch (so sigma(i) != i)
+ *    drawn from (seed, epoch, batch index); source a and the label stay.  Needs 2 sources, batch >= 2.
  *  - labels: a cyclic permutation of the n_class classes (Sattolo, from the seed): no class keeps
  *    its label, the same permutation in every epoch.
  *  - noise: noise image j is N(0, 1) per pixel in normalised units, a pure function of (seed, j);

@@ -55,6 +55,30 @@ double analyze_share_b(int n_src, const double *K, int stride)
     return sum != 0.0 ? K[stride] / sum : NAN;
 }
 
+int analyze_blocks(int r, const double *s, double rtol, int *first)
+{
+    int nb = 0;
+    for (int a = 0; a < r; a++) {
+        int same = a > 0 && isfinite(s[a]) && isfinite(s[a - 1]) && isfinite(s[0]) &&
+                   fabs(s[a] - s[a - 1]) <= rtol * fabs(s[0]);
+        if (!same) first[nb++] = a;
+    }
+    first[nb] = r;
+    return nb;
+}
+
+double analyze_block_share_b(int n_src, const double *K, int r, int a0, int a1)
+{
+    if (n_src < 2) return NAN;
+    double sum = 0.0, kb = 0.0;
+    for (int a = a0; a < a1; a++) {
+        for (int p = 0; p < n_src; p++)
+            sum += K[p * r + a];
+        kb += K[r + a];
+    }
+    return sum != 0.0 ? kb / sum : NAN;
+}
+
 double analyze_inhibition(int n_src, const double *K, int stride)
 {
     if (n_src < 2) return NAN;
@@ -189,6 +213,8 @@ void analyze_result_free(analyze_result *res)
     free(res->inhib);
     free(res->angle);
     free(res->half_step);
+    free(res->blk_first);
+    free(res->blk_share);
     memset(res, 0, sizeof *res);
 }
 
@@ -317,6 +343,9 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
     res->inhib = util_malloc(n1 * r * sizeof(double));
     res->angle = util_malloc(n1 * S * (astride ? astride : 1) * sizeof(double));
     res->half_step = util_malloc((size_t)r * sizeof(double));
+    res->blk_first = util_malloc((size_t)(r + 1) * sizeof *res->blk_first);
+    res->n_blk = analyze_blocks(r, res->s, ANALYZE_DEGEN_RTOL, res->blk_first);
+    res->blk_share = util_malloc(n1 * res->n_blk * sizeof(double));
     /* scratch, allocated once */
     int kmax = stride;
     int shapes[2 * (SNAP_MAX_SRC + 2)], nsh = 0;
@@ -393,6 +422,9 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
             res->share[(size_t)k * r + a] = analyze_share_b(S, Kk + a, r);
             res->inhib[(size_t)k * r + a] = analyze_inhibition(S, Kk + a, r);
         }
+        for (int b = 0; b < res->n_blk; b++)
+            res->blk_share[(size_t)k * res->n_blk + b] =
+                analyze_block_share_b(S, Kk, r, res->blk_first[b], res->blk_first[b + 1]);
     }
     if (rc == CS_OK)
         for (int a = 0; a < r; a++) {

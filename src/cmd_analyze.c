@@ -4,17 +4,22 @@
  * Writes into --out (default: the run folder):
  *   svd.dat      step source index sigma            sorted singular values of each M_P and of the total
  *   share.dat    step mode share_b inhibition K_a K_b ... K_total s   tracked modes (fixed U, V)
+ *   share_blocks.dat  step block first last share_b K_a K_b ... K_total s   the same summed over each
+ *                block of degenerate modes (modes first..last; analyze.h): basis-independent
  *   angles.dat   step source index angle            principal angles (radians) to the target's top-k
  *   rsv.dat      step unit rsv sv_a sv_b            when the run has hidden maps (closed form) or the
  *                                                   engine's SV_a, SV_b estimates (snap/sv_a.npy, sv_b.npy)
  *   rsv_hist.dat step bin lo hi count               39 bins, edges linspace(-1.15, 1.15, 40)
  *   summary.dat  key value                          final share/inhibition/K per mode, half steps,
- *                                                   fused (|RSV| < 0.5) vs single-source (> 0.8) units
+ *                                                   fused (|RSV| < 0.5) vs single-source (> 0.8) units,
+ *                                                   share_b_mF_L, K_P_mF_L per degenerate block F..L
+ * Every table names the blocks of degenerate modes in a line "# degenerate modes: ..." (or "none").
  * Exit status: 0 ok; 2 bad or missing snapshots (message names the file); 1 a snapshot is non-finite
  * (tables published up to the step before, ending "# FAILED at step N: ...").
  * Non-goals: computing anything the plots need beyond these tables; re-running engines.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "analyze.h"
@@ -155,6 +160,26 @@ static void common_meta(table *t, const snap_run *run, const analyze_result *res
                run->engine, run->meta.n_src, run->meta.layout == SNAP_SHARED ? "shared" : "concat",
                run->n_snap, run->step[0], run->step[run->n_snap - 1]);
     table_meta(t, "tracked basis: %s; %d modes", basis_name(res->basis), res->r);
+    /* "# degenerate modes: 2-3 (s = 1.7320508), 4-7 (s = 1)" or "none"; blocks of one mode are not named */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return; /* out of memory: the line is left out, the tables stay correct */
+    int nd = 0;
+    for (int b = 0; b < res->n_blk; b++) {
+        int a0 = res->blk_first[b], a1 = res->blk_first[b + 1] - 1;
+        if (a1 > a0) fprintf(f, "%s%d-%d (s = %.8g)", nd++ ? ", " : "", a0, a1, res->s[a0]);
+    }
+    if (!nd) fputs("none", f);
+    fprintf(f, "; modes alpha, alpha+1 are degenerate when |s_alpha - s_alpha+1| <= %g s_0%s",
+            ANALYZE_DEGEN_RTOL, isfinite(res->s[0]) ? "" : " (singular values unknown: no blocks)");
+    fclose(f);
+    table_meta(t, "degenerate modes: %s", buf);
+    if (nd)
+        table_meta(t,
+                   "inside a degenerate block the per-mode K and share depend on the SVD basis; their sums "
+                   "over the block (share_blocks.dat, summary.dat share_b_mF_L) do not");
+    free(buf);
 }
 
 static int run_analyze(const opts *o)
@@ -269,6 +294,51 @@ static int run_analyze(const opts *o)
     rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
     if (rc != CS_OK && !failed) goto done;
 
+    /* ---- share_blocks.dat ---- */
+    t = table_open(out, "share_blocks.dat", o);
+    if (!t) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    common_meta(t, &run, &res, run_dir);
+    table_meta(t,
+               "per block of degenerate modes first..last: K_P = sum over the block's modes of u_alpha^T M_P "
+               "v_alpha (= tr(U_B^T M_P V_B), the same for every basis of the block), K_total = sum_P K_P, "
+               "share_b = K_b / K_total, s = the block's singular value");
+    strcpy(cols, "step block first last share_b");
+    for (int p = 0; p < S; p++) {
+        char b[8];
+        snprintf(b, sizeof b, " K_%c", snap_src_name(p));
+        strcat(cols, b);
+    }
+    strcat(cols, " K_total s");
+    table_columns(t, cols);
+    ob->f = table_stream(t);
+    for (int k = 0; k < ns; k++)
+        for (int b = 0; b < res.n_blk; b++) {
+            int a0 = res.blk_first[b], a1 = res.blk_first[b + 1];
+            double tot = 0.0;
+            ob_row(ob);
+            ob_long(ob, run.step[k]);
+            ob_ilong(ob, b);
+            ob_ilong(ob, a0);
+            ob_ilong(ob, a1 - 1);
+            ob_g(ob, res.blk_share[(size_t)k * res.n_blk + b]);
+            for (int p = 0; p < S; p++) {
+                double K = 0.0;
+                for (int a = a0; a < a1; a++)
+                    K += res.K[((size_t)k * S + p) * r + a];
+                tot += K;
+                ob_g(ob, K);
+            }
+            ob_g(ob, tot);
+            ob_g(ob, res.s[a0]);
+            ob_nl(ob);
+        }
+    ob_flush(ob);
+    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
+    if (rc != CS_OK && !failed) goto done;
+
     /* ---- angles.dat ---- */
     t = table_open(out, "angles.dat", o);
     if (!t) {
@@ -304,8 +374,9 @@ static int run_analyze(const opts *o)
         from_engine = !from_hidden && m->n_units > 0 && run.sv_src[0];
     int have_rsv = from_hidden || from_engine;
     long n_fused = 0, n_single = 0, n_dead = 0, rsv_last_step = -1;
+    int nh = from_hidden ? m->n_hidden : from_engine ? m->n_units : 0; /* units the RSV is computed for */
     if (have_rsv) {
-        int nh = from_hidden ? m->n_hidden : m->n_units, na = m->n_in[0], nb = m->n_in[1];
+        int na = m->n_in[0], nb = m->n_in[1];
         int conditional = rsv_var == 1 && from_hidden;
         double *Ca = util_malloc((size_t)na * na * sizeof *Ca),
                *Cb = util_malloc((size_t)nb * nb * sizeof *Cb);
@@ -470,9 +541,25 @@ static int run_analyze(const opts *o)
                       analyze_half_step(ns, run.step, kser));
         }
     }
+    table_row(t, "n_blocks %d", res.n_blk);
+    for (int b = 0; b < res.n_blk; b++) { /* degenerate blocks only: a block of one mode is its mode */
+        int a0 = res.blk_first[b], a1 = res.blk_first[b + 1];
+        if (a1 - a0 < 2) continue;
+        size_t kl = (size_t)(ns > 0 ? ns - 1 : 0);
+        double tot = 0.0;
+        table_row(t, "share_b_m%d_%d %.17g", a0, a1 - 1, ns > 0 ? res.blk_share[kl * res.n_blk + b] : NAN);
+        for (int p = 0; p < S; p++) {
+            double K = 0.0;
+            for (int a = a0; a < a1; a++)
+                K += ns > 0 ? res.K[(kl * S + p) * r + a] : NAN;
+            tot += K;
+            table_row(t, "K_%c_m%d_%d %.17g", snap_src_name(p), a0, a1 - 1, K);
+        }
+        table_row(t, "K_total_m%d_%d %.17g", a0, a1 - 1, tot);
+    }
     if (have_rsv) {
         table_row(t, "rsv_step %ld", rsv_last_step);
-        table_row(t, "n_units %d", m->n_hidden);
+        table_row(t, "n_units %d", nh);
         table_row(t, "n_fused %ld", n_fused);
         table_row(t, "n_single %ld", n_single);
         table_row(t, "n_dead %ld", n_dead);
@@ -491,7 +578,8 @@ done:
 const cmd_def cmd_analyze = {
     "analyze",
     "per-source singular values, tracked mode shares, inhibition and RSV of a run's snapshots",
-    "examples:\n  critsim analyze runs/fig2                  # writes svd.dat share.dat angles.dat "
+    "examples:\n  critsim analyze runs/fig2                  # writes svd.dat share.dat share_blocks.dat "
+    "angles.dat "
     "summary.dat "
     "(+ rsv.dat rsv_hist.dat)\n  critsim analyze runs/fig2 --rsv-steps 0,150,last\n",
     specs,

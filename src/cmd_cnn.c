@@ -53,7 +53,7 @@ static const opt_spec specs[] = {
     {"augment", OPT_FLAG, "false", "random translation up to --shift px and random horizontal flip"},
     {"shift", OPT_INT, "4", "largest translation of --augment in pixels"},
     {"deficit", OPT_MULTI, NULL,
-     "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P"},
+     "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P, dissociate"},
     {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit"},
     {"bn-batches", OPT_INT, "20", "training batches of the BN re-estimation before each test (0: all)"},
     {"checkpoint-every", OPT_INT, "0",
@@ -91,6 +91,8 @@ static const char usage[] =
     "  --rsv-layer in sv_a.npy/sv_b.npy); two-source runs add test_acc_a test_acc_b test_loss_a test_loss_b\n"
     "  info_a info_b to epochs.dat (only that source present; info = log2(n_class) - loss/ln 2 bits);\n"
     "  --fisher-every K writes fisher.dat (epoch total L1 ... Ln, Fisher trace per weight layer).\n"
+    "dissociate@S-E (two sources): source b of each training image comes from another image of its\n"
+    "  batch (a seeded cyclic permutation per batch and epoch); the label follows source a.\n"
     "examples:\n"
     "  critsim cnn --data fashion-mnist --train-subset 10000 --epochs 3 --seed 1 --out runs/fm\n"
     "  critsim cnn --arch split --deficit blur:b:4@0-20 --epochs 40 --checkpoint-every 10 --out runs/blur\n"

@@ -10,7 +10,8 @@
  *                  --sv-top) of each pathway's end-to-end map and of the total map
  *   DIR/weights_P_L.npy  final W^P_L (out x in), P = a, b, ..., L = 1..D
  *   DIR/snap/      per-source maps at recorded steps (snap.h)
- *   DIR/final.dat  final_loss, test_loss, share_b_m0, ... (two or more pathways: K_b / sum_p K_p)
+ *   DIR/final.dat  final_loss, test_loss, share_b_m0, ... (two or more pathways: K_b / sum_p K_p),
+ *                  share_b_mF_L for each block F..L of degenerate target modes (K summed over the block)
  * Time for the gradient flow is step * lr; rows are written at the same steps as GD would.
  * --switch-sweep T1,T2,... runs one trunk (no switch) to max T and, at each T, a branch with
  * switch@T for --continue more steps into DIR/switch_T/ (same files); DIR/switch_sweep.dat lists
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analyze.h"
 #include "deficit.h"
 #include "dln.h"
 #include "linalg.h"
@@ -366,9 +368,13 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         const task *t = r->t;
         int rk = t->rank, nz = target_modes(t);
         int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
-        const char **keys = util_malloc((size_t)(2 + nsh) * sizeof *keys);
-        double *vals = util_malloc((size_t)(2 + nsh) * sizeof *vals);
-        char(*kb)[32] = util_malloc((size_t)(nsh + 1) * sizeof *kb);
+        /* blocks of degenerate modes (analyze.h): their per-mode shares depend on the SVD basis, the
+         * share summed over the block (share_b_mF_L) does not */
+        int *bf = util_malloc((size_t)(nsh + 1) * sizeof *bf);
+        int nb = analyze_blocks(nsh, t->s, ANALYZE_DEGEN_RTOL, bf), nk = 2 + nsh;
+        const char **keys = util_malloc((size_t)(2 + 2 * nsh) * sizeof *keys);
+        double *vals = util_malloc((size_t)(2 + 2 * nsh) * sizeof *vals);
+        char(*kb)[48] = util_malloc((size_t)(2 * nsh + 1) * sizeof *kb);
         keys[0] = "final_loss";
         vals[0] = r->final_loss;
         keys[1] = "test_loss";
@@ -377,11 +383,18 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
             double sum = 0;
             for (int p = 0; p < d->n_chain; p++)
                 sum += r->K[p * rk + a];
-            snprintf(kb[a], 32, "share_b_m%d", a);
+            snprintf(kb[a], sizeof kb[a], "share_b_m%d", a);
             keys[2 + a] = kb[a];
             vals[2 + a] = sum != 0 ? r->K[rk + a] / sum : NAN;
         }
-        if (rc == CS_OK) rc = table_write_outcomes(r->dir, r->o, 2 + nsh, keys, vals);
+        for (int b = 0; b < nb; b++)
+            if (bf[b + 1] - bf[b] > 1) {
+                snprintf(kb[nk - 2], sizeof kb[nk - 2], "share_b_m%d_%d", bf[b], bf[b + 1] - 1);
+                keys[nk] = kb[nk - 2];
+                vals[nk++] = analyze_block_share_b(d->n_chain, r->K, rk, bf[b], bf[b + 1]);
+            }
+        if (rc == CS_OK) rc = table_write_outcomes(r->dir, r->o, nk, keys, vals);
+        free(bf);
         free(keys);
         free(vals);
         free(kb);

@@ -30,7 +30,11 @@
  * zero padding, horizontal flip; skipped during `noise`, as in the lineage code) -> vertical flip ->
  * each active blur (whole image, or source P's columns taken from the blurred whole image, E.13) ->
  * views (ZERO or CROP) -> remove:P zeroes source P's channels -> random zeroing of one source
- * (cfg.rand_zero); labels -> fixed permutation.
+ * (cfg.rand_zero); labels -> fixed permutation.  Then, per batch, `dissociate` (source dissociation of
+ * Kleinman, Achille & Soatto, CVPR 2023): sample i keeps its source a and its label and receives
+ * source b of sample sigma(i) != i of the same batch, sigma a cyclic permutation drawn from (seed,
+ * epoch, batch).  (Their code also draws the target from a's or b's image with probability 1/2 and
+ * trains per-source heads; here the label always follows a and the network keeps its one head.)
  *
  * Non-goals: on-disk caching, PIL's uint8 rounding between the two resampling passes, threads.
  * A data_pipe is not thread-safe (one scratch image).
@@ -49,7 +53,7 @@
 
 /* ---- counter-based random numbers ------------------------------------------------------------ */
 
-enum { RNG_SHUFFLE = 1, RNG_AUG = 2, RNG_LABELS = 3, RNG_NOISE = 4, RNG_ZERO = 5 };
+enum { RNG_SHUFFLE = 1, RNG_AUG = 2, RNG_LABELS = 3, RNG_NOISE = 4, RNG_ZERO = 5, RNG_DISSOC = 6 };
 
 static inline uint64_t mix64(uint64_t z)
 {
@@ -475,8 +479,9 @@ struct data_pipe {
     int ndef;
     pdef def[DEFICIT_MAX];
     int active[DEFICIT_MAX]; /* indices into def active in the current epoch */
-    int nactive, noise_on, flip_on, labels_on;
+    int nactive, noise_on, flip_on, labels_on, dissoc_on;
     int epoch, nbatch;
+    int *sigma;     /* (batch) derangement of `dissociate` for the current batch */
     int *perm;      /* (n) sample order of the epoch */
     int lperm[256]; /* class permutation of `labels` */
     float *work;    /* (c x h x w) */
@@ -484,7 +489,7 @@ struct data_pipe {
     float *tmp;     /* blur scratch */
 };
 
-static const char SUPPORTED[] = "blur, flip, labels, noise, remove";
+static const char SUPPORTED[] = "blur, flip, labels, noise, remove, dissociate";
 
 data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const deficit_list *defs,
                            uint64_t seed)
@@ -565,6 +570,21 @@ data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const def
         case DEF_REMOVE:
             rc = deficit_arg_source(d, 0, cfg->n_src, &q->src);
             break;
+        case DEF_DISSOCIATE:
+            if (cfg->n_src != 2)
+                rc = util_seterr(CS_EUSAGE,
+                                 "deficit '%s': dissociate pairs source a with source b of another image; it "
+                                 "needs --sources 2",
+                                 d->text);
+            else if (cfg->batch < 2)
+                rc = util_seterr(CS_EUSAGE,
+                                 "deficit '%s': dissociate takes source b from another image of the batch; "
+                                 "use --batch 2 or more",
+                                 d->text);
+            else if (d->nargs)
+                rc = util_seterr(
+                    CS_EUSAGE, "deficit '%s': dissociate takes no arguments (write dissociate@S-E)", d->text);
+            break;
         case DEF_FLIP:
         case DEF_LABELS:
         case DEF_NOISE:
@@ -584,6 +604,7 @@ data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const def
     }
     size_t img = (size_t)p->c * p->h * p->w;
     p->perm = util_malloc((size_t)train->n * sizeof(int));
+    p->sigma = util_malloc((size_t)cfg->batch * sizeof(int));
     p->work = util_malloc(img * sizeof(float));
     p->blurred = util_malloc(img * sizeof(float));
     p->tmp = util_malloc(((size_t)p->c * kmax * kmax + (size_t)p->c * p->h * kmax) * sizeof(float));
@@ -604,6 +625,7 @@ void data_pipe_free(data_pipe *p)
 {
     if (!p) return;
     free(p->perm);
+    free(p->sigma);
     free(p->work);
     free(p->blurred);
     free(p->tmp);
@@ -630,7 +652,7 @@ int data_pipe_epoch(data_pipe *p, int epoch)
         p->perm[i] = p->perm[j];
         p->perm[j] = t;
     }
-    p->nactive = p->noise_on = p->flip_on = p->labels_on = 0;
+    p->nactive = p->noise_on = p->flip_on = p->labels_on = p->dissoc_on = 0;
     for (int i = 0; i < p->ndef; i++) {
         const pdef *q = &p->def[i];
         if (epoch < q->start || epoch >= q->end) continue;
@@ -640,6 +662,8 @@ int data_pipe_epoch(data_pipe *p, int epoch)
             p->flip_on = 1;
         else if (q->kind == DEF_LABELS)
             p->labels_on = 1;
+        else if (q->kind == DEF_DISSOCIATE)
+            p->dissoc_on = 1;
         else
             p->active[p->nactive++] = i; /* blur, remove: applied in the order given */
     }
@@ -692,6 +716,34 @@ static void noise_image(const data_pipe *p, int j, float *out)
         out[q] = (float)(r * cos(a));
         if (q + 1 < sz) out[q + 1] = (float)(r * sin(a));
     }
+}
+
+/* `dissociate`: sample i of batch b receives source b's channels of sample sigma(i), sigma a cyclic
+ * permutation of the batch drawn with Sattolo's algorithm from (seed, epoch, batch), so sigma(i) != i
+ * for every i (a derangement) and the batch is a pure function of its counters.  Source a and the
+ * label stay: the label follows source a.  In place along the single cycle of sigma, with one view
+ * of scratch (p->blurred). */
+static void dissociate(data_pipe *p, int b, float *x)
+{
+    int B = p->cfg.batch;
+    long view = (long)p->c * p->h * p->wv, out = (long)p->chans * p->h * p->wv;
+    int *s = p->sigma;
+    for (int i = 0; i < B; i++)
+        s[i] = i;
+    for (int i = B - 1; i > 0; i--) {
+        int j =
+            (int)(hash4(p->seed, RNG_DISSOC, (uint64_t)p->epoch, (uint64_t)b * (uint64_t)B + (uint64_t)i) %
+                  (uint64_t)i);
+        int t = s[i];
+        s[i] = s[j];
+        s[j] = t;
+    }
+    float *tmp = p->blurred;
+    memcpy(tmp, x + view, (size_t)view * sizeof(float)); /* source b of sample 0 */
+    int j = 0;
+    for (int k = s[0]; k != 0; j = k, k = s[k])
+        memcpy(x + j * out + view, x + k * out + view, (size_t)view * sizeof(float));
+    memcpy(x + j * out + view, tmp, (size_t)view * sizeof(float));
 }
 
 void data_pipe_batch(data_pipe *p, int b, float *x, int *y)
@@ -763,6 +815,7 @@ void data_pipe_batch(data_pipe *p, int b, float *x, int *y)
         }
         y[i] = p->labels_on ? p->lperm[label] : label;
     }
+    if (p->dissoc_on) dissociate(p, b, x);
 }
 
 void data_views(const data_pipe *p, const data_set *d, int first, int count, float *x, int *y)

@@ -12,7 +12,7 @@ near() { if awk -v g="$1" -v w="$2" -v t="$3" 'BEGIN { d = g - w; if (d < 0) d =
 
 fresh r1
 expect_exit 0 analyze-ok $CS analyze --run "$TMP/r1"
-for f in svd share angles rsv rsv_hist summary; do
+for f in svd share share_blocks angles rsv rsv_hist summary; do
   if [ -s "$TMP/r1/$f.dat" ]; then ok; else bad "missing $f.dat"; fi
 done
 expect_grep svd-columns '^# step source index sigma$' "$TMP/r1/svd.dat"
@@ -20,6 +20,10 @@ expect_grep share-columns '^# step mode share_b inhibition' "$TMP/r1/share.dat"
 expect_grep rsv-columns '^# step unit rsv' "$TMP/r1/rsv.dat"
 expect_grep rsv-sign 'RSV = \(SV_b - SV_a\)/\(SV_a \+ SV_b\)' "$TMP/r1/rsv.dat"
 expect_grep provenance '^# command: critsim analyze --run' "$TMP/r1/share.dat"
+# s = (4, 2): no degenerate modes; share_blocks.dat then has one block per mode, equal to share.dat
+expect_grep degenerate-none '^# degenerate modes: none' "$TMP/r1/share.dat"
+expect_grep blocks-columns '^# step block first last share_b K_a K_b K_total s$' "$TMP/r1/share_blocks.dat"
+near "$(awk '!/^#/ && $1 == 40 && $2 == 0 { print $5 }' "$TMP/r1/share_blocks.dat")" 0.25 1e-12 block-share-single
 # planted values (make_fixture.py): exact up to a few roundings -> 1e-12
 S="$TMP/r1/summary.dat"
 near "$(val "$S" share_b_m0)" 0.25 1e-12 share_b_m0
@@ -30,6 +34,7 @@ near "$(val "$S" half_step_m0)" 20 1e-9 half_step_m0
 near "$(val "$S" n_fused)" 1 0 n_fused
 near "$(val "$S" n_single)" 2 0 n_single
 near "$(val "$S" n_dead)" 1 0 n_dead
+near "$(val "$S" n_units)" 4 0 n_units-hidden
 # svd.dat: total map's top singular value at step 40 = sqrt(2 (3^2 + 1^2)) = sqrt 20
 near "$(awk '!/^#/ && $1 == 40 && $2 == "total" && $3 == 0 { print $4 }' "$TMP/r1/svd.dat")" 4.47213595499958 1e-12 svd-total
 # rsv.dat: unit 0 -> -1, unit 1 -> +1, unit 2 -> 0 at step 40
@@ -103,6 +108,12 @@ if $CS flow --help >/dev/null 2>&1; then
   near "$d" 0 1e-12 flow-K-vs-modes
   near "$(val "$TMP/fl/summary.dat" share_b_m0)" 0 0.05 flow-early-gate-share
   near "$(val "$TMP/fl/summary.dat" share_b_m0)" "$(val "$TMP/fl/final.dat" share_b_m0)" 1e-12 flow-final-share
+  # the hierarchical task's s = sqrt3, sqrt3 and 1, 1, 1, 1 are degenerate blocks: named in every table,
+  # and the block share of analyze equals the one flow writes to final.dat
+  expect_grep degenerate-hier '^# degenerate modes: 2-3 \(s = 1.7320508\), 4-7 \(s = 1\);' "$TMP/fl/summary.dat"
+  near "$(val "$TMP/fl/summary.dat" share_b_m4_7)" "$(val "$TMP/fl/final.dat" share_b_m4_7)" 1e-12 flow-block-share
+  near "$(val "$TMP/fl/summary.dat" share_b_m2_3)" "$(val "$TMP/fl/final.dat" share_b_m2_3)" 1e-12 flow-block-share23
+  if [ "$(awk '!/^#/ && $1 == 400 && $2 == 3 { print $3 "-" $4 }' "$TMP/fl/share_blocks.dat")" = 4-7 ]; then ok; else bad "share_blocks.dat: block 3 is not modes 4-7"; fi
 else
   echo "  (critsim flow not built: integration checks skipped)"
 fi

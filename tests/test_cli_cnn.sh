@@ -51,6 +51,16 @@ expect_exit 0 split-run $CS cnn $TINY --epochs 2 --arch split --fusion concat --
   --deficit blur:b:4@0-1 --augment --checkpoint-every 1 --out "$TMP/s"
 [ -f "$TMP/s/ckpt_1.bin" ] && ok || bad "split-run: no ckpt_1.bin"
 
+# dissociate: source b from another image of the batch; needs two sources, takes no arguments
+expect_exit 0 dissociate $CS cnn $TINY --epochs 2 --arch split --deficit dissociate@0-1 --seed 2 --out "$TMP/dis"
+expect_exit 0 dissociate-rerun $CS cnn $TINY --epochs 2 --arch split --deficit dissociate@0-1 --seed 2 --out "$TMP/dis2"
+[ "$(cols "$TMP/dis/epochs.dat")" = "$(cols "$TMP/dis2/epochs.dat")" ] && ok || bad "dissociate: reruns differ"
+expect_exit 0 dissociate-none $CS cnn $TINY --epochs 2 --arch split --seed 2 --out "$TMP/dis0"
+[ "$(cols "$TMP/dis/epochs.dat" | head -n 1)" != "$(cols "$TMP/dis0/epochs.dat" | head -n 1)" ] && ok || bad "dissociate: epoch 1 equals the clean run"
+expect_exit 2 dissociate-one-source $CS cnn $TINY --sources 1 --deficit dissociate@0-1 --out "$TMP/x"
+expect_grep dissociate-one-source-msg 'sources 2' "$TMP/err"
+expect_exit 2 dissociate-arg $CS cnn $TINY --deficit dissociate:b@0-1 --out "$TMP/x"
+
 # resumption: 2 epochs, then --resume to 4 == 4 epochs straight
 expect_exit 0 full-4 $CS cnn $TINY --epochs 4 --seed 5 --deficit flip@0-2 --out "$TMP/full"
 expect_exit 0 part-2 $CS cnn $TINY --epochs 2 --seed 5 --deficit flip@0-2 --out "$TMP/part"

@@ -90,7 +90,9 @@ expect_exit 1 sweep-diverge $CS flow $SW --lr 40 --switch-sweep 1,2 --continue 2
 # a latent task of k = 3 has 3 modes: final.dat and the snapshot carry shares of those only (the other
 # singular values are rounding of 0, whose split between pathways means nothing)
 expect_exit 0 latent-modes $CS flow --task latent --latent-dim 3 --n-out 6 --redundancy 0 --steps 50 --out "$D/latm"
-[ "$(grep -c '^share_b_m' "$D/latm/final.dat")" = 3 ] && ok || bad "latent k = 3: want 3 share keys in final.dat"
+[ "$(grep -c '^share_b_m[0-9]* ' "$D/latm/final.dat")" = 3 ] && ok || bad "latent k = 3: want 3 share keys in final.dat"
+# ... which are one degenerate block (equal singular values): its share summed over the block, too
+[ "$(grep -c '^share_b_m0_2 ' "$D/latm/final.dat")" = 1 ] && ok || bad "latent k = 3: want the block key share_b_m0_2"
 expect_grep "latent snapshot rank" '^# rank = 3$' "$D/latm/snap/index.dat"
 # latent task with input deficits, fused and per-source pathways
 expect_exit 0 latent $CS flow --task latent --latent-dim 3 --n-out 4 --redundancy 0.3 --synergy 0.2 --noise-var 0.1,0.2 \

@@ -786,6 +786,84 @@ static void test_deficits(void)
     data_free(&d);
 }
 
+/* dissociate: within a batch, sample i keeps source a and its label and gets source b of another
+ * sample of the same batch (a derangement); a pure function of (seed, epoch, batch). */
+static void test_dissociate(void)
+{
+    data_set d;
+    int n = 40, c = 1, h = 6, w = 6, B = 8;
+    fake_set(&d, n, c, h, w);
+    for (int views = 0; views < 2; views++) {
+        data_cfg cfg = {.n_src = 2, .views = views, .batch = B, .augment = 1, .shift = 1, .n_noise = 0};
+        deficit_list l = defs_of("dissociate@1-3", NULL);
+        data_pipe *p = data_pipe_alloc(&d, &cfg, &l, 11), *q = data_pipe_alloc(&d, &cfg, NULL, 11),
+                  *p2 = data_pipe_alloc(&d, &cfg, &l, 11);
+        CHECK(p && q && p2);
+        int C, H, W;
+        data_pipe_shape(p, &C, &H, &W);
+        long sz = (long)C * H * W, view = sz / 2;
+        float *x = malloc(sizeof(float) * B * sz), *xc = malloc(sizeof(float) * B * sz),
+              *x2 = malloc(sizeof(float) * B * sz);
+        int y[8], yc[8], y2[8];
+        int okperm = 1, oka = 1, oky = 1, okdet = 1, nsig = 0, differs = 0;
+        int first[8];
+        for (int e = 0; e < 4; e++) {
+            int nb = data_pipe_epoch(p, e);
+            data_pipe_epoch(q, e);
+            data_pipe_epoch(p2, 3 - e); /* another epoch in between: batches must not depend on it */
+            data_pipe_epoch(p2, e);
+            for (int b = nb - 1; b >= 0; b--) { /* any batch order */
+                data_pipe_batch(p, b, x, y);
+                data_pipe_batch(q, b, xc, yc);
+                data_pipe_batch(p2, b, x2, y2);
+                okdet &= memcmp(x, x2, sizeof(float) * B * sz) == 0 && memcmp(y, y2, sizeof y) == 0;
+                oky &= memcmp(y, yc, sizeof y) == 0; /* labels follow source a */
+                int sig[8], hit[8] = {0};
+                for (int i = 0; i < B; i++) {
+                    oka &= memcmp(x + i * sz, xc + i * sz, sizeof(float) * view) == 0;
+                    sig[i] = -1;
+                    for (int k = 0; k < B; k++)
+                        if (memcmp(x + i * sz + view, xc + k * sz + view, sizeof(float) * view) == 0)
+                            sig[i] = k;
+                    if (e < 1 || e >= 3) { /* outside the window: the clean batch */
+                        okperm &= sig[i] == i;
+                        continue;
+                    }
+                    okperm &= sig[i] >= 0 && sig[i] != i; /* b comes from another image of the batch */
+                    if (sig[i] >= 0) hit[sig[i]]++;
+                }
+                if (e < 1 || e >= 3) continue;
+                for (int k = 0; k < B; k++)
+                    okperm &= hit[k] == 1; /* every b-view used once: a permutation */
+                if (nsig++ == 0)
+                    memcpy(first, sig, sizeof first);
+                else
+                    differs |= memcmp(first, sig, sizeof first) != 0;
+            }
+        }
+        CHECK(okperm);
+        CHECK(oka);
+        CHECK(oky);
+        CHECK(okdet);
+        CHECK(differs); /* the derangement is redrawn per batch and epoch */
+        CHECK(nsig == 2 * (n / B));
+        data_pipe_free(p);
+        data_pipe_free(q);
+        data_pipe_free(p2);
+        free(x);
+        free(xc);
+        free(x2);
+    }
+    /* usage errors: one source, batch 1 */
+    deficit_list l = defs_of("dissociate@0-3", NULL);
+    data_cfg c1 = {.n_src = 1, .views = DATA_VIEWS_ZERO, .batch = 4};
+    CHECK(data_pipe_alloc(&d, &c1, &l, 1) == NULL && strstr(util_errmsg(), "--sources 2"));
+    c1.n_src = 2;
+    c1.batch = 1;
+    CHECK(data_pipe_alloc(&d, &c1, &l, 1) == NULL && strstr(util_errmsg(), "--batch 2"));
+    data_free(&d);
+}
+
 static void test_augment(void)
 {
     data_set d;
@@ -873,6 +951,7 @@ int main(void)
     test_blur_ref();
     test_pipe();
     test_deficits();
+    test_dissociate();
     test_augment();
     test_real_fmnist();
     char cmd[400];
