@@ -1,8 +1,13 @@
 /* train.h - the CNN training loop: SGD with momentum and weight decay over epochs, batch-norm
  * re-estimation before every evaluation, per-epoch table, checkpoints and resumption.
  *
- * Schedule: epoch e = 0, 1, ..., epochs-1 uses lr_e = lr0 * decay^e (the global epoch index, also
- * after a deficit ends or when a run branches from a checkpoint).  After each epoch the batch-norm
+ * Schedules (epoch e = 0, 1, ..., epochs-1 is the global epoch index, also after a deficit ends or
+ * when a run branches from a checkpoint):
+ *   decay    lr_e = lr0 * decay^e
+ *   restart  lr_e = lr0 * decay^e for e < R, lr0 * decay^(e - R) for e >= R, R = restart_at (the
+ *            epoch the last deficit ends; R = 0, no deficit, is the decay schedule exactly)
+ *   cyclic   lr_e = lr0 * (1 + cos(pi * (e mod N) / N)) / 2, cosine cycles of N = cycle epochs
+ *            (lr0 at the first epoch of every cycle; decay unused).  After each epoch the batch-norm
  * running statistics are re-estimated on `bn_batches` training batches of that epoch (the official
  * code's dry run; cumulative average), then the test set is evaluated with them.
  *
@@ -63,6 +68,8 @@ typedef struct {
     int src_eval;      /* two sources: per-source test columns in epochs.dat every epoch */
 } train_meas;
 
+enum { TRAIN_DECAY = 0, TRAIN_RESTART = 1, TRAIN_CYCLIC = 2 };
+
 typedef struct {
     int epochs;
     double lr0, momentum, wd, decay;
@@ -73,8 +80,15 @@ typedef struct {
     int progress;       /* progress bar on stderr */
     uint64_t seed;
     const char *out; /* run folder */
+    /* Added after the first version (trailing; zero = the decay schedule): */
+    int schedule;    /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
+    int restart_at;  /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
+    int cycle;       /* cyclic: N >= 1 */
     train_meas meas; /* snapshots, RSV, Fisher, per-source columns */
 } train_cfg;
+
+/* The learning rate of epoch e (0-based) under cfg's schedule (formulas above). */
+double train_lr(const train_cfg *cfg, int e);
 
 typedef struct {
     double lr, train_loss, train_acc, test_loss, test_acc, seconds;

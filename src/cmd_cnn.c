@@ -46,10 +46,14 @@ static const opt_spec specs[] = {
     {"views", OPT_STRING, "zero",
      "two sources: zero (the other half zeroed, full width) or crop (half width)"},
     {"batch", OPT_INT, "64", "batch size (the last partial batch of an epoch is dropped)"},
-    {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr = lr0 * decay^epoch)"},
+    {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr per epoch: see --schedule)"},
     {"momentum", OPT_DOUBLE, "0.9", "SGD momentum"},
     {"wd", OPT_DOUBLE, "5e-4", "weight decay"},
-    {"decay", OPT_DOUBLE, "0.97", "learning-rate decay per epoch"},
+    {"decay", OPT_DOUBLE, "0.97", "learning-rate decay per epoch (schedules decay and restart)"},
+    {"schedule", OPT_STRING, "decay",
+     "learning rate per epoch: decay|restart|cyclic (formulas below; restart: back to lr0 when the last "
+     "deficit ends)"},
+    {"cycle", OPT_INT, "10", "epochs N of one cosine cycle of --schedule cyclic"},
     {"augment", OPT_FLAG, "false", "random translation up to --shift px and random horizontal flip"},
     {"shift", OPT_INT, "4", "largest translation of --augment in pixels"},
     {"deficit", OPT_MULTI, NULL,
@@ -84,8 +88,12 @@ static const char usage[] =
     "  10000 training images and 3 epochs reach about 0.84 test accuracy in 13-15 s on 2 cores)\n"
     "split: each source runs conv W and the first --fuse-after stages in its own pathway; pathways are\n"
     "  summed or concatenated, then the remaining stages, conv1x1, pooling and the joint linear head.\n"
-    "schedule: SGD, lr = lr0 * decay^epoch over the global epoch index; BN statistics are re-estimated on\n"
-    "  training batches before every test.  Test data are always clean.\n"
+    "schedule: SGD; the learning rate of epoch e (0-based global epoch index, also after a branch) is\n"
+    "  decay:   lr0 * decay^e\n"
+    "  restart: lr0 * decay^e for e < R, lr0 * decay^(e - R) for e >= R, R = the epoch the last deficit\n"
+    "           ends (0 without deficits: the decay schedule)\n"
+    "  cyclic:  lr0 * (1 + cos(pi * (e mod N) / N)) / 2, N = --cycle (cosine cycles, restarting at lr0)\n"
+    "  BN statistics are re-estimated on training batches before every test.  Test data are always clean.\n"
     "measurements: --snap-every K writes RUN/snap/ for critsim analyze (Jacobian of the logits w.r.t. each\n"
     "  source's own pixels over the probe set, its SVD at --snap-ref-epoch, and for two sources the RSV of\n"
     "  --rsv-layer in sv_a.npy/sv_b.npy); two-source runs add test_acc_a test_acc_b test_loss_a test_loss_b\n"
@@ -121,9 +129,9 @@ static void s_test(void *c, int first, int count, float *x, int *y)
 static int run(const opts *o)
 {
     long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
-        threads;
+        threads, cycle;
     double lr, mom, wd, decay;
-    int dsi, archi, fusi, viewi;
+    int dsi, archi, fusi, viewi, schedi;
     int rc;
     if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
         (rc = opts_long(o, "train-subset", 0, 100000000, &subset)) ||
@@ -142,7 +150,9 @@ static int run(const opts *o)
         (rc = opts_long(o, "noise-images", 1, 100000000, &nnoise)) ||
         (rc = opts_long(o, "bn-batches", 0, 100000000, &bnb)) ||
         (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) ||
-        (rc = opts_long(o, "threads", 1, 64, &threads)))
+        (rc = opts_long(o, "threads", 1, 64, &threads)) ||
+        (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &schedi)) ||
+        (rc = opts_long(o, "cycle", 1, 1000000, &cycle)))
         return rc;
     if (archi == 1 && sources != 2)
         return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
@@ -151,14 +161,18 @@ static int run(const opts *o)
                            depth, depth);
     deficit_list defs;
     if ((rc = deficit_parse_opts(o, "deficit", &defs)) != CS_OK) return rc;
-    long clean;
+    long clean, last = 0; /* the epoch the last deficit ends */
+    for (int i = 0; i < defs.n; i++)
+        if (defs.d[i].end > last) last = defs.d[i].end;
     if ((rc = opts_long(o, "clean-epochs", 0, 1000000, &clean))) return rc;
-    if (clean > 0) { /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
-        long last = 0;
-        for (int i = 0; i < defs.n; i++)
-            if (defs.d[i].end > last) last = defs.d[i].end;
+    if (clean > 0) /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
         epochs = last + clean;
-    }
+    if (epochs > 1000000)
+        return util_seterr(
+            CS_EUSAGE,
+            "the last deficit ends at epoch %ld: with --clean-epochs %ld that is %ld epochs (at "
+            "most 1000000); end it earlier",
+            last, clean, epochs);
     const char *dir = opts_str(o, "data-dir"), *out = opts_str(o, "out"), *branch = opts_str(o, "branch");
     if (!out || !*out) return util_seterr(CS_EUSAGE, "--out needs a folder name");
     const char *dname = dsi == 0 ? "fashion-mnist" : "cifar10";
@@ -279,6 +293,9 @@ static int run(const opts *o)
                     .progress = !opts_flag(o, "quiet") && isatty(2),
                     .seed = (uint64_t)seed,
                     .out = out,
+                    .schedule = schedi,
+                    .restart_at = last < 1000000 ? (int)last : 1000000, /* >= epochs: never */
+                    .cycle = (int)cycle,
                     .meas = tm};
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;

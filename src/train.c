@@ -1,10 +1,11 @@
 /* train.c - epochs of SGD on a cnn, evaluation with re-estimated batch-norm statistics, the
  * per-epoch table and checkpoints (see include/train.h).
  *
- * Mathematics: PyTorch SGD (g = grad + wd w; m = mu m + g; w -= lr_e m) with lr_e = lr0 decay^e for
- * epoch e; train_loss is the mean of the training-mode batch losses of the epoch (batch statistics,
- * deficits and augmentation active), test figures use clean test images and running statistics
- * re-estimated on the epoch's first bn_batches training batches.
+ * Mathematics: PyTorch SGD (g = grad + wd w; m = mu m + g; w -= lr_e m) with lr_e of epoch e from
+ * the schedule (train.h: decay lr0 decay^e; restart lr0 decay^(e - R) from epoch R on; cyclic
+ * lr0 (1 + cos(pi (e mod N) / N)) / 2); train_loss is the mean of the training-mode batch losses of
+ * the epoch (batch statistics, deficits and augmentation active), test figures use clean test
+ * images and running statistics re-estimated on the epoch's first bn_batches training batches.
  * Non-goals: early stopping, validation splits, mid-epoch resumption (a run killed mid-epoch
  * restarts that epoch from the last checkpoint, which gives the same result).
  */
@@ -497,6 +498,22 @@ static int meas_open(meas *ms, cnn *net, const train_cfg *cfg, const train_sourc
     return rc;
 }
 
+/* ---- schedule ------------------------------------------------------------------------------------------ */
+
+double train_lr(const train_cfg *cfg, int e)
+{
+    switch (cfg->schedule) {
+    case TRAIN_RESTART:
+        return cfg->lr0 * pow(cfg->decay, e < cfg->restart_at ? e : e - cfg->restart_at);
+    case TRAIN_CYCLIC: {
+        int n = cfg->cycle > 0 ? cfg->cycle : 1;
+        return cfg->lr0 * (1 + cos(3.14159265358979323846 * (double)(e % n) / n)) / 2;
+    }
+    default:
+        return cfg->lr0 * pow(cfg->decay, e);
+    }
+}
+
 /* ---- tables -------------------------------------------------------------------------------------------- */
 
 static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int first, int done,
@@ -506,8 +523,20 @@ static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int
     if (!t) return CS_EUSAGE;
     const cnn_cfg *c = &net->cfg;
     int two = cfg->meas.src_eval;
-    table_meta(t, "method: SGD momentum %g weight decay %g, lr = %g * %g^epoch, batch %d, threads %d",
-               cfg->momentum, cfg->wd, cfg->lr0, cfg->decay, c->batch, c->threads);
+    char lr[200];
+    if (cfg->schedule == TRAIN_RESTART)
+        snprintf(lr, sizeof lr, "lr = %g * %g^epoch before epoch %d, %g * %g^(epoch - %d) from it on",
+                 cfg->lr0, cfg->decay, cfg->restart_at, cfg->lr0, cfg->decay, cfg->restart_at);
+    else if (cfg->schedule == TRAIN_CYCLIC)
+        snprintf(lr, sizeof lr, "lr = %g * (1 + cos(pi * (epoch mod %d) / %d)) / 2", cfg->lr0, cfg->cycle,
+                 cfg->cycle);
+    else
+        snprintf(lr, sizeof lr, "lr = %g * %g^epoch", cfg->lr0, cfg->decay);
+    table_meta(t, "method: SGD momentum %g weight decay %g, %s, batch %d, threads %d", cfg->momentum, cfg->wd,
+               lr, c->batch, c->threads);
+    static const char *const sched[] = {"decay", "restart", "cyclic"};
+    table_meta(t, "schedule: %s (epoch in the formula = the row's epoch - 1, the epoch the lr was used in)",
+               sched[cfg->schedule >= 0 && cfg->schedule <= 2 ? cfg->schedule : 0]);
     table_meta(t, "network: %s width %d depth %d%s, %ld parameters, %.4g forward multiply-adds per image",
                c->arch == CNN_FUSED ? "fused" : "split", c->width, c->depth,
                c->arch == CNN_SPLIT ? (c->fusion == CNN_FUSE_SUM ? " fusion sum" : " fusion concat") : "",
@@ -629,7 +658,7 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
             rc = r2;
     }
     for (int e = done; rc == CS_OK && !fail && e < cfg->epochs; e++) {
-        double t0 = util_now(), lr = cfg->lr0 * pow(cfg->decay, e), sl = 0;
+        double t0 = util_now(), lr = train_lr(cfg, e), sl = 0;
         long hits = 0, seen = 0;
         int nbatch = src->epoch(src->ctx, e);
         for (int b = 0; b < nbatch; b++) {

@@ -61,6 +61,30 @@ expect_exit 2 dissociate-one-source $CS cnn $TINY --sources 1 --deficit dissocia
 expect_grep dissociate-one-source-msg 'sources 2' "$TMP/err"
 expect_exit 2 dissociate-arg $CS cnn $TINY --deficit dissociate:b@0-1 --out "$TMP/x"
 
+# --schedule: the lr column (epoch e = row - 1) equals the formula to the table's 9 digits (relative
+# 1e-8 > the 5e-9 rounding of %.9g); restart without a deficit is the decay schedule, bit for bit
+lrcheck() { # FILE AWK-FORMULA-OF-e: prints the rows whose lr differs
+  grep -v '^#' "$1" | awk -v OFS=' ' "{ e = \$1 - 1; pi = atan2(0, -1); f = $2; d = \$2 - f; if (d < 0) d = -d; if (d > 1e-8 * f) print }"
+}
+expect_exit 0 sched-decay $CS cnn $TINY --epochs 5 --lr 0.05 --decay 0.9 --deficit flip@0-2 --out "$TMP/sd"
+[ -z "$(lrcheck "$TMP/sd/epochs.dat" '0.05 * 0.9 ^ e')" ] && ok || bad "schedule decay: lr column is not 0.05*0.9^e"
+expect_grep sched-decay-header '^# schedule: decay' "$TMP/sd/epochs.dat"
+expect_exit 0 sched-restart $CS cnn $TINY --epochs 5 --lr 0.05 --decay 0.9 --deficit flip@0-2 --schedule restart --out "$TMP/sr"
+[ -z "$(lrcheck "$TMP/sr/epochs.dat" '0.05 * 0.9 ^ (e < 2 ? e : e - 2)')" ] && ok || bad "schedule restart: lr column is not 0.05*0.9^(e-2) after the deficit"
+expect_grep sched-restart-header '^# method: .*0.05 \* 0.9\^\(epoch - 2\) from it on' "$TMP/sr/epochs.dat"
+[ "$(cols "$TMP/sr/epochs.dat" | head -n 2)" = "$(cols "$TMP/sd/epochs.dat" | head -n 2)" ] && ok || bad "schedule restart: the deficit epochs differ from decay"
+[ "$(cols "$TMP/sr/epochs.dat" | sed -n 3p)" != "$(cols "$TMP/sd/epochs.dat" | sed -n 3p)" ] && ok || bad "schedule restart: no change after the deficit"
+expect_exit 0 sched-restart-none $CS cnn $TINY --epochs 3 --lr 0.05 --decay 0.9 --schedule restart --out "$TMP/sr0"
+expect_exit 0 sched-decay-none $CS cnn $TINY --epochs 3 --lr 0.05 --decay 0.9 --out "$TMP/sd0"
+[ "$(cols "$TMP/sr0/epochs.dat")" = "$(cols "$TMP/sd0/epochs.dat")" ] && ok || bad "schedule restart without deficit differs from decay"
+expect_exit 0 sched-cyclic $CS cnn $TINY --epochs 5 --lr 0.05 --schedule cyclic --cycle 3 --out "$TMP/sc"
+[ -z "$(lrcheck "$TMP/sc/epochs.dat" '0.05 * (1 + cos(pi * (e % 3) / 3)) / 2')" ] && ok || bad "schedule cyclic: lr column is not the cosine formula"
+expect_grep sched-cyclic-header '^# method: .*lr = 0.05 \* \(1 \+ cos\(pi \* \(epoch mod 3\) / 3\)\) / 2' "$TMP/sc/epochs.dat"
+[ "$(grep -vc '^#' "$TMP/sc/epochs.dat")" -eq 5 ] && ok || bad "schedule cyclic: want 5 rows"
+expect_exit 2 sched-bad $CS cnn $TINY --schedule linear --out "$TMP/x"
+expect_exit 2 sched-cycle0 $CS cnn $TINY --schedule cyclic --cycle 0 --out "$TMP/x"
+expect_exit 2 clean-epochs-huge $CS cnn $TINY --clean-epochs 5 --deficit flip@0-99999999999 --out "$TMP/x"
+
 # resumption: 2 epochs, then --resume to 4 == 4 epochs straight
 expect_exit 0 full-4 $CS cnn $TINY --epochs 4 --seed 5 --deficit flip@0-2 --out "$TMP/full"
 expect_exit 0 part-2 $CS cnn $TINY --epochs 2 --seed 5 --deficit flip@0-2 --out "$TMP/part"
