@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "linalg.h"
+#include "publish.h"
 #include "snap.h"
 #include "table.h"
 #include "util.h"
@@ -83,10 +84,9 @@ static void arch_words(const cnn *net, int32_t w[10])
 static int ckpt_save(const cnn *net, const char *path, uint64_t seed, int done, const train_epoch *hist,
                      const fisher_rows *fr)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    ckio io = {fopen(tmp, "wb"), 0xcbf29ce484222325ull, 0};
-    if (!io.f) return util_seterr(CS_EUSAGE, "cannot write checkpoint '%s': %s", tmp, strerror(errno));
+    pub *pb = pub_open(path, PUB_SYNC);
+    if (!pb) return CS_EUSAGE;
+    ckio io = {pub_stream(pb), 0xcbf29ce484222325ull, 0};
     uint32_t ver = CKPT_VERSION;
     int32_t aw[10], d32 = done;
     int64_t np = net->n_param, ns = net->n_state;
@@ -107,13 +107,11 @@ static int ckpt_save(const cnn *net, const char *path, uint64_t seed, int done, 
     if (fdim[0] > 0) put(&io, fr->v, sizeof(double) * (size_t)fdim[0] * fdim[1]);
     uint64_t h = io.h;
     put(&io, &h, sizeof h);
-    if (fflush(io.f) || fsync(fileno(io.f))) io.err = 1;
-    if (fclose(io.f)) io.err = 1;
-    if (io.err || rename(tmp, path)) {
-        unlink(tmp);
+    if (io.err) {
+        pub_abort(pb);
         return util_seterr(CS_EUSAGE, "cannot write checkpoint '%s' (disk full?)", path);
     }
-    return CS_OK;
+    return pub_commit(pb); /* fsync'ed: a resumed run reads it back */
 }
 
 int train_save(const cnn *net, const char *path, uint64_t seed, int done, const train_epoch *hist)
