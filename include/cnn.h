@@ -27,9 +27,12 @@
  *          stages, fused by sum or by concatenation, then the remaining stages as a shared trunk,
  *          conv1, GAP and the joint linear head (P1's split network, spec B.4).
  *
- * Convolutions: im2col + OpenBLAS sgemm; 3x3 stride-1 layers with >= 16 channels in and out use
+ * Convolutions: im2col + a matrix product; 3x3 stride-1 layers with >= 16 channels in and out use
  * Winograd F(2x2, 3x3) for the forward pass and both gradients (2.25x fewer multiplications,
- * rounding of the same order; `reference` selects the plain kernels, against which the tests check).
+ * rounding of the same order).  The products are cnn_kernels.c's AVX-512 kernels where the compiler
+ * targets AVX-512 (OpenBLAS may be pinned to an AVX2 kernel, and packs thin products), else OpenBLAS
+ * sgemm; `reference` selects the plain im2col + OpenBLAS + col2im kernels, against which the tests
+ * check.
  *
  * Threads: the batch is split into `threads` contiguous parts (pthreads, OpenBLAS single-threaded
  * inside); weight gradients are reduced in thread order, so results are deterministic for a given

@@ -447,6 +447,45 @@ static int wino_ok(const cnn *n, const cnn_layer *L, int Co, int Ci)
     return !n->reference && L->k == 3 && L->stride == 1 && Co >= WINO_MIN && Ci >= WINO_MIN && to->w <= 128;
 }
 
+/* C (M x N) = A (M x K) B (K x N) + beta C: cnn_kernels.c's AVX-512 product unless the reference
+ * kernels are asked for (or the compiler does not target AVX-512) */
+static void gemm_nn(const cnn *n, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
+                    float beta, float *C, long ldc)
+{
+#ifdef CNNK_SGEMM
+    if (!n->reference) {
+        cnnk_sgemm_nn(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, (int)lda, B, (int)ldb, beta, C,
+                (int)ldc);
+}
+
+/* C (M x K) = A (M x N) B^T + C, B (K x N): the weight gradient of an im2col convolution.  The AVX-512
+ * dot-product kernel wins over OpenBLAS's packed product only for short rows of C (K <= 96: the stems
+ * and the split network's first stages; measured), so longer ones stay with OpenBLAS. */
+static void gemm_nt_acc(const cnn *n, int M, int K, int N, const float *A, long lda, const float *B, long ldb,
+                        float *C, long ldc)
+{
+#ifdef CNNK_SGEMM
+    if (!n->reference && K <= 96) {
+        cnnk_sgemm_nt(M, K, N, A, lda, B, ldb, 1.0f, C, ldc);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, A, (int)lda, B, (int)ldb, 1.0f, C,
+                (int)ldc);
+}
+
+/* Wt (rows x cols) -> Wtr (cols x rows) */
+static void transpose(const float *W, int rows, int cols, float *Wtr)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            Wtr[(long)c * rows + r] = W[(long)r * cols + c];
+}
+
 static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     const cnn_tensor *ti = &n->t[L->in];
@@ -474,8 +513,7 @@ static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
             cnnk_im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
             src = col, ld = (long)gn * hwo;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld,
-                    0.0f, y, cso);
+        gemm_nn(n, L->cout, gn * hwo, K, Wt, K, src, ld, 0.0f, y, cso);
     }
 }
 
@@ -505,6 +543,10 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
             for (int ci = 0; ci < L->cin; ci++)
                 for (int j = 0; j < 9; j++)
                     Wf[((long)ci * L->cout + co) * 9 + j] = Wt[((long)co * L->cin + ci) * 9 + 8 - j];
+    /* dx = W^T dY (1x1, or im2col + col2im): W transposed once (K x cout) into the Wf scratch (K cout
+     * <= 9 cin cout < wf_size) so that the products are all of the nn form */
+    float *Wtr = Wf;
+    if (ti->g && !flip) transpose(Wt, L->cout, K, Wtr);
     part(nb, t, T, &a, &b);
     for (int g0 = a; g0 < b; g0 += G) {
         int gn = b - g0 < G ? b - g0 : G, N = gn * hwo;
@@ -526,25 +568,21 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
                             !n->reference);
                 src = col, ld = N;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f,
-                        dW, K);
+            gemm_nt_acc(n, L->cout, K, N, dy, cso, src, ld, dW, K);
         }
         if (!ti->g) continue;
         float *dx = ti->g + L->in_c0 * csi + (long)g0 * hwi;
         if (direct)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso,
-                        0.0f, dx, csi);
+            gemm_nn(n, L->cin, N, L->cout, Wtr, L->cout, dy, cso, 0.0f, dx, csi);
         else if (wino)
             cnnk_wino_conv(dy, cso, Wf, L->cin, L->cout, gn, to->h, to->w, dcol, col, dx, csi);
         else if (flip) {
             cnnk_im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf,
-                        9 * L->cout, dcol, N, 0.0f, dx, csi);
+            gemm_nn(n, L->cin, N, 9 * L->cout, Wf, 9 * L->cout, dcol, N, 0.0f, dx, csi);
         } else {
             for (int ci = 0; ci < L->cin; ci++)
                 memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f,
-                        dcol, N);
+            gemm_nn(n, K, N, L->cout, Wtr, L->cout, dy, cso, 0.0f, dcol, N);
             cnnk_col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
         }
     }
