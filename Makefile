@@ -3,6 +3,9 @@
 #   make            build libcritsim.a and ./critsim
 #   make run        install missing Debian packages, build, run the main job (headline comparison)
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
+#   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
+#                   the CNN deficit sweep (models/cnn_cp_deficits.ini, ~45 minutes on two cores,
+#                   resumable) and tests/science/check_cp_deficits.sh on its summary_seeds.dat
 #   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
 #                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
 #   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
@@ -63,7 +66,7 @@ BENCH_C  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
 FIGURES  :=
 
-.PHONY: all run check bench bench-detail figures clean install deps format format-check man fuzz FORCE
+.PHONY: all run check check-science bench bench-detail figures clean install deps format format-check man fuzz FORCE
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------------------------
@@ -136,6 +139,12 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
 	@CRITSIM=./$(BIN) sh tests/run.sh $(TEST_BIN) $(TESTS_SH)
+
+# effect assertions of the nonlinear experiments (issue 11): long sweeps, so never part of make check
+check-science: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
+	sh tests/science/check_cp_deficits.sh $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
 
 bench: $(BIN) $(BENCH_BIN)
 	@CRITSIM=./$(BIN) BENCH=$(BUILD)/bench sh tests/bench/table.sh
