@@ -20,7 +20,7 @@ set title "Fashion-MNIST 5k, fused CNN: deficit on [0, t0), then 16 clean epochs
 set xlabel "deficit end t0 (epochs)"
 set ylabel "final test accuracy"
 set grid
-set key bottom left
+set key bottom left box opaque
 set xrange [-1:14]
 set xtics 0, 4, 12
 is(k) = strcol(ck) eq k
@@ -28,8 +28,8 @@ ctl(e) = (is("none") && column(ce) == e)
 plot f using (6.5):(ctl(16) ? column(cm) : NaN):(-1):(14):(column(cm) - column(cs)):(column(cm) + column(cs)) \
        with boxxyerror fs transparent solid 0.25 noborder lc rgb "gray40" title "no deficit, 16 epochs", \
      f using (6.5):(ctl(28) ? column(cm) : NaN):(-1):(14):(column(cm) - column(cs)):(column(cm) + column(cs)) \
-       with boxxyerror fs transparent pattern 4 border lc rgb "gray20" title "no deficit, 28 epochs", \
-     f using (column(ct) - 0.3):(is("blur") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 7 lw 2 title "blur to 4x4", \
-     f using (column(ct) - 0.1):(is("flip") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 5 lw 2 title "vertical flip", \
-     f using (column(ct) + 0.1):(is("labels") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 9 lw 2 title "label permutation", \
-     f using (column(ct) + 0.3):(is("noise") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 11 lw 2 title "noise images"
+       with boxxyerror fs transparent pattern 4 border lc rgb "gray30" title "no deficit, 28 epochs", \
+     f using (column(ct) - 0.3):(is("blur") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 7 lw 2 lc rgb "#d62728" title "blur to 4x4", \
+     f using (column(ct) - 0.1):(is("flip") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 5 lw 2 lc rgb "#1f77b4" title "vertical flip", \
+     f using (column(ct) + 0.1):(is("labels") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 9 lw 2 lc rgb "#2ca02c" title "label permutation", \
+     f using (column(ct) + 0.3):(is("noise") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 11 lw 2 lc rgb "#9467bd" title "noise images"

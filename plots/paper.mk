@@ -4,14 +4,15 @@
 # itself), and draws small copies of its figures into paper/figures/ (PNG, scale PAPER_PSZ).
 #   make paper                            # results/ -> paper/critsim.md, paper/figures/*.png
 #   make paper RESULTS=results-fig BIN=critsim-fig BUILD=build-fig
-# About 40 minutes: the two CNN sweeps (~20 minutes on two cores), the latent recovery sweep
+# About 85 minutes: the CNN deficit sweep of section 5 (~45 minutes on two cores), the two blur sweeps
+# (~20 minutes), the latent recovery sweep
 # (plots/linctl.mk, ~10 minutes), a few minutes for the five matrix-completion runs (D = 1, 2, 3 and
 # two D = 3 variants) and the rest.  The paper is written to
 # paper/critsim.md.tmp first and renamed when complete.
 # Paths are spelled out here (not taken from the other fragments' variables) because make expands
 # prerequisites when it reads this file, before plots/sweep.mk is read.
 PAPER_PSZ  ?= 0.6
-PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp
+PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp cnn_cp_deficits
 PAPER_PNG  := $(PAPER_FIGS:%=paper/figures/%.png)
 PAPER_SW   := $(foreach s,cp_gate cp_lesion cp_end cp_onset cp_latent cp_latent_long,$(RESULTS)/sweep/$(s)/summary.dat)
 PAPER_MC   := $(foreach d,d1 d2 d3 d3_r2 d3_m1000,$(RESULTS)/mc/$(d)/switch_sweep.dat)
@@ -28,7 +29,9 @@ PAPER_L2   := $(RESULTS)/paper/l2_flow/modes.dat $(RESULTS)/paper/l2_modes/modes
 PAPER_D1   := $(foreach m,euler rk8pd,$(foreach k,0.01 0.001 0.0001,$(RESULTS)/paper/d1_k0/$(m)_$(k)/final.dat))
 # the CNN sweeps (plots/cnn.mk): about 20 minutes on two cores, most of make paper's time
 PAPER_CNN  := $(RESULTS)/sweep/cnn_blur/summary.dat $(RESULTS)/sweep/cnn_split_blur/summary.dat
-PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_D1) $(PAPER_CTL) $(PAPER_CNN) $(RESULTS)/headline/share.dat
+# the CNN deficit experiment of section 5 (plots/cnn.mk, models/cnn_cp_deficits.ini): about 45 minutes
+PAPER_CPD  := $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/sweep/cnn_cp_deficits/curves.dat
+PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_D1) $(PAPER_CTL) $(PAPER_CNN) $(PAPER_CPD) $(RESULTS)/headline/share.dat
 
 .PHONY: paper
 paper: paper/critsim.md $(PAPER_PNG)
@@ -78,3 +81,6 @@ paper/figures/mc_factors.png: $(RESULTS)/mc/d3/switch_sweep.dat $(RESULTS)/mc/d3
 paper/figures/cnn_cp.png: $(PAPER_CNN) plots/cnn.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "f1='$(word 1,$(PAPER_CNN))'; f2='$(word 2,$(PAPER_CNN))'; psz=$(PAPER_PSZ); out='$@'" plots/cnn.gp
+paper/figures/cnn_cp_deficits.png: $(RESULTS)/sweep/cnn_cp_deficits/curves.dat plots/cnn_cp_deficits.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f='$<'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_cp_deficits.gp
