@@ -16,11 +16,11 @@ if (ck * ct * ce * cm * cs == 0) print "cnn_cp_deficits.gp: ".f." lacks a column
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 6in,4in font "DejaVu Sans,11"; \
 else set terminal pngcairo size 800*psz,520*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
-set title "Fashion-MNIST 5k, fused CNN: deficit on [0, t0), then 16 clean epochs (mean +- sd over seeds)"
+set title "Fashion-MNIST 5k, fused CNN: deficit on [0, t0), then 16 clean epochs"
 set xlabel "deficit end t0 (epochs)"
 set ylabel "final test accuracy"
 set grid
-set key bottom left box opaque
+set key below maxrows 2
 set xrange [-1:14]
 set xtics 0, 4, 12
 is(k) = strcol(ck) eq k
