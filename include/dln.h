@@ -157,6 +157,10 @@ void dln_set_step(dln *d, long t);
 double dln_grad(dln *d, const double *theta, double *grad);
 /* One GD update of d->theta; returns the train loss of the pre-step state. */
 double dln_gd_step(dln *d, double lr);
+/* The GD update from the gradient already in d->grad (left there by dln_grad(d, d->theta, d->grad)
+ * under the same active deficits): theta -= lr grad on the chains not gated.  dln_gd_step = dln_grad +
+ * this; a caller that has just computed the gradient (flow's recording) saves the second pass. */
+void dln_gd_apply(dln *d, double lr);
 /* Test loss: item tasks, the loss on intact statistics of the active target (same c as training);
  * completion, mean over all entries of the squared error against the active target (no 1/2). */
 double dln_test_loss(dln *d, const double *theta);

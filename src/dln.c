@@ -1060,14 +1060,19 @@ double dln_grad(dln *d, const double *theta, double *grad)
     return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad);
 }
 
-double dln_gd_step(dln *d, double lr)
+void dln_gd_apply(dln *d, double lr)
 {
-    double loss = dln_grad(d, d->theta, d->grad);
     for (int p = 0; p < d->n_chain; p++) {
         if (d->gated[p]) continue;
         int n = (int)(d->chain_off[p + 1] - d->chain_off[p]);
         cblas_daxpy(n, -lr, d->grad + d->chain_off[p], 1, d->theta + d->chain_off[p], 1);
     }
+}
+
+double dln_gd_step(dln *d, double lr)
+{
+    double loss = dln_grad(d, d->theta, d->grad);
+    dln_gd_apply(d, lr);
     return loss;
 }
 
