@@ -448,6 +448,38 @@ static void test_gate(void)
     task_free(&t);
 }
 
+/* dln_grad + dln_gd_apply (flow's recorded steps) is dln_gd_step bit for bit, gated steps included:
+ * two copies of the same network, one advanced each way through a gate window. */
+static void test_gd_apply(void)
+{
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
+    task t;
+    task_build(&tc, &t);
+    dln_cfg dc = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 10, .loss = DLN_LOSS_SUM};
+    dln *a, *b;
+    dln_alloc(&dc, &t, &a);
+    dln_alloc(&dc, &t, &b);
+    dln_init(a, DLN_INIT_GAUSS, 0.1, 0, NULL, 0, rng);
+    memcpy(b->theta, a->theta, a->n_param * sizeof(double));
+    deficit_list dl = {0};
+    add_def(&dl, "gate:b@2-4");
+    dln_set_deficits(a, &dl);
+    dln_set_deficits(b, &dl);
+    int same_loss = 1;
+    for (long s = 0; s < 6; s++) {
+        dln_set_step(a, s), dln_set_step(b, s);
+        double la = dln_gd_step(a, 0.05);
+        double lb = dln_grad(b, b->theta, b->grad);
+        dln_gd_apply(b, 0.05);
+        same_loss &= la == lb;
+    }
+    CHECK(same_loss);
+    CHECK(memcmp(a->theta, b->theta, a->n_param * sizeof(double)) == 0);
+    dln_free(a), dln_free(b);
+    task_free(&t);
+}
+
 /* L2 + L3: aligned init, D = 4, width 100, two pathways on the hierarchy (sum loss), gate b on [0, 150). */
 static void test_aligned_vs_modes(void)
 {
@@ -836,6 +868,7 @@ int main(void)
     test_rsv_sampled();
     test_flow_nl();
     test_gate();
+    test_gd_apply();
     test_aligned_vs_modes();
     test_flow();
     test_removal();
