@@ -190,6 +190,13 @@ int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, e
  * (uses d->omega, so call dln_maps first). */
 void dln_modes(const dln *d, double *K);
 
+#ifdef __AVX512F__
+/* Internal, for tests: C (m x n, row stride ldc) = op(A) op(B) (ta/tb: transposed) through dln.c's
+ * small AVX-512 product; returns 0 without touching C for shapes it does not take. */
+int dln_gemm_small(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
+                   double *C, int ldc);
+#endif
+
 /* Threads for the gradient (default 1): matrix completion with one chain (--arch fused, D >= 2) splits
  * each gradient over n threads, every thread writing disjoint rows, so the trajectory is the same for
  * every n (bit for bit) and so is the loss (summed per row, then in row order).  Other models ignore

@@ -11,6 +11,7 @@
  *    completion D = 1 leaves unobserved entries at their initial values;
  * 5. every dimension and deficit error is a usage error.
  */
+#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
@@ -448,6 +449,51 @@ static void test_gate(void)
     task_free(&t);
 }
 
+#ifdef __AVX512F__
+char *openblas_get_corename(void);
+/* dln.c's small AVX-512 product against cblas_dgemm on the shapes it takes (all four transpose forms,
+ * tails in n, k up to 128): with OpenBLAS's Haswell kernel (the one this project's machines pin) the
+ * same bits; with another kernel the sums are ordered differently: k eps sum |a b| bounds the
+ * difference, checked as 1e-15 k (entries in [-0.5, 0.5)). */
+static void test_gemm_small(void)
+{
+    static const int ms[] = {4, 8, 12, 100}, ns[] = {1, 3, 8, 15, 100}, ks[] = {1, 8, 15, 100, 128};
+    int haswell = strstr(openblas_get_corename(), "aswell") != NULL, taken = 0, same = 1;
+    double worst = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 5; b++)
+                    for (int c = 0; c < 5; c++) {
+                        int m = ms[a], n = ns[b], k = ks[c], lda = ta ? m : k, ldb = tb ? k : n;
+                        double *A = util_malloc(sizeof(double) * m * k),
+                               *B = util_malloc(sizeof(double) * k * n);
+                        double *C = util_calloc((size_t)m * n, sizeof(double)),
+                               *D = util_calloc((size_t)m * n, sizeof(double));
+                        for (int i = 0; i < m * k; i++)
+                            A[i] = gsl_rng_uniform(rng) - 0.5;
+                        for (int i = 0; i < k * n; i++)
+                            B[i] = gsl_rng_uniform(rng) - 0.5;
+                        if (dln_gemm_small(ta, tb, m, n, k, A, lda, B, ldb, C, n)) {
+                            taken++;
+                            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, A, lda, B, ldb, 0.0, D,
+                                        n);
+                            for (int i = 0; i < m * n; i++) {
+                                same &= memcmp(C + i, D + i, sizeof(double)) == 0;
+                                worst = fmax(worst, fabs(C[i] - D[i]) / k);
+                            }
+                        }
+                        free(A), free(B), free(C), free(D);
+                    }
+    CHECK(taken >= 300); /* most shapes above are small enough (m n k <= 400000, n k <= 16384 when tb) */
+    if (haswell) CHECK(same);
+    CHECK(worst < 1e-15);
+    printf("  small AVX-512 dgemm vs OpenBLAS (%s): %d shapes, %s\n", openblas_get_corename(), taken,
+           same ? "identical bits" : "last-digit differences only");
+}
+#endif
+
 /* dln_grad + dln_gd_apply (flow's recorded steps) is dln_gd_step bit for bit, gated steps included:
  * two copies of the same network, one advanced each way through a gate window. */
 static void test_gd_apply(void)
@@ -869,6 +915,9 @@ int main(void)
     test_flow_nl();
     test_gate();
     test_gd_apply();
+#ifdef __AVX512F__
+    test_gemm_small();
+#endif
     test_aligned_vs_modes();
     test_flow();
     test_removal();
