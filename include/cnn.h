@@ -22,10 +22,11 @@
  *
  * Architectures (W = width, D = depth; every "conv" is conv3x3 + BN + ReLU, "conv1" is 1x1):
  *   fused: conv W - [conv 2^j W s2 - conv 2^j W] for j = 1..D - conv1 2^D W - GAP - linear n_class
- *          (All-CNN of spec C.3 reduced to 28x28: all sources stacked as input channels)
+ *          (All-CNN of [P3] reduced to 28x28: all sources stacked as input channels)
  *   split: one pathway per source (its channel group) running the stem and the first `fuse_after`
  *          stages, fused by sum or by concatenation, then the remaining stages as a shared trunk,
- *          conv1, GAP and the joint linear head (P1's split network, spec B.4).
+ *          conv1, GAP and the joint linear head ([P1]'s split network;
+ *          docs/theory.md#the-convolutional-network).
  *
  * Convolutions: im2col + a matrix product; 3x3 stride-1 layers with >= 16 channels in and out use
  * Winograd F(2x2, 3x3) for the forward pass and both gradients (2.25x fewer multiplications,
@@ -102,6 +103,7 @@ typedef struct {
     cnn_pool *pool; /* threads - 1 persistent workers (NULL with one thread) */
     int reference;  /* nonzero: plain im2col + sgemm (+ col2im) kernels only, against which
                      * tests check the specialised variants */
+    float *gin;     /* (in_c x batch x in_h x in_w): the input's gradient in cnn_backward_input */
 } cnn;
 
 /* Build the network.  NULL with the error recorded when the configuration is invalid. */
@@ -123,6 +125,12 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode);
 double cnn_loss(cnn *n, const int *y, int *correct, int dlogits);
 /* Backward pass (after cnn_forward in CNN_TRAIN mode and cnn_loss with dlogits): fills n->grad. */
 void cnn_backward(cnn *n);
+/* Gradient with respect to the input (after cnn_forward in CNN_EVAL mode, with the caller's gradient
+ * of the logits stored in n->t[n_tensor-1].g, (nb x n_class)): batch norm acts as the fixed affine map
+ * of its running statistics, no weight gradient is formed (n->grad untouched), and every activation
+ * tensor's gradient g is filled.  dx (nb x in_c x in_h x in_w, NCHW) receives the input gradient;
+ * dx == NULL stops at the first layer's output gradient (cheaper; for per-example weight gradients). */
+void cnn_backward_input(cnn *n, float *dx);
 /* PyTorch SGD: g = grad + wd*p; m = momentum*m + g; p -= lr*m. */
 void cnn_sgd_step(cnn *n, double lr, double momentum, double wd);
 /* Start a batch-norm re-estimation pass (forward in CNN_REESTIMATE mode afterwards). */

@@ -215,6 +215,7 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         t->x = util_calloc(sz, sizeof(float));
         if (i > 0) t->g = util_calloc(sz, sizeof(float)); /* no gradient for the input */
     }
+    n->gin = util_calloc((size_t)B * c->in_c * c->in_h * c->in_w, sizeof(float));
     n->col_size = 1;
     n->macs = 0;
     for (int i = 0; i < n->n_layer; i++) {
@@ -251,7 +252,7 @@ void cnn_free(cnn *n)
     for (int i = 0; i < n->n_layer; i++)
         free(n->layer[i].save);
     free(n->param), free(n->grad), free(n->mom), free(n->tgrad), free(n->bn_state), free(n->bn_count);
-    free(n->col), free(n->wf), free(n->layer), free(n->t), free(n);
+    free(n->col), free(n->wf), free(n->gin), free(n->layer), free(n->t), free(n);
 }
 
 /* ---- initialisation ---------------------------------------------------------------------------- */
@@ -533,7 +534,7 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     int wino = flip && wino_ok(n, L, L->cin, L->cout);
     float *Wf = n->wf + (size_t)t * 2 * n->wf_size, *dU = Wf + n->wf_size;
     /* Winograd weight gradient: dU[xi] += dM[xi] V[xi]^T over the chunks, dW += G^T dU G at the end */
-    int wgrad = wino_ok(n, L, L->cout, L->cin);
+    int wgrad = n->mode == CNN_TRAIN && wino_ok(n, L, L->cout, L->cin); /* no dW in cnn_backward_input */
     if (wgrad) memset(dU, 0, 16 * sizeof(float) * L->cout * L->cin);
     if (wino)
         cnnk_wino_weights(Wt, L->cin, L->cout, 1, Wf);
@@ -561,7 +562,7 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f,
                             dcol + xi * L->cout * P, (int)P, col + xi * L->cin * P, (int)P, 1.0f,
                             dU + xi * OI, L->cin);
-        } else {
+        } else if (n->mode == CNN_TRAIN) {
             if (!direct) {
                 cnnk_im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col,
                             !n->reference);
@@ -705,6 +706,15 @@ static void bn_bwd(cnn *n, const cnn_layer *L, int t, int T)
     float *dg = n->tgrad + L->p0, *dbeta = dg + C; /* thread 0's accumulator; channels are disjoint */
     int a, b;
     part(C, t, T, &a, &b);
+    if (n->mode == CNN_EVAL) { /* cnn_backward_input: y = gamma istd (x - mean) + beta is affine */
+        for (int c = a; c < b; c++) {
+            const float *dy = to->g + (L->out_c0 + c) * N, *y = to->x + (L->out_c0 + c) * N;
+            float *restrict dx = ti->g + (L->in_c0 + c) * N, k1 = gamma[c] * L->save[C + c];
+            for (long i = 0; i < N; i++)
+                dx[i] = !L->relu || y[i] > 0 ? k1 * dy[i] : 0.0f;
+        }
+        return;
+    }
     for (int c = a; c < b; c++) {
         const float *x = ti->x + (L->in_c0 + c) * N;
         const float *dy = to->g + (L->out_c0 + c) * N;
@@ -822,11 +832,13 @@ static void linear_bwd(cnn *n, const cnn_layer *L)
     const cnn_tensor *to = &n->t[L->out];
     const float *Wt = n->param + L->p0;
     float *dW = n->tgrad + L->p0, *db = dW + (long)L->cin * L->cout;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout, ti->x,
-                ti->c, 1.0f, dW, L->cin);
-    for (int img = 0; img < n->nb; img++)
-        for (int o = 0; o < L->cout; o++)
-            db[o] += to->g[(size_t)img * L->cout + o];
+    if (n->mode == CNN_TRAIN) { /* no dW in cnn_backward_input */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout,
+                    ti->x, ti->c, 1.0f, dW, L->cin);
+        for (int img = 0; img < n->nb; img++)
+            for (int o = 0; o < L->cout; o++)
+                db[o] += to->g[(size_t)img * L->cout + o];
+    }
     if (ti->g)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->nb, L->cin, L->cout, 1.0f, to->g, L->cout,
                     Wt, L->cin, 0.0f, ti->g, ti->c);
@@ -903,14 +915,42 @@ double cnn_loss(cnn *n, const int *y, int *correct, int dlogits)
     return loss / n->nb;
 }
 
+static void backward_layers(cnn *n);
+
 void cnn_backward(cnn *n)
 {
     CS_ASSERT(n->mode == CNN_TRAIN);
-    int T = n->cfg.threads, nb = n->nb;
+    int T = n->cfg.threads;
     /* No zeroing of activation gradients: the builder gives every tensor with a gradient exactly one
      * consumer per channel range, so each layer's backward writes (not accumulates) its input's
      * gradient. */
     memset(n->tgrad, 0, (size_t)T * n->n_param * sizeof(float));
+    backward_layers(n);
+    memcpy(n->grad, n->tgrad, n->n_param * sizeof(float));
+    for (int t = 1; t < T; t++) {
+        const float *g = n->tgrad + (size_t)t * n->n_param;
+        for (long j = 0; j < n->n_param; j++)
+            n->grad[j] += g[j];
+    }
+}
+
+void cnn_backward_input(cnn *n, float *dx)
+{
+    CS_ASSERT(n->mode == CNN_EVAL);
+    cnn_tensor *t0 = &n->t[0];
+    t0->g = dx ? n->gin : NULL;
+    backward_layers(n);
+    t0->g = NULL;
+    if (!dx) return;
+    int hw = t0->h * t0->w, nb = n->nb;
+    for (int img = 0; img < nb; img++) /* (C x nb x HW) -> (nb x C x HW) */
+        for (int c = 0; c < t0->c; c++)
+            memcpy(dx + ((long)img * t0->c + c) * hw, n->gin + ((long)c * nb + img) * hw, hw * sizeof(float));
+}
+
+static void backward_layers(cnn *n)
+{
+    int T = n->cfg.threads, nb = n->nb;
     for (int i = n->n_layer - 1; i >= 0; i--) {
         const cnn_layer *L = &n->layer[i];
         double t0 = n->ltime ? util_now() : 0;
@@ -935,12 +975,6 @@ void cnn_backward(cnn *n)
             break;
         }
         if (n->ltime) n->ltime[i] += util_now() - t0;
-    }
-    memcpy(n->grad, n->tgrad, n->n_param * sizeof(float));
-    for (int t = 1; t < T; t++) {
-        const float *g = n->tgrad + (size_t)t * n->n_param;
-        for (long j = 0; j < n->n_param; j++)
-            n->grad[j] += g[j];
     }
 }
 

@@ -4,7 +4,7 @@
  *    inputs, paths with a shared input, fused), depth 1-3, both losses, lesions, input deficits,
  *    matrix completion (dense-free sparse path) with subset and switch;
  * 2. aligned initialisation: full-matrix GD equals the per-mode Euler recurrence written inline here
- *    (papers.md A.5), with a gate, to 1e-10; the off-diagonal of U^T Omega_p V stays 0;
+ *    (docs/theory.md#per-mode-reduction), with a gate, to 1e-10; the off-diagonal of U^T Omega_p V stays 0;
  * 3. gradient flow: layer balancedness W_{l+1}^T W_{l+1} - W_l W_l^T is conserved; GD converges to the
  *    flow at first order as lr -> 0; D = 2 aligned flow matches the Saxe sigmoid;
  * 4. sensor removal (L11): D = 1 fused, whitened: other columns bit-identical; D = 2: they change;
