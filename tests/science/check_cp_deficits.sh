@@ -72,8 +72,16 @@ below  blur:4@0-12  flip@0-12     2
 # design does not show a blur-specific critical period (see the paper, section 5)
 below  flip@0-12    flip@0-4      2
 below  flip@0-12    blur:4@12-12  2
-# label permutation for 4 epochs: a loss, smaller than blur's (pilot: 5.2 and 7.0 pooled sd)
+# label permutation: a loss that grows with t0 (pilot: 5.2 at t0 = 4; 4.5 and 5.7 pooled sd at 12),
+# smaller than blur's at t0 = 4 and 8 (pilot: 7.1 and 3.8)
 below  labels@0-4   blur:4@0-0    2
+below  labels@0-12  labels@0-4    2
+below  labels@0-12  blur:4@12-12  2
 below  blur:4@0-4   labels@0-4    2
-# not asserted: labels at t0 = 8, 12 and noise (not finished in the pilot when this list was fixed)
+below  blur:4@0-8   labels@0-8    2
+# noise images for 4 epochs: a loss (pilot: 9.5 pooled sd)
+below  noise@0-4    blur:4@0-0    2
+# not asserted (not robust in the pilot): blur below labels at t0 = 12 (2.5 pooled sd, the label runs'
+# sd is 0.015 there) and blur below noise at t0 = 4 (1.9 pooled sd); noise at t0 = 8, 12 (not finished
+# in the pilot when this list was fixed)
 A
