@@ -13,7 +13,11 @@
  *               comma-separated items; items from one source (file or command line) accumulate,
  *               command-line items replace the file's.
  * Model files: `key = value` lines, '#' or ';' comments, sections optional and ignored except
- * `[sweep]`, which is reserved for `critsim sweep`.  The key `command = NAME` names the engine for
+ * `[sweep]`, which is reserved for `critsim sweep`.  Each file is read once and checked before
+ * libinih parses it: lines of 199 characters or more, indented lines (libinih's continuation lines),
+ * control characters and malformed lines are usage errors naming file and line; a directory is
+ * refused.  Control characters (newline, tab, ...) are refused in every value and argument, so that no
+ * value can break a table's '#' header.  The key `command = NAME` names the engine for
  * sweep; a mismatching `command` is a usage error.  Unknown keys are usage errors naming the file and
  * line.  Every accessor validates and, on bad input, records one message naming the option and where
  * its value came from ("--depth (models/x.ini:3): ...") and returns CS_EUSAGE.
@@ -47,6 +51,20 @@ typedef struct {
 
 const cmd_def *cmd_find(const char *name); /* defined in main.c's registry; NULL if unknown */
 const cmd_def *const *cmd_all(void);       /* NULL-terminated array of every command */
+
+/* A checked model file: the handler gets every `key = value` once, in file order, with its line
+ * (section "" outside sections); it returns 1, or 0 after recording a message with util_seterr(),
+ * which opts_ini_read() reports as "FILE:LINE: message".  CS_OK or CS_EUSAGE. */
+#define OPTS_INI_MAX_LINE  199        /* libinih's 200-byte line buffer holds 198 characters + "\n" */
+#define OPTS_INI_MAX_BYTES (64 << 20) /* larger files are refused */
+typedef int (*opts_ini_handler)(void *user, const char *section, const char *name, const char *value,
+                                int line);
+int opts_ini_read(const char *file, opts_ini_handler h, void *user);
+
+/* Offset of the first control character (< 0x20 or 0x7f) in s, or -1 when there is none. */
+int opts_text_check(const char *s);
+/* s for a one-line message: control characters written as \n, \t, \xHH; long text shortened. */
+void opts_text_show(char *buf, size_t n, const char *s);
 
 /* Parse argv (argv[0] is the subcommand name; options follow).  Returns CS_OK, CS_EUSAGE with the
  * error recorded, or OPTS_HELP when --help was given (help already printed to stdout). */

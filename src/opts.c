@@ -3,9 +3,11 @@
  * where the bad value came from; conversion happens in the typed getters. */
 #include "opts.h"
 
+#include <errno.h>
 #include <ini.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -16,7 +18,8 @@ typedef struct {
     char *raw;    /* single value, or the items joined with ',' */
     char **items; /* split items (lists) */
     int n, cap;
-    char origin[300]; /* "command line", "FILE:LINE", "default", "sweep" */
+    size_t rawlen, rawcap; /* lists: strlen(raw) and its allocation */
+    char origin[300];      /* "command line", "FILE:LINE", "default", "sweep" */
 } opt_val;
 
 struct opts {
@@ -66,41 +69,56 @@ static char *trim(char *s)
     return s;
 }
 
-/* Store `value` for spec i at `level`; lists are split on commas. */
+/* Store `value` for spec i at `level`; lists are split on commas.  Items of an OPT_MULTI that
+ * accumulate are appended to `raw` (amortised doubling: a file of many repeated keys stays linear). */
 static int store(opts *o, int i, const char *value, int level, const char *origin)
 {
     const opt_spec *sp = &o->cmd->specs[i];
     opt_val *v = &o->v[i];
-    int accumulate = (sp->type == OPT_MULTI && v->level == level);
+    int bad = opts_text_check(value);
+    if (bad >= 0) {
+        char shown[128];
+        opts_text_show(shown, sizeof shown, value);
+        return util_seterr(CS_EUSAGE,
+                           "--%s (%s): the value '%s' holds a control character (0x%02x); values and paths "
+                           "must be printable text",
+                           sp->name, origin, shown, (unsigned char)value[bad]);
+    }
+    int accumulate = (sp->type == OPT_MULTI && v->level == level && v->raw);
     if (!accumulate) val_clear(v);
     v->level = level;
     snprintf(v->origin, sizeof v->origin, "%s", origin);
     if (sp->type == OPT_LIST || sp->type == OPT_MULTI) {
         char *copy = util_strdup(value);
         char *save = NULL;
-        int got = 0;
+        int first = v->n;
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             char *t = trim(tok);
             if (!*t) continue;
             val_push(v, t);
-            got++;
         }
         free(copy);
-        if (!got) {
-            free(NULL);
+        if (v->n == first)
             return util_seterr(CS_EUSAGE, "--%s (%s): empty list; give one or more comma-separated values",
                                sp->name, origin);
-        }
         /* raw = items joined by ',' */
-        size_t len = 1;
-        for (int k = 0; k < v->n; k++)
-            len += strlen(v->items[k]) + 1;
-        free(v->raw);
-        v->raw = util_malloc(len);
-        v->raw[0] = '\0';
-        for (int k = 0; k < v->n; k++) {
-            if (k) strcat(v->raw, ",");
-            strcat(v->raw, v->items[k]);
+        if (!v->raw) {
+            v->rawlen = 0;
+            v->rawcap = 64;
+            v->raw = util_malloc(v->rawcap);
+            v->raw[0] = '\0';
+        }
+        for (int k = first; k < v->n; k++) {
+            size_t l = strlen(v->items[k]);
+            while (v->rawlen + l + 2 > v->rawcap) {
+                v->rawcap *= 2;
+                char *p = realloc(v->raw, v->rawcap);
+                if (!p) util_malloc((size_t)-1); /* reports out of memory and exits */
+                v->raw = p;
+            }
+            if (v->rawlen) v->raw[v->rawlen++] = ',';
+            memcpy(v->raw + v->rawlen, v->items[k], l + 1);
+            v->rawlen += l;
         }
     } else {
         v->raw = util_strdup(value);
@@ -110,91 +128,217 @@ static int store(opts *o, int i, const char *value, int level, const char *origi
 
 /* ---- model files ------------------------------------------------------------------------ */
 
+/* Debian's prebuilt libinih reads lines into a 200-byte buffer (the rest of a longer line is parsed as
+ * a line of its own) and treats an indented line as the continuation of the previous value; neither
+ * can be changed from our build.  So the file is read once into memory and checked line by line
+ * first: lines of OPTS_INI_MAX_LINE or more characters, indented lines, lines libinih would reject,
+ * and control characters are usage errors naming file and line.  libinih then parses the checked
+ * text once; its handler (which receives no line numbers) is mapped to the k-th key line found by the
+ * check, so every value keeps its FILE:LINE origin without reading the file again. */
+
 typedef struct {
-    opts *o;
-    const char *file;
-    char err[512]; /* first error, reported with the line number ini_parse returns */
-} ini_ctx;
+    opts_ini_handler h;
+    void *user;
+    const int *keyline; /* line number of the k-th `key = value` line */
+    int nkeys, k;
+    int failed_line; /* first line whose handler failed (0: none) */
+    char err[1024];
+} ini_pass;
 
-/* Line of the last `name = ...` in `section` (inih does not pass line numbers to handlers). */
-static int key_line(const char *file, const char *section, const char *name)
+static int ini_pass_cb(void *user, const char *section, const char *name, const char *value)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) return 0;
-    char buf[1024], sec[256] = "";
-    int line = 0, found = 0;
-    size_t nl = strlen(name);
-    while (fgets(buf, sizeof buf, f)) {
-        line++;
-        char *p = trim(buf);
-        if (*p == '[') {
-            char *e = strchr(p, ']');
-            if (e) {
-                *e = '\0';
-                snprintf(sec, sizeof sec, "%s", trim(p + 1));
-            }
-            continue;
-        }
-        if (strncmp(p, name, nl) == 0 && strcmp(sec, section ? section : "") == 0) {
-            char *q = p + nl;
-            while (*q == ' ' || *q == '\t')
-                q++;
-            if (*q == '=' || *q == ':') found = line;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-static int model_key_handler(void *user, const char *section, const char *name, const char *value)
-{
-    ini_ctx *c = user;
-    if (c->err[0]) return 0;
-    if (section && strcmp(section, "sweep") == 0) return 1; /* reserved for critsim sweep */
-    if (strcmp(name, "command") == 0) {
-        if (strcmp(value, c->o->cmd->name) != 0) {
-            snprintf(c->err, sizeof c->err,
-                     "the model file is for 'critsim %s', not 'critsim %s'; run it with that command "
-                     "or with 'critsim sweep'",
-                     value, c->o->cmd->name);
-            return 0;
-        }
-        return 1;
-    }
-    int i = spec_index(c->o->cmd, name);
-    if (i < 0) {
-        snprintf(c->err, sizeof c->err, "unknown key '%s' for 'critsim %s' (see 'critsim %s --help')", name,
-                 c->o->cmd->name, c->o->cmd->name);
-        return 0;
-    }
-    if (c->o->v[i].level < LV_FILE) c->o->v[i].level = LV_FILE - 1; /* first file value replaces default */
-    if (c->o->v[i].level == LV_FILE - 1 && c->o->cmd->specs[i].type == OPT_MULTI) {
-        val_clear(&c->o->v[i]);
-    }
-    char origin[300];
-    snprintf(origin, sizeof origin, "%s:%d", c->file, key_line(c->file, section, name));
-    if (store(c->o, i, value, LV_FILE, origin) != CS_OK) {
-        snprintf(c->err, sizeof c->err, "%s", util_errmsg());
+    ini_pass *c = user;
+    int line = c->k < c->nkeys ? c->keyline[c->k] : 0;
+    c->k++;
+    if (c->failed_line) return 0;
+    util_clearerr();
+    if (!c->h(c->user, section ? section : "", name, value ? value : "", line)) {
+        c->failed_line = line > 0 ? line : -1;
+        snprintf(c->err, sizeof c->err, "%s", util_errmsg()[0] ? util_errmsg() : "rejected");
         return 0;
     }
     return 1;
 }
 
+int opts_text_check(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return (int)(p - (const unsigned char *)s);
+    return -1;
+}
+
+void opts_text_show(char *buf, size_t n, const char *s)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 8 < n; p++) {
+        if (o > 60) {
+            o += (size_t)snprintf(buf + o, n - o, "...");
+            break;
+        }
+        if (*p == '\n')
+            o += (size_t)snprintf(buf + o, n - o, "\\n");
+        else if (*p == '\t')
+            o += (size_t)snprintf(buf + o, n - o, "\\t");
+        else if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", *p);
+        else
+            buf[o++] = (char)*p;
+    }
+    buf[o < n ? o : n - 1] = '\0';
+}
+
+/* The check of one line s[0..len) (no '\n'; a UTF-8 BOM already skipped); NULL or the problem. */
+static const char *ini_line_problem(const char *s, size_t len, int *is_key, char *why, size_t nwhy)
+{
+    *is_key = 0;
+    for (size_t k = 0; k < len; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        if ((ch < 0x20 && ch != '\t' && !(ch == '\r' && k == len - 1)) || ch == 0x7f) {
+            snprintf(why, nwhy, "control character 0x%02x at column %zu; model files are plain text", ch,
+                     k + 1);
+            return why;
+        }
+    }
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
+    if (i == len || s[i] == '#' || s[i] == ';') return NULL; /* blank or comment */
+    if (i > 0) {
+        snprintf(why, nwhy,
+                 "indented line; start every 'key = value' at the beginning of the line (libinih would "
+                 "read an indented line as a continuation of the previous value)");
+        return why;
+    }
+    /* libinih's scan: up to the first of the wanted characters or an inline ';' after white space */
+    const char *want = s[0] == '[' ? "]" : "=:";
+    int was_space = 0;
+    for (size_t k = s[0] == '[' ? 1 : 0; k < len; k++) {
+        if (strchr(want, s[k])) {
+            *is_key = s[0] != '[';
+            return NULL;
+        }
+        if (was_space && s[k] == ';') break;
+        was_space = s[k] == ' ' || s[k] == '\t';
+    }
+    snprintf(why, nwhy,
+             s[0] == '[' ? "section line without ']'; write [section]"
+                         : "malformed line; expected 'key = value', '[section]' or a comment");
+    return why;
+}
+
+int opts_ini_read(const char *file, opts_ini_handler h, void *user)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return util_seterr(CS_EUSAGE, "cannot open model file '%s': %s; check the path given to --model",
+                           file, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return util_seterr(CS_EUSAGE, "--model '%s' is a directory; give a model file (e.g. models/fig2.ini)",
+                           file);
+    }
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = util_malloc(cap + 1);
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            if (cap >= OPTS_INI_MAX_BYTES) break;
+            cap *= 2;
+            char *p = realloc(buf, cap + 1);
+            if (!p) util_malloc((size_t)-1); /* reports out of memory and exits */
+            buf = p;
+        }
+    }
+    int rerr = ferror(f) ? errno : 0;
+    fclose(f);
+    if (rerr || n > OPTS_INI_MAX_BYTES) {
+        free(buf);
+        if (rerr) return util_seterr(CS_EUSAGE, "cannot read model file '%s': %s", file, strerror(rerr));
+        return util_seterr(CS_EUSAGE, "model file '%s' is larger than %d MiB; is it a model file?", file,
+                           OPTS_INI_MAX_BYTES >> 20);
+    }
+    buf[n] = '\0';
+    /* the check, and the line of every key line in order */
+    int nlines = 1;
+    for (size_t i = 0; i < n; i++)
+        nlines += buf[i] == '\n';
+    int *keyline = util_malloc((size_t)nlines * sizeof *keyline);
+    int nkeys = 0, line = 0, rc = CS_OK;
+    char why[300];
+    for (size_t i = 0; i < n && rc == CS_OK;) {
+        line++;
+        size_t b = i;
+        while (i < n && buf[i] != '\n')
+            i++;
+        size_t len = i - b, skip = 0;
+        if (line == 1 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) skip = 3; /* UTF-8 BOM */
+        int is_key = 0;
+        const char *problem = why;
+        if (len >= OPTS_INI_MAX_LINE)
+            snprintf(why, sizeof why,
+                     "line of %zu characters; model-file lines must be shorter than %d characters (libinih "
+                     "would split it and read the rest as a line of its own)",
+                     len, OPTS_INI_MAX_LINE);
+        else
+            problem = ini_line_problem(buf + b + skip, len - skip, &is_key, why, sizeof why);
+        if (problem)
+            rc = util_seterr(CS_EUSAGE, "%s:%d: %s", file, line, problem);
+        else if (is_key)
+            keyline[nkeys++] = line;
+        if (i < n) i++; /* the '\n' */
+    }
+    if (rc == CS_OK) {
+        ini_pass c = {.h = h, .user = user, .keyline = keyline, .nkeys = nkeys};
+        int bad = ini_parse_string(buf, ini_pass_cb, &c);
+        if (c.failed_line)
+            rc = c.failed_line > 0 ? util_seterr(CS_EUSAGE, "%s:%d: %s", file, c.failed_line, c.err)
+                                   : util_seterr(CS_EUSAGE, "%s: %s", file, c.err);
+        else if (bad == -2)
+            rc = util_seterr(CS_EUSAGE, "out of memory reading model file '%s'", file);
+        else if (bad != 0)
+            rc = util_seterr(CS_EUSAGE,
+                             "%s:%d: malformed line; expected 'key = value', '[section]' or a comment", file,
+                             bad);
+        else if (c.k != nkeys) /* the check and libinih disagree about the lines: never trust either */
+            rc = util_seterr(CS_EUSAGE, "%s: %d settings read where %d lines hold one; check the file", file,
+                             c.k, nkeys);
+    }
+    free(keyline);
+    free(buf);
+    return rc;
+}
+
+static int model_key_handler(void *user, const char *section, const char *name, const char *value, int line)
+{
+    opts *o = ((void **)user)[0];
+    const char *file = ((void **)user)[1];
+    if (strcmp(section, "sweep") == 0) return 1; /* reserved for critsim sweep */
+    if (strcmp(name, "command") == 0) {
+        if (strcmp(value, o->cmd->name) != 0)
+            return !util_seterr(CS_EUSAGE,
+                                "the model file is for 'critsim %s', not 'critsim %s'; run it with that "
+                                "command or with 'critsim sweep'",
+                                value, o->cmd->name);
+        return 1;
+    }
+    int i = spec_index(o->cmd, name);
+    if (i < 0)
+        return !util_seterr(CS_EUSAGE, "unknown key '%s' for 'critsim %s' (see 'critsim %s --help')", name,
+                            o->cmd->name, o->cmd->name);
+    if (o->v[i].level < LV_FILE) o->v[i].level = LV_FILE - 1; /* first file value replaces default */
+    if (o->v[i].level == LV_FILE - 1 && o->cmd->specs[i].type == OPT_MULTI) {
+        val_clear(&o->v[i]);
+    }
+    char origin[300];
+    snprintf(origin, sizeof origin, "%s:%d", file, line);
+    return store(o, i, value, LV_FILE, origin) == CS_OK;
+}
+
 static int load_model(opts *o, const char *file)
 {
-    ini_ctx c = {.o = o, .file = file};
-    int line = ini_parse(file, model_key_handler, &c);
-    if (line == -1)
-        return util_seterr(CS_EUSAGE, "cannot open model file '%s'; check the path given to --model", file);
-    if (line == -2) return util_seterr(CS_EUSAGE, "out of memory reading model file '%s'", file);
-    if (line > 0) {
-        if (c.err[0]) return util_seterr(CS_EUSAGE, "%s:%d: %s", file, line, c.err);
-        return util_seterr(CS_EUSAGE,
-                           "%s:%d: malformed line; expected 'key = value', '[section]' or a comment "
-                           "(lines of at most 199 characters)",
-                           file, line);
-    }
-    return CS_OK;
+    void *ctx[2] = {o, (void *)file};
+    return opts_ini_read(file, model_key_handler, ctx);
 }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
@@ -247,6 +391,18 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
         }
     }
     o->cmdline = join_argv(argc, argv);
+    for (int a = 1; a < argc; a++) { /* a newline would end a table's '#' header line early */
+        int bad = opts_text_check(argv[a]);
+        if (bad >= 0) {
+            char shown[128];
+            opts_text_show(shown, sizeof shown, argv[a]);
+            opts_free(o);
+            return util_seterr(CS_EUSAGE,
+                               "argument %d '%s' holds a control character (0x%02x); paths and values must "
+                               "be printable text",
+                               a, shown, (unsigned char)argv[a][bad]);
+        }
+    }
     /* a command that declares its own `model` option (critsim sweep) reads that file itself */
     int own_model = spec_index(cmd, "model") >= 0;
 

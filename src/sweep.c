@@ -18,7 +18,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
@@ -474,52 +473,35 @@ typedef struct {
     char *command;
     size_t ncommand;
     long *seeds;
-    char err[600];
 } model_ctx;
 
-static int model_handler(void *user, const char *section, const char *name, const char *value)
+static int model_handler(void *user, const char *section, const char *name, const char *value, int line)
 {
+    (void)line;
     model_ctx *c = user;
-    if (c->err[0]) return 0;
     if (strcmp(section, "sweep") != 0) {
         if (!strcmp(name, "command")) snprintf(c->command, c->ncommand, "%s", value);
         return 1;
     }
     if (!strcmp(name, "vary")) {
         sweep_axis a;
-        if (sweep_axis_parse(value, &a) != CS_OK || sweep_grid_add(c->g, &a, 0) != CS_OK) {
-            snprintf(c->err, sizeof c->err, "%s", util_errmsg());
-            return 0;
-        }
-        return 1;
+        return sweep_axis_parse(value, &a) == CS_OK && sweep_grid_add(c->g, &a, 0) == CS_OK;
     }
     if (!strcmp(name, "seeds")) {
         long n;
-        if (util_parse_long(value, &n) || n < 1) {
-            snprintf(c->err, sizeof c->err, "seeds = '%s' is not a positive integer", value);
-            return 0;
-        }
+        if (util_parse_long(value, &n) || n < 1 || n > 1000000)
+            return !util_seterr(CS_EUSAGE, "seeds = '%s' is not a number of seeds in [1, 1000000]", value);
         *c->seeds = n;
         return 1;
     }
-    snprintf(c->err, sizeof c->err, "unknown key '%s' in [sweep]; use 'vary = KEY=...' or 'seeds = N'", name);
-    return 0;
+    return !util_seterr(CS_EUSAGE, "unknown key '%s' in [sweep]; use 'vary = KEY=...' or 'seeds = N'", name);
 }
 
 int sweep_read_model(const char *path, sweep_grid *g, char *command, size_t ncommand, long *seeds)
 {
     model_ctx c = {.g = g, .command = command, .ncommand = ncommand, .seeds = seeds};
     command[0] = '\0';
-    int line = ini_parse(path, model_handler, &c);
-    if (line == -1)
-        return util_seterr(CS_EUSAGE, "cannot open model file '%s'; check the path given to --model", path);
-    if (line == -2) return util_seterr(CS_EUSAGE, "out of memory reading model file '%s'", path);
-    if (line > 0) {
-        if (c.err[0]) return util_seterr(CS_EUSAGE, "%s:%d: %s", path, line, c.err);
-        return util_seterr(
-            CS_EUSAGE, "%s:%d: malformed line; expected 'key = value', '[section]' or a comment", path, line);
-    }
-    return CS_OK;
+    return opts_ini_read(path, model_handler, &c);
 }
 
 /* ---- validation -------------------------------------------------------------------------- */
