@@ -63,12 +63,12 @@ typedef struct {
     uint64_t seed;
     const char *out; /* run folder */
     /* Added after the first version (trailing; zero = the decay schedule): */
-    int schedule;   /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
-    int restart_at; /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
-    int cycle;      /* cyclic: N >= 1 */
-    int branch_exact;    /* with branch: restore the momentum buffer and the history too and require the
-                          * same seed: an exact continuation (see "Branches" above) */
-    const int *ckpt_at;  /* also keep ckpt_K.bin after these epochs K (n_ckpt_at of them; may be NULL) */
+    int schedule;       /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
+    int restart_at;     /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
+    int cycle;          /* cyclic: N >= 1 */
+    int branch_exact;   /* with branch: restore the momentum buffer and the history too and require the
+                         * same seed: an exact continuation (see "Branches" above) */
+    const int *ckpt_at; /* also keep ckpt_K.bin after these epochs K (n_ckpt_at of them; may be NULL) */
     int n_ckpt_at;
 } train_cfg;
 
