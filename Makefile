@@ -5,6 +5,10 @@
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make bench      benchmarks (figures printed, nothing asserted)
 #   make figures    regenerate every figure from its model file (PNG and PDF under results/figures)
+#   make fuzz       libFuzzer + ASan/UBSan on every reader (tests/fuzz/), FUZZ_SECONDS each [60];
+#                   installs Debian's clang when missing
+#   make check SANITIZE=1   the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#                   (separate build folder build-san, binary build-san/critsim)
 #   make man        regenerate the manual pages man/*.1 from the --help texts (tools/mkman.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -22,6 +26,17 @@ ARCHFLAGS ?= -march=native
 LDFLAGS ?=
 BUILD   ?= build
 BIN     ?= critsim
+SANITIZE ?= 0
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+BIN     := build-san/critsim
+CFLAGS  += $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+# leaks are reported; the engines' deliberate exits on usage errors free what they hold
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:exitcode=99
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:exitcode=99
+endif
 
 PKGS     := gsl lapacke openblas inih zlib
 DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libinih-dev zlib1g-dev \
@@ -39,12 +54,14 @@ OBJ      := $(SRC:src/%.c=$(BUILD)/%.o)
 CMDS     := $(sort $(patsubst src/cmd_%.c,%,$(wildcard src/cmd_*.c)))
 TESTS_C  := $(wildcard tests/test_*.c)
 TESTS_SH := $(wildcard tests/test_*.sh)
-TEST_BIN := $(TESTS_C:tests/%.c=$(BUILD)/tests/%)
+TEST_BIN := $(TESTS_C:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_fuzz_replay
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC)))
 BENCH_C  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
 FIGURES  :=
 
-.PHONY: all run check bench figures clean install deps format format-check man FORCE
+.PHONY: all run check bench figures clean install deps format format-check man fuzz FORCE
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------------------------
@@ -83,6 +100,18 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libcritsim.a $(wildcard inclu
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CS_CFLAGS) -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcritsim.a $(LDLIBS)
 
+# fuzz harnesses: the replay driver (make check) lists them through fuzz_targets.inc
+$(BUILD)/fuzz/fuzz_targets.inc: FORCE
+	@mkdir -p $(BUILD)/fuzz
+	@printf '%s\n' $(foreach c,$(FUZZ_NAMES),'FUZZ($(c))') > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/tests/test_fuzz_replay: tests/fuzz/replay.c tests/fuzz/common.c tests/fuzz/fuzz.h $(FUZZ_SRC) \
+                                 $(BUILD)/fuzz/fuzz_targets.inc $(BUILD)/libcritsim.a $(wildcard include/*.h)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CS_CFLAGS) -Itests/fuzz -I$(BUILD)/fuzz $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ \
+	  tests/fuzz/replay.c tests/fuzz/common.c $(FUZZ_SRC) $(BUILD)/libcritsim.a $(LDLIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libcritsim.a $(wildcard include/*.h)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CS_CFLAGS) -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcritsim.a $(LDLIBS)
@@ -102,6 +131,31 @@ bench: $(BIN) $(BENCH_BIN)
 	@for p in $(wildcard tests/bench/*_torch.py); do \
 	  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then echo "== $$p"; /usr/bin/python3 $$p || exit 1; \
 	  else echo "== $$p: skipped (PyTorch reference; apt-get install python3-torch to run it)"; fi; done
+
+# ---- fuzzing (clang's libFuzzer; build-fuzz/ holds the instrumented library and the targets) ---------
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := $(SAN_FLAGS)
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "critsim: installing Debian's clang for make fuzz"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang \
+	    || { echo "critsim: apt-get failed; install by hand: apt-get install clang" >&2; exit 1; }; }
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=0 \
+	  CFLAGS='$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link' $(FUZZ_BUILD)/libcritsim.a
+	@rm -rf $(FUZZ_BUILD)/artifacts; mkdir -p $(FUZZ_BUILD)/artifacts
+	@for n in $(FUZZ_NAMES); do \
+	  clang $(CS_CFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) $(ARCHFLAGS) -fsanitize=fuzzer -DFUZZ_LIBFUZZER \
+	    -o $(FUZZ_BUILD)/fuzz_$$n tests/fuzz/fuzz_$$n.c tests/fuzz/common.c $(FUZZ_BUILD)/libcritsim.a $(LDLIBS) \
+	    || exit 1; \
+	done
+	@for n in $(FUZZ_NAMES); do \
+	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  ASAN_OPTIONS=detect_leaks=1 $(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
+	    $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' ; \
+	  ls $(FUZZ_BUILD)/artifacts/$$n-* >/dev/null 2>&1 && { echo "critsim: fuzz_$$n found a failing input (see above; replay: $(BUILD)/tests/test_fuzz_replay $$n FILE)" >&2; exit 1; }; \
+	done; echo "critsim: fuzzing done, no failing input"
 
 # figure fragments: each plots/NAME.mk adds its targets to FIGURES (and may define main-job)
 -include $(wildcard plots/*.mk)
@@ -123,7 +177,7 @@ man: $(BIN)
 	sh tools/mkman.sh ./$(BIN) man
 
 clean:
-	rm -rf $(BUILD) $(BIN)
+	rm -rf $(BUILD) $(BIN) build-san $(FUZZ_BUILD)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/critsim/models $(DESTDIR)$(PREFIX)/share/critsim/plots

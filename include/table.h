@@ -5,10 +5,11 @@
  * time); the LAST '#' line before the data names the columns, space-separated.  gnuplot and
  * numpy.loadtxt skip the '#' lines.
  *
- * Atomicity: rows are written to a hidden temporary file DIR/.NAME.body.PID (the header as it stands
- * goes on top when the first row is written); table_close() renames it to DIR/NAME, or, when header
- * lines were added after rows, writes DIR/.NAME.tmp.PID = full header + rows and renames that, so a
- * reader never sees a half-written table under its final name.  table_fail() publishes what was written,
+ * Atomicity: rows are written to a hidden temporary file (publish.h: DIR/.NAME.tmp.XXXXXX, created
+ * exclusively; the header as it stands goes on top when the first row is written); table_close()
+ * renames it to DIR/NAME, or, when header lines were added after rows, writes a second temporary file
+ * = full header + rows and renames that, so a reader never sees a half-written table under its final
+ * name.  table_fail() publishes what was written,
  * ending with the line
  * "# FAILED at step N: reason", so a failed run keeps its data and says why it stopped.
  * Header lines (table_meta) may be added at any time before closing: solver statistics known only at

@@ -1,15 +1,18 @@
 /* npy.c - .npy writer/reader and text-matrix reader (see npy.h).
  * Format: "\x93NUMPY", major 1, minor 0, little-endian uint16 header length, an ASCII Python dict
- * literal padded with spaces and terminated by '\n' so that magic+len+header is a multiple of 64. */
+ * literal padded with spaces and terminated by '\n' so that magic+len+header is a multiple of 64.
+ * Written through publish.h (temporary file, then rename). */
 #include "npy.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "util.h"
 
 int npy_write(const char *path, const char *dtype, int ndim, const size_t *shape, const void *data)
@@ -31,10 +34,9 @@ int npy_write(const char *path, const char *dtype, int ndim, const size_t *shape
                       dtype, shp);
     int total = 10 + hl + 1;
     int pad = (64 - total % 64) % 64;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return util_seterr(CS_EUSAGE, "cannot write '%s': %s", path, strerror(errno));
+    pub *pb = pub_open(path, 0);
+    if (!pb) return CS_EUSAGE;
+    FILE *f = pub_stream(pb);
     uint16_t len = (uint16_t)(hl + pad + 1);
     unsigned char pre[10] = {
         0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xff), (unsigned char)(len >> 8)};
@@ -44,13 +46,7 @@ int npy_write(const char *path, const char *dtype, int ndim, const size_t *shape
         fputc(' ', f);
     fputc('\n', f);
     if (count) fwrite(data, esize, count, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return util_seterr(CS_EUSAGE, "write error on '%s' (disk full?)", path);
-    }
-    return CS_OK;
+    return pub_commit(pb);
 }
 
 int npy_write_f64(const char *path, int ndim, const size_t *shape, const double *data)
@@ -157,25 +153,31 @@ int npy_read(const char *path, npy_array *out)
         while (p < q && (*p == ' ' || *p == ','))
             p++;
         if (p >= q) break;
+        if (*p < '0' || *p > '9') { /* strtoull would accept "-1" (as 2^64 - 1) and "+1" */
+            rc = bad(path, "bad shape (every dimension must be a non-negative integer)");
+            goto done;
+        }
         char *e;
         errno = 0;
         unsigned long long v = strtoull(p, &e, 10);
-        if (e == p || errno || out->ndim >= NPY_MAXDIM) {
+        if (e == p || e > q || errno || out->ndim >= NPY_MAXDIM || v > SIZE_MAX) {
             rc = bad(path, "bad shape");
             goto done;
         }
         out->shape[out->ndim++] = (size_t)v;
-        out->size *= (size_t)v;
         p = e;
     }
-    if (out->size > ((size_t)1 << 34)) {
-        rc = bad(path, "array too large");
-        goto done;
-    }
+    /* the product of the dimensions, checked for overflow (a wrapped product could pass the payload
+     * check with an empty payload and index far outside it) */
+    for (int i = 0; i < out->ndim; i++)
+        if (__builtin_mul_overflow(out->size, out->shape[i], &out->size) || out->size > ((size_t)1 << 34)) {
+            rc = bad(path, "array too large (the shape's product exceeds 2^34 elements)");
+            goto done;
+        }
     long here = ftell(f);
     fseek(f, 0, SEEK_END);
     long end = ftell(f);
-    if (end - here != (long)(out->size * esize)) {
+    if (here < 0 || end < here || (size_t)(end - here) != out->size * esize) {
         char why[160];
         snprintf(why, sizeof why, "payload is %ld bytes but the shape needs %zu (truncated or corrupted)",
                  end - here, out->size * esize);
@@ -242,6 +244,21 @@ int npy_load_matrix(const char *path, const char *what, int *rows, int *cols, do
             return util_seterr(CS_EUSAGE, "%s: '%s' holds a %d-D array; a matrix (2-D) is needed", what, path,
                                a.ndim);
         }
+        if (a.shape[0] == 0 || a.shape[1] == 0 || a.shape[0] > INT_MAX || a.shape[1] > INT_MAX) {
+            size_t r = a.shape[0], c = a.shape[1];
+            npy_free(&a);
+            return util_seterr(
+                CS_EUSAGE, "%s: '%s' holds a %zu x %zu matrix; at least one row and one column are needed",
+                what, path, r, c);
+        }
+        for (size_t i = 0; i < a.size; i++)
+            if (!isfinite(a.data[i])) {
+                size_t c = a.shape[1];
+                double v = a.data[i];
+                npy_free(&a);
+                return util_seterr(CS_EUSAGE, "%s: '%s' entry (%zu, %zu) is %g; every entry must be finite",
+                                   what, path, i / c, i % c, v);
+            }
         *rows = (int)a.shape[0];
         *cols = (int)a.shape[1];
         *data = a.data;

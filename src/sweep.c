@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "table.h"
 #include "util.h"
 
@@ -589,22 +590,12 @@ static void remove_stale_scratch(void)
     closedir(d);
 }
 
-/* Publish DIR/NAME = text atomically (tmp + rename). */
+/* Publish DIR/NAME = text atomically (publish.h). */
 static int write_atomic(const char *dir, const char *name, const char *text)
 {
-    char tmp[4400], fin[4300];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
+    char fin[4300];
     util_path(fin, sizeof fin, dir, name);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return util_seterr(CS_EUSAGE, "cannot write '%s': %s", tmp, strerror(errno));
-    fputs(text, f);
-    int bad = fflush(f) != 0 || ferror(f);
-    fclose(f);
-    if (bad || rename(tmp, fin) != 0) {
-        unlink(tmp);
-        return util_seterr(CS_EUSAGE, "cannot write '%s': %s", fin, strerror(errno));
-    }
-    return CS_OK;
+    return pub_write(fin, text, strlen(text), 0);
 }
 
 /* Last line of the log file P that starts with "critsim" (else the last non-empty line), into buf. */
@@ -955,10 +946,10 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed sweep takes its points with it */
     if (getppid() != parent) _exit(128 + SIGKILL);
-    char logp[4300], fin[4300], tmp[4400], src[4300];
+    char logp[4300], fin[4300], src[4300];
     point_file(logp, sizeof logp, c->out, id, ".log");
     int fd = (int)syscall(SYS_memfd_create, "critsim-point", 0);
-    if (fd < 0) fd = open(logp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) fd = open(logp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
@@ -988,30 +979,13 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
         rc = cmd->run(o);
     }
     fflush(NULL);
-    if (rc == CS_OK) { /* publish: copy final.dat to points/.ID.dat.tmp.PID, rename to points/ID.dat */
+    if (rc == CS_OK) { /* publish: copy final.dat to points/ID.dat (publish.h) */
         util_path(src, sizeof src, rundir, "final.dat");
         point_file(fin, sizeof fin, c->out, id, ".dat");
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", fin, (long)getpid());
-        FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
-        if (in && out) {
-            char buf[1 << 14];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-                fwrite(buf, 1, n, out);
-            int bad = fflush(out) != 0 || ferror(out) || ferror(in);
-            fclose(out);
-            out = NULL;
-            if (bad || rename(tmp, fin) != 0) {
-                unlink(tmp);
-                rc = util_seterr(CS_EFAIL, "cannot publish '%s': %s", fin, strerror(errno));
-            }
-        } else {
-            rc = util_seterr(CS_EFAIL,
-                             in ? "cannot write '%s'" : "the engine exited 0 but wrote no final.dat (%s)",
-                             in ? tmp : src);
-        }
-        if (in) fclose(in);
-        if (out) fclose(out);
+        if (access(src, F_OK) != 0)
+            rc = util_seterr(CS_EFAIL, "the engine exited 0 but wrote no final.dat (%s)", src);
+        else if (pub_copy(src, fin, 0) != CS_OK)
+            rc = CS_EFAIL;
         if (rc != CS_OK) fprintf(stderr, "critsim sweep: %s\n", util_errmsg());
     } else {
         const char *m = util_errmsg();
@@ -1021,15 +995,16 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
     if (scratch) remove_tree(rundir);
     struct stat sb;
     if (rc != CS_OK && fd >= 0 && fstat(fd, &sb) == 0 && sb.st_nlink == 0) { /* save the memfd as ID.log */
-        FILE *lf = fopen(logp, "w");
-        if (lf) {
+        pub *lp = pub_open(logp, 0);
+        if (lp) {
+            FILE *lf = pub_stream(lp);
             fprintf(lf, "# %s\n", cmdline);
             char buf[8192];
             ssize_t n;
             lseek(fd, 0, SEEK_SET);
             while ((n = read(fd, buf, sizeof buf)) > 0)
                 fwrite(buf, 1, (size_t)n, lf);
-            fclose(lf);
+            pub_commit(lp);
         }
     }
     _exit(rc < 0 || rc > 255 ? 1 : rc);
@@ -1256,28 +1231,9 @@ out:
 
 static int copy_file(const char *from, const char *todir, const char *name)
 {
-    FILE *in = fopen(from, "rb");
-    if (!in) return util_seterr(CS_EUSAGE, "cannot read '%s': %s", from, strerror(errno));
-    char tmp[4300], fin[4300];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", todir, name, (long)getpid());
+    char fin[4300];
     util_path(fin, sizeof fin, todir, name);
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        fclose(in);
-        return util_seterr(CS_EUSAGE, "cannot write '%s': %s", tmp, strerror(errno));
-    }
-    char buf[1 << 15];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, out);
-    fclose(in);
-    int bad = fflush(out) != 0 || ferror(out);
-    fclose(out);
-    if (bad || rename(tmp, fin) != 0) {
-        unlink(tmp);
-        return util_seterr(CS_EUSAGE, "cannot write '%s': %s", fin, strerror(errno));
-    }
-    return CS_OK;
+    return pub_copy(from, fin, 0);
 }
 
 int sweep_merge(const char *const *dirs, int ndirs, const char *out, long *nmissing)

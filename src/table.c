@@ -1,10 +1,11 @@
 /* table.c - provenance-headed text tables published atomically (see table.h).
  *
  * The header is written into the body file when the first row is (table_row, table_stream); if no
- * header line or column name changes after that, table_close() only appends the tail and renames the
- * body file into place.  Otherwise (a header line added after rows, e.g. solver statistics) the body
- * is copied under the complete header into DIR/.NAME.tmp.PID, which is renamed.  Either way the reader
- * sees the same bytes, and nothing under the final name before the table is complete. */
+ * header line or column name changes after that, table_close() only appends the tail and publishes the
+ * body file.  Otherwise (a header line added after rows, e.g. solver statistics) the body is copied
+ * under the complete header into a second temporary file, which is published.  Either way the reader
+ * sees the same bytes, and nothing under the final name before the table is complete.  Both temporary
+ * files come from publish.h (unpredictable names, created exclusively, never through a link). */
 #include "table.h"
 
 #include <errno.h>
@@ -15,12 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "util.h"
 
 struct table {
-    char dir[2048];
-    char name[256];
-    char body_path[2400];
+    char *path; /* DIR/NAME, malloc'ed */
+    pub *pb;    /* the body file */
     FILE *body;
     char **meta;
     int nmeta, capmeta;
@@ -28,8 +29,6 @@ struct table {
     long hdr_end; /* bytes of header in the body file; -1: header not written yet */
     int stale;    /* header lines or columns changed after the header was written */
 };
-
-enum { TABLE_BUF = 1 << 16 }; /* stdio buffer of the body: the tables are written row by row */
 
 static void meta_add(table *t, const char *line)
 {
@@ -59,19 +58,19 @@ static void header_write(table *t)
 table *table_open(const char *dir, const char *name, const opts *o)
 {
     if (util_mkdir_p(dir) != CS_OK) return NULL;
-    table *t = util_calloc(1, sizeof *t);
-    t->hdr_end = -1;
-    snprintf(t->dir, sizeof t->dir, "%s", dir);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    snprintf(t->body_path, sizeof t->body_path, "%s/.%s.body.%ld", dir, name, (long)getpid());
-    t->body = fopen(t->body_path, "w");
-    if (!t->body) {
-        util_seterr(CS_EUSAGE, "cannot write '%s' in '%s': %s; choose a writable --out", name, dir,
-                    strerror(errno));
-        free(t);
+    size_t pl = strlen(dir) + strlen(name) + 2;
+    char *path = util_malloc(pl);
+    snprintf(path, pl, "%s/%s", dir, name);
+    pub *pb = pub_open(path, 0);
+    if (!pb) {
+        free(path);
         return NULL;
     }
-    setvbuf(t->body, NULL, _IOFBF, TABLE_BUF);
+    table *t = util_calloc(1, sizeof *t);
+    t->hdr_end = -1;
+    t->path = path;
+    t->pb = pb;
+    t->body = pub_stream(pb);
     char line[256];
     snprintf(line, sizeof line, "critsim %s: %s", CS_VERSION, name);
     meta_add(t, line);
@@ -148,58 +147,48 @@ static void table_release(table *t)
         free(t->meta[i]);
     free(t->meta);
     free(t->columns);
+    free(t->path);
     free(t);
 }
 
 static int publish(table *t, const char *tail)
 {
-    char tmp[2400], final[2400];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", t->dir, t->name, (long)getpid());
-    snprintf(final, sizeof final, "%s/%s", t->dir, t->name);
-    int status = CS_OK;
     if (t->hdr_end < 0) header_write(t); /* no rows: the header is all */
-    if (!t->stale) {                     /* the body file is the table: finish it and rename it */
+    if (!t->stale) {                     /* the body file is the table: finish it and publish it */
         if (tail) fprintf(t->body, "%s\n", tail);
-        if (fflush(t->body) != 0 || ferror(t->body))
-            status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
-        if (fclose(t->body) != 0 && status == CS_OK)
-            status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
-        t->body = NULL;
-        if (status == CS_OK && rename(t->body_path, final) != 0)
-            status = util_seterr(CS_EUSAGE, "cannot rename '%s' to '%s': %s", t->body_path, final,
-                                 strerror(errno));
-        if (status != CS_OK) unlink(t->body_path);
+        int status = pub_commit(t->pb);
         table_release(t);
         return status;
     }
+    int status = CS_OK;
     if (fflush(t->body) != 0 || ferror(t->body))
-        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", final, strerror(errno));
-    fclose(t->body);
-    t->body = NULL;
-    FILE *out = status == CS_OK ? fopen(tmp, "w") : NULL;
-    if (status == CS_OK && !out)
-        status = util_seterr(CS_EUSAGE, "cannot write '%s': %s", tmp, strerror(errno));
+        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", t->path, strerror(errno));
+    pub *out = status == CS_OK ? pub_open(t->path, 0) : NULL;
+    if (status == CS_OK && !out) status = CS_EUSAGE;
     if (out) {
+        FILE *o = pub_stream(out);
         for (int i = 0; i < t->nmeta; i++)
-            fprintf(out, "# %s\n", t->meta[i]);
-        if (t->columns) fprintf(out, "# %s\n", t->columns);
-        FILE *in = fopen(t->body_path, "r");
-        if (in && fseek(in, t->hdr_end, SEEK_SET) == 0) {
+            fprintf(o, "# %s\n", t->meta[i]);
+        if (t->columns) fprintf(o, "# %s\n", t->columns);
+        FILE *in = fopen(pub_tmp_path(t->pb), "r");
+        int rerr = !in || fseek(in, t->hdr_end, SEEK_SET) != 0;
+        if (!rerr) {
             char buf[1 << 16];
             size_t n;
             while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-                fwrite(buf, 1, n, out);
+                fwrite(buf, 1, n, o);
+            rerr = ferror(in);
         }
         if (in) fclose(in);
-        if (tail) fprintf(out, "%s\n", tail);
-        if (fflush(out) != 0 || ferror(out))
-            status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", tmp, strerror(errno));
-        fclose(out);
-        if (status == CS_OK && rename(tmp, final) != 0)
-            status = util_seterr(CS_EUSAGE, "cannot rename '%s' to '%s': %s", tmp, final, strerror(errno));
-        if (status != CS_OK) unlink(tmp);
+        if (tail) fprintf(o, "%s\n", tail);
+        if (rerr) {
+            pub_abort(out);
+            status =
+                util_seterr(CS_EUSAGE, "cannot read back '%s' to publish '%s'", pub_tmp_path(t->pb), t->path);
+        } else
+            status = pub_commit(out);
     }
-    unlink(t->body_path);
+    pub_abort(t->pb);
     table_release(t);
     return status;
 }
@@ -220,8 +209,7 @@ int table_fail(table *t, long step, const char *reason)
 void table_discard(table *t)
 {
     if (!t) return;
-    if (t->body) fclose(t->body);
-    unlink(t->body_path);
+    pub_abort(t->pb);
     table_release(t);
 }
 

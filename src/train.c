@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "table.h"
 #include "util.h"
 
@@ -64,10 +65,9 @@ static void arch_words(const cnn *net, int32_t w[10])
 
 int train_save(const cnn *net, const char *path, uint64_t seed, int done, const train_epoch *hist)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    ckio io = {fopen(tmp, "wb"), 0xcbf29ce484222325ull, 0};
-    if (!io.f) return util_seterr(CS_EUSAGE, "cannot write checkpoint '%s': %s", tmp, strerror(errno));
+    pub *pb = pub_open(path, PUB_SYNC);
+    if (!pb) return CS_EUSAGE;
+    ckio io = {pub_stream(pb), 0xcbf29ce484222325ull, 0};
     uint32_t ver = CKPT_VERSION;
     int32_t aw[10], d32 = done;
     int64_t np = net->n_param, ns = net->n_state;
@@ -85,13 +85,11 @@ int train_save(const cnn *net, const char *path, uint64_t seed, int done, const 
     put(&io, hist, sizeof(train_epoch) * done);
     uint64_t h = io.h;
     put(&io, &h, sizeof h);
-    if (fflush(io.f) || fsync(fileno(io.f))) io.err = 1;
-    if (fclose(io.f)) io.err = 1;
-    if (io.err || rename(tmp, path)) {
-        unlink(tmp);
+    if (io.err) {
+        pub_abort(pb);
         return util_seterr(CS_EUSAGE, "cannot write checkpoint '%s' (disk full?)", path);
     }
-    return CS_OK;
+    return pub_commit(pb); /* fsync'ed: a resumed run reads it back */
 }
 
 int train_load(cnn *net, const char *path, uint64_t *seed, int *done, train_epoch *hist, int max_hist,

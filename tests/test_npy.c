@@ -26,6 +26,35 @@ static size_t slurp(const char *name, unsigned char *buf, size_t cap)
     return n;
 }
 
+/* A version 1.0 .npy file with the header dictionary's shape given as text, followed by `payload`. */
+static void put_npy(const char *name, const char *descr, const char *shape, const void *payload, size_t n)
+{
+    char h[256];
+    int hl = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    int pad = (64 - (10 + hl + 1) % 64) % 64;
+    unsigned char buf[1024];
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((hl + pad + 1) & 0xff);
+    buf[9] = (unsigned char)((hl + pad + 1) >> 8);
+    memcpy(buf + 10, h, (size_t)hl);
+    memset(buf + 10 + hl, ' ', (size_t)pad);
+    buf[10 + hl + pad] = '\n';
+    size_t at = 10 + (size_t)hl + (size_t)pad + 1;
+    memcpy(buf + at, payload, n);
+    put(name, buf, at + n);
+}
+
+/* npy_read refuses NAME (usage error, the message names the file and contains `why`). */
+static void refused(const char *name, const char *why)
+{
+    char p[256];
+    npy_array r;
+    util_path(p, sizeof p, dir, name);
+    util_clearerr();
+    CHECK_INT(npy_read(p, &r), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), name) != NULL && strstr(util_errmsg(), why) != NULL);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
@@ -92,12 +121,52 @@ int main(void)
     util_path(p, sizeof p, dir, "nope.npy");
     CHECK_INT(npy_read(p, &r), CS_EUSAGE);
 
+    /* shapes: every dimension a non-negative integer, the product checked for overflow against the
+     * payload (a wrapped product once let an empty payload pass and the reader index past it) */
+    double three[3] = {1, 2, 3};
+    put_npy("wrap.npy", "<f8", "(256, 268435456, 268435456)", NULL, 0); /* 2^72 elements -> 0 */
+    refused("wrap.npy", "too large");
+    put_npy("wrap2.npy", "<f8", "(4294967296, 4294967296)", NULL, 0); /* 2^64 -> 0 */
+    refused("wrap2.npy", "too large");
+    put_npy("neg.npy", "<f8", "(-1, 3)", three, sizeof three);
+    refused("neg.npy", "non-negative");
+    put_npy("neg2.npy", "<f8", "(-1, -1)", three, 8); /* (2^64-1)^2 wraps to 1 */
+    refused("neg2.npy", "non-negative");
+    put_npy("plus.npy", "<f8", "(+3,)", three, sizeof three);
+    refused("plus.npy", "non-negative");
+    put_npy("ok3.npy", "<f8", "(3,)", three, sizeof three);
+    util_path(p, sizeof p, dir, "ok3.npy");
+    CHECK_INT(npy_read(p, &r), CS_OK);
+    CHECK(r.ndim == 1 && r.size == 3);
+    npy_free(&r);
+
+    /* matrices: zero rows or columns and non-finite entries are usage errors naming the option and
+     * the file */
+    int rows, cols;
+    double *m;
+    put_npy("zero.npy", "<f8", "(0, 5)", NULL, 0);
+    util_path(p, sizeof p, dir, "zero.npy");
+    CHECK_INT(npy_load_matrix(p, "--target", &rows, &cols, &m), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "--target") && strstr(util_errmsg(), "zero.npy") &&
+          strstr(util_errmsg(), "0 x 5"));
+    put_npy("zc.npy", "<f8", "(4, 0)", NULL, 0);
+    util_path(p, sizeof p, dir, "zc.npy");
+    CHECK_INT(npy_load_matrix(p, "--sigma-yx", &rows, &cols, &m), CS_EUSAGE);
+    double nanm[4] = {1, NAN, 2, 3}, infm[4] = {1, 2, -INFINITY, 3};
+    put_npy("nan.npy", "<f8", "(2, 2)", nanm, sizeof nanm);
+    util_path(p, sizeof p, dir, "nan.npy");
+    CHECK_INT(npy_load_matrix(p, "--sigma-xx", &rows, &cols, &m), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "--sigma-xx") && strstr(util_errmsg(), "nan.npy") &&
+          strstr(util_errmsg(), "(0, 1)"));
+    put_npy("inf.npy", "<f8", "(2, 2)", infm, sizeof infm);
+    util_path(p, sizeof p, dir, "inf.npy");
+    CHECK_INT(npy_load_matrix(p, "--target", &rows, &cols, &m), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "inf.npy") && strstr(util_errmsg(), "finite"));
+
     /* text matrices: comments and blank lines ignored, ragged rows refused */
     const char *txt = "# a comment\n1 2 3\n\n4 5 6e-1\n";
     put("m.txt", txt, strlen(txt));
     util_path(p, sizeof p, dir, "m.txt");
-    int rows, cols;
-    double *m;
     CHECK_INT(npy_load_matrix(p, "--target", &rows, &cols, &m), CS_OK);
     CHECK(rows == 2 && cols == 3);
     CHECK_CLOSE(m[5], 0.6, 0, 0);

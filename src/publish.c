@@ -1,0 +1,164 @@
+/* publish.c - write-to-temporary-and-rename publication with unpredictable, exclusively created
+ * temporary names (see publish.h).  Mathematics: none.
+ *
+ * Temporary names: DIR/.BASE.tmp.XXXXXX, BASE cut to 200 bytes so that the name stays under NAME_MAX
+ * whenever BASE itself does; XXXXXX from 36 bits drawn from getrandom() (a clock/pid/counter mix when
+ * that fails).  open(O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666): the umask applies as
+ * for any file the user creates; EEXIST draws another name (up to 64 times). */
+#include "publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct pub {
+    char *final; /* malloc'ed */
+    char *tmp;   /* malloc'ed */
+    FILE *f;
+    int flags;
+};
+
+enum { PUB_BUF = 1 << 16 };
+
+static uint64_t draw(void)
+{
+    static uint64_t counter;
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+    }
+    r ^= ++counter * 0x9e3779b97f4a7c15ull; /* splitmix64 finaliser */
+    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ull;
+    r = (r ^ (r >> 27)) * 0x94d049bb133111ebull;
+    return r ^ (r >> 31);
+}
+
+pub *pub_open(const char *path, int flags)
+{
+    CS_ASSERT(path);
+    size_t n = strlen(path);
+    if (n == 0) {
+        util_seterr(CS_EUSAGE, "cannot write a file with an empty name");
+        return NULL;
+    }
+    const char *slash = strrchr(path, '/');
+    size_t dl = slash ? (size_t)(slash - path) + 1 : 0; /* folder part including the '/' */
+    const char *base = path + dl;
+    size_t bl = strlen(base);
+    if (bl > 200) bl = 200;
+    pub *p = util_calloc(1, sizeof *p);
+    p->final = util_strdup(path);
+    p->tmp = util_malloc(dl + bl + 32);
+    p->flags = flags;
+    static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    int fd = -1, err = 0;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        uint64_t r = draw();
+        char sfx[7];
+        for (int i = 0; i < 6; i++, r /= 62)
+            sfx[i] = alnum[r % 62];
+        sfx[6] = '\0';
+        snprintf(p->tmp, dl + bl + 32, "%.*s.%.*s.tmp.%s", (int)dl, path, (int)bl, base, sfx);
+        fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) break;
+    }
+    if (fd < 0) err = errno;
+    if (fd >= 0) {
+        p->f = fdopen(fd, "wb");
+        if (!p->f) {
+            err = errno;
+            close(fd);
+            unlink(p->tmp);
+        }
+    }
+    if (!p->f) {
+        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable --out", path,
+                    strerror(err ? err : EIO));
+        free(p->final);
+        free(p->tmp);
+        free(p);
+        return NULL;
+    }
+    setvbuf(p->f, NULL, _IOFBF, PUB_BUF);
+    return p;
+}
+
+FILE *pub_stream(pub *p)
+{
+    return p->f;
+}
+
+const char *pub_tmp_path(const pub *p)
+{
+    return p->tmp;
+}
+
+static void release(pub *p)
+{
+    free(p->final);
+    free(p->tmp);
+    free(p);
+}
+
+int pub_commit(pub *p)
+{
+    int err = 0;
+    if (fflush(p->f) != 0 || ferror(p->f)) err = errno ? errno : EIO;
+    if (!err && (p->flags & PUB_SYNC) && fsync(fileno(p->f)) != 0) err = errno;
+    if (fclose(p->f) != 0 && !err) err = errno ? errno : EIO;
+    p->f = NULL;
+    int status = CS_OK;
+    if (err)
+        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", p->final, strerror(err));
+    else if (rename(p->tmp, p->final) != 0)
+        status = util_seterr(CS_EUSAGE, "cannot publish '%s': %s", p->final, strerror(errno));
+    if (status != CS_OK) unlink(p->tmp);
+    release(p);
+    return status;
+}
+
+void pub_abort(pub *p)
+{
+    if (!p) return;
+    if (p->f) fclose(p->f);
+    unlink(p->tmp);
+    release(p);
+}
+
+int pub_write(const char *path, const void *data, size_t n, int flags)
+{
+    pub *p = pub_open(path, flags);
+    if (!p) return CS_EUSAGE;
+    if (n) fwrite(data, 1, n, p->f);
+    return pub_commit(p);
+}
+
+int pub_copy(const char *from, const char *to, int flags)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in) return util_seterr(CS_EUSAGE, "cannot read '%s': %s", from, strerror(errno));
+    pub *p = pub_open(to, flags);
+    if (!p) {
+        fclose(in);
+        return CS_EUSAGE;
+    }
+    char buf[1 << 15];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, p->f);
+    int rerr = ferror(in);
+    fclose(in);
+    if (rerr) {
+        pub_abort(p);
+        return util_seterr(CS_EUSAGE, "read error on '%s'", from);
+    }
+    return pub_commit(p);
+}
