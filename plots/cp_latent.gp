@@ -1,5 +1,5 @@
 # cp_latent.gp - latent multi-source task (models/cp_latent.ini, critsim flow): final share of pathway b
-# (mode 0, top row) and final test loss (bottom row) vs. redundancy between the sources, one column per
+# (summed over the task's k = 4 degenerate modes, share_b_m0_3, top row) and final test loss (bottom row) vs. redundancy between the sources, one column per
 # depth D = 1, 2, 3, one curve per deficit length (source b removed on updates [0, END), END = 0 is the
 # deficit-free run).  Plots only, computes nothing.
 # usage: gnuplot -e "f='results/sweep/cp_latent/summary.dat'; out='cp_latent.png'" plots/cp_latent.gp
@@ -20,12 +20,12 @@ set xrange [-0.02:1.02]
 ends = "0 1000 2000"
 array LC[3] = ["black", "#1f77b4", "#d62728"]
 do for [d = 1:3] {
-  set title sprintf("D = %d: share of pathway b (mode 0)", d)
+  set title sprintf("D = %d: share of pathway b (modes 0-3)", d)
   set xlabel ""
   set ylabel (d == 1 ? "K_b / (K_a + K_b) at the end" : "")
   set yrange [-0.05:0.6]
   set key bottom left title "END"
-  plot for [k = 1:3] f using ((column(cd) == d && column(ce) == int(word(ends, k))) ? column(cr) : NaN):(column(col("share_b_m0"))) \
+  plot for [k = 1:3] f using ((column(cd) == d && column(ce) == int(word(ends, k))) ? column(cr) : NaN):(column(col("share_b_m0_3"))) \
        with linespoints pt 7 ps 0.6 lw 2 lc rgb LC[k] title word(ends, k)
 }
 do for [d = 1:3] {
