@@ -3,7 +3,9 @@
 #   make            build libcritsim.a and ./critsim
 #   make run        install missing Debian packages, build, run the main job (headline comparison)
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
-#   make bench      benchmarks (figures printed, nothing asserted)
+#   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
+#                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
+#   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
 #   make figures    regenerate every figure from its model file (PNG and PDF under results/figures)
 #   make fuzz       libFuzzer + ASan/UBSan on every reader (tests/fuzz/), FUZZ_SECONDS each [60];
 #                   installs Debian's clang when missing
@@ -61,7 +63,7 @@ BENCH_C  := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN:= $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
 FIGURES  :=
 
-.PHONY: all run check bench figures clean install deps format format-check man fuzz FORCE
+.PHONY: all run check bench bench-detail figures clean install deps format format-check man fuzz FORCE
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------------------------
@@ -127,7 +129,10 @@ check: deps
 	@CRITSIM=./$(BIN) sh tests/run.sh $(TEST_BIN) $(TESTS_SH)
 
 bench: $(BIN) $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; CRITSIM=./$(BIN) OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $$b || exit 1; done
+	@CRITSIM=./$(BIN) BENCH=$(BUILD)/bench sh tests/bench/table.sh
+
+bench-detail: $(BIN) $(BENCH_BIN)
+	@for b in $(filter-out %/bench_table,$(BENCH_BIN)); do echo "== $$b"; CRITSIM=./$(BIN) OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $$b || exit 1; done
 	@for p in $(wildcard tests/bench/*_torch.py); do \
 	  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then echo "== $$p"; /usr/bin/python3 $$p || exit 1; \
 	  else echo "== $$p: skipped (PyTorch reference; apt-get install python3-torch to run it)"; fi; done
