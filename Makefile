@@ -189,5 +189,6 @@ install: $(BIN)
 	install -m 755 critsim $(DESTDIR)$(PREFIX)/bin/critsim
 	install -m 644 models/* $(DESTDIR)$(PREFIX)/share/critsim/models/ 2>/dev/null || true
 	install -m 644 plots/* $(DESTDIR)$(PREFIX)/share/critsim/plots/ 2>/dev/null || true
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/critsim
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/critsim/
