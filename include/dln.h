@@ -28,7 +28,24 @@
  * flow: d theta/dt = -grad through gsl_odeiv2_driver (rk8pd, rkf45, rkck), time = step * lr.
  * All weights live in one block theta (n_param doubles); nothing is allocated per step.
  *
- * Non-goals: biases, non-linearities, mini-batches, momentum.
+ * Nonlinear pathways (cfg.act = relu|tanh; one-hot item tasks only, task.onehot).  phi is applied
+ * elementwise after every hidden layer of each chain, and with cfg.act_output also after the chain's
+ * last layer, before the chains are summed:
+ *   A_0 = X, Z_l = W_l A_{l-1}, A_l = phi(Z_l) (l < D), F = W_D A_{D-1} (act_output: phi(W_D A_{D-1})).
+ * The task's inputs are the n_in one-hot items, X = I, so a chain's response to all items is the
+ * matrix F_p (n_out x in_dim[p]), column j = the chain's output for item j (its own source's part of
+ * the item; items of other sources give F = phi(0) = 0 since there are no biases and phi(0) = 0).
+ * F_p takes the place of Omega_p everywhere: the total map, the loss and E = dL/dF_tot above are exact
+ * for one-hot items with Sxx = I/n_items (the loss is the mean/sum over items of the squared error), and
+ * K_p = U^T F_p V.  Backward: D_D = G_p (act_output: G_p .* phi'(Z_D)), dL/dW_l = D_l A_{l-1}^T,
+ * D_{l-1} = (W_l^T D_l) .* phi'(Z_{l-1}); phi' is read from the activations (relu: [A > 0], tanh:
+ * 1 - A^2), so only the A_l are stored (in the prefix buffers).  The deficit remove:P zeroes source P's
+ * moments as for linear networks; for one-hot items this is exactly the network fed with source P's
+ * inputs zeroed (those items then give F = 0 and a loss of |y_j|^2 / 2 each), so it holds for phi too.
+ * noise and decorrelate edit Sxx in ways no set of input samples realises and are refused; lesion
+ * projects the response matrix F_p as it projects Omega_p.
+ *
+ * Non-goals: biases, mini-batches, momentum, nonlinear networks on moment-only tasks.
  */
 #ifndef CRITSIM_DLN_H
 #define CRITSIM_DLN_H
@@ -44,6 +61,7 @@ typedef enum { DLN_PATHS = 0, DLN_FUSED = 1 } dln_arch;
 typedef enum { DLN_LOSS_SUM = 0, DLN_LOSS_MEAN = 1 } dln_loss;
 typedef enum { DLN_INIT_GAUSS = 0, DLN_INIT_ORTHOGONAL, DLN_INIT_IDENTITY, DLN_INIT_ALIGNED } dln_init_kind;
 typedef enum { DLN_RK8PD = 0, DLN_RKF45, DLN_RKCK } dln_stepper;
+typedef enum { DLN_ACT_LINEAR = 0, DLN_ACT_RELU, DLN_ACT_TANH } dln_act;
 
 typedef struct {
     dln_arch arch;
@@ -52,6 +70,8 @@ typedef struct {
     int depth;        /* number of weight matrices, >= 1 */
     int width;        /* hidden units (ignored for depth 1) */
     dln_loss loss;    /* item tasks; completion always averages over observed entries */
+    dln_act act;      /* nonlinearity after every hidden layer (linear: none) */
+    int act_output;   /* nonzero: phi also after each chain's last layer (before the sum) */
 } dln_cfg;
 
 typedef struct dln dln;
@@ -91,16 +111,19 @@ struct dln {
     int *row_ptr, *row_k, *row_c; /* completion: observed entries grouped by row (CSR): index k, column */
     int *col_ptr, *col_k, *col_r; /* ... and by column: index k, row */
     double *vec;                  /* (max dim) */
+    double *nl_x, *nl_y;          /* nonlinear chains: (max(width, n_out) x n_in) backward buffers */
     /* gradient flow */
     void *ode;
     long n_rhs;
+    unsigned long flow_nmax; /* ReLU: solver steps allowed per dln_flow_advance (DLN_RELU_NMAX) */
     /* threads (dln_set_threads): used by the completion gradient of one chain */
     dln_team *team;          /* NULL: one thread */
     const double *job_theta; /* arguments of the running team job */
     double *job_grad;
 };
 
-/* Allocate for the task (dimensions checked; messages name the option).  CS_OK or CS_EUSAGE. */
+/* Allocate for the task (dimensions checked; messages name the option; a nonlinear act needs a one-hot
+ * item task).  CS_OK or CS_EUSAGE. */
 int dln_alloc(const dln_cfg *cfg, const task *t, dln **out);
 void dln_free(dln *d);
 
@@ -140,6 +163,25 @@ double dln_test_loss(dln *d, const double *theta);
 /* Raw end-to-end maps Omega_p (stored weights, no lesion projection) into d->omega[p], and
  * omega_tot = sum_p embed_p(Omega_p) when omega_tot != NULL ((n_out x n_in)). */
 void dln_maps(dln *d, const double *theta, double *omega_tot);
+/* Test loss (as dln_test_loss) of the network with one part removed: with two or more chains, chain p's
+ * output removed from the sum; with one chain (fused, or a single pathway), source p's inputs zeroed
+ * (columns of source p of the total map set to 0: exact for linear maps, and for nonlinear networks on
+ * one-hot items, which then output phi(0) = 0).  p < n_chain, resp. p < task->n_src.  Leaves d->omega. */
+double dln_loss_without(dln *d, const double *theta, int p);
+/* Name of an activation ("linear", "relu", "tanh"); dln_act_parse: CS_OK or CS_EUSAGE naming --act. */
+const char *dln_act_name(dln_act a);
+int dln_act_parse(const char *s, dln_act *out);
+/* Sampled source variances of the last hidden layer (layer D-1, after phi) of a fused network (D >= 2)
+ * on a one-hot task with two sources, by the official protocol of rsv.h (rsv_sampled): batch k holds
+ * in slot s the item (s + k) mod n (n = n_items = n_in); a sample combines source a's part of one batch
+ * with source b's part of another, so with the partner's batch fixed each slot's varying source runs
+ * through the exact empirical marginal of that source (every item once): the population variance over
+ * the n batches is exact, with no random draws.  Units: every (slot, hidden unit), n_in * width of them,
+ * unit index s * width + u.  sv_a, sv_b: (n_in * width).  CS_OK or CS_EUSAGE when the model is not of
+ * this kind. */
+int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b);
+int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, else 0 */
+
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
  * (uses d->omega, so call dln_maps first). */
 void dln_modes(const dln *d, double *K);
@@ -153,7 +195,13 @@ int dln_set_threads(dln *d, int n);
 void dln_forget_threads(dln *d);
 
 /* Gradient flow: prepare the driver; advance theta from time t0 to t1 under the active deficits.
- * CS_OK, or CS_EFAIL with a message when the state turns non-finite or the driver fails. */
+ * CS_OK, or CS_EFAIL with a message when the state turns non-finite or the driver fails.  With ReLU the
+ * flow is a differential inclusion where a unit's input slides along the kink (pushed onto it by some
+ * items, off it by others; possible from depth 3, or depth 2 with act_output): one call then stops
+ * after d->flow_nmax (default DLN_RELU_NMAX) solver steps with CS_EFAIL naming the cause (use GD).  Depth 1-2
+ * ReLU without act_output cannot slide with one-hot items (each first-layer entry sees one item) and
+ * integrates. */
+#define DLN_RELU_NMAX 100000
 int dln_flow_alloc(dln *d, dln_stepper st, double epsabs, double epsrel, double h0);
 int dln_flow_advance(dln *d, double t0, double t1);
 void dln_flow_stats(const dln *d, long *steps, long *failed, long *rhs);

@@ -73,6 +73,10 @@ int modes_advance(modes *m, long t0, long t1, long *fail_step, int *fail_mode);
 
 /* 0.5 * sum_alpha (s_alpha - sum_p K_p,alpha)^2 */
 double modes_loss(const modes *m);
+/* Pathway ablation: the same loss with pathway `path` removed from the sum,
+ * 0.5 * sum_alpha (s_alpha - sum_{p != path} K_p,alpha)^2 (one pathway: 0.5 * sum_alpha s_alpha^2, the
+ * loss of an empty network). */
+double modes_loss_without(const modes *m, int path);
 /* Deficit-free vector field of the flow at state K (npaths x nmodes): dK/dt into dk. */
 void modes_field(const modes *m, const double *K, double *dk);
 

@@ -23,6 +23,9 @@
  *              columns times 1.  Sxx, Syx, Syy follow exactly from the linear maps.
  *   file     : --sigma-xx / --sigma-yx given (n_items = 1); tr Syy = <T, Syx> (noise-free outputs).
  *   item task with --target FILE : one-hot items with that target map (like lowrank).
+ * The one-hot tasks (hier, lowrank, --target) have explicit input samples, the n_in items x_j = e_j
+ * (task.onehot = 1), so a network that is not linear can be evaluated on them; latent and file tasks
+ * exist only as moments.
  * Completion (papers.md A.2 M3): target matrix M* (n_out x n_in); m observed entries (row, col),
  * 0-based, in a fixed order ("the first M" for subset deficits).  Generated: M* = A B^T / sqrt(r),
  * A, B i.i.d. N(0,1), rescaled so that ||M*||_F^2 = n_out * n_in; positions drawn uniformly without
@@ -67,6 +70,8 @@ typedef struct {
     int n_out, n_in;
     int n_src, src_dim[TASK_MAX_SRC], src_off[TASK_MAX_SRC];
     double n_items; /* P: sum loss = P * mean loss */
+    int onehot;     /* 1: explicit inputs, the n_in one-hot items (X = I; hier, lowrank, --target);
+                       0: given by moments only (latent, statistics files) or completion */
     double *sxx;    /* (n_in x n_in) item tasks; NULL for completion */
     double *syx;    /* (n_out x n_in) item tasks; NULL for completion */
     double tr_syy;

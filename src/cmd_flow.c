@@ -11,14 +11,20 @@
  *   DIR/weights_P_L.npy  final W^P_L (out x in), P = a, b, ..., L = 1..D
  *   DIR/snap/      per-source maps at recorded steps (snap.h)
  *   DIR/final.dat  final_loss, test_loss, share_b_m0, ... (two or more pathways: K_b / sum_p K_p),
- *                  share_b_mF_L for each block F..L of degenerate target modes (K summed over the block)
+ *                  share_b_mF_L for each block F..L of degenerate target modes (K summed over the block),
+ *                  loss_without_P (test loss with pathway P's output removed; one pathway or fused: with
+ *                  source P's inputs zeroed)
+ * --act relu|tanh (one-hot tasks only; dln.h): "Omega_p" is then the pathway's response to the items,
+ * F_p (column j = output for item j), in modes.dat, sv.dat and snap/map_P.npy alike; no hidden_P.npy
+ * (no closed-form RSV); a fused network of depth >= 2 on two sources writes the sampled SV_a, SV_b of its
+ * last hidden layer (dln_rsv_sampled) as snap/sv_a.npy, sv_b.npy for `critsim analyze`.
  * Time for the gradient flow is step * lr; rows are written at the same steps as GD would.
  * --switch-sweep T1,T2,... runs one trunk (no switch) to max T and, at each T, a branch with
  * switch@T for --continue more steps into DIR/switch_T/ (same files); DIR/switch_sweep.dat lists
  * `switch_step steps final_loss test_loss` per branch.  Exact: every branch starts from the state of
  * one deterministic trunk, as a fresh run with the same seed and switch@T would.  Branches run in
  * forked processes while the trunk goes on (--jobs); --threads splits each completion gradient.
- * Non-goals: mini-batch SGD, non-linear networks (see `critsim cnn`).
+ * Non-goals: mini-batch SGD, nonlinear networks on moment-only tasks, biases (see `critsim cnn`).
  */
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -54,6 +60,10 @@ static const opt_spec specs[] = {
     {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)"},
     {"source-dims", OPT_LIST, NULL, "input dimension of each source (default: split the inputs evenly)"},
     {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)"},
+    {"act", OPT_STRING, "linear",
+     "linear|relu|tanh: nonlinearity after every hidden layer of each pathway (relu/tanh: one-hot tasks "
+     "hier, lowrank, --target)"},
+    {"act-output", OPT_FLAG, "false", "apply --act also after each pathway's last layer, before the sum"},
     {"width", OPT_INT, "100", "hidden units per layer"},
     {"loss", OPT_STRING, "mean",
      "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
@@ -132,6 +142,9 @@ typedef struct {
     snap_writer *snap;
     double *K, *svals, *tot, *buf; /* scratch */
     int fused_hidden;
+    int n_units;        /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
+    double *sva, *svb;  /* (n_units) */
+    char act_line[160]; /* the provenance line naming the activation */
     double final_loss, final_test;
 } run_out;
 
@@ -144,6 +157,13 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     r->last = last;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     const task *t = d->task;
+    if (d->cfg.act == DLN_ACT_LINEAR)
+        snprintf(r->act_line, sizeof r->act_line, "act = linear (no nonlinearity)");
+    else
+        snprintf(r->act_line, sizeof r->act_line,
+                 "act = %s after every hidden layer%s; maps = responses to the one-hot items",
+                 dln_act_name(d->cfg.act),
+                 d->cfg.act_output ? " and after each pathway's last layer (act-output)" : "");
     r->loss = table_open(dir, "loss.dat", o);
     r->modes = r->loss ? table_open(dir, "modes.dat", o) : NULL;
     r->sv = r->modes ? table_open(dir, "sv.dat", o) : NULL;
@@ -161,6 +181,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                    d->cfg.arch == DLN_PATHS && d->in_dim[0] == d->n_in && d->n_chain > 1 ? " (shared input)"
                                                                                          : "",
                    d->n_chain, d->depth, d->width, d->n_out, d->n_in);
+        table_meta(all[i], "%s", r->act_line);
         table_meta(all[i], "method = %s; lr = %.17g (time = step * lr); loss = %s (c = %.17g)",
                    opts_str(o, "method"), r->lr,
                    t->kind == TASK_COMPLETION ? "mean over observed entries" : opts_str(o, "loss"),
@@ -210,10 +231,15 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
             m.layout = SNAP_CONCAT;
             for (int p = 0; p < t->n_src; p++)
                 m.n_in[p] = t->src_dim[p];
-            if (d->depth >= 2) {
+            if (d->depth >= 2 && d->cfg.act == DLN_ACT_LINEAR) {
                 m.n_hidden = d->width;
                 m.hidden_layer = d->depth - 1;
                 r->fused_hidden = 1;
+            } else if (d->cfg.act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
+                /* no closed form: the engine's sampled estimate of the last hidden layer (after phi) */
+                m.n_units = r->n_units = dln_rsv_units(d);
+                r->sva = util_malloc(2 * (size_t)r->n_units * sizeof(double));
+                r->svb = r->sva + r->n_units;
             }
         }
         if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
@@ -314,7 +340,7 @@ static int record(run_out *r, long step)
             /* per-source blocks of the total map, and of the last hidden layer's map */
             double *b = r->buf;
             int w = d->width;
-            const double *H = d->depth >= 2 ? d->prefix[d->depth - 1] : NULL; /* (w x ni), from dln_maps */
+            const double *H = r->fused_hidden ? d->prefix[d->depth - 1] : NULL; /* (w x ni), from dln_maps */
             for (int p = 0; p < t->n_src && p < SNAP_MAX_SRC; p++) {
                 int o = t->src_off[p], np = t->src_dim[p];
                 maps[p] = b;
@@ -331,9 +357,37 @@ static int record(run_out *r, long step)
                 }
             }
             if (snap_add(r->snap, step, step * r->lr, maps, H ? hid : NULL)) return CS_EUSAGE;
+            if (r->n_units) {
+                if (dln_rsv_sampled(d, d->theta, r->sva, r->svb) || snap_add_sv(r->snap, r->sva, r->svb))
+                    return CS_EUSAGE;
+            }
         }
     }
     return CS_OK;
+}
+
+/* DIR/final.dat (the format of table_write_outcomes) with the activation and the ablation keys named. */
+static int write_final(const run_out *r, int n, const char *const *keys, const double *vals)
+{
+    const dln *d = r->d;
+    table *t = table_open(r->dir, "final.dat", r->o);
+    if (!t) return CS_EUSAGE;
+    table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
+    table_meta(t, "%s", r->act_line);
+    if (d->n_chain >= 2)
+        table_meta(t, "loss_without_P: test loss (as test_loss) of the final network with pathway P's output "
+                      "removed from the sum");
+    else
+        table_meta(t, "loss_without_P: test loss (as test_loss) of the final network with source P's inputs "
+                      "zeroed (one pathway: the sources stand for the pathways)");
+    table_columns(t, "key value");
+    for (int i = 0; i < n; i++) {
+        if (isnan(vals[i]))
+            table_row(t, "%s nan", keys[i]);
+        else
+            table_row(t, "%s %.17g", keys[i], vals[i]);
+    }
+    return table_close(t);
 }
 
 static int out_close(run_out *r, int status, long fail_step, const char *why)
@@ -368,13 +422,14 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         const task *t = r->t;
         int rk = t->rank, nz = target_modes(t);
         int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
+        int nwo = d->n_chain >= 2 ? d->n_chain : t->n_src; /* loss_without_P keys */
         /* blocks of degenerate modes (analyze.h): their per-mode shares depend on the SVD basis, the
          * share summed over the block (share_b_mF_L) does not */
         int *bf = util_malloc((size_t)(nsh + 1) * sizeof *bf);
         int nb = analyze_blocks(nsh, t->s, ANALYZE_DEGEN_RTOL, bf), nk = 2 + nsh;
-        const char **keys = util_malloc((size_t)(2 + 2 * nsh) * sizeof *keys);
-        double *vals = util_malloc((size_t)(2 + 2 * nsh) * sizeof *vals);
-        char(*kb)[48] = util_malloc((size_t)(2 * nsh + 1) * sizeof *kb);
+        const char **keys = util_malloc((size_t)(2 + 2 * nsh + nwo) * sizeof *keys);
+        double *vals = util_malloc((size_t)(2 + 2 * nsh + nwo) * sizeof *vals);
+        char(*kb)[48] = util_malloc((size_t)(2 * nsh + nwo + 1) * sizeof *kb);
         keys[0] = "final_loss";
         vals[0] = r->final_loss;
         keys[1] = "test_loss";
@@ -393,12 +448,18 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
                 keys[nk] = kb[nk - 2];
                 vals[nk++] = analyze_block_share_b(d->n_chain, r->K, rk, bf[b], bf[b + 1]);
             }
-        if (rc == CS_OK) rc = table_write_outcomes(r->dir, r->o, nk, keys, vals);
+        for (int p = 0; p < nwo; p++) {
+            snprintf(kb[nk - 2], sizeof kb[nk - 2], "loss_without_%c", 'a' + p);
+            keys[nk] = kb[nk - 2];
+            vals[nk++] = dln_loss_without(d, d->theta, p);
+        }
+        if (rc == CS_OK) rc = write_final(r, nk, keys, vals);
         free(bf);
         free(keys);
         free(vals);
         free(kb);
     }
+    free(r->sva);
     free(r->K);
     free(r->svals);
     free(r->tot);
@@ -440,7 +501,9 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         int rc = dln_flow_advance(d, t * r->lr, nx * r->lr);
         if (rc) {
             *fail_step = t;
-            return util_seterr(CS_EFAIL, "step %ld: %s", t, util_errmsg());
+            char why[400]; /* util_seterr cannot read its own buffer */
+            snprintf(why, sizeof why, "%s", util_errmsg());
+            return util_seterr(CS_EFAIL, "step %ld: %s", t, why);
         }
         t = nx;
     }
@@ -662,6 +725,8 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     dc.arch = arch ? DLN_FUSED : DLN_PATHS;
     dc.shared_input = opts_flag(o, "shared-input");
     dc.loss = loss ? DLN_LOSS_MEAN : DLN_LOSS_SUM;
+    if ((rc = dln_act_parse(opts_str(o, "act"), &dc.act))) return rc;
+    dc.act_output = opts_flag(o, "act-output");
     if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc.n_chain))) return rc;
     if ((rc = get_int(o, "depth", 1, 1000, &dc.depth))) return rc;
     if ((rc = get_int(o, "width", 1, 100000, &dc.width))) return rc;

@@ -5,7 +5,9 @@
  *   DIR/modes.dat  `step mode s K_a K_b ...` (one row per recorded step and mode; step = number of
  *                  updates; rows at 0, every multiple of --every and at --steps)
  *   DIR/final.dat  final_loss (0.5 sum_alpha (s_alpha - sum_p K_p,alpha)^2), share_b_mA
- *                  (K_b / sum_p K_p, two or more pathways), K_P_mA.
+ *                  (K_b / sum_p K_p, two or more pathways), K_P_mA, loss_without_P (the same loss with
+ *                  pathway P removed from the sum: the pathway-ablation readout; it shows a split between
+ *                  pathways that the output hides, e.g. the D = 1 split after an early deficit).
  * --headline: the 8-mode hierarchical task, two pathways, depths 1..6, pathway b gated early
  * [0,150), middle [400,550), late [750,900) (the windows of the ICLR 2024 Fig. 2, in updates), each
  * run in DIR/dD/WINDOW/; DIR/share_WINDOW.dat `depth share_m0 ...` and DIR/share.dat
@@ -143,7 +145,7 @@ static void write_rows(table *tb, const modes *m, long step)
 static int write_final(const char *dir, const opts *o, const modes *m)
 {
     int nm = m->nmodes, np = m->npaths, n = 0;
-    int cap = 1 + nm * (1 + np);
+    int cap = 1 + nm * (1 + np) + np;
     char(*names)[32] = util_malloc((size_t)cap * sizeof *names);
     const char **keys = util_malloc((size_t)cap * sizeof *keys);
     double *vals = util_malloc((size_t)cap * sizeof *vals);
@@ -158,6 +160,8 @@ static int write_final(const char *dir, const opts *o, const modes *m)
     for (int a = 0; a < nm; a++)
         for (int q = 0; q < np; q++)
             snprintf(names[n], 32, "K_%c_m%d", 'a' + q, a), vals[n++] = m->K[q * nm + a];
+    for (int q = 0; q < np; q++) /* ablation: the D = 1 split after an early deficit shows here */
+        snprintf(names[n], 32, "loss_without_%c", 'a' + q), vals[n++] = modes_loss_without(m, q);
     for (int i = 0; i < n; i++)
         keys[i] = names[i];
     int rc = table_write_outcomes(dir, o, n, keys, vals);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "linalg.h"
+#include "rsv.h"
 #include "util.h"
 
 static void gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, int lda, const double *B,
@@ -225,6 +226,14 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     if (cfg->depth < 1) return util_seterr(CS_EUSAGE, "--depth must be >= 1 (number of weight matrices)");
     if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "--width must be >= 1");
     int completion = t->kind == TASK_COMPLETION;
+    int nl = cfg->act != DLN_ACT_LINEAR;
+    if (nl && !t->onehot)
+        return util_seterr(
+            CS_EUSAGE,
+            "--act %s needs input samples, which the %s task does not have (%s); use --task hier|lowrank or "
+            "--target FILE (one-hot items), or --act linear",
+            dln_act_name(cfg->act), t->kind == TASK_FILE ? "--sigma-xx/--sigma-yx" : task_kind_name(t->kind),
+            completion ? "a matrix of observed entries" : "it is given by its moments only");
     int nc = cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
     if (nc < 1 || nc > DLN_MAX_CHAIN)
         return util_seterr(CS_EUSAGE, "--pathways must lie in [1, %d]", DLN_MAX_CHAIN);
@@ -281,6 +290,8 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     if (completion) need += (size_t)t->n_obs + (size_t)(w > 0 ? w : 1) * ni;
     need += (size_t)mx;
     if (!completion) need += 2 * (size_t)ni * ni + (size_t)no * ni; /* sxx_eff, syx_eff */
+    int mwo = w > no ? w : no;
+    if (nl) need += 2 * (size_t)mwo * ni; /* nl_x, nl_y */
     d->scratch = util_calloc(need, sizeof(double));
     double *s = d->scratch;
     d->prefix = util_calloc((size_t)nc * D, sizeof *d->prefix);
@@ -322,6 +333,12 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
         s += (size_t)no * ni;
         s += (size_t)ni * ni;
     }
+    if (nl) {
+        d->nl_x = s;
+        s += (size_t)mwo * ni;
+        d->nl_y = s;
+        s += (size_t)mwo * ni;
+    }
     CS_ASSERT((size_t)(s - d->scratch) <= need);
     if (completion) { /* observed entries grouped by row and by column (counting sort, stable) */
         int m = t->n_obs;
@@ -356,6 +373,7 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     }
     d->defs.n = 0;
     d->active_mask = ~0ULL;
+    d->flow_nmax = DLN_RELU_NMAX;
     dln_set_step(d, 0);
     *out = d;
     return CS_OK;
@@ -502,6 +520,13 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
         case DEF_REMOVE:
         case DEF_NOISE:
         case DEF_DECORRELATE:
+            if (df->kind != DEF_REMOVE && d->cfg.act != DLN_ACT_LINEAR)
+                return util_seterr(
+                    CS_EUSAGE,
+                    "deficit '%s': %s edits the input moments, which no input samples of a "
+                    "nonlinear network (--act %s) realise; use remove, gate or lesion, or --act "
+                    "linear",
+                    df->text, deficit_kind_name(df->kind), dln_act_name(d->cfg.act));
             if (d->completion)
                 return util_seterr(
                     CS_EUSAGE,
@@ -626,10 +651,104 @@ void dln_set_step(dln *d, long t)
 
 /* ---- forward maps and gradient --------------------------------------------------------------- */
 
+const char *dln_act_name(dln_act a)
+{
+    return a == DLN_ACT_RELU ? "relu" : a == DLN_ACT_TANH ? "tanh" : "linear";
+}
+
+int dln_act_parse(const char *s, dln_act *out)
+{
+    static const char *names[] = {"linear", "relu", "tanh"};
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = (dln_act)i;
+            return CS_OK;
+        }
+    return util_seterr(CS_EUSAGE, "--act '%s': give linear, relu or tanh", s ? s : "");
+}
+
+/* x <- phi(x), n values */
+static void act_apply(dln_act a, double *x, size_t n)
+{
+    if (a == DLN_ACT_RELU) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] > 0 ? x[i] : 0;
+    } else if (a == DLN_ACT_TANH)
+        for (size_t i = 0; i < n; i++)
+            x[i] = tanh(x[i]);
+}
+
+/* g <- g .* phi'(z), with phi' read from the activation y = phi(z): relu [y > 0], tanh 1 - y^2 */
+static void act_backward(dln_act a, const double *y, double *g, size_t n)
+{
+    if (a == DLN_ACT_RELU) {
+        for (size_t i = 0; i < n; i++)
+            if (!(y[i] > 0)) g[i] = 0;
+    } else if (a == DLN_ACT_TANH)
+        for (size_t i = 0; i < n; i++)
+            g[i] *= 1 - y[i] * y[i];
+}
+
+/* Nonlinear chain p on the one-hot items (X = I): activations A_l = phi(W_l A_{l-1}) into the prefix
+ * buffers (A_1 = phi(W_1)), the response F (n_out x in_dim) into d->omega[p]. */
+static void chain_forward_nl(dln *d, const double *theta, int p)
+{
+    int D = d->depth, w = d->width, ni = d->in_dim[p], no = d->n_out;
+    dln_act a = d->cfg.act;
+    if (D == 1)
+        memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * ni * sizeof(double));
+    else {
+        double **P = d->prefix + (size_t)p * D;
+        memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * ni * sizeof(double));
+        act_apply(a, P[1], (size_t)w * ni);
+        for (int l = 2; l < D; l++) {
+            gemm(0, 0, w, ni, w, 1.0, dln_weight(d, theta, p, l), w, P[l - 1], ni, 0.0, P[l], ni);
+            act_apply(a, P[l], (size_t)w * ni);
+        }
+        gemm(0, 0, no, ni, w, 1.0, dln_weight(d, theta, p, D), w, P[D - 1], ni, 0.0, d->omega[p], ni);
+    }
+    if (d->cfg.act_output) act_apply(a, d->omega[p], (size_t)no * ni);
+}
+
+/* Backward pass of nonlinear chain p for G = dL/dF_p (n_out x in_dim[p]); needs chain_forward_nl's
+ * activations.  D_D = G (.* phi'(Z_D)), dL/dW_l = D_l A_{l-1}^T (A_0 = I), D_{l-1} = (W_l^T D_l) .* phi'. */
+static void chain_backward_nl(dln *d, const double *theta, int p, const double *G, double *grad)
+{
+    int D = d->depth, w = d->width, ni = d->in_dim[p], no = d->n_out;
+    dln_act a = d->cfg.act;
+    double **P = d->prefix + (size_t)p * D, *x = d->nl_x, *y = d->nl_y;
+    const double *delta = G;
+    if (d->cfg.act_output) {
+        memcpy(x, G, (size_t)no * ni * sizeof(double));
+        act_backward(a, d->omega[p], x, (size_t)no * ni);
+        delta = x;
+    }
+    if (D == 1) {
+        memcpy(dln_weight(d, grad, p, 1), delta, (size_t)no * ni * sizeof(double));
+        return;
+    }
+    gemm(0, 1, no, w, ni, 1.0, delta, ni, P[D - 1], ni, 0.0, dln_weight(d, grad, p, D), w);
+    gemm(1, 0, w, ni, no, 1.0, dln_weight(d, theta, p, D), w, delta, ni, 0.0, y, ni);
+    act_backward(a, P[D - 1], y, (size_t)w * ni);
+    for (int l = D - 1; l >= 2; l--) { /* y = D_l (w x ni) */
+        gemm(0, 1, w, w, ni, 1.0, y, ni, P[l - 1], ni, 0.0, dln_weight(d, grad, p, l), w);
+        gemm(1, 0, w, ni, w, 1.0, dln_weight(d, theta, p, l), w, y, ni, 0.0, x, ni);
+        act_backward(a, P[l - 1], x, (size_t)w * ni);
+        double *tmp = x;
+        x = y;
+        y = tmp;
+    }
+    memcpy(dln_weight(d, grad, p, 1), y, (size_t)w * ni * sizeof(double));
+}
+
 /* prefix products of chain p and its end-to-end map into d->omega[p]. */
 static void chain_forward(dln *d, const double *theta, int p)
 {
     int D = d->depth, w = d->width, ni = d->in_dim[p], no = d->n_out;
+    if (d->cfg.act != DLN_ACT_LINEAR) {
+        chain_forward_nl(d, theta, p);
+        return;
+    }
     if (D == 1) {
         memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * ni * sizeof(double));
         return;
@@ -685,6 +804,10 @@ static void embed_add(dln *d, int p, const double *M, double *tot)
 static void chain_backward_dense(dln *d, const double *theta, int p, const double *Gp, double *grad)
 {
     int D = d->depth, w = d->width, ni = d->in_dim[p], no = d->n_out;
+    if (d->cfg.act != DLN_ACT_LINEAR) {
+        chain_backward_nl(d, theta, p, Gp, grad);
+        return;
+    }
     if (D == 1) {
         memcpy(dln_weight(d, grad, p, 1), Gp, (size_t)no * ni * sizeof(double));
         return;
@@ -954,7 +1077,9 @@ void dln_maps(dln *d, const double *theta, double *omega_tot)
     if (omega_tot) memset(omega_tot, 0, (size_t)no * ni * sizeof *omega_tot);
     for (int p = 0; p < d->n_chain; p++) {
         int D = d->depth, w = d->width, nip = d->in_dim[p];
-        if (D == 1)
+        if (d->cfg.act != DLN_ACT_LINEAR)
+            chain_forward_nl(d, theta, p);
+        else if (D == 1)
             memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * nip * sizeof(double));
         else {
             double **P = d->prefix + (size_t)p * D;
@@ -997,12 +1122,11 @@ void dln_modes(const dln *d, double *K)
     }
 }
 
-double dln_test_loss(dln *d, const double *theta)
+/* Test loss of the total map tot (n_out x n_in): see dln_test_loss. */
+static double test_loss_of(const dln *d, const double *tot)
 {
     const task *t = d->task;
     int no = d->n_out, ni = d->n_in;
-    double *tot = d->E; /* scratch: E is recomputed by every dln_grad */
-    dln_maps(d, theta, tot);
     if (d->completion) {
         const double *M = d->switched ? t->target2 : t->target;
         double ss = 0;
@@ -1023,6 +1147,100 @@ double dln_test_loss(dln *d, const double *theta)
             q += rs * (tot[(size_t)i * ni + j] - T[(size_t)i * ni + j]);
         }
     return 0.5 * d->loss_c * ((r0 > 0 ? r0 : 0) + q);
+}
+
+double dln_test_loss(dln *d, const double *theta)
+{
+    double *tot = d->E; /* scratch: E is recomputed by every dln_grad */
+    dln_maps(d, theta, tot);
+    return test_loss_of(d, tot);
+}
+
+double dln_loss_without(dln *d, const double *theta, int p)
+{
+    const task *t = d->task;
+    int no = d->n_out, ni = d->n_in;
+    double *tot = d->E;
+    dln_maps(d, theta, tot);
+    if (d->n_chain >= 2) { /* the total without chain p: the other chains' (lesioned) maps */
+        memset(tot, 0, (size_t)no * ni * sizeof *tot);
+        for (int q = 0; q < d->n_chain; q++) {
+            if (q == p) continue;
+            if (d->n_les[q] && !d->completion) {
+                memset(d->C, 0, (size_t)no * ni * sizeof(double));
+                embed_add(d, q, d->omega[q], d->C);
+                lesion_project(d, q, d->C);
+                for (size_t i = 0; i < (size_t)no * ni; i++)
+                    tot[i] += d->C[i];
+            } else
+                embed_add(d, q, d->omega[q], tot);
+        }
+    } else
+        for (int i = 0; i < no; i++)
+            memset(tot + (size_t)i * ni + t->src_off[p], 0, (size_t)t->src_dim[p] * sizeof *tot);
+    return test_loss_of(d, tot);
+}
+
+/* ---- sampled source variances (nonlinear fused networks) -------------------------------------- */
+
+int dln_rsv_units(const dln *d)
+{
+    const task *t = d->task;
+    if (d->n_chain != 1 || d->depth < 2 || !t->onehot || t->n_src != 2 || d->in_dim[0] != d->n_in) return 0;
+    return d->n_in * d->width;
+}
+
+typedef struct {
+    dln *d;
+    const double *theta;
+    double *X, *H, *H2; /* (n x n) inputs of one evaluation, (w x n) hidden scratch */
+} rsv_ctx;
+
+/* Last hidden layer (after phi) for slot s = 0..n-1: source a from item (s + ia) mod n, source b from
+ * item (s + ib) mod n; z[s * w + u]. */
+static void rsv_eval(void *vc, int ia, int ib, float *z)
+{
+    rsv_ctx *c = vc;
+    dln *d = c->d;
+    const task *t = d->task;
+    int n = d->n_in, w = d->width, D = d->depth, nb = t->src_off[1];
+    memset(c->X, 0, (size_t)n * n * sizeof(double));
+    for (int s = 0; s < n; s++) { /* X column s: a's part of item ja, b's part of item jb */
+        int ja = (s + ia) % n, jb = (s + ib) % n;
+        if (ja < nb) c->X[(size_t)ja * n + s] = 1;
+        if (jb >= nb) c->X[(size_t)jb * n + s] = 1;
+    }
+    double *h = c->H, *h2 = c->H2;
+    gemm(0, 0, w, n, n, 1.0, dln_weight(d, c->theta, 0, 1), n, c->X, n, 0.0, h, n);
+    act_apply(d->cfg.act, h, (size_t)w * n);
+    for (int l = 2; l < D; l++) {
+        gemm(0, 0, w, n, w, 1.0, dln_weight(d, c->theta, 0, l), w, h, n, 0.0, h2, n);
+        act_apply(d->cfg.act, h2, (size_t)w * n);
+        double *tmp = h;
+        h = h2;
+        h2 = tmp;
+    }
+    for (int s = 0; s < n; s++)
+        for (int u = 0; u < w; u++)
+            z[(size_t)s * w + u] = (float)h[(size_t)u * n + s];
+}
+
+int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b)
+{
+    int nu = dln_rsv_units(d);
+    if (!nu)
+        return util_seterr(CS_EUSAGE, "sampled source variances need a fused network (--arch fused, --depth "
+                                      ">= 2) on a one-hot task with two sources");
+    int n = d->n_in, w = d->width;
+    rsv_ctx c = {d, theta, NULL, NULL, NULL};
+    c.X = util_malloc(((size_t)n * n + 2 * (size_t)w * n) * sizeof(double));
+    c.H = c.X + (size_t)n * n;
+    c.H2 = c.H + (size_t)w * n;
+    double *rsv = util_malloc((size_t)nu * sizeof *rsv);
+    rsv_sampled(&c, rsv_eval, n, (size_t)nu, rsv, sv_a, sv_b);
+    free(rsv);
+    free(c.X);
+    return CS_OK;
 }
 
 /* ---- gradient flow --------------------------------------------------------------------------- */
@@ -1068,6 +1286,10 @@ int dln_flow_alloc(dln *d, dln_stepper st, double epsabs, double epsrel, double 
         free(f);
         return util_seterr(CS_EFAIL, "cannot allocate the GSL odeiv2 driver");
     }
+    /* ReLU makes the right-hand side discontinuous: where a unit's input is pushed onto its kink by some
+     * items and off it by others, the flow slides along the kink and an adaptive stepper crawls; a
+     * bound on the steps per call turns that into a clear failure (linear and tanh flows: no bound) */
+    if (d->cfg.act == DLN_ACT_RELU) gsl_odeiv2_driver_set_nmax(f->drv, d->flow_nmax);
     d->ode = f;
     d->n_rhs = 0;
     return CS_OK;
@@ -1080,6 +1302,13 @@ int dln_flow_advance(dln *d, double t0, double t1)
     if (t1 <= t0) return CS_OK;
     double t = t0;
     int st = gsl_odeiv2_driver_apply(f->drv, &t, t1, d->theta);
+    if (st == GSL_EMAXITER)
+        return util_seterr(
+            CS_EFAIL,
+            "gradient flow stalled at time %.9g: over %lu solver steps without reaching the next "
+            "record (a ReLU unit sliding along its kink makes the flow discontinuous); use "
+            "--method gd",
+            t, d->flow_nmax);
     if (st != GSL_SUCCESS)
         return util_seterr(CS_EFAIL, "gradient flow failed at time %.9g (%s)", t,
                            st == GSL_EBADFUNC ? "the state became non-finite" : gsl_strerror(st));

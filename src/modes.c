@@ -536,6 +536,18 @@ double modes_loss(const modes *m)
     return 0.5 * l;
 }
 
+double modes_loss_without(const modes *m, int path)
+{
+    double l = 0;
+    for (int a = 0; a < m->nmodes; a++) {
+        double r = m->s[a];
+        for (int q = 0; q < m->npaths; q++)
+            if (q != path) r -= m->K[q * m->nmodes + a];
+        l += r * r;
+    }
+    return 0.5 * l;
+}
+
 void modes_field(const modes *m, const double *K, double *dk)
 {
     int nm = m->nmodes, n = m->npaths * nm;

@@ -502,6 +502,7 @@ int task_build(const task_cfg *c, task *t)
         }
         int ni = t->n_in, no = t->n_out;
         t->n_items = ni;
+        t->onehot = 1;
         t->sxx = util_calloc((size_t)ni * ni, sizeof *t->sxx);
         for (int i = 0; i < ni; i++)
             t->sxx[i * ni + i] = 1.0 / ni;

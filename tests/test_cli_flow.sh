@@ -6,7 +6,7 @@ D=$TMP
 expect_exit 0 help $CS flow --help
 for o in task arch shared-input pathways depth width loss target target2 observed sigma-xx sigma-yx \
          init init-scale init-k init-eps init-noise init-weights method lr steps every epsabs epsrel deficit \
-         seed out switch-sweep continue; do
+         seed out switch-sweep continue act act-output; do
   expect_grep "help lists --$o" "--$o" "$TMP/out"
 done
 
@@ -146,6 +146,75 @@ expect_exit 2 init-weights-count $CS flow --task lowrank --n-out 1 --n-in 3 --sv
 expect_exit 2 init-weights-dims $CS flow --task lowrank --n-out 1 --n-in 3 --sv 1 --arch fused --depth 2 --width 2 \
   --init-weights "$D/w2.txt,$D/w1.txt" --out "$D/x"
 expect_grep "init-weights message names the layer" 'layer 1' "$TMP/err"
+
+# --act linear is the default, bit for bit: every table equal but for the command and wall-time lines,
+# every array byte-identical
+F2="--task hier --shared-input --depth 3 --width 20 --loss sum --init aligned --init-eps 0.01 --init-noise 0.1 \
+  --steps 200 --every 20 --deficit gate:b@0-50"
+expect_exit 0 act-default $CS flow $F2 --out "$D/ad"
+expect_exit 0 act-linear $CS flow $F2 --act linear --out "$D/al"
+for f in loss.dat modes.dat sv.dat final.dat snap/index.dat; do
+  [ "$(grep -v -e '^# command' -e 'wall time' "$D/ad/$f")" = "$(grep -v -e '^# command' -e 'wall time' "$D/al/$f")" ] \
+    && ok || bad "--act linear differs from the default: $f"
+done
+for f in weights_a_1.npy weights_b_3.npy snap/map_a.npy snap/map_b.npy; do
+  cmp -s "$D/ad/$f" "$D/al/$f" && ok || bad "--act linear differs from the default: $f"
+done
+expect_grep "act in the header" '^# act = linear' "$D/ad/loss.dat"
+expect_grep "act in final.dat" '^# act = linear' "$D/ad/final.dat"
+# pathway ablation at the aligned init (--steps 0): the map is U diag(K) V^T per pathway, so without
+# one pathway the sum loss is 1/2 sum_a (s_a - 0.01)^2 = 15.860571637... (sum s^2 = 32)
+expect_exit 0 ablation0 $CS flow --task hier --shared-input --depth 3 --width 12 --loss sum --init aligned \
+  --init-k 0.01 --steps 0 --out "$D/ab0"
+want=$(awk 'BEGIN { split("15 7 3 3 1 1 1 1", q, " "); for (i = 1; i <= 8; i++) l += 0.5 * (sqrt(q[i]) - 0.01)^2; printf "%.15g", l }')
+for k in a b; do
+  awk -v w="$want" -v k="loss_without_$k" '$1 == k { f = 1; d = $2 - w; if (d < 0) d = -d; exit !(d < 1e-12 * w) } END { if (!f) exit 1 }' \
+    "$D/ab0/final.dat" && ok || bad "loss_without_$k at the aligned init is not 1/2 sum (s - 0.01)^2 = $want"
+done
+# fused: one key per source (the source's inputs zeroed)
+expect_grep "fused ablation keys" '^loss_without_b ' "$D/fu/final.dat"
+
+# nonlinear pathways: relu and tanh on the one-hot tasks, every architecture, GD and gradient flow
+for a in relu tanh; do
+  expect_exit 0 "act $a paths" $CS flow $F2 --act $a --act-output --out "$D/n_$a"
+  expect_grep "act $a header" "^# act = $a after every hidden layer and after each pathway's last layer" "$D/n_$a/modes.dat"
+  expect_grep "act $a final.dat" "^# act = $a" "$D/n_$a/final.dat"
+  expect_grep "act $a ablation" '^loss_without_b ' "$D/n_$a/final.dat"
+  [ ! -e "$D/n_$a/snap/hidden_a.npy" ] && ok || bad "act $a wrote hidden maps"
+  expect_exit 0 "act $a fused" $CS flow --task lowrank --n-in 6 --n-out 5 --sv 3,2,1 --arch fused --depth 3 --width 5 \
+    --act $a --init orthogonal --init-scale 1 --deficit remove:b@0-20 --steps 40 --every 10 --out "$D/nf_$a"
+  [ -s "$D/nf_$a/snap/sv_a.npy" ] && [ -s "$D/nf_$a/snap/sv_b.npy" ] && [ ! -e "$D/nf_$a/snap/hidden_a.npy" ] \
+    && ok || bad "act $a fused: want sampled sv_a/sv_b.npy and no hidden maps"
+  expect_grep "act $a units" '^# n_units = 30$' "$D/nf_$a/snap/index.dat"
+  expect_exit 0 "act $a analyze" $CS analyze --run "$D/nf_$a"
+  expect_grep "act $a rsv from the engine" 'estimated by the engine' "$D/nf_$a/rsv.dat"
+  rows=$(grep -v '^#' "$D/nf_$a/rsv.dat" | wc -l)
+  [ "$rows" -eq 150 ] && ok || bad "act $a rsv.dat: $rows rows, want 5 snapshots x 30 units"
+  expect_exit 0 "act $a target file" $CS flow --target "$D/syx.txt" --sources 1 --pathways 1 --depth 2 --width 3 \
+    --act $a --steps 5 --out "$D/nt_$a"
+done
+expect_exit 0 tanh-rk8pd $CS flow --task hier --shared-input --depth 3 --width 8 --act tanh --act-output --method rk8pd \
+  --lr 0.05 --steps 60 --every 20 --init-scale 0.5 --deficit gate:b@0-20 --deficit lesion:a:1@0-60 --out "$D/ntf"
+expect_grep "tanh flow rows" '^60 ' "$D/ntf/loss.dat"
+expect_exit 0 relu-rk8pd-d2 $CS flow --task hier --shared-input --depth 2 --width 8 --act relu --method rk8pd \
+  --lr 0.05 --steps 40 --every 20 --init aligned --init-k 0.05 --out "$D/nrf"
+# inside critsim sweep: the activation is an axis like any option
+printf 'command = flow\ntask = hier\nshared-input = true\ndepth = 2\nwidth = 6\nsteps = 20\nevery = 20\nact-output = true\n[sweep]\nvary = act=linear,relu,tanh\n' > "$D/act.ini"
+expect_exit 0 act-sweep $CS sweep --model "$D/act.ini" --jobs 1 --out "$D/asw"
+[ "$(grep -v '^#' "$D/asw/summary.dat" | grep -c ' 0$')" = 3 ] && ok || bad "act sweep: want 3 points with status 0"
+# bad input: a nonlinear network needs input samples; misspelt activations
+expect_exit 2 act-latent $CS flow --task latent --act relu --out "$D/x"
+expect_grep "act-latent names the conflict" 'latent task' "$TMP/err"
+expect_exit 2 act-completion $CS flow --task completion --arch fused --n 5 --n-obs 5 --rank 1 --act tanh --out "$D/x"
+expect_exit 2 act-sigma $CS flow --sigma-xx "$D/sxx.txt" --sigma-yx "$D/syx.txt" --arch fused --act relu --out "$D/x"
+expect_grep "act-sigma names the conflict" 'sigma-xx' "$TMP/err"
+expect_exit 2 act-noise $CS flow --act relu --deficit noise:b:0.5@0-10 --out "$D/x"
+expect_grep "act-noise names the conflict" 'noise' "$TMP/err"
+expect_exit 2 act-decorrelate $CS flow --arch fused --act tanh --deficit decorrelate@0-10 --out "$D/x"
+expect_exit 2 act-misspelt $CS flow --act Relu --out "$D/x"
+expect_exit 2 act-unknown $CS flow --act sigmoid --out "$D/x"
+# (ReLU flows that slide along a kink fail with exit 1 after 100000 solver steps, ~10 s: tested on the
+# library with a lower bound in tests/test_dln.c)
 
 # numerical failure: exit 1, tables published with a FAILED line
 expect_exit 1 diverge $CS flow --task lowrank --arch fused --depth 3 --width 5 --lr 100 --init-scale 1 --steps 200 \

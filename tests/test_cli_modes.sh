@@ -132,4 +132,14 @@ expect_exit 2 "negative singular value" $CS modes --sv 2,-1
 $CS modes --deficit gate:z@0-10 2>"$D/err3"; grep -q "(this run has 2: a-b)$" "$D/err3" && ok || bad "unknown pathway message: $(cat "$D/err3")"
 $CS modes --pathways 1 --deficit gate:b@0-10 2>"$D/err1"; grep -q "(this run has 1: a)$" "$D/err1" && ok || bad "unknown pathway message: $(cat "$D/err1")"
 
+# pathway ablation: after an early gate at D = 1 the split is permanent but hidden in the output (the
+# loss is ~0); without b the loss stays near 0, without a it is the loss of most of the task
+expect_exit 0 ablation $CS modes --depth 1 --deficit gate:b@0-150 --out "$TMP/abl"
+awk '$1 == "final_loss" { f = $2 } $1 == "loss_without_a" { a = $2 } $1 == "loss_without_b" { b = $2 }
+     END { exit !(f < 1e-6 && a > 10 && b < 0.5) }' "$TMP/abl/final.dat" && ok || bad "D = 1 ablation after an early gate"
+# at --steps 0 (K = 0.01 everywhere) the closed form 1/2 sum_a (s_a - 0.01)^2
+expect_exit 0 ablation0 $CS modes --depth 3 --steps 0 --out "$TMP/abl0"
+want=$(awk 'BEGIN { split("15 7 3 3 1 1 1 1", q, " "); for (i = 1; i <= 8; i++) l += 0.5 * (sqrt(q[i]) - 0.01)^2; printf "%.15g", l }')
+awk -v w="$want" '$1 == "loss_without_b" { f = 1; d = $2 - w; if (d < 0) d = -d; exit !(d < 1e-13 * w) } END { if (!f) exit 1 }' \
+  "$TMP/abl0/final.dat" && ok || bad "modes loss_without_b at K = 0.01 is not $want"
 done_checks test_cli_modes

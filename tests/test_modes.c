@@ -305,6 +305,39 @@ int main(void)
         CHECK_CLOSE(dk[1], 2 * 1.1 * (3 - 1.8), 1e-14, 0);
         modes_free(m);
     }
+    /* 13. pathway ablation: at K = 0.01 everywhere the loss without one pathway is
+     * 1/2 sum_a (s_a - 0.01)^2 = 1/2 (32 - 0.02 sum_a s_a + 8e-4) for the hierarchical task (sum s^2 = 32);
+     * after an early gate at D = 1 the split is permanent: without b the loss stays ~0 (a carries
+     * almost everything), without a it is large, while the deficit-free run splits evenly. */
+    {
+        modes *m = mk(1, 2, 8, MODES_SMALL, HIER, 0.01, MODES_EULER, 0.01, 0, NULL);
+        double ss = 0;
+        for (int a = 0; a < 8; a++)
+            ss += HIER[a];
+        CHECK_CLOSE(modes_loss_without(m, 0), 0.5 * (32 - 0.02 * ss + 8e-4), 1e-14, 0); /* rounding only */
+        CHECK_CLOSE(modes_loss_without(m, 1), 0.5 * (32 - 0.02 * ss + 8e-4), 1e-14, 0);
+        CHECK(modes_advance(m, 0, 1000, NULL, NULL) == CS_OK);
+        double free_a = modes_loss_without(m, 0), free_b = modes_loss_without(m, 1);
+        modes_free(m);
+        const char *e[] = {"gate:b@0-150", NULL};
+        m = mk(1, 2, 8, MODES_SMALL, HIER, 0.01, MODES_EULER, 0.01, 0, e);
+        CHECK(modes_advance(m, 0, 1000, NULL, NULL) == CS_OK);
+        double la = modes_loss_without(m, 0), lb = modes_loss_without(m, 1);
+        printf("  D = 1 ablation: free %.4g / %.4g, early gate on b: without a %.4g, without b %.4g\n",
+               free_a, free_b, la, lb);
+        CHECK_CLOSE(free_a, free_b, 1e-12, 0); /* symmetric init and no deficit: equal halves */
+        CHECK(la > 2 * free_a && lb < 0.5 * free_b);
+        /* the definition, term by term */
+        double want = 0;
+        for (int a = 0; a < 8; a++)
+            want += 0.5 * (HIER[a] - m->K[8 + a]) * (HIER[a] - m->K[8 + a]);
+        CHECK_CLOSE(la, want, 1e-15, 0);
+        modes_free(m);
+        double s1 = 2;
+        m = mk(2, 1, 1, MODES_SMALL, &s1, 0.3, MODES_EULER, 0.01, 0, NULL);
+        CHECK_CLOSE(modes_loss_without(m, 0), 2.0, 0, 0); /* one pathway: the empty network, s^2 / 2 */
+        modes_free(m);
+    }
     /* 12. bad deficits: unsupported kind, unknown pathway, mode out of range */
     {
         double s = 1;
