@@ -26,6 +26,8 @@
 #include "opts.h"
 
 #define DEFICIT_MAX 32
+/* Largest START, END or STEP (10^15 updates or epochs): sums such as END + clean epochs stay exact. */
+#define DEFICIT_MAX_STEP 1000000000000000L
 
 typedef enum {
     DEF_GATE,

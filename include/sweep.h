@@ -83,6 +83,7 @@
 
 #define SWEEP_MAX_AXES   16
 #define SWEEP_MAX_POINTS 10000000L
+#define SWEEP_MAX_INT    (1L << 53) /* integers of ranges and template shifts: |x| <= 2^53 */
 
 typedef struct {
     char key[64];  /* engine option name (or "seed") */

@@ -154,7 +154,8 @@ static int run(const opts *o)
     if ((rc = deficit_parse_opts(o, "deficit", &defs)) != CS_OK) return rc;
     long clean, last = 0; /* the epoch the last deficit ends */
     for (int i = 0; i < defs.n; i++)
-        if (defs.d[i].end > last) last = defs.d[i].end;
+        if (defs.d[i].kind != DEF_SWITCH && defs.d[i].end > last) /* END <= 10^15: no overflow below */
+            last = defs.d[i].end;
     if ((rc = opts_long(o, "clean-epochs", 0, 1000000, &clean))) return rc;
     if (clean > 0) /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
         epochs = last + clean;

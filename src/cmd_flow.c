@@ -32,7 +32,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -662,13 +664,15 @@ static int br_sched_launch(br_sched *bs, const run_out *tmpl, dln *d, const defi
             int i = bs->next, pfd[2];
             if (pipe(pfd)) return util_seterr(CS_EFAIL, "switch sweep: pipe failed: %s", strerror(errno));
             fflush(NULL);
-            pid_t pid = fork();
+            pid_t self = getpid(), pid = fork();
             if (pid < 0) {
                 close(pfd[0]);
                 close(pfd[1]);
                 return util_seterr(CS_EFAIL, "switch sweep: fork failed: %s (try --jobs 1)", strerror(errno));
             }
             if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed trunk (even kill -9) takes its branches along */
+                if (getppid() != self) _exit(128 + SIGKILL);
                 close(pfd[0]);
                 br_child(bs, i, pfd[1], tmpl, d, dl, sw, cont, meth, epsabs, epsrel);
             }
@@ -708,6 +712,29 @@ static int cmp_desc(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
+}
+
+/* Options that another option would silently override are refused, naming both. */
+static int flow_conflicts(const opts *o, int kind, const dln_cfg *dc)
+{
+    const char *sig = opts_str(o, "sigma-xx") ? "--sigma-xx" : opts_str(o, "sigma-yx") ? "--sigma-yx" : NULL;
+    if (opts_str(o, "target") && sig)
+        return util_seterr(CS_EUSAGE,
+                           "--target and %s both define the task; give the target or the covariances", sig);
+    if (opts_str(o, "target") && kind == TASK_LATENT)
+        return util_seterr(CS_EUSAGE,
+                           "--target and --task latent: the latent task builds its own target; drop one");
+    if (sig && (kind == TASK_COMPLETION || kind == TASK_LATENT))
+        return util_seterr(CS_EUSAGE, "%s and --task %s: the covariance files define an item task; drop one",
+                           sig, kind == TASK_COMPLETION ? "completion" : "latent");
+    if (dc->arch == DLN_FUSED && opts_is_set(o, "pathways") && dc->n_chain != 1)
+        return util_seterr(
+            CS_EUSAGE,
+            "--arch fused and --pathways %d: a fused network is one pathway fed by every source; "
+            "drop --pathways (or use --arch paths)",
+            dc->n_chain);
+    long jobs; /* read only by a switch sweep, checked always */
+    return opts_long(o, "jobs", 0, 4096, &jobs);
 }
 
 static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
@@ -783,6 +810,11 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
         free(sv);
         free(nv);
         return util_seterr(CS_EUSAGE, "--observed needs --task completion");
+    }
+    if ((rc = flow_conflicts(o, kind, &dc))) {
+        free(sv);
+        free(nv);
+        return rc;
     }
     if ((rc = deficit_parse_opts(o, "deficit", dl))) {
         free(sv);

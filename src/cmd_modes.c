@@ -343,7 +343,12 @@ static int run(const opts *o)
     }
     deficit_list dl;
     if (opts_flag(o, "headline")) {
-        rc = headline(&c, o);
+        const char *own = opts_is_set(o, "depth") ? "--depth" : opts_count(o, "deficit") ? "--deficit" : NULL;
+        rc = own ? util_seterr(CS_EUSAGE,
+                               "--headline and %s: the headline runs depths 1..6 with its own gate windows; "
+                               "drop %s",
+                               own, own)
+                 : headline(&c, o);
         cfg_free(&c);
         return rc;
     }

@@ -79,6 +79,12 @@ static int run(const opts *o)
         (rc = opts_choice(o, "method", "euler|gd|rk8pd|rkf45|msbdf", &meth)) ||
         (rc = opts_double(o, "epsabs", 0, 1, &ea)) || (rc = opts_double(o, "epsrel", 0, 1, &er)))
         return rc;
+    if (start != 2 && opts_is_set(o, "init-p"))
+        return util_seterr(CS_EUSAGE,
+                           "--start %s and --init-p: --init-p sets the start of --start point; drop one",
+                           opts_str(o, "start"));
+    if (start == 2 && opts_is_set(o, "n"))
+        return util_seterr(CS_EUSAGE, "--start point and --n: one trajectory starts at --init-p; drop --n");
     static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD, MODES_RKF45, MODES_MSBDF};
     double *pp = NULL;
     int npp = 0;

@@ -112,19 +112,39 @@ static void reexec_single_threaded(void)
     if ((v && !strcmp(v, "1")) || getenv("CRITSIM_SWEEP_REEXEC")) return;
     FILE *f = fopen("/proc/self/cmdline", "rb");
     if (!f) return;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap + 1);
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) /* every argument, however many */
+        if ((n += got) == cap) {
+            char *p = realloc(buf, 2 * cap + 1);
+            if (!p) free(buf);
+            buf = p;
+            cap *= 2;
+        }
     fclose(f);
-    if (n == 0 || n >= sizeof buf - 1) return;
+    if (!buf || n == 0) {
+        free(buf);
+        return;
+    }
     buf[n] = '\0';
-    char *argv[512];
-    int argc = 0;
-    for (size_t i = 0; i < n && argc < 511; i += strlen(buf + i) + 1)
+    size_t argc = 0;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+        argc++;
+    char **argv = malloc((argc + 1) * sizeof *argv);
+    if (!argv) {
+        free(buf);
+        return;
+    }
+    argc = 0;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
         argv[argc++] = buf + i;
     argv[argc] = NULL;
-    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) || setenv("CRITSIM_SWEEP_REEXEC", "1", 1)) return;
-    fflush(NULL);
-    execv("/proc/self/exe", argv);
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0 && setenv("CRITSIM_SWEEP_REEXEC", "1", 1) == 0) {
+        fflush(NULL);
+        execv("/proc/self/exe", argv);
+    }
+    free(argv); /* exec failed: carry on in this process */
+    free(buf);
 }
 
 static int sweep_main(const opts *o)

@@ -42,6 +42,9 @@ int deficit_parse(const char *spec, deficit *out)
         return util_seterr(CS_EUSAGE, "deficit '%s' has no kind before '@'", spec);
     memcpy(head, spec, hl);
     head[hl] = '\0';
+    if (head[0] == ':' || strstr(head, "::") ||
+        head[hl - 1] == ':') /* before strtok_r, which would skip empty fields */
+        return util_seterr(CS_EUSAGE, "deficit '%s': empty argument (write KIND:ARG:ARG@START-END)", spec);
     /* kind and args */
     char *save = NULL;
     char *tok = strtok_r(head, ":", &save);
@@ -61,14 +64,13 @@ int deficit_parse(const char *spec, deficit *out)
             return util_seterr(CS_EUSAGE, "deficit '%s': bad argument '%s'", spec, tok);
         strcpy(out->arg[out->nargs++], tok);
     }
-    if (strstr(head, "::") || head[hl - 1] == ':')
-        return util_seterr(CS_EUSAGE, "deficit '%s': empty argument", spec);
     /* window */
     const char *w = at + 1;
     const char *dash = strchr(w, '-');
     if (out->kind == DEF_SWITCH) {
-        if (dash || parse_nonneg(w, &out->start) != 0)
-            return util_seterr(CS_EUSAGE, "deficit '%s': write switch@STEP with STEP >= 0", spec);
+        if (dash || parse_nonneg(w, &out->start) != 0 || out->start > DEFICIT_MAX_STEP)
+            return util_seterr(CS_EUSAGE, "deficit '%s': write switch@STEP with 0 <= STEP <= %ld", spec,
+                               DEFICIT_MAX_STEP);
         out->end = LONG_MAX;
         return CS_OK;
     }
@@ -81,6 +83,9 @@ int deficit_parse(const char *spec, deficit *out)
     if (parse_nonneg(a, &out->start) != 0 || parse_nonneg(b, &out->end) != 0)
         return util_seterr(CS_EUSAGE,
                            "deficit '%s': window must be START-END with integers 0 <= START <= END", spec);
+    if (out->end > DEFICIT_MAX_STEP) /* engines add to END (clean epochs): keep every sum in range */
+        return util_seterr(CS_EUSAGE, "deficit '%s': END %ld is beyond %ld", spec, out->end,
+                           DEFICIT_MAX_STEP);
     if (out->start > out->end)
         return util_seterr(CS_EUSAGE, "deficit '%s': START %ld is after END %ld; swap them", spec, out->start,
                            out->end);
@@ -92,21 +97,28 @@ int deficit_parse_opts(const opts *o, const char *name, deficit_list *out)
     out->n = 0;
     int n = opts_count(o, name);
     for (int i = 0; i < n; i++) {
-        char *copy = util_strdup(opts_item(o, name, i));
-        char *save = NULL;
-        for (char *tok = strtok_r(copy, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
-            if (out->n == DEFICIT_MAX) {
-                free(copy);
+        const char *item = opts_item(o, name, i);
+        /* split on '+' by hand: strtok_r would skip empty parts, and "+" would read as no deficit */
+        for (const char *p = item;;) {
+            const char *plus = strchr(p, '+');
+            size_t len = plus ? (size_t)(plus - p) : strlen(p);
+            if (len == 0)
+                return util_seterr(CS_EUSAGE,
+                                   "--%s '%s': empty deficit around '+'; join deficits as A+B (e.g. "
+                                   "gate:b@0-10+gate:a@20-30)",
+                                   name, item);
+            if (out->n == DEFICIT_MAX)
                 return util_seterr(CS_EUSAGE, "too many deficits (at most %d)", DEFICIT_MAX);
-            }
-            int rc = deficit_parse(tok, &out->d[out->n]);
-            if (rc) {
-                free(copy);
-                return rc;
-            }
+            char *one = util_malloc(len + 1);
+            memcpy(one, p, len);
+            one[len] = '\0';
+            int rc = deficit_parse(one, &out->d[out->n]);
+            free(one);
+            if (rc) return rc;
             out->n++;
+            if (!plus) break;
+            p = plus + 1;
         }
-        free(copy);
     }
     return CS_OK;
 }

@@ -84,6 +84,14 @@ static int store(opts *o, int i, const char *value, int level, const char *origi
                            "must be printable text",
                            sp->name, origin, shown, (unsigned char)value[bad]);
     }
+    /* numbers are checked when given, so that a value the configuration never reads is still refused
+     * (ranges depend on the configuration: the typed getters check them) */
+    long lx;
+    double dx;
+    if (sp->type == OPT_INT && util_parse_long(value, &lx) != 0)
+        return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not an integer", sp->name, origin, value);
+    if (sp->type == OPT_DOUBLE && util_parse_double(value, &dx) != 0)
+        return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not a finite number", sp->name, origin, value);
     int accumulate = (sp->type == OPT_MULTI && v->level == level && v->raw);
     if (!accumulate) val_clear(v);
     v->level = level;

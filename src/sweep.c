@@ -85,6 +85,11 @@ static void strv_free(char **v, int n)
     free(v);
 }
 
+static int int_ok(long x)
+{
+    return x >= -SWEEP_MAX_INT && x <= SWEEP_MAX_INT;
+}
+
 /* Format START + i*STEP: integers exactly, doubles with %.15g (0.1:0.1:0.3 gives 0.3, not
  * 0.30000000000000004). */
 static void fmt_num(char *buf, size_t n, int integer, long li, double d)
@@ -116,7 +121,17 @@ static int expand_range(const char *what, const char *s, char ***vals, int *nv)
         return util_seterr(CS_EUSAGE, "--vary %s: step 0 in range '%s'; write START:STEP:END with STEP != 0",
                            what, s),
                -1;
-    double cnt = floor((db - da) / ds + 1e-9) + 1;
+    double cnt;
+    if (integer) { /* exact: START + i*STEP of bounded integers cannot overflow */
+        if (!int_ok(la) || !int_ok(ls) || !int_ok(lb))
+            return util_seterr(CS_EUSAGE, "--vary %s: range '%s': integers must lie within +-%ld", what, s,
+                               SWEEP_MAX_INT),
+                   -1;
+        long span = lb - la;
+        cnt = (span != 0 && (span < 0) != (ls < 0)) ? 0 : (double)(span / ls + 1);
+    } else {
+        cnt = floor((db - da) / ds + 1e-9) + 1;
+    }
     if (!(cnt >= 1))
         return util_seterr(CS_EUSAGE,
                            "--vary %s: range '%s' is empty (END is not reached from START in steps of STEP)",
@@ -126,6 +141,8 @@ static int expand_range(const char *what, const char *s, char ***vals, int *nv)
         return util_seterr(CS_EUSAGE, "--vary %s: range '%s' has %.0f values (more than 1000000)", what, s,
                            cnt),
                -1;
+    if (!integer && (!isfinite(da + (cnt - 1) * ds)))
+        return util_seterr(CS_EUSAGE, "--vary %s: range '%s' leaves the finite numbers", what, s), -1;
     int n = (int)cnt, cap = 0;
     *vals = NULL;
     *nv = 0;
@@ -234,6 +251,9 @@ static int parse_template(sweep_axis *a, const char *spec, const char *tmpl)
                     double dk;
                     if (util_parse_double(op + 1, &dk) != 0) goto badref;
                     int kint = !util_parse_long(op + 1, &lk);
+                    if ((vint && kint && (!int_ok(lv) || !int_ok(lk))) || !isfinite(dv + dk))
+                        return util_seterr(CS_EUSAGE, "--vary %s: '{%s}': integers must lie within +-%ld",
+                                           spec, ref, SWEEP_MAX_INT);
                     if (*op == '-') {
                         lk = -lk;
                         dk = -dk;

@@ -192,9 +192,10 @@ static int load_observed(const char *path, int nr, int nc, task *t)
         char *e1, *e2;
         a = strtol(p, &e1, 10);
         b = strtol(e1, &e2, 10);
+        int two = e1 != p && e2 != e1; /* checked before the trailing blanks: "3\n" is one column */
         while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r' || *e2 == '\n')
             e2++;
-        if (e1 == p || e2 == e1 || *e2) {
+        if (!two || *e2) {
             rc = util_seterr(CS_EUSAGE, "--observed: '%s' line %d is not 'row col' (two 0-based integers)",
                              path, line);
             break;

@@ -47,8 +47,13 @@ int main(void)
     CHECK_INT(d.kind, DEF_FLIP);
 
     /* malformed: every one a usage error with a message */
-    const char *bad[] = {"gate:b@20-10",    "gate:b", "frobnicate@0-1", "gate:b@-1-5", "gate:b@0-x",
-                         "gate:b@0-10junk", "@0-10",  "switch@",        "gate:b@0-"};
+    const char *bad[] = {"gate:b@20-10", "gate:b", "frobnicate@0-1", "gate:b@-1-5", "gate:b@0-x",
+                         "gate:b@0-10junk", "@0-10", "switch@", "gate:b@0-",
+                         /* empty arguments (the check used to run after strtok_r had cut the string) */
+                         "gate::b@0-10", "gate:b:@0-10", "lesion:a::1@0-5", ":gate@0-1",
+                         /* bounds: every END + clean epochs must stay a representable count */
+                         "gate:b@0-9223372036854775807", "gate:b@0-1000000000000001",
+                         "switch@1000000000000001", "gate:b@0-99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         util_clearerr();
         int st = deficit_parse(bad[i], &d);
@@ -57,5 +62,36 @@ int main(void)
         CHECK(strlen(util_errmsg()) > 0);
     }
     CHECK(strcmp(deficit_kind_name(DEF_LESION), "lesion") == 0);
+    CHECK_INT(deficit_parse("gate:b@0-1000000000000000", &d), CS_OK); /* the largest END */
+    CHECK_INT(d.end, DEFICIT_MAX_STEP);
+
+    /* several deficits joined by '+' in one option value; an empty part is refused, not dropped */
+    {
+        static const opt_spec specs[] = {{"deficit", OPT_MULTI, NULL, "deficits"}, {NULL, 0, NULL, NULL}};
+        static const cmd_def cmd = {"fake", "test", NULL, specs, NULL};
+        struct {
+            const char *value;
+            int want, n;
+        } cases[] = {{"gate:b@0-10+lesion:a:1@5-6", CS_OK, 2},
+                     {"gate:b@0-10,gate:a@1-2+flip@0-1", CS_OK, 3},
+                     {"+", CS_EUSAGE, 0},
+                     {"gate:b@0-10+", CS_EUSAGE, 0},
+                     {"+gate:b@0-10", CS_EUSAGE, 0},
+                     {"gate:b@0-10++gate:a@0-1", CS_EUSAGE, 0},
+                     {"gate:b@0-10+gate::a@0-1", CS_EUSAGE, 0}};
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            opts *o = NULL;
+            char *argv[] = {"fake", "--deficit", (char *)cases[k].value};
+            CHECK_INT(opts_parse(&o, &cmd, 3, argv), CS_OK);
+            deficit_list dl;
+            util_clearerr();
+            int st = deficit_parse_opts(o, "deficit", &dl);
+            CHECK_INT(st, cases[k].want);
+            if (st != cases[k].want) printf("  ('%s')\n", cases[k].value);
+            if (st == CS_OK) CHECK_INT(dl.n, cases[k].n);
+            if (st != CS_OK) CHECK(strstr(util_errmsg(), "deficit") != NULL);
+            opts_free(o);
+        }
+    }
     return check_done("test_deficit");
 }

@@ -133,11 +133,21 @@ int main(void)
     CHECK_INT(parse(&o, 3, a11), CS_EUSAGE); /* empty list */
 
     /* typed getters: malformed numbers, ranges, choices */
-    const char *a12[] = {"fake", "--depth", "3x", "--dt", "1e400", "--method", "rk4", "--sv", "1,nan"};
-    CHECK_INT(parse(&o, 9, a12), CS_OK);
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_EUSAGE);
+    /* numbers are checked when given, used or not; ranges by the getters */
+    const char *a12a[] = {"fake", "--depth", "3x"};
+    CHECK_INT(parse(&o, 3, a12a), CS_EUSAGE);
     CHECK(strstr(util_errmsg(), "'3x' is not an integer") != NULL);
-    CHECK_INT(opts_double(o, "dt", 0, 1, &x), CS_EUSAGE); /* overflow is not finite */
+    const char *a12b[] = {"fake", "--dt", "1e400"};
+    CHECK_INT(parse(&o, 3, a12b), CS_EUSAGE); /* overflow is not finite */
+    CHECK(strstr(util_errmsg(), "--dt (command line): '1e400' is not a finite number") != NULL);
+    write_file(badm, "dt = 0.1\ndepth = abc\n");
+    const char *a12c[] = {"fake", "--model", badm};
+    CHECK_INT(parse(&o, 3, a12c), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "bad.ini:2") && strstr(util_errmsg(), "'abc' is not an integer"));
+    const char *a12[] = {"fake", "--method", "rk4", "--sv", "1,nan"};
+    CHECK_INT(parse(&o, 5, a12), CS_OK);
+    CHECK_INT(opts_set(o, "depth", "abc"), CS_EUSAGE); /* sweep values too */
+    CHECK_INT(opts_set(o, "dt", "0.5"), CS_OK);
     CHECK_INT(opts_choice(o, "method", "euler|gd|rk8pd", &idx), CS_EUSAGE);
     CHECK(strstr(util_errmsg(), "euler|gd|rk8pd") != NULL);
     CHECK_INT(opts_list_double(o, "sv", 0, 10, &sv, &n), CS_EUSAGE);

@@ -480,7 +480,12 @@ static void test_run(void)
     sweep_grid_add(&v, &a, 0);
     CHECK_INT(sweep_validate(&v, &c), CS_EUSAGE);
     sweep_grid_clear(&v);
-    axis("x=1,zz", &a); /* values are checked by the engine's own opts_set/getters at run time */
+    axis("x=1,zz", &a); /* a value of the wrong type fails the plan, not every point */
+    sweep_grid_add(&v, &a, 0);
+    CHECK_INT(sweep_validate(&v, &c), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "'zz'") != NULL);
+    sweep_grid_clear(&v);
+    axis("x=1,2", &a); /* ranges are the engine's getters' business at run time */
     sweep_grid_add(&v, &a, 0);
     CHECK_INT(sweep_validate(&v, &c), CS_OK);
     sweep_grid_clear(&v);
