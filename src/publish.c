@@ -26,6 +26,16 @@ struct pub {
 
 enum { PUB_BUF = 1 << 16 };
 
+/* A path for a message: long ones shortened to their head and tail (the buffer of util_seterr holds 1023
+ * characters, and the reason after the path must survive). */
+static const char *shown(const char *path, char *buf, size_t n)
+{
+    size_t l = strlen(path);
+    if (l < 240) return path;
+    snprintf(buf, n, "%.80s...%s", path, path + l - 150);
+    return buf;
+}
+
 static uint64_t draw(void)
 {
     static uint64_t counter;
@@ -80,7 +90,8 @@ pub *pub_open(const char *path, int flags)
         }
     }
     if (!p->f) {
-        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable --out", path,
+        char sb[256];
+        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable --out", shown(path, sb, sizeof sb),
                     strerror(err ? err : EIO));
         free(p->final);
         free(p->tmp);
@@ -116,10 +127,13 @@ int pub_commit(pub *p)
     if (fclose(p->f) != 0 && !err) err = errno ? errno : EIO;
     p->f = NULL;
     int status = CS_OK;
+    char sb[256];
     if (err)
-        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", p->final, strerror(err));
+        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)",
+                             shown(p->final, sb, sizeof sb), strerror(err));
     else if (rename(p->tmp, p->final) != 0)
-        status = util_seterr(CS_EUSAGE, "cannot publish '%s': %s", p->final, strerror(errno));
+        status = util_seterr(CS_EUSAGE, "cannot publish '%s': %s", shown(p->final, sb, sizeof sb),
+                             strerror(errno));
     if (status != CS_OK) unlink(p->tmp);
     release(p);
     return status;

@@ -87,4 +87,24 @@ expect_exit 1 "cnn diverges" $CS cnn --train-subset 512 --test-subset 256 --batc
   --epochs 1 --lr 100 --wd 10 --momentum 1 --out "$D/fc"
 expect_grep "cnn final.dat FAILED" '^# FAILED at step 1: non-finite weights after epoch 0' "$D/fc/final.dat"
 
+# ---- long paths: never truncated, never an assertion; what does not fit is exit 2 --------------------
+# mkp N: a path of exactly N characters under $D/lp, made of 200-character folder names
+mkp() { p="$D/lp"; while [ ${#p} -lt $(( $1 - 201 )) ]; do p="$p/$(printf '%0200d' 0)"; done
+  p="$p/$(printf "%0$(( $1 - ${#p} - 1 ))d" 0)"; echo "$p"; }
+P=$(mkp 1023); mkdir -p "$P"
+expect_exit 0 "flow --out 1023 characters + /run" $CS flow --steps 3 --width 4 --out "$P/run"
+[ -f "$P/run/final.dat" ] && [ ! -e "$P/final.dat" ] && ok || bad "flow --out PREFIX/run wrote into the prefix"
+expect_exit 0 "flow --out 2100 characters" $CS flow --steps 3 --width 4 --out "$(mkp 2100)"
+expect_exit 2 "flow --out 4090 characters" $CS flow --steps 3 --width 4 --out "$(mkp 4090)"
+expect_exit 2 "analyze RUN 2044 characters (no run)" $CS analyze "$(mkp 2044)" --out "$D/lpa"
+expect_exit 2 "analyze RUN 4095 characters" $CS analyze "$(mkp 4095)" --out "$D/lpa"
+expect_exit 2 "cnn --data-dir 4100 characters" $CS cnn --data-dir "$(mkp 4100)" --epochs 1 --out "$D/lpc"
+expect_msg "cnn --data-dir message" "longer than 4095 characters"
+X=$(mkp 2399); mkdir -p "$(dirname "$X")"; echo victim >"$X"
+expect_exit 0 "modes --out X/victim.datQQQQ" $CS modes --steps 3 --out "${X}QQQQ"
+[ "$(cat "$X")" = victim ] && ok || bad "modes --out with a long path replaced a file of a shorter name"
+expect_exit 2 "modes --out 4094 characters" $CS modes --steps 3 --out "$(mkp 4094)"
+expect_msg "modes long --out message" "(File name too long|longer than)"
+[ -z "$(find "$D/lp" -name '.*')" ] && ok || bad "temporary files left: $(find "$D/lp" -name '.*' | head -3)"
+
 done_checks test_cli_hardening
