@@ -107,4 +107,31 @@ expect_exit 2 "modes --out 4094 characters" $CS modes --steps 3 --out "$(mkp 409
 expect_msg "modes long --out message" "(File name too long|longer than)"
 [ -z "$(find "$D/lp" -name '.*')" ] && ok || bad "temporary files left: $(find "$D/lp" -name '.*' | head -3)"
 
+# ---- in-progress marker: a run that stops midway leaves its folder marked; readers refuse it ---------
+R="$D/mark"
+expect_exit 0 "marker: first run" $CS flow --steps 3 --width 4 --out "$R"
+[ ! -e "$R/.in-progress" ] && ok || bad "a finished run left its marker"
+rm -f "$R/weights_b_2.npy"; mkdir "$R/weights_b_2.npy" # the re-run fails after publishing its tables
+expect_exit 2 "marker: re-run fails midway" $CS flow --steps 5 --width 4 --out "$R"
+[ -f "$R/.in-progress" ] && ok || bad "a run that failed midway left no marker"
+expect_exit 2 "marker: analyze refuses" $CS analyze "$R"
+expect_msg "marker: analyze message" "^critsim analyze: run folder '$R' is marked in progress"
+rmdir "$R/weights_b_2.npy"
+expect_exit 0 "marker: re-run on the marked folder" $CS flow --steps 5 --width 4 --out "$R"
+[ ! -e "$R/.in-progress" ] && ok || bad "the completed re-run left the marker"
+expect_exit 0 "marker: analyze after the re-run" $CS analyze "$R"
+expect_exit 1 "marker: numerical failure" $CS flow --lr 100 --steps 50 --out "$R"
+[ ! -e "$R/.in-progress" ] && ok || bad "a run that failed numerically (FAILED tables published) left the marker"
+expect_exit 2 "marker: usage error" $CS flow --steps 3 --width 4 --target "$D/nope.npy" --out "$D/mark2"
+[ ! -e "$D/mark2" ] && ok || bad "a run refused before writing anything left a folder"
+printf 'command = flow\nwidth = 4\nsteps = 3\nsnap-every = 0\n[sweep]\nvary = depth=1,2\n' >"$D/sw.ini"
+expect_exit 0 "marker: sweep shard 1" $CS sweep --model "$D/sw.ini" --shard 1/2 --quiet --out "$D/sh1"
+expect_exit 0 "marker: sweep shard 2" $CS sweep --model "$D/sw.ini" --shard 2/2 --quiet --out "$D/sh2"
+[ ! -e "$D/sh1/.in-progress" ] && ok || bad "a finished sweep left its marker"
+echo "pid 1: critsim sweep" >"$D/sh2/.in-progress" # as a shard still running leaves it
+expect_exit 2 "marker: merge refuses a marked shard" $CS sweep --merge "$D/sh1,$D/sh2" --quiet --out "$D/shm"
+expect_msg "marker: merge message" "sweep shard '$D/sh2' is marked in progress"
+rm "$D/sh2/.in-progress"
+expect_exit 0 "marker: merge" $CS sweep --merge "$D/sh1,$D/sh2" --quiet --out "$D/shm"
+
 done_checks test_cli_hardening
