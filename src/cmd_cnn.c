@@ -1,6 +1,6 @@
 /* cmd_cnn.c - `critsim cnn`: train a small convolutional network on real images (Fashion-MNIST,
- * CIFAR-10) with deficits on windows of epochs, for critical-period experiments ([P1] B.2-B.7, [P3]
- * C.1-C.4).
+ * CIFAR-10) with deficits on windows of epochs, for critical-period experiments ([P1], [P3];
+ * docs/theory.md#the-convolutional-network).
  *
  * Wiring only: data.h loads the images and assembles batches (views, deficits, augmentation),
  * cnn.h is the network, train.h the loop, the tables and the checkpoints.
