@@ -247,6 +247,11 @@ static int run(const opts *o)
                          test.n, test.n);
         goto done;
     }
+    if (sref >= 0 && snev == 0) {
+        rc = util_seterr(CS_EUSAGE, "--snap-ref-epoch needs --snap-every K (it names the snapshot whose SVD "
+                                    "the snapshots carry)");
+        goto done;
+    }
     if (nprobe == 0) nprobe = test.n < 256 ? test.n : 256;
     if (nfish == 0) nfish = test.n < 256 ? test.n : 256;
     const char *rsvname = opts_str(o, "rsv-layer");
