@@ -15,7 +15,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Required flags live in CS_CFLAGS so that `make CFLAGS='-O1 -g -fsanitize=address'` adds to them.
-# BLAS: GSL's reference CBLAS is replaced by OpenBLAS (GSL_CBLAS_LIB defined empty), see style.md.
+# BLAS: GSL's reference CBLAS is replaced by OpenBLAS (GSL_CBLAS_LIB defined empty), see docs/design.md#blas.
 
 .DELETE_ON_ERROR:
 .SUFFIXES:

@@ -1,6 +1,6 @@
 /* util.h - shared error channel, status codes, assertions and small helpers.
  *
- * Two error channels (style.md, habit 6):
+ * Two error channels (docs/design.md#errors):
  *  - programming errors (broken invariants, shape mismatches) abort with file:line via CS_ASSERT;
  *  - input and numerical failures return a status code (CS_EUSAGE, CS_EFAIL) after recording one
  *    human-readable line with util_seterr(); the CLI prints it as "critsim CMD: MESSAGE" and exits
@@ -12,13 +12,14 @@
 #ifndef CRITSIM_UTIL_H
 #define CRITSIM_UTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #define CS_VERSION "0.1.0"
 
-/* Exit statuses of the contract (contracts.md): 0 ok, 1 a run failed numerically, 2 bad usage/input. */
+/* Exit statuses (docs/formats.md#exit-status): 0 ok, 1 a run failed numerically, 2 bad usage/input. */
 enum { CS_OK = 0, CS_EFAIL = 1, CS_EUSAGE = 2 };
 
 #define CS_ASSERT(cond)                                                                                      \
@@ -44,13 +45,17 @@ char *util_strdup(const char *s);
 int util_parse_long(const char *s, long *out);
 int util_parse_double(const char *s, double *out);
 
-/* mkdir -p; returns 0 or sets the error message and returns CS_EUSAGE. */
+/* mkdir -p (any length the system accepts; the path is copied into an allocated buffer); returns 0 or
+ * sets the error message and returns CS_EUSAGE. */
 int util_mkdir_p(const char *path);
 
 /* Wall-clock seconds from a monotonic clock. */
 double util_now(void);
 
-/* Join dir and name into buf ("dir/name"); aborts if it does not fit. */
-void util_path(char *buf, size_t n, const char *dir, const char *name);
+/* Join dir and name into buf ("dir/name").  CS_OK, or CS_EUSAGE with the message "path ... is longer
+ * than N characters" when it does not fit (buf then holds "", which no file operation accepts, so a
+ * caller that does not check cannot open a truncated path).  Buffers are PATH_MAX (limits.h) long
+ * wherever a path from the command line goes in: the system refuses longer paths anyway. */
+int util_path(char *buf, size_t n, const char *dir, const char *name);
 
 #endif

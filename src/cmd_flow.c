@@ -139,7 +139,7 @@ typedef struct {
     double lr, t_wall0;
     long every, snap_every, last, first;
     int sv_top;
-    char dir[1024];
+    char dir[PATH_MAX];
     table *loss, *modes, *sv;
     snap_writer *snap;
     double *K, *svals, *tot, *buf; /* scratch */
@@ -157,6 +157,9 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     r->t = d->task;
     r->o = o;
     r->last = last;
+    if (strlen(dir) + 32 >= sizeof r->dir) /* room for "/snap/hidden_a.npy" and the like */
+        return util_seterr(CS_EUSAGE, "--out '%.40s...' is %zu characters long; at most %zu fit", dir,
+                           strlen(dir), sizeof r->dir - 33);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     const task *t = d->task;
     if (d->cfg.act == DLN_ACT_LINEAR)
@@ -413,11 +416,11 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         if (s && rc == CS_OK) rc = s;
     }
     if (status == CS_OK && rc == CS_OK) {
-        char path[1200], name[64];
+        char path[PATH_MAX], name[64];
         for (int p = 0; p < d->n_chain && rc == CS_OK; p++)
             for (int l = 1; l <= d->depth && rc == CS_OK; l++) {
                 snprintf(name, sizeof name, "weights_%c_%d.npy", 'a' + p, l);
-                util_path(path, sizeof path, r->dir, name);
+                if ((rc = util_path(path, sizeof path, r->dir, name))) break;
                 size_t shape[2] = {(size_t)dln_rows(d, l), (size_t)dln_cols(d, p, l)};
                 rc = npy_write_f64(path, 2, shape, dln_weight(d, d->theta, p, l));
             }
@@ -480,16 +483,22 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
 {
     dln *d = r->d;
     for (long t = s0; t < s1;) {
+        int have_grad = 0; /* record() left the gradient of this state, under step t's deficits, in d->grad */
         if (t % r->every == 0 || t == r->last || t == r->first) {
             int rc = record(r, t);
             if (rc) {
                 *fail_step = t;
                 return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", t);
             }
+            have_grad = 1;
         }
         if (!r->flow) {
             dln_set_step(d, t);
-            double loss = dln_gd_step(d, r->lr);
+            double loss;
+            if (have_grad) /* the same update as dln_gd_step, without computing the gradient twice */
+                dln_gd_apply(d, r->lr), loss = r->final_loss;
+            else
+                loss = dln_gd_step(d, r->lr);
             if (!isfinite(loss)) {
                 *fail_step = t;
                 return util_seterr(CS_EFAIL, "the loss became non-finite at step %ld (lower --lr?)", t);
@@ -587,7 +596,7 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
     dln_forget_threads(d); /* the trunk's workers did not come through fork() */
     memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
     deficit_list bl = *dl;
-    char spec[64], name[64], bdir[1200];
+    char spec[64], name[64], bdir[PATH_MAX];
     snprintf(spec, sizeof spec, "switch@%ld", sw[i]);
     deficit_parse(spec, &bl.d[bl.n++]);
     dln_set_deficits(d, &bl);

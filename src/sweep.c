@@ -1368,6 +1368,9 @@ int sweep_merge(const char *const *dirs, int ndirs, const char *out, long *nmiss
 {
     *nmissing = 0;
     if (ndirs < 1) return util_seterr(CS_EUSAGE, "--merge needs one or more sweep folders DIR1,DIR2,...");
+    for (int d = 0; d < ndirs; d++) /* a shard still running (or stopped midway) is not merged */
+        if (strcmp(dirs[d], out) != 0 && pub_check_unmarked(dirs[d], "sweep shard") != CS_OK)
+            return CS_EUSAGE;
     grid_file *gs = util_calloc((size_t)ndirs, sizeof *gs);
     int rc = CS_OK, nread = 0;
     for (; nread < ndirs && rc == CS_OK; nread++)

@@ -591,7 +591,7 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
 {
     int B = net->cfg.batch, nin = net->cfg.in_c * net->cfg.in_h * net->cfg.in_w;
     char ck[4096];
-    util_path(ck, sizeof ck, cfg->out, "checkpoint.bin");
+    if (util_path(ck, sizeof ck, cfg->out, "checkpoint.bin") != CS_OK) return CS_EUSAGE;
     int done = 0, first = 0, rc = CS_OK;
     if (util_mkdir_p(cfg->out) != CS_OK) return CS_EUSAGE;
     fisher_rows fr0 = {0, cnnp_fisher_layers(net, NULL) + 2, 0, NULL};
@@ -714,7 +714,7 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
         if (cfg->ckpt_every > 0 && done % cfg->ckpt_every == 0) {
             char nm[64], p[4096];
             snprintf(nm, sizeof nm, "ckpt_%d.bin", done);
-            util_path(p, sizeof p, cfg->out, nm);
+            if ((rc = util_path(p, sizeof p, cfg->out, nm)) != CS_OK) break;
             if ((rc = ckpt_save(net, p, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
         }
         if ((rc = write_epochs(cfg, o, net, first, done, hist, 0, NULL, &ms)) != CS_OK) break;
