@@ -57,5 +57,10 @@ int table_fmt_long(char *buf, long v);
  * critsim analyze).  keys[i] are names such as final_loss, share_b_m0; NAN is written as "nan". */
 int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys,
                          const double *values);
+/* The same for a run that failed numerically: the rows (values of the last state before the failure,
+ * or NAN) and the final line "# FAILED at step STEP: REASON", so that whoever reads only final.dat (a
+ * sweep's summary) sees the failure.  Returns CS_EFAIL (or the I/O error status). */
+int table_write_outcomes_failed(const char *dir, const opts *o, int n, const char *const *keys,
+                                const double *values, long step, const char *reason);
 
 #endif

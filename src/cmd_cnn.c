@@ -215,6 +215,18 @@ static int run(const opts *o)
         const train_epoch *e = &hist[ndone - 1];
         double v[] = {e->train_loss, e->test_loss, e->test_acc, e->train_acc};
         rc = table_write_outcomes(out, o, 4, keys, v);
+    } else if (rc == CS_EFAIL) { /* final.dat says FAILED (a sweep's summary reads only final.dat) */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", util_errmsg());
+        const char *keys[] = {"final_loss", "test_loss", "test_acc", "train_acc"};
+        double v[] = {NAN, NAN, NAN, NAN};
+        if (ndone > 0) {
+            const train_epoch *e = &hist[ndone - 1];
+            v[0] = e->train_loss, v[1] = e->test_loss, v[2] = e->test_acc, v[3] = e->train_acc;
+        }
+        int r = table_write_outcomes_failed(out, o, 4, keys, v, ndone + 1, why);
+        util_seterr(r, "%s", why);
+        rc = r;
     }
 done:
     free(hist);

@@ -469,6 +469,12 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         free(keys);
         free(vals);
         free(kb);
+    } else if (status == CS_EFAIL &&
+               (rc == CS_OK || rc == CS_EFAIL)) { /* final.dat says FAILED (a sweep's summary reads it) */
+        const char *keys[] = {"final_loss", "test_loss"};
+        double vals[] = {NAN, NAN};
+        int s = table_write_outcomes_failed(r->dir, r->o, 2, keys, vals, fail_step, why);
+        if (s != CS_EFAIL) rc = s; /* an I/O error */
     }
     free(r->sva);
     free(r->K);

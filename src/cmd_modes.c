@@ -142,7 +142,8 @@ static void write_rows(table *tb, const modes *m, long step)
     }
 }
 
-static int write_final(const char *dir, const opts *o, const modes *m)
+/* final.dat; why != NULL: the run failed at step fail_step (FAILED line) */
+static int write_final(const char *dir, const opts *o, const modes *m, long fail_step, const char *why)
 {
     int nm = m->nmodes, np = m->npaths, n = 0;
     int cap = 1 + nm * (1 + np) + np;
@@ -164,7 +165,8 @@ static int write_final(const char *dir, const opts *o, const modes *m)
         snprintf(names[n], 32, "loss_without_%c", 'a' + q), vals[n++] = modes_loss_without(m, q);
     for (int i = 0; i < n; i++)
         keys[i] = names[i];
-    int rc = table_write_outcomes(dir, o, n, keys, vals);
+    int rc = why ? table_write_outcomes_failed(dir, o, n, keys, vals, fail_step, why)
+                 : table_write_outcomes(dir, o, n, keys, vals);
     free(names), free(keys), free(vals);
     return rc;
 }
@@ -230,7 +232,7 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
     if (rc == CS_EFAIL) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", util_errmsg());
-        write_final(dir, o, m);
+        write_final(dir, o, m, fstep, msg);
         table_fail(tb, fstep, msg);
         modes_free(m);
         return util_seterr(CS_EFAIL, "%s", msg);
@@ -241,7 +243,7 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
         return rc;
     }
     rc = table_close(tb);
-    if (!rc) rc = write_final(dir, o, m);
+    if (!rc) rc = write_final(dir, o, m, 0, NULL);
     if (keep && !rc)
         *keep = m;
     else

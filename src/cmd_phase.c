@@ -213,7 +213,7 @@ static int run(const opts *o)
     if (rc == CS_EFAIL) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", util_errmsg());
-        table_write_outcomes(dir, o, 4, keys, vals);
+        table_write_outcomes_failed(dir, o, 4, keys, vals, fs, msg);
         table_fail(tt, fs, msg);
         modes_free(m);
         return util_seterr(CS_EFAIL, "%s", msg);

@@ -297,8 +297,11 @@ int snap_close(snap_writer *w)
 
 /* ---- loader --------------------------------------------------------------------------------- */
 
-/* Read one array and check its shape; `want` has `ndim` entries. */
-static int load_array(const char *dir, const char *name, int ndim, const size_t *want, double **out)
+/* Read one array and check its shape; `want` has `ndim` entries.  finite: every entry must be finite
+ * (the task's arrays and the hidden maps; map_P keeps the analyzer's numerical-failure path, exit 1,
+ * and sv_a/sv_b hold NaN rows for snapshots without an estimate). */
+static int load_array(const char *dir, const char *name, int ndim, const size_t *want, int finite,
+                      double **out)
 {
     char path[2400];
     util_path(path, sizeof path, dir, name);
@@ -330,6 +333,14 @@ static int load_array(const char *dir, const char *name, int ndim, const size_t 
                            "inconsistent, re-run the engine",
                            path, got, exp);
     }
+    for (size_t i = 0; finite && i < a.size; i++)
+        if (!isfinite(a.data[i])) {
+            double v = a.data[i];
+            npy_free(&a);
+            return util_seterr(CS_EUSAGE,
+                               "snapshot: '%s' entry %zu is %g; the run folder is damaged, re-run the engine",
+                               path, i, v);
+        }
     *out = a.data;
     return CS_OK;
 }
@@ -489,30 +500,30 @@ int snap_load(const char *run_dir, snap_run *out)
     for (int p = 0; rc == CS_OK && p < m->n_src; p++) {
         size_t sh[3] = {ns, no, (size_t)m->n_in[p]};
         snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
-        rc = load_array(dir, name, 3, sh, &out->map[p]);
+        rc = load_array(dir, name, 3, sh, 0, &out->map[p]);
         if (rc == CS_OK && m->n_hidden > 0) {
             size_t hh[3] = {ns, (size_t)m->n_hidden, (size_t)m->n_in[p]};
             snprintf(name, sizeof name, "hidden_%c.npy", snap_src_name(p));
-            rc = load_array(dir, name, 3, hh, &out->hidden[p]);
+            rc = load_array(dir, name, 3, hh, 1, &out->hidden[p]);
         }
     }
     if (rc == CS_OK && has_target) {
         size_t sh[2] = {no, ni};
-        rc = load_array(dir, "target.npy", 2, sh, &out->target);
+        rc = load_array(dir, "target.npy", 2, sh, 1, &out->target);
     }
     if (rc == CS_OK && has_svd) {
         size_t su[2] = {no, rk}, ss[1] = {rk}, sv[2] = {ni, rk};
-        rc = load_array(dir, "U.npy", 2, su, &out->U);
-        if (rc == CS_OK) rc = load_array(dir, "s.npy", 1, ss, &out->s);
-        if (rc == CS_OK) rc = load_array(dir, "V.npy", 2, sv, &out->V);
+        rc = load_array(dir, "U.npy", 2, su, 1, &out->U);
+        if (rc == CS_OK) rc = load_array(dir, "s.npy", 1, ss, 1, &out->s);
+        if (rc == CS_OK) rc = load_array(dir, "V.npy", 2, sv, 1, &out->V);
     }
     if (rc == CS_OK && has_sxx) {
         size_t sh[2] = {ni, ni};
-        rc = load_array(dir, "sxx.npy", 2, sh, &out->sxx);
+        rc = load_array(dir, "sxx.npy", 2, sh, 1, &out->sxx);
     }
     for (int i = 0; i < 2 && rc == CS_OK && m->n_units > 0; i++) {
         size_t sh[2] = {ns, (size_t)m->n_units};
-        rc = load_array(dir, i ? "sv_b.npy" : "sv_a.npy", 2, sh, &out->sv_src[i]);
+        rc = load_array(dir, i ? "sv_b.npy" : "sv_a.npy", 2, sh, 0, &out->sv_src[i]);
     }
     if (rc != CS_OK) {
         snap_free(out);

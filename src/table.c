@@ -213,7 +213,8 @@ void table_discard(table *t)
     table_release(t);
 }
 
-int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys, const double *values)
+static int outcomes(const char *dir, const opts *o, int n, const char *const *keys, const double *values,
+                    long fail_step, const char *why)
 {
     table *t = table_open(dir, "final.dat", o);
     if (!t) return CS_EUSAGE;
@@ -225,7 +226,22 @@ int table_write_outcomes(const char *dir, const opts *o, int n, const char *cons
         else
             table_row(t, "%s %.17g", keys[i], values[i]);
     }
-    return table_close(t);
+    return why ? table_fail(t, fail_step, why) : table_close(t);
+}
+
+int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys, const double *values)
+{
+    return outcomes(dir, o, n, keys, values, 0, NULL);
+}
+
+int table_write_outcomes_failed(const char *dir, const opts *o, int n, const char *const *keys,
+                                const double *values, long step, const char *reason)
+{
+    char why[1024]; /* the reason is often util_errmsg(), which table_open may overwrite */
+    snprintf(why, sizeof why, "%s", reason && reason[0] ? reason : "numerical failure");
+    for (char *c = why; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+    return outcomes(dir, o, n, keys, values, step, why);
 }
 
 /* ---- fast row formatting ---------------------------------------------------------------------

@@ -3,6 +3,19 @@
 # limits.  Each check asserts the exit status and, for exit 2, the one stderr line.
 . tests/lib.sh
 D=$TMP
+# mknpy FILE SHAPE N VALUE: a float64 .npy file of the given shape holding N copies of VALUE
+# (one of: one, nan, inf), written with printf (no numpy needed)
+mknpy() {
+  h="{'descr': '<f8', 'fortran_order': False, 'shape': $2, }"
+  pad=$(( (64 - (10 + ${#h} + 1) % 64) % 64 )); len=$(( ${#h} + pad + 1 ))
+  case $4 in one) v='\000\000\000\000\000\000\360\077' ;; nan) v='\000\000\000\000\000\000\370\177' ;;
+    inf) v='\000\000\000\000\000\000\360\177' ;; esac
+  { printf '\223NUMPY\001\000'; printf "\\$(printf %03o $((len % 256)))\\$(printf %03o $((len / 256)))"
+    printf '%s' "$h"; printf "%${pad}s" ''; printf '\n'
+    i=0; while [ $i -lt "$3" ]; do printf "$v"; i=$((i + 1)); done; } >"$1"
+}
+# expect_msg NAME PATTERN: the last command's stderr line matches PATTERN
+expect_msg() { if grep -q -E -- "$2" "$TMP/err"; then ok; else bad "$1: /$2/ not in: $(cat "$TMP/err")"; fi; }
 
 # ---- links planted at the names temporary files used to have (NAME.body.PID, NAME.tmp.PID) --------
 # `exec` keeps the shell's PID, so the links sit exactly where the old predictable names pointed.
@@ -19,5 +32,59 @@ expect_exit 0 "planted links: flow snapshots" sh -c 'for n in map_a.npy map_b.np
 ln -s "$D/victim" "$D/ln/m/final.dat.lnk" && rm -f "$D/ln/m/final.dat" && mv "$D/ln/m/final.dat.lnk" "$D/ln/m/final.dat"
 expect_exit 0 "link at the final name" $CS modes --steps 5 --out "$D/ln/m"
 [ "$(cat "$D/victim")" = precious ] && [ ! -L "$D/ln/m/final.dat" ] && ok || bad "final.dat written through a link"
+
+# ---- crafted .npy shapes (item: a wrapped shape product once read the heap out of bounds) -----------
+mkdir -p "$D/an"
+expect_exit 0 "analyze input run" $CS flow --arch fused --width 4 --depth 2 --steps 5 --out "$D/an/r"
+expect_exit 0 "analyze clean run" $CS analyze "$D/an/r" --out "$D/an/a"
+broken() { rm -rf "$D/an/c"; cp -r "$D/an/r" "$D/an/c"; mknpy "$D/an/c/snap/$1" "$2" "$3" "$4"; }
+broken map_a.npy '(256, 268435456, 268435456)' 0 one
+expect_exit 2 "analyze: shape product wraps" $CS analyze "$D/an/c" --out "$D/an/a2"
+expect_msg "names the file" "map_a.npy.*too large"
+broken map_a.npy '(-1, 15, 4)' 120 one
+expect_exit 2 "analyze: negative dimension" $CS analyze "$D/an/c" --out "$D/an/a2"
+expect_msg "names the file" "map_a.npy.*non-negative"
+
+# ---- non-finite snapshot arrays: exit 2 naming the file; a non-finite map stays a numerical failure
+for f in "U.npy:(15, 8):120" "s.npy:(8,):8" "V.npy:(8, 8):64" "sxx.npy:(8, 8):64" "target.npy:(15, 8):120" \
+         "hidden_a.npy:(2, 4, 4):32"; do
+  arr=${f%%:*}; r=${f#*:}; broken "$arr" "${r%%:*}" "${r#*:}" nan
+  expect_exit 2 "analyze: NaN in $arr" $CS analyze "$D/an/c" --out "$D/an/a2"
+  expect_msg "analyze: NaN in $arr names it" "snap/$arr' entry 0 is nan"
+done
+broken map_a.npy '(2, 15, 4)' 120 nan
+expect_exit 1 "analyze: NaN map is a numerical failure" $CS analyze "$D/an/c" --out "$D/an/a2"
+
+# ---- empty and non-finite input matrices: exit 2 naming the option and the file ---------------------
+mknpy "$D/t05.npy" '(0, 5)' 0 one; mknpy "$D/y04.npy" '(0, 4)' 0 one; mknpy "$D/i44.npy" '(4, 4)' 16 one
+mknpy "$D/one.npy" '(3, 4)' 12 one; mknpy "$D/nan.npy" '(3, 4)' 12 nan; mknpy "$D/inf44.npy" '(4, 4)' 16 inf
+mknpy "$D/nan44.npy" '(4, 4)' 16 nan
+expect_exit 2 "--target (0,5)" $CS flow --target "$D/t05.npy" --steps 3 --out "$D/o"
+expect_msg "--target (0,5) message" "^critsim flow: --target: '.*t05.npy' holds a 0 x 5 matrix"
+expect_exit 2 "--sigma-yx (0,4)" $CS flow --sigma-xx "$D/i44.npy" --sigma-yx "$D/y04.npy" --steps 3 --out "$D/o"
+expect_msg "--sigma-yx (0,4) message" "^critsim flow: --sigma-yx: '.*y04.npy' holds a 0 x 4 matrix"
+nonfinite() { # NAME OPTION-NAME-IN-MESSAGE FILE ARGS...
+  label=$1; opt=$2; file=$3; shift 3
+  expect_exit 2 "$label" $CS flow "$@" --steps 3 --out "$D/o"
+  expect_msg "$label message" "^critsim flow: $opt: '.*$file' entry \(0, 0\) is (nan|inf); every entry must be finite"
+}
+nonfinite "NaN --target" --target nan.npy --target "$D/nan.npy"
+nonfinite "NaN --target2" --target2 nan.npy --target "$D/one.npy" --target2 "$D/nan.npy" --deficit switch@2
+nonfinite "Inf --sigma-xx" --sigma-xx inf44.npy --sigma-xx "$D/inf44.npy" --sigma-yx "$D/one.npy"
+nonfinite "NaN --sigma-yx" --sigma-yx nan.npy --sigma-xx "$D/i44.npy" --sigma-yx "$D/nan.npy"
+nonfinite "NaN completion target" --target nan44.npy --task completion --target "$D/nan44.npy"
+nonfinite "NaN --init-weights" --init-weights nan.npy --depth 1 --init-weights "$D/nan.npy,$D/nan.npy"
+
+# ---- a numerical failure: every engine's final.dat ends with the FAILED line naming the step --------
+expect_exit 1 "modes --dt 5" $CS modes --dt 5 --steps 50 --out "$D/fm"
+expect_grep "modes final.dat FAILED" '^# FAILED at step 5: state non-finite' "$D/fm/final.dat"
+expect_exit 1 "phase --dt 5" $CS phase --dt 5 --out "$D/fp"
+expect_grep "phase final.dat FAILED" '^# FAILED at step 5: state non-finite' "$D/fp/final.dat"
+expect_exit 1 "flow --lr 100" $CS flow --lr 100 --steps 50 --out "$D/ff"
+expect_grep "flow final.dat FAILED" '^# FAILED at step 6: the loss became non-finite' "$D/ff/final.dat"
+expect_grep "flow final.dat nan loss" '^final_loss nan$' "$D/ff/final.dat"
+expect_exit 1 "cnn diverges" $CS cnn --train-subset 512 --test-subset 256 --batch 64 --width 4 --depth 1 --quiet \
+  --epochs 1 --lr 100 --wd 10 --momentum 1 --out "$D/fc"
+expect_grep "cnn final.dat FAILED" '^# FAILED at step 1: non-finite weights after epoch 0' "$D/fc/final.dat"
 
 done_checks test_cli_hardening

@@ -40,7 +40,7 @@ static void put_npy(const char *name, const char *descr, const char *shape, cons
     memset(buf + 10 + hl, ' ', (size_t)pad);
     buf[10 + hl + pad] = '\n';
     size_t at = 10 + (size_t)hl + (size_t)pad + 1;
-    memcpy(buf + at, payload, n);
+    if (n) memcpy(buf + at, payload, n);
     put(name, buf, at + n);
 }
 

@@ -86,6 +86,11 @@ int main(void)
     CHECK(strstr(buf, "final_loss 0.125\n") != NULL);
     CHECK(strstr(buf, "share_b_m0 nan\n") != NULL);
 
+    /* a failed run's outcomes end with the FAILED line (one line even if the reason has a newline) */
+    CHECK_INT(table_write_outcomes_failed(dir, NULL, 2, keys, vals, 17, "diverged\nbadly"), CS_EFAIL);
+    slurp("final.dat", buf, sizeof buf);
+    CHECK(strstr(buf, "share_b_m0 nan\n# FAILED at step 17: diverged badly\n") != NULL);
+
     /* an unwritable folder is a usage error naming the problem */
     util_clearerr();
     CHECK(table_open("/proc/critsim-no-such/x", "y.dat", NULL) == NULL);
