@@ -27,9 +27,12 @@
  *          stages, fused by sum or by concatenation, then the remaining stages as a shared trunk,
  *          conv1, GAP and the joint linear head (P1's split network, spec B.4).
  *
- * Convolutions: im2col + OpenBLAS sgemm; 3x3 stride-1 layers with >= 16 channels in and out use
+ * Convolutions: im2col + a matrix product; 3x3 stride-1 layers with >= 16 channels in and out use
  * Winograd F(2x2, 3x3) for the forward pass and both gradients (2.25x fewer multiplications,
- * rounding of the same order; `reference` selects the plain kernels, against which the tests check).
+ * rounding of the same order).  The products are cnn_kernels.c's AVX-512 kernels where the compiler
+ * targets AVX-512 (OpenBLAS may be pinned to an AVX2 kernel, and packs thin products), else OpenBLAS
+ * sgemm; `reference` selects the plain im2col + OpenBLAS + col2im kernels, against which the tests
+ * check.
  *
  * Threads: the batch is split into `threads` contiguous parts (pthreads, OpenBLAS single-threaded
  * inside); weight gradients are reduced in thread order, so results are deterministic for a given
@@ -99,6 +102,7 @@ typedef struct {
     cnn_pool *pool; /* threads - 1 persistent workers (NULL with one thread) */
     int reference;  /* nonzero: plain im2col + sgemm (+ col2im) kernels only, against which
                      * tests check the specialised variants */
+    float *gin;     /* (in_c x batch x in_h x in_w): the input's gradient in cnn_backward_input */
 } cnn;
 
 /* Build the network.  NULL with the error recorded when the configuration is invalid. */
@@ -120,6 +124,12 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode);
 double cnn_loss(cnn *n, const int *y, int *correct, int dlogits);
 /* Backward pass (after cnn_forward in CNN_TRAIN mode and cnn_loss with dlogits): fills n->grad. */
 void cnn_backward(cnn *n);
+/* Gradient with respect to the input (after cnn_forward in CNN_EVAL mode, with the caller's gradient
+ * of the logits stored in n->t[n_tensor-1].g, (nb x n_class)): batch norm acts as the fixed affine map
+ * of its running statistics, no weight gradient is formed (n->grad untouched), and every activation
+ * tensor's gradient g is filled.  dx (nb x in_c x in_h x in_w, NCHW) receives the input gradient;
+ * dx == NULL stops at the first layer's output gradient (cheaper; for per-example weight gradients). */
+void cnn_backward_input(cnn *n, float *dx);
 /* PyTorch SGD: g = grad + wd*p; m = momentum*m + g; p -= lr*m. */
 void cnn_sgd_step(cnn *n, double lr, double momentum, double wd);
 /* Start a batch-norm re-estimation pass (forward in CNN_REESTIMATE mode afterwards). */

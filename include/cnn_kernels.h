@@ -14,9 +14,29 @@
 /* CHUNK_N: columns of one im2col block: images are grouped until G*Ho*Wo >= CHUNK_N */
 #ifndef CHUNK_N
 #define CHUNK_N 1024
+#ifdef __AVX512F__
+#define CNNK_SGEMM 1 /* the AVX-512 products below exist */
+/* C (M x N, row stride ldc) = A (M x K, lda) B (K x N, ldb) + beta C; beta 0 or 1 */
+void cnnk_sgemm_nn(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc);
+/* C (M x K, ldc) = A (M x N, lda) B^T + beta C, B (K x N, ldb); beta 0 or 1 */
+void cnnk_sgemm_nt(int M, int K, int N, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc);
+#endif
+
 #endif
 #ifndef WINO_MIN
 #define WINO_MIN 16 /* fewer channels: the 16 products are too thin, im2col + one sgemm wins */
+#ifdef __AVX512F__
+#define CNNK_SGEMM 1 /* the AVX-512 products below exist */
+/* C (M x N, row stride ldc) = A (M x K, lda) B (K x N, ldb) + beta C; beta 0 or 1 */
+void cnnk_sgemm_nn(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc);
+/* C (M x K, ldc) = A (M x N, lda) B^T + beta C, B (K x N, ldb); beta 0 or 1 */
+void cnnk_sgemm_nt(int M, int K, int N, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc);
+#endif
+
 #endif
 
 /* images per im2col group for an output plane of hwo pixels */
@@ -40,5 +60,15 @@ void cnnk_wino_wgrad(const float *dU, int Co, int Ci, float *dW);
 /* y (Co planes, stride cso) = conv3x3s1(x (Ci planes, stride csi), U); V, M scratch */
 void cnnk_wino_conv(const float *x, long csi, const float *U, int Co, int Ci, int gn, int h, int w, float *V,
                     float *M, float *y, long cso);
+
+#ifdef __AVX512F__
+#define CNNK_SGEMM 1 /* the AVX-512 products below exist */
+/* C (M x N, row stride ldc) = A (M x K, lda) B (K x N, ldb) + beta C; beta 0 or 1 */
+void cnnk_sgemm_nn(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc);
+/* C (M x K, ldc) = A (M x N, lda) B^T + beta C, B (K x N, ldb); beta 0 or 1 */
+void cnnk_sgemm_nt(int M, int K, int N, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc);
+#endif
 
 #endif

@@ -29,7 +29,8 @@
  * is incomplete.  Python:  M = np.load('snap/map_a.npy'); k, step, t = np.loadtxt('snap/index.dat').T
  *
  * Writer: the snapshots are kept in memory and written by snap_close(); an engine that fails
- * numerically should still call snap_close() so the snapshots before the failure are kept.
+ * numerically should still call snap_close() so the snapshots before the failure are kept.  The
+ * streaming writer (snap_open_stream, below) writes each snapshot at once instead.
  * Steps must increase strictly from one snap_add() to the next.
  */
 #ifndef CRITSIM_SNAP_H
@@ -67,6 +68,24 @@ int snap_add(snap_writer *w, long step, double time, const double *const *maps, 
 int snap_add_sv(snap_writer *w, const double *sv_a, const double *sv_b);
 /* Write the files and free the writer (NULL-safe). */
 int snap_close(snap_writer *w);
+
+/* Streaming writer (the CNN): the same folder, but every snap_add / snap_add_sv goes to disk at once
+ * (each .npy file has a fixed 128-byte header whose first dimension is rewritten after each append;
+ * index.dat is republished after each snapshot), so memory stays bounded and the folder is complete
+ * after every snapshot.  Metadata without hidden maps, target, sxx or SVD (rank 0; see snap_set_svd).
+ * n_keep = 0 starts afresh (stale files removed); n_keep > 0 resumes: the folder must hold at least
+ * n_keep snapshots whose steps and times equal keep_step/keep_time and the same shapes; later slices
+ * are cut off.  snap_close only frees the writer.  NULL with the error recorded on failure. */
+snap_writer *snap_open_stream(const char *run_dir, const snap_meta *m, int n_keep, const long *keep_step,
+                              const double *keep_time);
+/* One more '# LINE' in index.dat (at most 4; written from the next index.dat on). */
+void snap_add_note(snap_writer *w, const char *line);
+/* Read back slice k of map_P (n_out x n_in[P]) of a streaming writer. */
+int snap_read_map(snap_writer *w, int k, int p, double *out);
+/* Streaming writer: (re)write U.npy, s.npy, V.npy (rank triples; shapes as above) and name their origin
+ * in index.dat with the line '# svd: NOTE'. */
+int snap_set_svd(snap_writer *w, int rank, const double *U, const double *s, const double *V,
+                 const char *note);
 
 /* A loaded snapshot set (all arrays malloc'ed; NULL where absent). */
 typedef struct {

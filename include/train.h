@@ -11,12 +11,23 @@
  * running statistics are re-estimated on `bn_batches` training batches of that epoch (the official
  * code's dry run; cumulative average), then the test set is evaluated with them.
  *
- * Outputs in DIR: epochs.dat (columns `epoch lr train_loss train_acc test_loss test_acc seconds`;
- * row `epoch` k is the state after k epochs), republished after every epoch; checkpoint.bin after
- * every epoch, and ckpt_K.bin every `ckpt_every` epochs (K = epochs done) for deficit-removal
- * branches.  Checkpoint file (native endianness): magic "CSCNNCKP", u32 version, the architecture,
- * seed, epochs done, parameters, momentum buffer, running BN statistics, the per-epoch history and
- * an FNV-1a 64 checksum; written to a temporary name and renamed.
+ * Outputs in DIR: epochs.dat (columns `epoch lr train_loss train_acc test_loss test_acc seconds`, then
+ * with meas.src_eval `test_acc_a test_acc_b test_loss_a test_loss_b info_a info_b`; row `epoch` k is
+ * the state after k epochs), republished after every epoch; checkpoint.bin after every epoch, and
+ * ckpt_K.bin every `ckpt_every` epochs (K = epochs done) for deficit-removal branches; snap/ and
+ * fisher.dat (train_meas below).  Checkpoint file (native endianness): magic "CSCNNCKP", u32 version
+ * (2; version 1, without per-source figures and Fisher rows, is still read), the architecture, seed,
+ * epochs done, parameters, momentum buffer, running BN statistics, the per-epoch history, the Fisher
+ * rows (i32 rows, i32 columns, doubles) and an FNV-1a 64 checksum; written to a temporary name and
+ * renamed.
+ *
+ * Measurements at the end of an epoch (after the re-estimation and the test): per-source test figures,
+ * then a snapshot (Jacobian maps appended to snap/, RSV, the reference SVD) and a Fisher row, then the
+ * checkpoint.  Snapshots reach the disk before the checkpoint that counts them; a resumed run cuts
+ * snap/ back to the snapshots of the epochs its checkpoint has done, so a run killed anywhere and
+ * resumed ends with the same files as an uninterrupted run.  The state at the first epoch (0, or a
+ * branch's) is measured before training; at epoch 0 the running statistics are re-estimated for it
+ * and restored afterwards.
  *
  * Determinism: the batch source must be a pure function of (seed, epoch, batch index); then a run
  * resumed from checkpoint.bin reproduces the uninterrupted run bit for bit (same thread count).
@@ -28,6 +39,7 @@
 #include <stdint.h>
 
 #include "cnn.h"
+#include "cnn_probe.h"
 #include "opts.h"
 
 /* Where batches come from (the data layer in cmd_cnn.c, synthetic tensors in tests). */
@@ -38,6 +50,23 @@ typedef struct {
     int n_test;                                        /* test images */
     void (*test)(void *ctx, int first, int count, float *x, int *y); /* clean test images */
 } train_source;
+
+/* Measurements during training (all off when zeroed).  Probe and Fisher images are the first n_probe /
+ * n_fisher clean test images.  Snapshot epochs: the run's first epoch (0, or a branch's epoch), every
+ * multiple of snap_every, every epoch in extra[] (deficit boundaries) and the last epoch. */
+typedef struct {
+    int snap_every;   /* 0: no snapshots */
+    const int *extra; /* further snapshot epochs */
+    int n_extra;
+    int snap_ref;      /* epoch of the SVD carried by the snapshots (-1: the last snapshot) */
+    int n_probe;       /* probe images for the Jacobian and the RSV */
+    cnnp_sources srcs; /* where each source's own pixels are */
+    int rsv_layer;     /* layer index of the RSV representation (-1: none) */
+    int rsv_batches;   /* the probe is cut into this many batches (units per batch = probe/batches) */
+    int fisher_every;  /* 0: no Fisher trace */
+    int n_fisher;      /* Fisher images */
+    int src_eval;      /* two sources: per-source test columns in epochs.dat every epoch */
+} train_meas;
 
 enum { TRAIN_DECAY = 0, TRAIN_RESTART = 1, TRAIN_CYCLIC = 2 };
 
@@ -52,9 +81,10 @@ typedef struct {
     uint64_t seed;
     const char *out; /* run folder */
     /* Added after the first version (trailing; zero = the decay schedule): */
-    int schedule;   /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
-    int restart_at; /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
-    int cycle;      /* cyclic: N >= 1 */
+    int schedule;    /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
+    int restart_at;  /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
+    int cycle;       /* cyclic: N >= 1 */
+    train_meas meas; /* snapshots, RSV, Fisher, per-source columns */
 } train_cfg;
 
 /* The learning rate of epoch e (0-based) under cfg's schedule (formulas above). */
@@ -62,6 +92,7 @@ double train_lr(const train_cfg *cfg, int e);
 
 typedef struct {
     double lr, train_loss, train_acc, test_loss, test_acc, seconds;
+    double loss_src[2], acc_src[2]; /* test with only source a / b (the other zeroed); NaN if not measured */
 } train_epoch;
 
 /* Train `net` (already initialised) and write the outputs.  hist (room for cfg->epochs rows)

@@ -4,11 +4,14 @@
  *
  * Wiring only: data.h loads the images and assembles batches (views, deficits, augmentation),
  * cnn.h is the network, train.h the loop, the tables and the checkpoints.
- * Writes DIR/epochs.dat (epoch lr train_loss train_acc test_loss test_acc seconds), DIR/final.dat
- * (final_loss = last epoch's training loss, test_loss, test_acc, train_acc), DIR/checkpoint.bin.
- * Exit status: 0 ok; 1 non-finite loss/weights (tables end with "# FAILED at step N"); 2 bad options,
- * data files or checkpoints.
- * Non-goals: per-source heads, usable information, snapshots (next step).
+ * Writes DIR/epochs.dat (epoch lr train_loss train_acc test_loss test_acc seconds; two sources add
+ * test_acc_a test_acc_b test_loss_a test_loss_b info_a info_b), DIR/final.dat (final_loss = last epoch's
+ * training loss, test_loss, test_acc, train_acc), DIR/checkpoint.bin, and with --snap-every DIR/snap/
+ * (snap.h format: per-source Jacobians, their SVD, RSV source variances; cnn_probe.h), with
+ * --fisher-every DIR/fisher.dat.
+ * Exit status: 0 ok; 1 non-finite loss/weights/Jacobian/Fisher (tables end with "# FAILED at step N");
+ * 2 bad options, data files or checkpoints.
+ * Non-goals: per-source heads.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "cnn.h"
+#include "cnn_probe.h"
 #include "data.h"
 #include "deficit.h"
 #include "opts.h"
@@ -60,6 +64,19 @@ static const opt_spec specs[] = {
      "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
     {"resume", OPT_FLAG, "false", "continue from DIR/checkpoint.bin when it exists"},
     {"branch", OPT_STRING, NULL, "start from this checkpoint's weights (momentum reset) at its epoch"},
+    {"snap-every", OPT_INT, "0",
+     "snapshots for critsim analyze every K epochs, at deficit boundaries, first and last epoch (0: none)"},
+    {"snap-ref-epoch", OPT_INT, "-1",
+     "epoch whose total-map SVD the snapshots carry (-1: the last snapshot)"},
+    {"probe", OPT_INT, "0",
+     "probe test images of the Jacobian and RSV (0: the smaller of 256 and the test set)"},
+    {"rsv-layer", OPT_STRING, NULL,
+     "two sources: layer whose output the RSV measures (default: split, first stage after fusion; fused, "
+     "last stage)"},
+    {"rsv-batches", OPT_INT, "16", "the probe is cut into this many RSV batches (variance over batches)"},
+    {"fisher-every", OPT_INT, "0", "Fisher-information trace every K epochs into fisher.dat (0: none)"},
+    {"fisher-samples", OPT_INT, "0",
+     "test images of the Fisher estimate (0: the smaller of 256 and the test set)"},
     {"threads", OPT_INT, "2", "threads over the batch (results are deterministic per thread count)"},
     {"quiet", OPT_FLAG, "false", "no progress bar (it is shown only when stderr is a terminal)"},
     {NULL, 0, NULL, NULL}};
@@ -77,12 +94,18 @@ static const char usage[] =
     "           ends (0 without deficits: the decay schedule)\n"
     "  cyclic:  lr0 * (1 + cos(pi * (e mod N) / N)) / 2, N = --cycle (cosine cycles, restarting at lr0)\n"
     "  BN statistics are re-estimated on training batches before every test.  Test data are always clean.\n"
+    "measurements: --snap-every K writes RUN/snap/ for critsim analyze (Jacobian of the logits w.r.t. each\n"
+    "  source's own pixels over the probe set, its SVD at --snap-ref-epoch, and for two sources the RSV of\n"
+    "  --rsv-layer in sv_a.npy/sv_b.npy); two-source runs add test_acc_a test_acc_b test_loss_a test_loss_b\n"
+    "  info_a info_b to epochs.dat (only that source present; info = log2(n_class) - loss/ln 2 bits);\n"
+    "  --fisher-every K writes fisher.dat (epoch total L1 ... Ln, Fisher trace per weight layer).\n"
     "dissociate@S-E (two sources): source b of each training image comes from another image of its\n"
     "  batch (a seeded cyclic permutation per batch and epoch); the label follows source a.\n"
     "examples:\n"
     "  critsim cnn --data fashion-mnist --train-subset 10000 --epochs 3 --seed 1 --out runs/fm\n"
     "  critsim cnn --arch split --deficit blur:b:4@0-20 --epochs 40 --checkpoint-every 10 --out runs/blur\n"
-    "  critsim cnn --deficit blur:4@0-20 --epochs 40 --resume --out runs/blur   (after an interruption)\n";
+    "  critsim cnn --deficit blur:4@0-20 --epochs 40 --resume --out runs/blur   (after an interruption)\n"
+    "  critsim cnn --arch split --deficit remove:b@0-10 --epochs 30 --snap-every 2 --out runs/inh\n";
 
 typedef struct {
     data_pipe *pipe;
@@ -190,6 +213,73 @@ static int run(const opts *o)
         goto done;
     }
     cnn_init(net, (uint64_t)seed);
+    long snev, sref, nprobe, rsvb, fev, nfish;
+    if ((rc = opts_long(o, "snap-every", 0, 1000000, &snev)) ||
+        (rc = opts_long(o, "snap-ref-epoch", -1, 1000000, &sref)) ||
+        (rc = opts_long(o, "probe", 0, 100000000, &nprobe)) ||
+        (rc = opts_long(o, "rsv-batches", 2, 1000000, &rsvb)) ||
+        (rc = opts_long(o, "fisher-every", 0, 1000000, &fev)) ||
+        (rc = opts_long(o, "fisher-samples", 0, 100000000, &nfish)))
+        goto done;
+    if (nprobe > test.n || nfish > test.n) {
+        rc = util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
+                         nprobe > test.n ? "probe" : "fisher-samples", nprobe > test.n ? nprobe : nfish,
+                         test.n, test.n);
+        goto done;
+    }
+    if (nprobe == 0) nprobe = test.n < 256 ? test.n : 256;
+    if (nfish == 0) nfish = test.n < 256 ? test.n : 256;
+    const char *rsvname = opts_str(o, "rsv-layer");
+    int rsvl = -1;
+    if (rsvname && sources != 2) {
+        rc = util_seterr(CS_EUSAGE, "--rsv-layer needs --sources 2 (the RSV compares two sources)");
+        goto done;
+    }
+    if (sources == 2) {
+        rsvl = rsvname ? cnnp_find_layer(net, rsvname) : cnnp_default_rsv_layer(net);
+        if (rsvl < 0) {
+            char *buf = NULL;
+            size_t nbuf = 0;
+            FILE *f = open_memstream(&buf, &nbuf);
+            for (int i = 0; i < net->n_layer; i++)
+                if (net->layer[i].type != CNN_CONV && net->layer[i].type != CNN_LINEAR)
+                    fprintf(f, "%s%s", i ? " " : "", net->layer[i].name);
+            fclose(f);
+            rc = util_seterr(CS_EUSAGE, "--rsv-layer '%s' is not a layer of this network; one of: %s",
+                             rsvname, buf);
+            free(buf);
+            goto done;
+        }
+        if (snev > 0 && (nprobe / rsvb < 1 || nprobe / rsvb > batch)) {
+            rc = util_seterr(
+                CS_EUSAGE,
+                "--probe %ld / --rsv-batches %ld = %ld images per RSV batch; it must be in 1..--batch "
+                "(%ld): change --rsv-batches",
+                nprobe, rsvb, nprobe / rsvb, batch);
+            goto done;
+        }
+    }
+    int extra[2 * DEFICIT_MAX], nextra = 0;
+    for (int i = 0; i < defs.n; i++) {
+        extra[nextra++] = (int)defs.d[i].start;
+        if (defs.d[i].end < 1000000000L) extra[nextra++] = (int)defs.d[i].end;
+    }
+    train_meas tm = {.snap_every = (int)snev,
+                     .extra = extra,
+                     .n_extra = nextra,
+                     .snap_ref = (int)sref,
+                     .n_probe = (int)nprobe,
+                     .srcs = {.n_src = (int)sources},
+                     .rsv_layer = rsvl,
+                     .rsv_batches = (int)rsvb,
+                     .fisher_every = (int)fev,
+                     .n_fisher = (int)nfish,
+                     .src_eval = sources == 2};
+    for (int P = 0; P < sources; P++) {
+        int own = sources == 2 && viewi == DATA_VIEWS_ZERO;
+        tm.srcs.col0[P] = own ? P * (w / 2) : 0;
+        tm.srcs.col1[P] = own ? P * (w / 2) + w / 2 : w;
+    }
     src_ctx sc = {pipe, &test};
     train_source src = {&sc, s_epoch, s_batch, test.n, s_test};
     train_cfg tc = {.epochs = (int)epochs,
@@ -206,7 +296,8 @@ static int run(const opts *o)
                     .out = out,
                     .schedule = schedi,
                     .restart_at = last < 1000000 ? (int)last : 1000000, /* >= epochs: never */
-                    .cycle = (int)cycle};
+                    .cycle = (int)cycle,
+                    .meas = tm};
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;
     rc = train_run(net, &tc, &src, o, hist, &ndone);

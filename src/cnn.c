@@ -215,6 +215,7 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         t->x = util_calloc(sz, sizeof(float));
         if (i > 0) t->g = util_calloc(sz, sizeof(float)); /* no gradient for the input */
     }
+    n->gin = util_calloc((size_t)B * c->in_c * c->in_h * c->in_w, sizeof(float));
     n->col_size = 1;
     n->macs = 0;
     for (int i = 0; i < n->n_layer; i++) {
@@ -251,7 +252,7 @@ void cnn_free(cnn *n)
     for (int i = 0; i < n->n_layer; i++)
         free(n->layer[i].save);
     free(n->param), free(n->grad), free(n->mom), free(n->tgrad), free(n->bn_state), free(n->bn_count);
-    free(n->col), free(n->wf), free(n->layer), free(n->t), free(n);
+    free(n->col), free(n->wf), free(n->gin), free(n->layer), free(n->t), free(n);
 }
 
 /* ---- initialisation ---------------------------------------------------------------------------- */
@@ -446,6 +447,45 @@ static int wino_ok(const cnn *n, const cnn_layer *L, int Co, int Ci)
     return !n->reference && L->k == 3 && L->stride == 1 && Co >= WINO_MIN && Ci >= WINO_MIN && to->w <= 128;
 }
 
+/* C (M x N) = A (M x K) B (K x N) + beta C: cnn_kernels.c's AVX-512 product unless the reference
+ * kernels are asked for (or the compiler does not target AVX-512) */
+static void gemm_nn(const cnn *n, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
+                    float beta, float *C, long ldc)
+{
+#ifdef CNNK_SGEMM
+    if (!n->reference) {
+        cnnk_sgemm_nn(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, (int)lda, B, (int)ldb, beta, C,
+                (int)ldc);
+}
+
+/* C (M x K) = A (M x N) B^T + C, B (K x N): the weight gradient of an im2col convolution.  The AVX-512
+ * dot-product kernel wins over OpenBLAS's packed product only for short rows of C (K <= 96: the stems
+ * and the split network's first stages; measured), so longer ones stay with OpenBLAS. */
+static void gemm_nt_acc(const cnn *n, int M, int K, int N, const float *A, long lda, const float *B, long ldb,
+                        float *C, long ldc)
+{
+#ifdef CNNK_SGEMM
+    if (!n->reference && K <= 96) {
+        cnnk_sgemm_nt(M, K, N, A, lda, B, ldb, 1.0f, C, ldc);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, A, (int)lda, B, (int)ldb, 1.0f, C,
+                (int)ldc);
+}
+
+/* Wt (rows x cols) -> Wtr (cols x rows) */
+static void transpose(const float *W, int rows, int cols, float *Wtr)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            Wtr[(long)c * rows + r] = W[(long)r * cols + c];
+}
+
 static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
 {
     const cnn_tensor *ti = &n->t[L->in];
@@ -473,8 +513,7 @@ static void conv_fwd(cnn *n, const cnn_layer *L, int t, int T)
             cnnk_im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col, !n->reference);
             src = col, ld = (long)gn * hwo;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cout, gn * hwo, K, 1.0f, Wt, K, src, ld,
-                    0.0f, y, cso);
+        gemm_nn(n, L->cout, gn * hwo, K, Wt, K, src, ld, 0.0f, y, cso);
     }
 }
 
@@ -495,7 +534,7 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
     int wino = flip && wino_ok(n, L, L->cin, L->cout);
     float *Wf = n->wf + (size_t)t * 2 * n->wf_size, *dU = Wf + n->wf_size;
     /* Winograd weight gradient: dU[xi] += dM[xi] V[xi]^T over the chunks, dW += G^T dU G at the end */
-    int wgrad = wino_ok(n, L, L->cout, L->cin);
+    int wgrad = n->mode == CNN_TRAIN && wino_ok(n, L, L->cout, L->cin); /* no dW in cnn_backward_input */
     if (wgrad) memset(dU, 0, 16 * sizeof(float) * L->cout * L->cin);
     if (wino)
         cnnk_wino_weights(Wt, L->cin, L->cout, 1, Wf);
@@ -504,6 +543,10 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
             for (int ci = 0; ci < L->cin; ci++)
                 for (int j = 0; j < 9; j++)
                     Wf[((long)ci * L->cout + co) * 9 + j] = Wt[((long)co * L->cin + ci) * 9 + 8 - j];
+    /* dx = W^T dY (1x1, or im2col + col2im): W transposed once (K x cout) into the Wf scratch (K cout
+     * <= 9 cin cout < wf_size) so that the products are all of the nn form */
+    float *Wtr = Wf;
+    if (ti->g && !flip) transpose(Wt, L->cout, K, Wtr);
     part(nb, t, T, &a, &b);
     for (int g0 = a; g0 < b; g0 += G) {
         int gn = b - g0 < G ? b - g0 : G, N = gn * hwo;
@@ -519,31 +562,27 @@ static void conv_bwd(cnn *n, const cnn_layer *L, int t, int T)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, L->cin, (int)P, 1.0f,
                             dcol + xi * L->cout * P, (int)P, col + xi * L->cin * P, (int)P, 1.0f,
                             dU + xi * OI, L->cin);
-        } else {
+        } else if (n->mode == CNN_TRAIN) {
             if (!direct) {
                 cnnk_im2col(x, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, col,
                             !n->reference);
                 src = col, ld = N;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->cout, K, N, 1.0f, dy, cso, src, ld, 1.0f,
-                        dW, K);
+            gemm_nt_acc(n, L->cout, K, N, dy, cso, src, ld, dW, K);
         }
         if (!ti->g) continue;
         float *dx = ti->g + L->in_c0 * csi + (long)g0 * hwi;
         if (direct)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cin, N, L->cout, 1.0f, Wt, K, dy, cso,
-                        0.0f, dx, csi);
+            gemm_nn(n, L->cin, N, L->cout, Wtr, L->cout, dy, cso, 0.0f, dx, csi);
         else if (wino)
             cnnk_wino_conv(dy, cso, Wf, L->cin, L->cout, gn, to->h, to->w, dcol, col, dx, csi);
         else if (flip) {
             cnnk_im2col_3x3s1(dy, cso, gn, L->cout, to->h, to->w, dcol);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->cin, N, 9 * L->cout, 1.0f, Wf,
-                        9 * L->cout, dcol, N, 0.0f, dx, csi);
+            gemm_nn(n, L->cin, N, 9 * L->cout, Wf, 9 * L->cout, dcol, N, 0.0f, dx, csi);
         } else {
             for (int ci = 0; ci < L->cin; ci++)
                 memset(dx + ci * csi, 0, (size_t)gn * hwi * sizeof(float));
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, L->cout, 1.0f, Wt, K, dy, cso, 0.0f,
-                        dcol, N);
+            gemm_nn(n, K, N, L->cout, Wtr, L->cout, dy, cso, 0.0f, dcol, N);
             cnnk_col2im_add(dcol, csi, gn, L->cin, ti->h, ti->w, L->k, L->stride, to->h, to->w, dx);
         }
     }
@@ -667,6 +706,15 @@ static void bn_bwd(cnn *n, const cnn_layer *L, int t, int T)
     float *dg = n->tgrad + L->p0, *dbeta = dg + C; /* thread 0's accumulator; channels are disjoint */
     int a, b;
     part(C, t, T, &a, &b);
+    if (n->mode == CNN_EVAL) { /* cnn_backward_input: y = gamma istd (x - mean) + beta is affine */
+        for (int c = a; c < b; c++) {
+            const float *dy = to->g + (L->out_c0 + c) * N, *y = to->x + (L->out_c0 + c) * N;
+            float *restrict dx = ti->g + (L->in_c0 + c) * N, k1 = gamma[c] * L->save[C + c];
+            for (long i = 0; i < N; i++)
+                dx[i] = !L->relu || y[i] > 0 ? k1 * dy[i] : 0.0f;
+        }
+        return;
+    }
     for (int c = a; c < b; c++) {
         const float *x = ti->x + (L->in_c0 + c) * N;
         const float *dy = to->g + (L->out_c0 + c) * N;
@@ -784,11 +832,13 @@ static void linear_bwd(cnn *n, const cnn_layer *L)
     const cnn_tensor *to = &n->t[L->out];
     const float *Wt = n->param + L->p0;
     float *dW = n->tgrad + L->p0, *db = dW + (long)L->cin * L->cout;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout, ti->x,
-                ti->c, 1.0f, dW, L->cin);
-    for (int img = 0; img < n->nb; img++)
-        for (int o = 0; o < L->cout; o++)
-            db[o] += to->g[(size_t)img * L->cout + o];
+    if (n->mode == CNN_TRAIN) { /* no dW in cnn_backward_input */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->cout, L->cin, n->nb, 1.0f, to->g, L->cout,
+                    ti->x, ti->c, 1.0f, dW, L->cin);
+        for (int img = 0; img < n->nb; img++)
+            for (int o = 0; o < L->cout; o++)
+                db[o] += to->g[(size_t)img * L->cout + o];
+    }
     if (ti->g)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->nb, L->cin, L->cout, 1.0f, to->g, L->cout,
                     Wt, L->cin, 0.0f, ti->g, ti->c);
@@ -865,14 +915,42 @@ double cnn_loss(cnn *n, const int *y, int *correct, int dlogits)
     return loss / n->nb;
 }
 
+static void backward_layers(cnn *n);
+
 void cnn_backward(cnn *n)
 {
     CS_ASSERT(n->mode == CNN_TRAIN);
-    int T = n->cfg.threads, nb = n->nb;
+    int T = n->cfg.threads;
     /* No zeroing of activation gradients: the builder gives every tensor with a gradient exactly one
      * consumer per channel range, so each layer's backward writes (not accumulates) its input's
      * gradient. */
     memset(n->tgrad, 0, (size_t)T * n->n_param * sizeof(float));
+    backward_layers(n);
+    memcpy(n->grad, n->tgrad, n->n_param * sizeof(float));
+    for (int t = 1; t < T; t++) {
+        const float *g = n->tgrad + (size_t)t * n->n_param;
+        for (long j = 0; j < n->n_param; j++)
+            n->grad[j] += g[j];
+    }
+}
+
+void cnn_backward_input(cnn *n, float *dx)
+{
+    CS_ASSERT(n->mode == CNN_EVAL);
+    cnn_tensor *t0 = &n->t[0];
+    t0->g = dx ? n->gin : NULL;
+    backward_layers(n);
+    t0->g = NULL;
+    if (!dx) return;
+    int hw = t0->h * t0->w, nb = n->nb;
+    for (int img = 0; img < nb; img++) /* (C x nb x HW) -> (nb x C x HW) */
+        for (int c = 0; c < t0->c; c++)
+            memcpy(dx + ((long)img * t0->c + c) * hw, n->gin + ((long)c * nb + img) * hw, hw * sizeof(float));
+}
+
+static void backward_layers(cnn *n)
+{
+    int T = n->cfg.threads, nb = n->nb;
     for (int i = n->n_layer - 1; i >= 0; i--) {
         const cnn_layer *L = &n->layer[i];
         double t0 = n->ltime ? util_now() : 0;
@@ -897,12 +975,6 @@ void cnn_backward(cnn *n)
             break;
         }
         if (n->ltime) n->ltime[i] += util_now() - t0;
-    }
-    memcpy(n->grad, n->tgrad, n->n_param * sizeof(float));
-    for (int t = 1; t < T; t++) {
-        const float *g = n->tgrad + (size_t)t * n->n_param;
-        for (long j = 0; j < n->n_param; j++)
-            n->grad[j] += g[j];
     }
 }
 

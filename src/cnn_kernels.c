@@ -582,7 +582,161 @@ void cnnk_wino_conv(const float *x, long csi, const float *U, int Co, int Ci, in
     long P = (long)gn * ((h + 1) / 2) * ((w + 1) / 2);
     cnnk_wino_input(x, csi, gn, Ci, h, w, V);
     for (int xi = 0; xi < 16; xi++)
+#ifdef CNNK_SGEMM
+        cnnk_sgemm_nn(Co, (int)P, Ci, U + (long)xi * Co * Ci, Ci, V + (long)xi * Ci * P, P, 0.0f,
+                      M + (long)xi * Co * P, P);
+#else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)P, Ci, 1.0f, U + (long)xi * Co * Ci,
                     Ci, V + (long)xi * Ci * P, (int)P, 0.0f, M + (long)xi * Co * P, (int)P);
+#endif
     wino_output(M, cso, gn, Co, h, w, y);
 }
+
+/* ---- single-precision products for the convolutions ---------------------------------------------------
+ * OpenBLAS may be pinned to an older kernel (this project's machines set OPENBLAS_CORETYPE=Haswell: AVX2
+ * only), and its packing copies dominate the thin products of small convolutions (M = 10..64 rows).
+ * Where the compiler targets AVX-512 the convolutions use the two kernels below; elsewhere, and for the
+ * reference kernels (cnn.h `reference`), OpenBLAS sgemm.  Both are plain blocked loops without packing:
+ *   nn: C (M x N) = A (M x K) B (K x N) + beta C: a block of MR rows x 32 columns of C in 2 MR registers,
+ *       each k one broadcast per row and two loads of B's row; every element of C is one sum over k in
+ *       increasing order (one accumulator, fused multiply-adds).
+ *   nt: C (M x K) = A (M x N) B^T + beta C with B (K x N): 4 x 4 dot products over n at a time, each a
+ *       16-lane partial sum (lane j holds the n = j mod 16 terms, in increasing n) reduced at the end.
+ * Both are deterministic (fixed order, independent of threads); they round differently from OpenBLAS
+ * (its k-blocking and packing), so results differ from the reference in the last digits. */
+#ifdef __AVX512F__
+static inline __attribute__((always_inline)) void nn_block(int mr, int K, const float *A, long lda,
+                                                           const float *B, long ldb, float beta, float *C,
+                                                           long ldc, __mmask16 m0, __mmask16 m1)
+{
+    __m512 c0[8], c1[8];
+    for (int i = 0; i < mr; i++)
+        c0[i] = _mm512_setzero_ps(), c1[i] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, B + (long)k * ldb);
+        __m512 b1 = _mm512_maskz_loadu_ps(m1, B + (long)k * ldb + 16);
+        for (int i = 0; i < mr; i++) {
+            __m512 a = _mm512_set1_ps(A[i * lda + k]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        if (beta != 0.0f) {
+            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c));
+            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + 16));
+        }
+        _mm512_mask_storeu_ps(c, m0, c0[i]);
+        _mm512_mask_storeu_ps(c + 16, m1, c1[i]);
+    }
+}
+
+void cnnk_sgemm_nn(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc)
+{
+    for (int n0 = 0; n0 < N; n0 += 32) {
+        int nr = N - n0 < 32 ? N - n0 : 32;
+        __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+        __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
+        const float *b = B + n0;
+        int m = 0;
+        for (; m + 8 <= M; m += 8)
+            nn_block(8, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+        switch (M - m) {
+        case 7:
+            nn_block(7, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        case 6:
+            nn_block(6, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        case 5:
+            nn_block(5, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        case 4:
+            nn_block(4, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        case 3:
+            nn_block(3, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        case 2:
+            nn_block(2, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        case 1:
+            nn_block(1, K, A + m * lda, lda, b, ldb, beta, C + m * ldc + n0, ldc, m0, m1);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void nt_block(int mr, int kr, int N, const float *A, long lda,
+                                                           const float *B, long ldb, float beta, float *C,
+                                                           long ldc)
+{
+    __m512 acc[4][4];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < kr; j++)
+            acc[i][j] = _mm512_setzero_ps();
+    int n = 0;
+    for (; n + 16 <= N; n += 16) {
+        __m512 a[4], b[4];
+        for (int i = 0; i < mr; i++)
+            a[i] = _mm512_loadu_ps(A + i * lda + n);
+        for (int j = 0; j < kr; j++)
+            b[j] = _mm512_loadu_ps(B + j * ldb + n);
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < kr; j++)
+                acc[i][j] = _mm512_fmadd_ps(a[i], b[j], acc[i][j]);
+    }
+    if (n < N) {
+        __mmask16 mk = (__mmask16)((1u << (N - n)) - 1);
+        __m512 a[4], b[4];
+        for (int i = 0; i < mr; i++)
+            a[i] = _mm512_maskz_loadu_ps(mk, A + i * lda + n);
+        for (int j = 0; j < kr; j++)
+            b[j] = _mm512_maskz_loadu_ps(mk, B + j * ldb + n);
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < kr; j++)
+                acc[i][j] = _mm512_fmadd_ps(a[i], b[j], acc[i][j]);
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < kr; j++) {
+            float s = _mm512_reduce_add_ps(acc[i][j]);
+            C[i * ldc + j] = beta != 0.0f ? C[i * ldc + j] + s : s;
+        }
+}
+
+#define NT_CASE(MR, KR)                                                                                      \
+    case (MR)*8 + (KR):                                                                                      \
+        nt_block(MR, KR, N, a, lda, b, ldb, beta, c, ldc);                                                   \
+        break
+#define NT_CASES(MR)                                                                                         \
+    NT_CASE(MR, 4);                                                                                          \
+    NT_CASE(MR, 3);                                                                                          \
+    NT_CASE(MR, 2);                                                                                          \
+    NT_CASE(MR, 1)
+void cnnk_sgemm_nt(int M, int K, int N, const float *A, long lda, const float *B, long ldb, float beta,
+                   float *C, long ldc)
+{
+    for (int m = 0; m < M; m += 4) {
+        int mr = M - m < 4 ? M - m : 4;
+        for (int k = 0; k < K; k += 4) {
+            int kr = K - k < 4 ? K - k : 4;
+            const float *a = A + m * lda, *b = B + k * ldb;
+            float *c = C + m * ldc + k;
+            switch (mr * 8 + kr) {
+                NT_CASES(4);
+                NT_CASES(3);
+                NT_CASES(2);
+                NT_CASES(1);
+            default:
+                break;
+            }
+        }
+    }
+}
+#undef NT_CASES
+#undef NT_CASE
+#endif

@@ -7,8 +7,14 @@
  * (n_out, n_in_total), U (n_out x r), s (r), V (n_in_total x r), sxx (n_in_total x n_in_total).
  * The loader checks every one of them against index.dat and names the file when one is wrong.
  *
- * Non-goals: streaming writes (snapshots are small: a 1000-step width-100 run is a few MB), appending
- * to an existing snapshot folder, other dtypes than float64 on output.
+ * Two writers.  snap_open keeps the snapshots in memory and writes everything at snap_close (the
+ * linear engines: a 1000-step width-100 run is a few MB).  snap_open_stream (the CNN, whose runs are
+ * long and resumable) writes every snapshot to disk as it is added: each .npy file has a fixed
+ * 128-byte header whose first dimension is rewritten in place after every append, and index.dat is
+ * republished (atomically) after every snapshot, so the folder on disk is complete after each
+ * snap_add; a resumed run keeps the first n_keep slices (file truncation) and appends from there.
+ *
+ * Non-goals: other dtypes than float64 on output.
  */
 #include "snap.h"
 
@@ -16,6 +22,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "npy.h"
 #include "table.h"
@@ -33,7 +40,13 @@ struct snap_writer {
     double *map[SNAP_MAX_SRC];
     double *hidden[SNAP_MAX_SRC];
     double *sv[2]; /* (cap, n_units) */
+    int stream;    /* snap_open_stream: slices go to disk at once, only step/time are kept */
+    char svd_note[256];
+    char notes[4][256]; /* snap_add_note lines */
+    int n_notes;
 };
+
+#define STREAM_HDR 128 /* bytes of a streamed .npy file's header */
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
@@ -154,6 +167,177 @@ static void writer_grow(snap_writer *w)
     w->cap = cap;
 }
 
+static void writer_free(snap_writer *w);
+static int load_index(const char *dir, snap_run *r, int *has_target, int *has_svd, int *has_sxx);
+
+/* ---- streaming ------------------------------------------------------------------------------ */
+
+/* (Re)write the fixed-size header of a streamed float64 array (n, d1[, d2]); d2 < 0: 2-D. */
+static int stream_header(FILE *f, long n, long d1, long d2)
+{
+    char dict[STREAM_HDR];
+    int hl = d2 >= 0
+                 ? snprintf(dict, sizeof dict,
+                            "{'descr': '<f8', 'fortran_order': False, 'shape': (%ld, %ld, %ld), }", n, d1, d2)
+                 : snprintf(dict, sizeof dict,
+                            "{'descr': '<f8', 'fortran_order': False, 'shape': (%ld, %ld), }", n, d1);
+    CS_ASSERT(hl > 0 && hl < STREAM_HDR - 11);
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (STREAM_HDR - 10) & 0xff, (STREAM_HDR - 10) >> 8};
+    memset(dict + hl, ' ', (size_t)(STREAM_HDR - 11 - hl));
+    dict[STREAM_HDR - 11] = '\n';
+    if (fseek(f, 0, SEEK_SET) || fwrite(pre, 1, 10, f) != 10 ||
+        fwrite(dict, 1, STREAM_HDR - 10, f) != STREAM_HDR - 10)
+        return -1;
+    return 0;
+}
+
+/* Append `count` doubles (one slice) to a streamed file holding n slices; header says n + 1 after. */
+static int stream_append(const char *path, long n, long d1, long d2, const double *x, size_t count)
+{
+    FILE *f = fopen(path, "r+b");
+    if (!f) return util_seterr(CS_EUSAGE, "cannot write snapshot '%s': %s", path, strerror(errno));
+    int bad = fseek(f, STREAM_HDR + (long)(n * (long)count * sizeof(double)), SEEK_SET) ||
+              fwrite(x, sizeof(double), count, f) != count || stream_header(f, n + 1, d1, d2);
+    if (fclose(f)) bad = 1;
+    if (bad) return util_seterr(CS_EUSAGE, "write error on snapshot '%s' (disk full?)", path);
+    return CS_OK;
+}
+
+/* Create an empty streamed file, or cut an existing one to n slices of `count` doubles. */
+static int stream_reset(const char *path, long n, long d1, long d2, size_t count)
+{
+    FILE *f = fopen(path, n ? "r+b" : "wb");
+    if (!f) return util_seterr(CS_EUSAGE, "cannot open snapshot '%s': %s", path, strerror(errno));
+    long want = STREAM_HDR + (long)(n * (long)count * sizeof(double));
+    int bad = n > 0 && (fseek(f, 0, SEEK_END) || ftell(f) < want);
+    if (bad) {
+        fclose(f);
+        return util_seterr(CS_EUSAGE,
+                           "snapshot '%s' holds fewer than the %ld snapshots the checkpoint needs; "
+                           "resume with the options of the run that wrote it, or use another --out",
+                           path, n);
+    }
+    bad = stream_header(f, n, d1, d2) || fflush(f) || ftruncate(fileno(f), want);
+    if (fclose(f)) bad = 1;
+    if (bad) return util_seterr(CS_EUSAGE, "cannot write snapshot '%s' (disk full?)", path);
+    return CS_OK;
+}
+
+static int write_index(snap_writer *w);
+
+snap_writer *snap_open_stream(const char *run_dir, const snap_meta *m, int n_keep, const long *keep_step,
+                              const double *keep_time)
+{
+    CS_ASSERT(run_dir && m && n_keep >= 0);
+    if (meta_check(m, "snapshot metadata") != CS_OK) return NULL;
+    CS_ASSERT(m->n_hidden == 0 && m->rank == 0 && !m->target && !m->sxx);
+    snap_writer *w = util_calloc(1, sizeof *w);
+    util_path(w->dir, sizeof w->dir, run_dir, "snap");
+    if (util_mkdir_p(w->dir) != CS_OK) {
+        free(w);
+        return NULL;
+    }
+    w->m = *m;
+    w->stream = 1;
+    snprintf(w->engine, sizeof w->engine, "%s", m->engine ? m->engine : "unknown");
+    w->m.engine = w->engine;
+    w->n_in_tot = snap_n_in_total(m);
+    char path[2400], name[64];
+    int rc = CS_OK;
+    if (n_keep > 0) { /* the folder must be the one this run wrote, with at least n_keep snapshots */
+        snap_run old;
+        memset(&old, 0, sizeof old);
+        int ht = 0, hs = 0, hx = 0;
+        rc = load_index(w->dir, &old, &ht, &hs, &hx);
+        int same = rc == CS_OK && old.meta.n_src == m->n_src && old.meta.n_out == m->n_out &&
+                   old.meta.n_units == m->n_units && old.meta.layout == m->layout && old.n_snap >= n_keep;
+        for (int p = 0; same && p < m->n_src; p++)
+            same = old.meta.n_in[p] == m->n_in[p];
+        for (int k = 0; same && k < n_keep; k++)
+            same = old.step[k] == keep_step[k] && old.time[k] == keep_time[k];
+        free(old.step);
+        free(old.time);
+        if (rc == CS_OK && !same)
+            rc = util_seterr(
+                CS_EUSAGE,
+                "cannot resume: '%s' does not hold the %d snapshots the checkpoint needs (other "
+                "--snap-every, --probe or network?); resume with the run's options or use another --out",
+                w->dir, n_keep);
+    } else {
+        const char *stale[] = {"index.dat",  "U.npy",   "s.npy",    "V.npy",
+                               "target.npy", "sxx.npy", "sv_a.npy", "sv_b.npy"};
+        for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) {
+            util_path(path, sizeof path, w->dir, stale[i]);
+            unlink(path);
+        }
+    }
+    for (int p = 0; rc == CS_OK && p < m->n_src; p++) {
+        snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
+        util_path(path, sizeof path, w->dir, name);
+        rc = stream_reset(path, n_keep, m->n_out, m->n_in[p], (size_t)m->n_out * m->n_in[p]);
+    }
+    for (int i = 0; rc == CS_OK && m->n_units > 0 && i < 2; i++) {
+        util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
+        rc = stream_reset(path, n_keep, m->n_units, -1, (size_t)m->n_units);
+    }
+    if (rc != CS_OK) {
+        free(w);
+        return NULL;
+    }
+    w->cap = n_keep + 64;
+    w->step = util_malloc((size_t)w->cap * sizeof *w->step);
+    w->time = util_malloc((size_t)w->cap * sizeof *w->time);
+    for (int k = 0; k < n_keep; k++)
+        w->step[k] = keep_step[k], w->time[k] = keep_time[k];
+    w->n = n_keep;
+    if (write_index(w) != CS_OK) {
+        writer_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void snap_add_note(snap_writer *w, const char *line)
+{
+    CS_ASSERT(w->n_notes < 4);
+    snprintf(w->notes[w->n_notes++], sizeof w->notes[0], "%s", line);
+}
+
+int snap_read_map(snap_writer *w, int k, int p, double *out)
+{
+    CS_ASSERT(w->stream && k >= 0 && k < w->n && p >= 0 && p < w->m.n_src);
+    char path[2400], name[64];
+    snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
+    util_path(path, sizeof path, w->dir, name);
+    size_t cnt = (size_t)w->m.n_out * w->m.n_in[p];
+    FILE *f = fopen(path, "rb");
+    int bad = !f || fseek(f, STREAM_HDR + (long)(k * (long)cnt * sizeof(double)), SEEK_SET) ||
+              fread(out, sizeof(double), cnt, f) != cnt;
+    if (f) fclose(f);
+    if (bad) return util_seterr(CS_EUSAGE, "cannot read snapshot %d of '%s'", k, path);
+    return CS_OK;
+}
+
+int snap_set_svd(snap_writer *w, int rank, const double *U, const double *s, const double *V,
+                 const char *note)
+{
+    CS_ASSERT(w->stream && rank >= 1 && U && s && V);
+    size_t no = (size_t)w->m.n_out, ni = (size_t)w->n_in_tot, r = (size_t)rank;
+    size_t su[2] = {no, r}, ss[1] = {r}, sv[2] = {ni, r};
+    char path[2400];
+    util_path(path, sizeof path, w->dir, "U.npy");
+    int rc = npy_write_f64(path, 2, su, U);
+    util_path(path, sizeof path, w->dir, "s.npy");
+    if (rc == CS_OK) rc = npy_write_f64(path, 1, ss, s);
+    util_path(path, sizeof path, w->dir, "V.npy");
+    if (rc == CS_OK) rc = npy_write_f64(path, 2, sv, V);
+    if (rc != CS_OK) return rc;
+    w->m.rank = rank;
+    snprintf(w->svd_note, sizeof w->svd_note, "%s", note ? note : "");
+    return write_index(w);
+}
+
 int snap_add(snap_writer *w, long step, double time, const double *const *maps, const double *const *hidden)
 {
     CS_ASSERT(w && maps);
@@ -163,6 +347,37 @@ int snap_add(snap_writer *w, long step, double time, const double *const *maps, 
     if (w->m.n_hidden > 0 && !hidden)
         return util_seterr(CS_EUSAGE, "snapshot at step %ld: n_hidden = %d but no hidden maps given", step,
                            w->m.n_hidden);
+    if (w->stream) {
+        if (w->n == w->cap) {
+            w->cap *= 2;
+            w->step = realloc(w->step, (size_t)w->cap * sizeof *w->step);
+            w->time = realloc(w->time, (size_t)w->cap * sizeof *w->time);
+            if (!w->step || !w->time) util_malloc((size_t)-1);
+        }
+        char path[2400], name[64];
+        int rc = CS_OK;
+        for (int p = 0; rc == CS_OK && p < w->m.n_src; p++) {
+            snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
+            util_path(path, sizeof path, w->dir, name);
+            rc = stream_append(path, w->n, w->m.n_out, w->m.n_in[p], maps[p],
+                               (size_t)w->m.n_out * w->m.n_in[p]);
+        }
+        if (w->m.n_units > 0) { /* NaN until snap_add_sv */
+            double *nan = util_malloc((size_t)w->m.n_units * sizeof *nan);
+            for (int u = 0; u < w->m.n_units; u++)
+                nan[u] = NAN;
+            for (int i = 0; rc == CS_OK && i < 2; i++) {
+                util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
+                rc = stream_append(path, w->n, w->m.n_units, -1, nan, (size_t)w->m.n_units);
+            }
+            free(nan);
+        }
+        if (rc != CS_OK) return rc;
+        w->step[w->n] = step;
+        w->time[w->n] = time;
+        w->n++;
+        return write_index(w);
+    }
     if (w->n == w->cap) writer_grow(w);
     w->step[w->n] = step;
     w->time[w->n] = time;
@@ -191,6 +406,15 @@ int snap_add_sv(snap_writer *w, const double *sv_a, const double *sv_b)
         return util_seterr(CS_EUSAGE, "snap_add_sv: the snapshot metadata declares no units (n_units = 0)");
     if (w->n == 0)
         return util_seterr(CS_EUSAGE, "snap_add_sv: no snapshot to attach the source variances to");
+    if (w->stream) { /* overwrite the NaN slice snap_add appended */
+        char path[2400];
+        int rc = CS_OK;
+        for (int i = 0; rc == CS_OK && i < 2; i++) {
+            util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
+            rc = stream_append(path, w->n - 1, w->m.n_units, -1, i ? sv_b : sv_a, (size_t)w->m.n_units);
+        }
+        return rc;
+    }
     size_t off = (size_t)(w->n - 1) * w->m.n_units;
     memcpy(w->sv[0] + off, sv_a, (size_t)w->m.n_units * sizeof(double));
     memcpy(w->sv[1] + off, sv_b, (size_t)w->m.n_units * sizeof(double));
@@ -218,6 +442,10 @@ static void writer_free(snap_writer *w)
 int snap_close(snap_writer *w)
 {
     if (!w) return CS_OK;
+    if (w->stream) { /* everything is on disk already */
+        writer_free(w);
+        return CS_OK;
+    }
     const snap_meta *m = &w->m;
     char path[2400], name[64];
     int rc = CS_OK;
@@ -258,7 +486,16 @@ int snap_close(snap_writer *w)
         util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
         rc = npy_write_f64(path, 2, sh, w->sv[i]);
     }
-    if (rc == CS_OK) {
+    if (rc == CS_OK) rc = write_index(w);
+    writer_free(w);
+    return rc;
+}
+
+static int write_index(snap_writer *w)
+{
+    const snap_meta *m = &w->m;
+    int rc;
+    {
         table *t = table_open(w->dir, "index.dat", NULL);
         if (!t)
             rc = CS_EUSAGE;
@@ -283,6 +520,9 @@ int snap_close(snap_writer *w)
             table_meta(t, "n_snap = %d", w->n);
             table_meta(t, "has_target = %d", w->target != NULL);
             table_meta(t, "has_svd = %d", m->rank > 0);
+            if (w->svd_note[0]) table_meta(t, "svd: %s", w->svd_note);
+            for (int i = 0; i < w->n_notes; i++)
+                table_meta(t, "%s", w->notes[i]);
             table_meta(t, "has_sxx = %d", w->sxx != NULL);
             table_meta(t, "n_units = %d", m->n_units);
             table_columns(t, "k step time");
@@ -291,7 +531,6 @@ int snap_close(snap_writer *w)
             rc = table_close(t);
         }
     }
-    writer_free(w);
     return rc;
 }
 

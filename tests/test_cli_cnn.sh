@@ -18,17 +18,22 @@ expect_exit 2 bad-deficit $CS cnn --deficit warp@0-3 --out "$TMP/x"
 expect_exit 2 missing-data-dir $CS cnn --data-dir "$TMP/nowhere" --out "$TMP/x"
 expect_exit 2 missing-branch $CS cnn $TINY --branch "$TMP/none.bin" --out "$TMP/x"
 expect_grep help-default-net "conv W - conv 2W s2" "$($CS cnn --help >"$TMP/help"; echo "$TMP/help")"
+expect_exit 2 misspelt-snap $CS cnn --snap-evry 1 --out "$TMP/x"
+expect_exit 2 bad-rsv-batches $CS cnn --rsv-batches 1 --out "$TMP/x"
+expect_exit 2 bad-fisher-every $CS cnn --fisher-every -1 --out "$TMP/x"
 
 if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then
   echo "test_cli_cnn: $FM missing (apt-get install dataset-fashion-mnist); data runs skipped"
   done_checks test_cli_cnn; exit $?
 fi
 
-cols() { grep -v '^#' "$1" | awk '{print $1, $2, $3, $4, $5, $6}'; } # every column but seconds
+cols() { grep -v '^#' "$1" | awk '{$7 = ""; print}'; } # every column but seconds
 
 # a tiny fused run: tables, columns, accuracy in [0, 1]
 expect_exit 0 tiny-run $CS cnn $TINY --epochs 2 --seed 3 --out "$TMP/a"
-expect_grep epochs-columns '^# epoch lr train_loss train_acc test_loss test_acc seconds$' "$TMP/a/epochs.dat"
+expect_grep epochs-columns '^# epoch lr train_loss train_acc test_loss test_acc seconds test_acc_a test_acc_b test_loss_a test_loss_b info_a info_b$' "$TMP/a/epochs.dat"
+# info_P = log2(10) - test_loss_P / ln 2 on every row
+awk '!/^#/ { d = 3.321928094887362 - $10 / log(2) - $12; if (d > 1e-6 || d < -1e-6) bad = 1 } END { exit bad }' "$TMP/a/epochs.dat" && ok || bad "info_a != log2(10) - test_loss_a / ln 2"
 expect_grep final-acc '^test_acc (0|1|0\.[0-9]+)$' "$TMP/a/final.dat"
 expect_grep final-loss '^final_loss [0-9.]+' "$TMP/a/final.dat"
 [ "$(grep -vc '^#' "$TMP/a/epochs.dat")" -eq 2 ] && ok || bad "tiny-run: epochs.dat should have 2 rows"
@@ -108,6 +113,58 @@ expect_exit 2 branch-mismatch $CS cnn $TINY --epochs 3 --branch "$TMP/s/ckpt_1.b
 # numerical failure: exit 1, the table is published with a FAILED line naming the step
 expect_exit 1 diverge $CS cnn $TINY --epochs 2 --lr 100 --wd 10 --out "$TMP/div"
 expect_grep diverge-failed '^# FAILED at step 1: non-finite' "$TMP/div/epochs.dat"
+
+# snapshots, RSV and Fisher: bad input
+expect_exit 2 probe-too-large $CS cnn $TINY --snap-every 1 --probe 257 --out "$TMP/x"
+expect_grep probe-message 'larger than the test set' "$TMP/err"
+expect_exit 2 fisher-too-large $CS cnn $TINY --fisher-every 1 --fisher-samples 300 --out "$TMP/x"
+expect_exit 2 bad-rsv-layer $CS cnn $TINY --arch split --snap-every 1 --rsv-layer stage9 --out "$TMP/x"
+expect_exit 2 rsv-one-source $CS cnn $TINY --sources 1 --rsv-layer head --out "$TMP/x"
+expect_exit 2 rsv-batch-too-big $CS cnn $TINY --arch split --snap-every 1 --rsv-batches 2 --batch 32 --out "$TMP/x"
+expect_exit 2 ref-not-a-snapshot $CS cnn $TINY --epochs 4 --snap-every 2 --snap-ref-epoch 3 --out "$TMP/x"
+
+# a two-source split run with snapshots every 2 epochs (and at the deficit boundary 1) and the Fisher
+# trace: the analyzer reads the snapshots, RSV tables included
+SNAP="$TINY --arch split --epochs 3 --seed 2 --deficit remove:b@0-1 --snap-every 2 --probe 64 --rsv-batches 8 --fisher-every 2 --fisher-samples 64"
+expect_exit 0 snap-run $CS cnn $SNAP --out "$TMP/sn"
+[ "$(grep -v '^#' "$TMP/sn/snap/index.dat" | awk '{print $2 / 8, $3}' | tr '\n' ' ')" = "0 0 1 1 2 2 3 3 " ] && ok || bad "snap-run: snapshot epochs should be 0 1 2 3 (step = 8 updates per epoch)"
+expect_grep snap-nin '^# n_in = 392,392$' "$TMP/sn/snap/index.dat"
+expect_grep snap-units '^# n_units = 12544$' "$TMP/sn/snap/index.dat" # 8 slots x 8 channels x 14 x 14 positions (head.bn+relu)
+expect_grep snap-svd '^# svd: U, s, V = SVD of the total map .* at epoch 3 ' "$TMP/sn/snap/index.dat"
+expect_grep fisher-cols '^# epoch total L1 L2 L3 L4 L5 L6 L7 L8$' "$TMP/sn/fisher.dat"
+[ "$(grep -v '^#' "$TMP/sn/fisher.dat" | awk '{print $1}' | tr '\n' ' ')" = "0 2 " ] && ok || bad "fisher rows should be epochs 0 2"
+# (at epoch 0 the statistics re-estimated with b removed make the posterior one-hot: a zero trace)
+awk '!/^#/ { s = 0; for (i = 3; i <= NF; i++) s += $i; if (s - $2 > 1e-6 * $2 || $2 - s > 1e-6 * $2 || $2 < 0) bad = 1; last = $2 } END { exit bad || last <= 0 }' "$TMP/sn/fisher.dat" && ok || bad "fisher: total is not the sum of the layers, or the epoch-2 trace is not positive"
+expect_exit 0 snap-analyze $CS analyze "$TMP/sn"
+[ "$(grep -vc '^#' "$TMP/sn/rsv_hist.dat")" -eq $((4 * 39)) ] && ok || bad "analyze: rsv_hist.dat should have 4 snapshots x 39 bins"
+[ "$(grep -vc '^#' "$TMP/sn/rsv.dat")" -eq $((4 * 12544)) ] && ok || bad "analyze: rsv.dat should have 4 x 12544 units"
+expect_grep snap-share '^# ' "$TMP/sn/share.dat"
+# a one-source run writes one map over the whole image
+expect_exit 0 snap-one-source $CS cnn $TINY --sources 1 --epochs 1 --snap-every 1 --probe 32 --out "$TMP/s1"
+expect_grep snap-one-nin '^# n_in = 784$' "$TMP/s1/snap/index.dat"
+expect_grep snap-one-units '^# n_units = 0$' "$TMP/s1/snap/index.dat"
+[ ! -f "$TMP/s1/snap/map_b.npy" ] && ok || bad "one source: map_b.npy written"
+grep -q 'test_acc_a' "$TMP/s1/epochs.dat" && bad "one source: per-source columns written" || ok
+
+# kill -9 during a run with snapshots and Fisher, then --resume: the same snapshots, Fisher rows and
+# epochs as the uninterrupted run
+KS="$KILL --arch split --snap-every 1 --probe 64 --rsv-batches 8 --fisher-every 1 --fisher-samples 64"
+expect_exit 0 ksnap-ref $CS cnn $KS --out "$TMP/ksref"
+$CS cnn $KS --out "$TMP/ks" 2>/dev/null &
+pid=$!
+i=0
+while [ ! -f "$TMP/ks/checkpoint.bin" ] && [ $i -lt 400 ]; do sleep 0.02; i=$((i + 1)); done
+sleep 0.3
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+[ ! -f "$TMP/ks/final.dat" ] && ok || echo "test_cli_cnn: note: the snapshot run finished before it could be killed"
+expect_exit 0 ksnap-resume $CS cnn $KS --resume --out "$TMP/ks"
+for f in map_a.npy map_b.npy sv_a.npy sv_b.npy U.npy s.npy V.npy index.dat; do
+  cmp -s "$TMP/ksref/snap/$f" "$TMP/ks/snap/$f" && ok || bad "kill/resume: snap/$f differs from the uninterrupted run"
+done
+[ "$(grep -v '^#' "$TMP/ksref/fisher.dat")" = "$(grep -v '^#' "$TMP/ks/fisher.dat")" ] && ok || bad "kill/resume: fisher.dat differs"
+[ "$(cols "$TMP/ksref/epochs.dat")" = "$(cols "$TMP/ks/epochs.dat")" ] && ok || bad "kill/resume with snapshots: epochs.dat differs"
+# resuming with other snapshot options is refused
+expect_exit 2 ksnap-other $CS cnn $KS --epochs 5 --snap-every 1 --probe 32 --resume --out "$TMP/ks"
 
 # damaged checkpoints are usage errors naming the problem
 cp "$TMP/a/checkpoint.bin" "$TMP/trunc.bin"

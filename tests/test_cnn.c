@@ -1,14 +1,17 @@
 /* test_cnn.c - the CNN layers and architectures: backward passes against central finite
  * differences, a frozen PyTorch reference (tests/data/cnn_ref.txt from gen_cnn_ref.py), thread-count
- * consistency, batch-norm modes.
+ * consistency, batch-norm modes, the AVX-512 products of cnn_kernels.c against OpenBLAS.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "check.h"
 #include "cnn.h"
+#include "cnn_kernels.h"
 #include "util.h"
 
 static uint64_t rs = 12345;
@@ -165,6 +168,72 @@ static void variant_check(cnn_cfg cfg)
     cnn_free(a), cnn_free(b);
 }
 
+/* ---- the AVX-512 products of cnn_kernels.c against OpenBLAS ------------------------------------------ */
+
+/* Shapes with every tail (rows not a multiple of 8 or 4, columns not a multiple of 32 or 16, leading
+ * dimensions larger than the rows), beta 0 and 1.  Both sum the same K (or N) products in float in a
+ * different order: the difference is float rounding, bounded by K eps sum |a b| (eps = 2^-24); with
+ * entries in [-0.5, 0.5) that is below 1e-5 K / 4, checked as 1e-6 relative + 1e-6 K absolute. */
+static void sgemm_check(void)
+{
+#ifdef CNNK_SGEMM
+    static const int shapes[][3] = {{1, 1, 1},     {3, 17, 5},   {8, 32, 9},   {13, 100, 18},
+                                    {16, 245, 32}, {21, 33, 70}, {64, 320, 64}};
+    double worst = 0;
+    uint64_t saved = rs; /* the later checks keep their random draws */
+    for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
+        int M = shapes[q][0], N = shapes[q][1], K = shapes[q][2], lda = K + 3, ldb = N + 5, ldc = N + 2;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * ldb);
+        float *C = malloc(sizeof(float) * M * ldc), *D = malloc(sizeof(float) * M * ldc);
+        for (int i = 0; i < M * lda; i++)
+            A[i] = (float)(urand() - 0.5);
+        for (int i = 0; i < K * ldb; i++)
+            B[i] = (float)(urand() - 0.5);
+        for (int beta = 0; beta <= 1; beta++) {
+            for (int i = 0; i < M * ldc; i++)
+                C[i] = D[i] = (float)(urand() - 0.5);
+            cnnk_sgemm_nn(M, N, K, A, lda, B, ldb, (float)beta, C, ldc);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, (float)beta,
+                        D, ldc);
+            double ex = 0; /* worst excess over the bound */
+            for (int i = 0; i < M * ldc; i++) {
+                double d = fabs(C[i] - D[i]);
+                ex = fmax(ex, d - (1e-6 * fabs(D[i]) + 1e-6 * K));
+                worst = fmax(worst, d);
+            }
+            CHECK(ex <= 0);
+        }
+        /* nt: C (M x K) = A (M x N) B^T (+ C) with B (K x N): reuse A as (M x N) with ld lda2 */
+        int lda2 = N + 1, ldb2 = N + 4, ldc2 = K + 1;
+        float *A2 = malloc(sizeof(float) * M * lda2), *B2 = malloc(sizeof(float) * K * ldb2);
+        float *C2 = malloc(sizeof(float) * M * ldc2), *D2 = malloc(sizeof(float) * M * ldc2);
+        for (int i = 0; i < M * lda2; i++)
+            A2[i] = (float)(urand() - 0.5);
+        for (int i = 0; i < K * ldb2; i++)
+            B2[i] = (float)(urand() - 0.5);
+        for (int beta = 0; beta <= 1; beta++) {
+            for (int i = 0; i < M * ldc2; i++)
+                C2[i] = D2[i] = (float)(urand() - 0.5);
+            cnnk_sgemm_nt(M, K, N, A2, lda2, B2, ldb2, (float)beta, C2, ldc2);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, A2, lda2, B2, ldb2,
+                        (float)beta, D2, ldc2);
+            double ex = 0;
+            for (int i = 0; i < M * ldc2; i++) {
+                double d = fabs(C2[i] - D2[i]);
+                ex = fmax(ex, d - (1e-6 * fabs(D2[i]) + 1e-6 * N));
+                worst = fmax(worst, d);
+            }
+            CHECK(ex <= 0);
+        }
+        free(A), free(B), free(C), free(D), free(A2), free(B2), free(C2), free(D2);
+    }
+    rs = saved;
+    printf("  AVX-512 sgemm nn/nt vs OpenBLAS: worst difference %.2g\n", worst);
+#else
+    printf("  AVX-512 sgemm: not compiled (no AVX-512 target); OpenBLAS is used\n");
+#endif
+}
+
 /* ---- frozen PyTorch reference -------------------------------------------------------------------- */
 
 static double *ref_block(FILE *f, const char *name, int want)
@@ -301,6 +370,7 @@ static void bn_modes(void)
 int main(int argc, char **argv)
 {
     const char *ref = argc > 1 ? argv[1] : "tests/data/cnn_ref.txt";
+    sgemm_check();
     ref_check(ref);
     cnn_cfg fused = {.arch = CNN_FUSED,
                      .in_c = 2,

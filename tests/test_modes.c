@@ -283,7 +283,6 @@ int main(void)
     }
     /* 10. non-finite state: named at the exact step (replay) and the state before it is finite */
     {
-        double s = 1e3;
         modes *m = mk(2, 2, 2, MODES_SMALL, (double[]){1e3, 1}, 1.0, MODES_EULER, 1.0, 0, NULL);
         long fs = -1;
         int fm = -1;
@@ -294,7 +293,6 @@ int main(void)
         CHECK(fs > 1 && modes_advance(m, 0, fs - 1, NULL, NULL) == CS_OK);
         CHECK(isfinite(m->K[0]));
         modes_free(m);
-        (void)s;
     }
     /* 11. deficit-free vector field: D = 2 small init dK/dt = 2 K (s - K_a - K_b) (rounding 1e-14) */
     {
