@@ -15,7 +15,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Required flags live in CS_CFLAGS so that `make CFLAGS='-O1 -g -fsanitize=address'` adds to them.
-# BLAS: GSL's reference CBLAS is replaced by OpenBLAS (GSL_CBLAS_LIB defined empty), see style.md.
+# BLAS: GSL's reference CBLAS is replaced by OpenBLAS (GSL_CBLAS_LIB defined empty), see docs/design.md#blas.
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -42,7 +42,7 @@ endif
 
 PKGS     := gsl lapacke openblas inih zlib
 DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libinih-dev zlib1g-dev \
-            gnuplot-nox dataset-fashion-mnist
+            gnuplot-nox dataset-fashion-mnist parallel
 
 # deferred (=) so that packages installed by `make deps` in the same invocation are seen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -83,6 +83,15 @@ $(BUILD)/cmds.inc: FORCE
 	@mkdir -p $(BUILD)
 	@printf '%s\n' $(foreach c,$(CMDS),'CMD($(c))') > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+# build id: a hash of the source tree, in every table's version line ("critsim 0.1.0+ID: NAME"), so
+# that sweep --merge can refuse shards of another build; only version.o depends on it
+$(BUILD)/buildid.h: FORCE
+	@mkdir -p $(BUILD)
+	@id=$$(cat Makefile $(sort $(wildcard src/*.c include/*.h)) | sha256sum | cut -c1-12); \
+	  printf '#define CS_BUILD_ID "%s"\n' "$$id" > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/version.o: $(BUILD)/buildid.h
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/cmds.inc
 	@mkdir -p $(BUILD)

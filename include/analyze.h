@@ -1,4 +1,4 @@
-/* analyze.h - SVD-mode analysis of per-source maps at recorded steps (spec papers.md A.4, A.8).
+/* analyze.h - SVD-mode analysis of per-source maps at recorded steps (docs/theory.md#analyzer-quantities).
  *
  * Input: a snapshot set (snap.h) with per-source maps M_P(t) (n_out x n_in[P]) and the task's
  * singular triples (U, s, V) the engine used.  Per recorded step the analyzer computes:

@@ -1,4 +1,5 @@
-/* closed.h - closed-form solutions of the per-mode flow (spec A.6), tau = 1, small (balanced) init.
+/* closed.h - closed-form solutions of the per-mode flow (docs/theory.md#closed-forms), tau = 1, small
+ * (balanced) init.
  *
  * Single learner, dK/dt = D K^(2-2/D) (s - K), i.e. dp/dt = p^(D-1) (s - p^D), K = p^D:
  *   D = 1  K(t) = s + (K0 - s) e^{-t}
@@ -22,11 +23,11 @@ double closed_d2(double s, double k0, double t);
 int closed_time(int depth, double s, double k0, double k, double *t);
 /* K(t) for depth D >= 1 from k0.  CS_OK or CS_EUSAGE (message recorded). */
 int closed_k(int depth, double s, double k0, double t, double *k);
-/* Small-init two-pathway invariant (table of A.6). */
+/* Small-init two-pathway invariant (docs/theory.md#two-pathway-invariants). */
 double closed_invariant(int depth, double ka, double kb);
 /* Large init: G_c(p_a) - G_c(p_b). */
 double closed_invariant_large(int depth, double c, double pa, double pb);
-/* Final share K_b/s after b is gated early for a short time delta with K ~ 0, Omega ~ s (A.6 table). */
+/* Final share K_b/s after b is gated early for a short time delta with K ~ 0, Omega ~ s (invariants). */
 double closed_share_early(int depth, double s, double delta);
 
 #endif

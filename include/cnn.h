@@ -22,10 +22,11 @@
  *
  * Architectures (W = width, D = depth; every "conv" is conv3x3 + BN + ReLU, "conv1" is 1x1):
  *   fused: conv W - [conv 2^j W s2 - conv 2^j W] for j = 1..D - conv1 2^D W - GAP - linear n_class
- *          (All-CNN of spec C.3 reduced to 28x28: all sources stacked as input channels)
+ *          (All-CNN of [P3] reduced to 28x28: all sources stacked as input channels)
  *   split: one pathway per source (its channel group) running the stem and the first `fuse_after`
  *          stages, fused by sum or by concatenation, then the remaining stages as a shared trunk,
- *          conv1, GAP and the joint linear head (P1's split network, spec B.4).
+ *          conv1, GAP and the joint linear head ([P1]'s split network;
+ *          docs/theory.md#the-convolutional-network).
  *
  * Convolutions: im2col + a matrix product; 3x3 stride-1 layers with >= 16 channels in and out use
  * Winograd F(2x2, 3x3) for the forward pass and both gradients (2.25x fewer multiplications,

@@ -13,7 +13,7 @@
  * With n_src == 1 the whole image is the single source.
  *
  * Deficits (deficit.h syntax, epochs): blur[:P]:K (antialiased bilinear down-sampling to K x K and
- * bilinear up-sampling back, spec E.20; whole image, or only the image view P is cut from), flip
+ * bilinear up-sampling back, docs/theory.md#blur; whole image, or only the image view P is cut from), flip
  * (vertical), labels (a fixed permutation of the classes), noise (inputs replaced by a fixed finite
  * set of Gaussian-noise images, keeping labels), remove:P (source P zeroed), dissociate (two sources:
  * source b of each sample taken from another sample of the batch; the label follows source a).  Test
@@ -24,7 +24,7 @@
  *    augmentation on the whole image (translation by (dx, dy) uniform in [-shift, shift]^2 with zero
  *    padding, i.e. the mean colour, then a horizontal flip with probability 1/2) -> vertical flip ->
  *    each active blur in the order given (blur:P takes source P's columns from the blurred WHOLE
- *    image, E.13) -> views -> remove:P zeroes source P's channels -> random zeroing of one source
+ *    image) -> views -> remove:P zeroes source P's channels -> random zeroing of one source
  *    (rand_zero); labels -> fixed permutation.  Then, per batch, dissociate: sample i receives
  *    source b's channels of sample sigma(i), sigma a cyclic permutation of the batch (so sigma(i) != i)
  *    drawn from (seed, epoch, batch index); source a and the label stay.  Needs 2 sources, batch >= 2.
@@ -66,8 +66,8 @@ int data_load(const char *name, const char *dir, int train, long subset, const d
               data_set *out);
 void data_free(data_set *d); /* NULL-safe */
 
-/* Spec E.20 blur of one c x h x w image in place: antialiased (triangle filter, support scaled by
- * the down-sampling factor) bilinear down-sampling to k x k, then bilinear up-sampling (half-pixel
+/* The blur (docs/theory.md#blur) of one c x h x w image in place: antialiased (triangle filter, support
+ * scaled by the down-sampling factor) bilinear down-sampling to k x k, then bilinear up-sampling (half-pixel
  * centres, edge clamp) back to h x w.  `tmp` has room for c*k*k + c*h*k floats (no allocation). */
 void data_blur(float *img, int c, int h, int w, int k, float *tmp);
 
@@ -83,7 +83,7 @@ typedef struct {
     /* Added after the first version (trailing, so older initialisers still compile; 0 = off):
      * training only, n_src == 2: with probability rand_zero the whole source a is zeroed, with
      * probability rand_zero source b (disjoint events, so rand_zero <= 0.5), as P1's
-     * --is-rand-zero-input (B.2, 0.1 there) that makes single-source inputs in-distribution. */
+     * --is-rand-zero-input (0.1 there) that makes single-source inputs in-distribution. */
     double rand_zero;
 } data_cfg;
 

@@ -1,7 +1,7 @@
 /* deficit.h - deficit schedules: parsing `KIND[:ARG[:ARG]]@START-END` and the window rule.
  *
- * Step convention (contracts.md): update number t (t = 0, 1, ...) takes the state after t updates to
- * the state after t + 1.  A windowed deficit `@START-END` affects update t iff START <= t < END;
+ * Step convention (docs/formats.md#steps-and-windows): update number t (t = 0, 1, ...) takes the state after
+ * t updates to the state after t + 1.  A windowed deficit `@START-END` affects update t iff START <= t < END;
  * `switch@STEP` affects every update t >= STEP.  The CNN uses the same syntax with epochs.
  *
  * Kinds and their arguments (engines validate which kinds they support and interpret the args):

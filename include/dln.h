@@ -170,6 +170,11 @@ double dln_gd_step(dln *d, double lr);
 /* cfg.single: the float32 train loss and gradient at theta rounded to float (gradient returned as
  * doubles into grad; gated chains zero).  For tests and dln_gd_step. */
 double dln_grad_single(dln *d, const double *theta, double *grad);
+/* The GD update from the gradient already in d->grad (left there by dln_grad(d, d->theta, d->grad)
+ * under the same active deficits): theta -= lr grad on the chains not gated.  dln_gd_step = dln_grad +
+ * this; a caller that has just computed the gradient (flow's recording) saves the second pass.  Not for
+ * cfg.single (the recorded gradient is the double one): use dln_gd_step. */
+void dln_gd_apply(dln *d, double lr);
 /* Test loss: item tasks, the loss on intact statistics of the active target (same c as training);
  * completion, mean over all entries of the squared error against the active target (no 1/2). */
 double dln_test_loss(dln *d, const double *theta);
@@ -198,6 +203,13 @@ int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, e
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
  * (uses d->omega, so call dln_maps first). */
 void dln_modes(const dln *d, double *K);
+
+#ifdef __AVX512F__
+/* Internal, for tests: C (m x n, row stride ldc) = op(A) op(B) (ta/tb: transposed) through dln.c's
+ * small AVX-512 product; returns 0 without touching C for shapes it does not take. */
+int dln_gemm_small(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
+                   double *C, int ldc);
+#endif
 
 /* Threads for the gradient (default 1): matrix completion with one chain (--arch fused, D >= 2) splits
  * each gradient over n threads, every thread writing disjoint rows, so the trajectory is the same for

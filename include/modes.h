@@ -1,5 +1,5 @@
-/* modes.h - the reduced per-mode theory of deep linear networks (spec A.4-A.7): for each singular
- * mode alpha of the task (target strength s_alpha) and each pathway p (outputs summed) one scalar
+/* modes.h - the reduced per-mode theory of deep linear networks (docs/theory.md#per-mode-reduction): for each
+ * singular mode alpha of the task (target strength s_alpha) and each pathway p (outputs summed) one scalar
  * per-layer value p_{p,alpha}, with the pathway-specific singular value K = k(p).
  *
  * Assumptions under which this is exact for the full network: whitened inputs, aligned and balanced

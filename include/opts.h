@@ -5,7 +5,7 @@
  * --help, and one line of help.  Precedence: built-in default < model file (--model FILE) <
  * command line < opts_set() (used by `critsim sweep` for varied keys).
  *
- * Value forms (contracts.md):
+ * Value forms (docs/formats.md#model-files-and-options):
  *   OPT_INT, OPT_DOUBLE, OPT_STRING  one value; a later occurrence replaces an earlier one.
  *   OPT_FLAG    `--name` alone on the command line; `name = true|false|1|0|yes|no` in a file.
  *   OPT_LIST    one comma-separated list (`--sv 3,2,1`); a single value is a list of length one.

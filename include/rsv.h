@@ -1,5 +1,5 @@
-/* rsv.h - Relative Source Variance (papers.md B.1, E.11-12): how much each unit of a representation
- * depends on source a versus source b.
+/* rsv.h - Relative Source Variance (docs/theory.md#relative-source-variance): how much each unit of
+ * a representation depends on source a versus source b.
  *
  * Definitions (official [C1] `get_dominance`, followed exactly):
  *   SV_a(i) = Var over x_a ~ p(x_a) of z_i(x_a, x_b) with x_b held fixed   (variance caused by a)

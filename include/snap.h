@@ -23,8 +23,8 @@
  *   snap_format = 1, engine, n_src, layout = concat|shared, n_out, n_in = I_a,I_b,..., n_hidden,
  *   hidden_layer, rank, n_snap, then optional arrays present: has_target, has_svd, has_sxx = 0|1,
  *   n_units (0: no sv_a/sv_b).
- * Row k of index.dat (k = 0..n_snap-1) gives the `step` (updates done; contracts.md) and `time`
- * (step * dt, or the epoch for the CNN) of slice k of every map_P.npy / hidden_P.npy.
+ * Row k of index.dat (k = 0..n_snap-1) gives the `step` (updates done; docs/formats.md#steps-and-windows) and
+ * `time` (step * dt, or the epoch for the CNN) of slice k of every map_P.npy / hidden_P.npy.
  * All .npy files are little-endian C-order '<f8'; index.dat is written last, so a folder without it
  * is incomplete.  Python:  M = np.load('snap/map_a.npy'); k, step, t = np.loadtxt('snap/index.dat').T
  *

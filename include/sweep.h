@@ -52,10 +52,14 @@
  *   summary_seeds.dat  the same grouped over `seed`: varied columns except seed, `n`, then
  *                      OUTCOME_mean OUTCOME_sd (sample sd, n - 1; nan when n < 2) of finished points.
  * Shards: --shard I/N (1 <= I <= N) runs the points whose index p has p mod N == I - 1 (round robin,
- * so that every shard gets every depth); sweep_merge() copies shard folders' points into one folder
- * and writes the summary the unsharded sweep would have written.
+ * so that every shard gets every depth); its grid.dat says `# shard: I/N`.  sweep_merge() copies shard
+ * folders' points into one folder and writes the grid.dat and summaries the unsharded sweep would
+ * have written.  It refuses (CS_EUSAGE, naming the folder) shards that are not the N parts of one
+ * sweep: a part missing or given twice, another grid or model file (grid.dat differs), another build
+ * (the version token "0.1.0+BUILDID" of grid.dat's first line, or of a point file's, differs).
  *
- * Non-goals: scheduling across machines (use Slurm arrays or GNU parallel with --shard), retries,
+ * Non-goals: scheduling across machines (tools/slurm_sweep.sh submits a Slurm array of shards and the
+ * merge; GNU parallel runs shards on one or a few machines), retries,
  * varying an option to a comma-separated list value (give such lists in separate model files).
  */
 #ifndef CRITSIM_SWEEP_H
@@ -140,8 +144,8 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st);
 /* Summaries of OUT from OUT/grid.dat and OUT/points (shard i/n; 1/1 = all).  *nfailed receives the
  * number of points that failed or have not run.  CS_OK or CS_EUSAGE. */
 int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed);
-/* Merge shard folders into OUT (same grid.dat required); writes OUT's summaries.  CS_OK, CS_EFAIL
- * when points are missing or failed, CS_EUSAGE on mismatching grids. */
+/* Merge shard folders into OUT (the N parts of one sweep, see "Shards"); writes OUT's grid.dat and
+ * summaries.  CS_OK, CS_EFAIL when points failed or did not run, CS_EUSAGE on shards that do not fit. */
 int sweep_merge(const char *const *dirs, int ndirs, const char *out, long *nmissing);
 
 #endif

@@ -1,6 +1,6 @@
 /* table.h - the run folder's text tables: provenance header, named columns, atomic publication.
  *
- * Format (contracts.md): whitespace-separated text; the file opens with '#' lines (critsim version,
+ * Format (docs/formats.md#tables): whitespace-separated text; the file opens with '#' lines (critsim version,
  * command line, seed, then whatever the engine adds: method, tolerances, solver statistics, wall
  * time); the LAST '#' line before the data names the columns, space-separated.  gnuplot and
  * numpy.loadtxt skip the '#' lines.

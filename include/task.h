@@ -9,7 +9,7 @@
  * The "target map" is the least-squares optimum T = Syx Sxx^+ (n_out x n_in); its thin SVD
  * T = U diag(s) V^T gives the fixed singular vectors against which K_p = U^T Omega_p V is read
  * (U (n_out x rank), V (n_in x rank) -- V itself, not V^T --, s descending; rank = min(n_out, n_in)).
- *   hier     : the 8-item / 15-feature hierarchy of papers.md A.1; one-hot items, X = I_8, so
+ *   hier     : the 8-item / 15-feature hierarchy of docs/theory.md#tasks; one-hot items, X = I_8, so
  *              Sxx = I/8, Syx = Y^T/8, T = Y^T (singular values sqrt15, sqrt7, sqrt3, sqrt3, 1, 1, 1, 1).
  *   lowrank  : one-hot items like hier (Sxx = I/n_in, n_items = n_in) with a random target
  *              T = U diag(sv) V^T (Haar-random U, V) of chosen singular values sv.
@@ -26,10 +26,10 @@
  * The one-hot tasks (hier, lowrank, --target) have explicit input samples, the n_in items x_j = e_j
  * (task.onehot = 1), so a network that is not linear can be evaluated on them; latent and file tasks
  * exist only as moments.
- * Completion (papers.md A.2 M3): target matrix M* (n_out x n_in); m observed entries (row, col),
- * 0-based, in a fixed order ("the first M" for subset deficits).  Generated: M* = A B^T / sqrt(r),
- * A, B i.i.d. N(0,1), rescaled so that ||M*||_F^2 = n_out * n_in; positions drawn uniformly without
- * replacement.  The second target (switch) has rank rank2 and the same positions.
+ * Completion (docs/theory.md#deep-matrix-factorisation): target matrix M* (n_out x n_in); m observed entries
+ * (row, col), 0-based, in a fixed order ("the first M" for subset deficits).  Generated:
+ * M* = A B^T / sqrt(r), A, B i.i.d. N(0,1), rescaled so that ||M*||_F^2 = n_out * n_in; positions drawn
+ * uniformly without replacement.  The second target (switch) has rank rank2 and the same positions.
  *
  * Sources: the input is the concatenation of n_src source blocks, source p occupying columns
  * [src_off[p], src_off[p] + src_dim[p]).
@@ -90,7 +90,7 @@ typedef struct {
 int task_build(const task_cfg *c, task *t);
 void task_free(task *t); /* NULL-safe; zeroes the struct */
 
-/* The hierarchical 15 x 8 matrix Y^T of papers.md A.1 (row = feature, column = item). */
+/* The hierarchical 15 x 8 matrix Y^T of docs/theory.md#tasks (row = feature, column = item). */
 void task_hier_yt(double *yt);
 
 /* Mean loss of an item task's map Omega under statistics (sxx, syx, tr_syy): exact formula above. */

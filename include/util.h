@@ -1,6 +1,6 @@
 /* util.h - shared error channel, status codes, assertions and small helpers.
  *
- * Two error channels (style.md, habit 6):
+ * Two error channels (docs/design.md#errors):
  *  - programming errors (broken invariants, shape mismatches) abort with file:line via CS_ASSERT;
  *  - input and numerical failures return a status code (CS_EUSAGE, CS_EFAIL) after recording one
  *    human-readable line with util_seterr(); the CLI prints it as "critsim CMD: MESSAGE" and exits
@@ -18,7 +18,7 @@
 
 #define CS_VERSION "0.1.0"
 
-/* Exit statuses of the contract (contracts.md): 0 ok, 1 a run failed numerically, 2 bad usage/input. */
+/* Exit statuses (docs/formats.md#exit-status): 0 ok, 1 a run failed numerically, 2 bad usage/input. */
 enum { CS_OK = 0, CS_EFAIL = 1, CS_EUSAGE = 2 };
 
 #define CS_ASSERT(cond)                                                                                      \

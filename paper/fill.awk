@@ -3,8 +3,8 @@
 #   @{FILE|COL=V,COL=V|OUTCOL}@   value of OUTCOL in the first row of a table whose columns COL equal V
 # and the same with a printf format as last field: @{FILE|KEY|%.3f}@, @{FILE|COL=V|OUTCOL|%d}@.
 # FILE is relative to the results folder R (awk -v R=results; R empty: the current folder).  Column
-# names come from the last '#' line before the data (contracts.md).  V matches a cell as a number when
-# both look numeric (1000 = 1e3 = 1000.0), else as text.  Numbers are printed with 4 significant digits
+# names come from the last '#' line before the data (docs/formats.md#tables).  V matches a cell as a number
+# when both look numeric (1000 = 1e3 = 1000.0), else as text.  Numbers are printed with 4 significant digits
 # (%.4g) unless a format is given; text cells are copied as they are.
 # A token that cannot be resolved stops the run (exit status 2) with one line on stderr naming the
 # token and the reason: a missing or empty file, a table that records a failed run (`# FAILED`), a

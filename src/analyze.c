@@ -2,9 +2,9 @@
  * principal angles over recorded steps (definitions in analyze.h).
  *
  * Mathematics: for mode alpha with target singular vectors (u_alpha, v_alpha) held FIXED for the whole
- * run, K_{P,alpha}(t) = u_alpha^T M_P(t) v_alpha^{(P)} (papers.md A.4: "pathway-specific singular value";
- * [C2] plots the diagonal of U^T Omega_p V).  A sorted SVD of M_P(t) instead re-orders its singular
- * values by size, so when two modes cross the sorted curves swap identities: the analyzer reports
+ * run, K_{P,alpha}(t) = u_alpha^T M_P(t) v_alpha^{(P)} (docs/theory.md#per-mode-reduction: "pathway-specific
+ * singular value"; [C2] plots the diagonal of U^T Omega_p V).  A sorted SVD of M_P(t) instead re-orders its
+ * singular values by size, so when two modes cross the sorted curves swap identities: the analyzer reports
  * both (svd.dat sorted, share.dat tracked) and never mixes them.
  * Principal angles: for orthonormal Q_A, Q_B, cos theta_i = sigma_i(Q_A^T Q_B) (Bjorck & Golub).
  *

@@ -1,4 +1,5 @@
-/* closed.c - closed forms of the per-mode flow (spec A.6); see closed.h for the mathematics.
+/* closed.c - closed forms of the per-mode flow (docs/theory.md#closed-forms); see closed.h for the
+ * mathematics.
  * Non-goals: large-init trajectories; learning from above (K0 > s) for D >= 3.
  */
 #include "closed.h"

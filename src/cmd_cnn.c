@@ -1,6 +1,6 @@
 /* cmd_cnn.c - `critsim cnn`: train a small convolutional network on real images (Fashion-MNIST,
- * CIFAR-10) with deficits on windows of epochs, for critical-period experiments ([P1] B.2-B.7, [P3]
- * C.1-C.4).
+ * CIFAR-10) with deficits on windows of epochs, for critical-period experiments ([P1], [P3];
+ * docs/theory.md#the-convolutional-network).
  *
  * Wiring only: data.h loads the images and assembles batches (views, deficits, augmentation),
  * cnn.h is the network, train.h the loop, the tables and the checkpoints.
@@ -225,6 +225,11 @@ static int run(const opts *o)
         rc = util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
                          nprobe > test.n ? "probe" : "fisher-samples", nprobe > test.n ? nprobe : nfish,
                          test.n, test.n);
+        goto done;
+    }
+    if (sref >= 0 && snev == 0) {
+        rc = util_seterr(CS_EUSAGE, "--snap-ref-epoch needs --snap-every K (it names the snapshot whose SVD "
+                                    "the snapshots carry)");
         goto done;
     }
     if (nprobe == 0) nprobe = test.n < 256 ? test.n : 256;

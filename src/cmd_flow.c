@@ -489,16 +489,22 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
 {
     dln *d = r->d;
     for (long t = s0; t < s1;) {
+        int have_grad = 0; /* record() left the gradient of this state, under step t's deficits, in d->grad */
         if (t % r->every == 0 || t == r->last || t == r->first) {
             int rc = record(r, t);
             if (rc) {
                 *fail_step = t;
                 return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", t);
             }
+            have_grad = 1;
         }
         if (!r->flow) {
             dln_set_step(d, t);
-            double loss = dln_gd_step(d, r->lr);
+            double loss;
+            if (have_grad && !d->cfg.single) /* dln_gd_step's update, without computing the gradient twice */
+                dln_gd_apply(d, r->lr), loss = r->final_loss;
+            else
+                loss = dln_gd_step(d, r->lr);
             if (!isfinite(loss)) {
                 *fail_step = t;
                 return util_seterr(CS_EFAIL, "the loss became non-finite at step %ld (lower --lr?)", t);

@@ -14,7 +14,7 @@
  * WHOLE training split (all images of the files, also when a subset is kept; exact, from a byte
  * histogram), so that a zeroed pixel is the mean colour and any subset sees the same transform.
  *
- * Blur (spec E.20): separable PIL/torchvision resampling.  For in -> out pixels along one axis,
+ * Blur (docs/theory.md#blur): separable PIL/torchvision resampling.  For in -> out pixels along one axis,
  * scale = in/out, fs = max(scale, 1), support = fs; output i has centre c = (i + 0.5) scale and
  * reads inputs j in [max(floor(c - fs + 0.5), 0), min(floor(c + fs + 0.5), in)) with weights
  * tri((j + 0.5 - c) / fs), tri(t) = max(1 - |t|, 0), normalised to sum 1.  For downsampling this is
@@ -28,7 +28,7 @@
  *
  * Per training sample, in this order: [noise: input := noise image] -> augmentation (translation with
  * zero padding, horizontal flip; skipped during `noise`, as in the lineage code) -> vertical flip ->
- * each active blur (whole image, or source P's columns taken from the blurred whole image, E.13) ->
+ * each active blur (whole image, or source P's columns taken from the blurred whole image) ->
  * views (ZERO or CROP) -> remove:P zeroes source P's channels -> random zeroing of one source
  * (cfg.rand_zero); labels -> fixed permutation.  Then, per batch, `dissociate` (source dissociation of
  * Kleinman, Achille & Soatto, CVPR 2023): sample i keeps its source a and its label and receives
@@ -74,7 +74,7 @@ static inline double u01(uint64_t r)
     return (double)(r >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* ---- blur (spec E.20) ------------------------------------------------------------------------ */
+/* ---- blur (docs/theory.md#blur) -------------------------------------------------------------- */
 
 /* Weights of output index i for resampling in -> out (see file comment).  Returns the count and
  * sets *j0 (first input index); w has room for 2*in + 3 entries. */

@@ -1,5 +1,5 @@
-/* modes.c - the reduced per-mode theory (spec A.5-A.7): Euler recurrence of the official code, GSL
- * odeiv2 continuous flow, and the closed forms, with gate/lesion deficits.  Mathematics in modes.h.
+/* modes.c - the reduced per-mode theory (docs/theory.md#per-mode-reduction): Euler recurrence of the official
+ * code, GSL odeiv2 continuous flow, and the closed forms, with gate/lesion deficits.  Mathematics in modes.h.
  *
  * Euler hot loop: every update advances all modes; within an update each mode's Omega and its
  * pathways are computed together, and the modes' independent dependency chains overlap in the CPU

@@ -1,5 +1,6 @@
 /* rsv.c - Relative Source Variance: closed form for linear layers, the official sampled estimator,
- * the official histogram binning (definitions and sign convention in rsv.h; papers.md B.1).
+ * the official histogram binning (definitions and sign convention in rsv.h;
+ * docs/theory.md#relative-source-variance).
  *
  * Mathematics: for z_i = h_{a,i} . x_a + h_{b,i} . x_b with x_a independent of the fixed x_b,
  * Var_{x_a}(z_i) = h_{a,i}^T C_a h_{a,i}.  The sampled version draws x_P = L_P xi, xi ~ N(0, I).

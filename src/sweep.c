@@ -640,6 +640,8 @@ static void last_message(const char *p, char *buf, size_t n)
 
 typedef struct {
     char engine[64];
+    char version[64];     /* "0.1.0+BUILDID" from the first line: the build that wrote it */
+    int shard_i, shard_n; /* "# shard: I/N" (1/1 when absent) */
     char model[1024];
     int ncols;
     char **cols; /* varied columns */
@@ -666,6 +668,7 @@ static int write_grid(const sweep_grid *g, const sweep_config *c, unsigned long 
     table_meta(t, "model: %s", c->model ? c->model : "-");
     table_meta(t, "model-hash: %016llx", mh);
     table_meta(t, "points: %ld (point folders: points/ID)", np);
+    if (c->shard_n > 1) table_meta(t, "shard: %d/%d", c->shard_i, c->shard_n); /* for sweep --merge */
     char cols[4096] = "index id";
     for (int i = 0; i < g->naxes; i++) {
         strcat(cols, " ");
@@ -700,9 +703,21 @@ static int tokens(char *line, char **tok, int max)
     return n;
 }
 
+/* The version token of a table's first line "# critsim 0.1.0+ID: NAME" ("" when absent). */
+static void version_token(const char *line, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (strncmp(line, "# critsim ", 10) != 0) return;
+    const char *e = strchr(line + 10, ':');
+    if (!e || e - (line + 10) >= (long)n) return;
+    memcpy(buf, line + 10, (size_t)(e - (line + 10)));
+    buf[e - (line + 10)] = '\0';
+}
+
 static int read_grid(const char *dir, grid_file *gf)
 {
     memset(gf, 0, sizeof *gf);
+    gf->shard_i = gf->shard_n = 1;
     char p[4200];
     util_path(p, sizeof p, dir, "grid.dat");
     FILE *f = fopen(p, "r");
@@ -715,6 +730,14 @@ static int read_grid(const char *dir, grid_file *gf)
     int ccap = 0, icap = 0, vcap = 0, nvals = 0, nids = 0, rc = CS_OK;
     while (fgets(line, 1 << 16, f)) {
         if (line[0] == '#') {
+            if (!strncmp(line, "# critsim ", 10) && !gf->version[0])
+                version_token(line, gf->version, sizeof gf->version);
+            else if (!strncmp(line, "# shard: ", 9) &&
+                     (sscanf(line + 9, "%d/%d", &gf->shard_i, &gf->shard_n) != 2 || gf->shard_n < 1 ||
+                      gf->shard_i < 1 || gf->shard_i > gf->shard_n)) {
+                rc = util_seterr(CS_EUSAGE, "'%s': bad line '%s'", p, trim(line));
+                break;
+            }
             if (!strncmp(line, "# engine: ", 10))
                 snprintf(gf->engine, sizeof gf->engine, "%s", trim(line + 10));
             else if (!strncmp(line, "# model: ", 9))
@@ -1256,42 +1279,118 @@ static int copy_file(const char *from, const char *todir, const char *name)
     return pub_copy(from, fin, 0);
 }
 
+/* The shards must be the N parts of one sweep: one grid, one build, each part I/N exactly once. */
+static int check_shards(const char *const *dirs, int ndirs, const grid_file *gs)
+{
+    const grid_file *g0 = &gs[0];
+    for (int d = 1; d < ndirs; d++) {
+        const grid_file *gd = &gs[d];
+        if (strcmp(gd->version, g0->version) != 0)
+            return util_seterr(CS_EUSAGE,
+                               "shard '%s' was run by critsim %s, shard '%s' by critsim %s (another build); "
+                               "run every shard with one build",
+                               dirs[d], gd->version[0] ? gd->version : "(no version line)", dirs[0],
+                               g0->version[0] ? g0->version : "(no version line)");
+        int same = gd->np == g0->np && gd->ncols == g0->ncols && !strcmp(gd->engine, g0->engine);
+        for (int k = 0; same && k < g0->ncols; k++)
+            same = !strcmp(gd->cols[k], g0->cols[k]);
+        for (long p = 0; same && p < g0->np; p++)
+            same = !strcmp(gd->ids[p], g0->ids[p]);
+        if (!same)
+            return util_seterr(CS_EUSAGE,
+                               "shard '%s' is a sweep of another grid or model file than '%s' (grid.dat "
+                               "differs); merge the shards of one sweep",
+                               dirs[d], dirs[0]);
+        if (gd->shard_n != g0->shard_n)
+            return util_seterr(
+                CS_EUSAGE, "shard '%s' is part %d/%d, but '%s' is part %d/%d; merge the parts of one split",
+                dirs[d], gd->shard_i, gd->shard_n, dirs[0], g0->shard_i, g0->shard_n);
+        for (int e = 0; e < d; e++)
+            if (gs[e].shard_i == gd->shard_i)
+                return util_seterr(CS_EUSAGE, "'%s' and '%s' are both shard %d/%d; give each shard once",
+                                   dirs[e], dirs[d], gd->shard_i, gd->shard_n);
+    }
+    for (int i = 1; i <= g0->shard_n; i++) {
+        int found = 0;
+        for (int d = 0; d < ndirs && !found; d++)
+            found = gs[d].shard_i == i;
+        if (!found)
+            return util_seterr(CS_EUSAGE, "shard %d/%d is missing (%d of %d folders given); add its folder",
+                               i, g0->shard_n, ndirs, g0->shard_n);
+    }
+    return CS_OK;
+}
+
+/* A point file's first line must carry the build of its shard's grid.dat. */
+static int check_point_build(const char *path, const char *dir, const char *version)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return util_seterr(CS_EUSAGE, "cannot read '%s': %s", path, strerror(errno));
+    char line[256] = "", v[64] = "";
+    if (!fgets(line, sizeof line, f)) line[0] = '\0';
+    fclose(f);
+    version_token(line, v, sizeof v);
+    if (strcmp(v, version) != 0)
+        return util_seterr(CS_EUSAGE,
+                           "shard '%s': '%s' was written by critsim %s, the shard's grid.dat by critsim %s "
+                           "(another build); rerun the shard with one build in a fresh folder",
+                           dir, path, v[0] ? v : "(no version line)", version);
+    return CS_OK;
+}
+
+/* OUT/grid.dat = the shards' grid.dat without the shard line: the unsharded sweep's grid.dat. */
+static int write_merged_grid(const char *dir, const char *out)
+{
+    char src[4200], fin[4300];
+    util_path(src, sizeof src, dir, "grid.dat");
+    util_path(fin, sizeof fin, out, "grid.dat");
+    FILE *in = fopen(src, "r");
+    if (!in) return util_seterr(CS_EUSAGE, "cannot read '%s': %s", src, strerror(errno));
+    pub *p = pub_open(fin, 0);
+    if (!p) {
+        fclose(in);
+        return CS_EUSAGE;
+    }
+    char *line = util_malloc(1 << 16);
+    while (fgets(line, 1 << 16, in))
+        if (strncmp(line, "# shard: ", 9) != 0) fputs(line, pub_stream(p));
+    int bad = ferror(in);
+    fclose(in);
+    free(line);
+    if (bad) {
+        pub_abort(p);
+        return util_seterr(CS_EUSAGE, "cannot read '%s'", src);
+    }
+    return pub_commit(p);
+}
+
 int sweep_merge(const char *const *dirs, int ndirs, const char *out, long *nmissing)
 {
     *nmissing = 0;
     if (ndirs < 1) return util_seterr(CS_EUSAGE, "--merge needs one or more sweep folders DIR1,DIR2,...");
-    grid_file g0;
-    int rc = read_grid(dirs[0], &g0);
-    if (rc != CS_OK) return rc;
-    for (int d = 1; d < ndirs && rc == CS_OK; d++) {
-        grid_file gd;
-        rc = read_grid(dirs[d], &gd);
-        if (rc != CS_OK) break;
-        int same = gd.np == g0.np && gd.ncols == g0.ncols && !strcmp(gd.engine, g0.engine);
-        for (int k = 0; same && k < g0.ncols; k++)
-            same = !strcmp(gd.cols[k], g0.cols[k]);
-        for (long p = 0; same && p < g0.np; p++)
-            same = !strcmp(gd.ids[p], g0.ids[p]);
-        grid_file_free(&gd);
-        if (!same)
-            rc =
-                util_seterr(CS_EUSAGE,
-                            "'%s' and '%s' are sweeps of different grids (grid.dat differs); merge shards of "
-                            "one sweep",
-                            dirs[0], dirs[d]);
+    grid_file *gs = util_calloc((size_t)ndirs, sizeof *gs);
+    int rc = CS_OK, nread = 0;
+    for (; nread < ndirs && rc == CS_OK; nread++)
+        rc = read_grid(dirs[nread], &gs[nread]);
+    if (rc == CS_OK) rc = check_shards(dirs, ndirs, gs);
+    grid_file g0 = gs[0];
+    memset(&gs[0], 0, sizeof gs[0]);
+    for (int d = 0; d < nread; d++)
+        grid_file_free(&gs[d]);
+    free(gs);
+    if (rc != CS_OK) {
+        grid_file_free(&g0);
+        return rc;
     }
     if (rc == CS_OK) {
         char pts[4200];
         util_path(pts, sizeof pts, out, "points");
         rc = util_mkdir_p(pts);
     }
-    if (rc == CS_OK) {
-        char src[4200];
-        util_path(src, sizeof src, dirs[0], "grid.dat");
-        if (strcmp(dirs[0], out) != 0) rc = copy_file(src, out, "grid.dat");
-    }
+    if (rc == CS_OK) rc = write_merged_grid(dirs[0], out);
     for (long p = 0; rc == CS_OK && p < g0.np; p++) {
         char opts_dir[4200], fin[4300], from[4300] = "", name[64];
+        int fromd = 0;
         util_path(opts_dir, sizeof opts_dir, out, "points");
         snprintf(fin, sizeof fin, "%s/%s.dat", opts_dir, g0.ids[p]);
         if (path_exists(fin)) continue;
@@ -1300,10 +1399,14 @@ int sweep_merge(const char *const *dirs, int ndirs, const char *out, long *nmiss
                 snprintf(name, sizeof name, "%s%s", g0.ids[p], pass == 0 ? ".dat" : ".failed");
                 char cand[4300];
                 snprintf(cand, sizeof cand, "%s/points/%s", dirs[d], name);
-                if (strcmp(dirs[d], out) != 0 && path_exists(cand)) snprintf(from, sizeof from, "%s", cand);
+                if (strcmp(dirs[d], out) != 0 && path_exists(cand)) {
+                    snprintf(from, sizeof from, "%s", cand);
+                    fromd = d;
+                }
             }
         if (!from[0]) continue;
-        rc = copy_file(from, opts_dir, name);
+        if (strstr(name, ".dat")) rc = check_point_build(from, dirs[fromd], g0.version);
+        if (rc == CS_OK) rc = copy_file(from, opts_dir, name);
         if (rc == CS_OK && strstr(name, ".dat")) {
             snprintf(fin, sizeof fin, "%s/%s.failed", opts_dir, g0.ids[p]);
             unlink(fin);

@@ -18,6 +18,7 @@
 
 #include "publish.h"
 #include "util.h"
+#include "version.h"
 
 struct table {
     char *path; /* DIR/NAME, malloc'ed */
@@ -72,7 +73,7 @@ table *table_open(const char *dir, const char *name, const opts *o)
     t->pb = pb;
     t->body = pub_stream(pb);
     char line[256];
-    snprintf(line, sizeof line, "critsim %s: %s", CS_VERSION, name);
+    snprintf(line, sizeof line, "critsim %s: %s", cs_version_line(), name); /* "0.1.0+BUILDID" */
     meta_add(t, line);
     if (o) {
         size_t n = strlen(opts_cmdline(o)) + 16;

@@ -121,6 +121,7 @@ expect_exit 2 fisher-too-large $CS cnn $TINY --fisher-every 1 --fisher-samples 3
 expect_exit 2 bad-rsv-layer $CS cnn $TINY --arch split --snap-every 1 --rsv-layer stage9 --out "$TMP/x"
 expect_exit 2 rsv-one-source $CS cnn $TINY --sources 1 --rsv-layer head --out "$TMP/x"
 expect_exit 2 rsv-batch-too-big $CS cnn $TINY --arch split --snap-every 1 --rsv-batches 2 --batch 32 --out "$TMP/x"
+expect_exit 2 ref-without-snapshots $CS cnn $TINY --snap-ref-epoch 1 --out "$TMP/x"
 expect_exit 2 ref-not-a-snapshot $CS cnn $TINY --epochs 4 --snap-every 2 --snap-ref-epoch 3 --out "$TMP/x"
 
 # a two-source split run with snapshots every 2 epochs (and at the deficit boundary 1) and the Fisher

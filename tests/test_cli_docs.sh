@@ -3,7 +3,9 @@
 #  - the manual pages man/*.1 are exactly what tools/mkman.sh writes from the current --help texts (a
 #    new or changed option needs `make man`), and render without groff warnings (when groff is there);
 #  - every citation `docs/FILE.md#anchor` anywhere in the repository, and every relative link between
-#    the Markdown documents, resolves: FILE exists and has a heading whose GitHub-style slug is anchor.
+#    the Markdown documents, resolves: FILE exists and has a heading whose GitHub-style slug is anchor;
+#  - nothing cites a document outside the repository (the design notes the project was built from, or
+#    their lettered section numbers): the project explains itself in docs/.
 . "$(dirname "$0")/lib.sh"
 ROOT="$(dirname "$0")/.."
 
@@ -79,5 +81,19 @@ if [ "$nbad" -eq 0 ] && [ "$ncite" -ge 10 ]; then ok; elif [ "$nbad" -eq 0 ]; th
 # the three documents exist and a known anchor resolves (checks slugs() itself)
 for d in theory formats design; do if [ -s "$ROOT/docs/$d.md" ]; then ok; else bad "docs/$d.md is missing"; fi; done
 if slugs "$ROOT/docs/formats.md" | grep -q -x 'snapshots-snap'; then ok; else bad "slug of '## Snapshots (snap/)' is not snapshots-snap"; fi
+
+# ---- nothing cites outside the repository -------------------------------------------------------------
+# patterns assembled from pieces so that this file does not match itself
+p1='\.\./''shared'; p2='(papers|contracts|style)''\.md'; p3='spec [A-F]''\.[0-9]'
+p4='(^|[^A-Za-z0-9_.])[A-F]''\.[0-9]+(-[A-F]?[0-9.]+)?([^0-9A-Za-z]|$)'
+out=""
+while read -r f; do
+  case "$f" in *.npy|*.gz|*.bin|*.png|*.pdf|tests/data/*.txt) continue ;; esac
+  [ -f "$ROOT/$f" ] || continue
+  hit=$(grep -I -n -E "$p1|$p2|$p3|$p4" "$ROOT/$f" 2>/dev/null | head -n 3)
+  [ -n "$hit" ] && out="$out
+$f: $hit"
+done < "$TMP/files"
+if [ -z "$out" ]; then ok; else bad "citations of documents outside the repository (cite docs/FILE.md#anchor instead):$out"; fi
 
 done_checks test_cli_docs

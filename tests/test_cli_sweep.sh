@@ -84,7 +84,8 @@ expect_exit 0 merge $CS sweep --merge "$TMP/sh1,$TMP/sh2,$TMP/sh3" --quiet --out
 cmp -s "$TMP/all/summary.dat" "$TMP/merged/summary.dat" && ok || bad "merged summary differs from unsharded"
 cmp -s "$TMP/all/summary_seeds.dat" "$TMP/merged/summary_seeds.dat" && ok || bad "merged summary_seeds differs"
 expect_grep seeds-n '^2 gate:b@0-50 50 2 ' "$TMP/all/summary_seeds.dat"
-expect_exit 1 merge-missing $CS sweep --merge "$TMP/sh1,$TMP/sh2" --quiet --out "$TMP/merged2"
+expect_exit 2 merge-missing $CS sweep --merge "$TMP/sh1,$TMP/sh2" --quiet --out "$TMP/merged2"
+expect_grep merge-missing-named "shard 3/3 is missing" "$TMP/err"
 
 # 5. one diverging point (lr 100) is reported; the others finish
 expect_exit 1 diverge $CS sweep --model "$M" --vary depth=2 --vary deficit=gate:b@0-0 --vary lr=0.01,100,0.02 --out "$TMP/d"

@@ -1,5 +1,5 @@
 /* test_closed.c - closed forms of the per-mode flow (closed.h) against independent quadrature and
- * against their own inverses, plus the spec's worked numbers (A.6). */
+ * against their own inverses, plus the worked numbers of docs/theory.md#closed-forms. */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <math.h>
@@ -40,7 +40,7 @@ int main(void)
     /* D = 1 and D = 2 at known points: values exact to rounding (1e-14) */
     CHECK_CLOSE(closed_d1(2.0, 0.0, log(2.0)), 1.0, 1e-14, 0);
     CHECK_CLOSE(closed_d2(3.0, 0.01, 0.0), 0.01, 1e-14, 0);
-    /* half-way time of the sigmoid t = ln(s/K0 - 1)/(2s) (A.6) gives K = s/2 */
+    /* half-way time of the sigmoid t = ln(s/K0 - 1)/(2s) (closed forms) gives K = s/2 */
     CHECK_CLOSE(closed_d2(3.0, 0.01, log(3.0 / 0.01 - 1) / 6.0), 1.5, 1e-12, 0);
     /* s = 0 limit K0/(1 + 2 K0 t) and negative s decay: rounding-level (1e-14) */
     CHECK_CLOSE(closed_d2(0.0, 0.5, 2.0), 0.5 / (1 + 2 * 0.5 * 2.0), 1e-14, 0);
@@ -68,8 +68,9 @@ int main(void)
             CHECK_CLOSE(t, quad(inv_rate, &q, pow(k0, 1.0 / D), pow(k, 1.0 / D)), 1e-9, 0);
         }
     }
-    /* spec A.6 worked number: D = 4, s = sqrt15, K0 = 0.01: t* ~ 1/((D-2) s K0^(1-2/D)) = 1.29; the
-     * first-term approximation neglects the 2F1 term, so the half-way time agrees only to ~10 % */
+    /* the worked number of docs/theory.md#closed-forms: D = 4, s = sqrt15, K0 = 0.01:
+     * t* ~ 1/((D-2) s K0^(1-2/D)) = 1.29; the first-term approximation neglects the 2F1 term, so the
+     * half-way time agrees only to ~10 % */
     {
         double t;
         CHECK(closed_time(4, sqrt(15), 0.01, sqrt(15) / 2, &t) == CS_OK);
@@ -82,7 +83,7 @@ int main(void)
     CHECK(closed_k(3, 1.0, 2.0, 1.0, &tmp) == CS_EUSAGE);
     CHECK(closed_time(3, 1.0, 0.1, 1.5, &tmp) == CS_EUSAGE);
 
-    /* invariants (A.6 table) */
+    /* invariants (docs/theory.md#two-pathway-invariants) */
     CHECK_CLOSE(closed_invariant(1, 3.0, 1.0), 2.0, 0, 0);
     CHECK_CLOSE(closed_invariant(2, 3.0, 1.5), 2.0, 0, 0);
     CHECK_CLOSE(closed_invariant(4, 16.0, 1.0), 0.25 - 1.0, 1e-15, 0);
@@ -95,8 +96,8 @@ int main(void)
                     1e-14);
     }
 
-    /* final shares after a short early gate (A.6 table): D = 1 (1 - delta)/2, D = 2 1/(1 + e^{2 s delta}),
-     * D >= 3 the root of K^{(2-D)/D} - (s - K)^{(2-D)/D} = (D-2) s delta; decreasing with depth */
+    /* final shares after a short early gate (invariants table): D = 1 (1 - delta)/2, D = 2 1/(1 + e^{2
+     * s delta}), D >= 3 the root of K^{(2-D)/D} - (s - K)^{(2-D)/D} = (D-2) s delta; decreasing with depth */
     CHECK_CLOSE(closed_share_early(1, 10, 0.04), 0.48, 1e-14, 0);
     CHECK_CLOSE(closed_share_early(2, 10, 0.04), 1 / (1 + exp(0.8)), 1e-14, 0);
     {

@@ -13,6 +13,7 @@
 #include "cnn.h"
 #include "cnn_probe.h"
 #include "rsv.h"
+#include "train.h"
 #include "util.h"
 
 static uint64_t rs = 777;
@@ -360,6 +361,85 @@ static void fisher_check(void)
     cnn_free(n);
 }
 
+/* ---- the training loop's failure path ------------------------------------------------------------------ */
+
+static int syn_epoch(void *c, int e)
+{
+    return 2;
+}
+static void syn_fill(float *x, int *y, int n, int nin, int salt)
+{
+    for (int i = 0; i < n * nin; i++)
+        x[i] = (float)sin(0.37 * i + salt);
+    for (int i = 0; i < n; i++)
+        y[i] = (i + salt) % 3;
+}
+static void syn_batch(void *c, int b, float *x, int *y)
+{
+    syn_fill(x, y, 8, 128, b);
+}
+static void syn_test(void *c, int first, int count, float *x, int *y)
+{
+    syn_fill(x, y, count, 128, 7 + first);
+}
+
+static void train_failure_check(void)
+{
+    /* a network with finite weights whose Jacobian overflows (the head's batch-norm gamma and the linear
+     * weights 1e38: their product exceeds the float range): the run stops with CS_EFAIL at the snapshot
+     * of the initial state, before training, and epochs.dat ends with the contract's line naming the
+     * epoch and the reason */
+    cnn_cfg cfg = {.arch = CNN_FUSED,
+                   .in_c = 2,
+                   .in_h = 8,
+                   .in_w = 8,
+                   .n_src = 2,
+                   .n_class = 3,
+                   .width = 2,
+                   .depth = 1,
+                   .batch = 8,
+                   .threads = 1};
+    cnn *n = cnn_alloc(&cfg);
+    cnn_init(n, 1);
+    const cnn_layer *hb = &n->layer[cnnp_find_layer(n, "head")], *lin = &n->layer[n->n_layer - 1];
+    for (int c = 0; c < hb->cout; c++)
+        n->param[hb->p0 + c] = 1e38f;
+    for (long j = 0; j < (long)lin->cin * lin->cout; j++)
+        n->param[lin->p0 + j] = 1e38f;
+    char dir[] = "/tmp/critsim_cnnp_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    train_source src = {NULL, syn_epoch, syn_batch, 16, syn_test};
+    train_cfg tc = {.epochs = 2, .lr0 = 0.01, .momentum = 0.9, .decay = 1, .bn_batches = 1, .out = dir};
+    tc.meas = (train_meas){.snap_every = 1,
+                           .snap_ref = -1,
+                           .n_probe = 16,
+                           .srcs = {2, {0, 4}, {4, 8}},
+                           .rsv_layer = -1,
+                           .rsv_batches = 2,
+                           .src_eval = 1};
+    train_epoch hist[2];
+    int done = -1;
+    CHECK_INT(train_run(n, &tc, &src, NULL, hist, &done), CS_EFAIL);
+    CHECK_INT(done, 0);
+    char path[256], line[512], last[512] = "";
+    snprintf(path, sizeof path, "%s/epochs.dat", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    while (f && fgets(line, sizeof line, f))
+        snprintf(last, sizeof last, "%s", line);
+    if (f) fclose(f);
+    CHECK(strncmp(last, "# FAILED at step 0: non-finite Jacobian", 39) == 0);
+    printf("  failure: %s", last);
+    snprintf(path, sizeof path, "%s/snap/index.dat", dir);
+    f = fopen(path, "r");
+    CHECK(f != NULL); /* the snapshot folder is complete (no snapshot) */
+    if (f) fclose(f);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    cnn_free(n);
+}
+
 int main(void)
 {
     cnn_cfg fused = {.arch = CNN_FUSED,
@@ -401,5 +481,6 @@ int main(void)
     rsv_single_source();
     rsv_symmetric();
     fisher_check();
+    train_failure_check();
     return check_done("test_cnn_probe");
 }

@@ -1,5 +1,5 @@
 /* test_data.c - the CNN data layer (data.h): validated loaders (Fashion-MNIST gzip IDX written here
- * with zlib, CIFAR-10 binary records), normalisation, the spec E.20 blur, the training pipeline
+ * with zlib, CIFAR-10 binary records), normalisation, the blur of docs/theory.md#blur, the training pipeline
  * (shuffle determinism, views, augmentation) and every deficit's effect.  Small files in a temp dir;
  * the real Debian Fashion-MNIST files are read (subset) when installed. */
 #include <stdint.h>
@@ -720,7 +720,7 @@ static void test_deficits(void)
         CHECK(fabs(pr.x[3 * w + 2] - pr.xc[3 * w + 2]) > 1e-4); /* and it did change the image */
     }
     pair_free(&pr);
-    /* blur:b: source a untouched, source b = right half of the blurred WHOLE image (E.13) */
+    /* blur:b: source a untouched, source b = right half of the blurred WHOLE image */
     pair_run(&pr, &d, cfg, "blur:b:4@0-5", NULL, 0, 0);
     {
         int id = (int)lroundf(pr.xc[0] - 1);

@@ -4,13 +4,14 @@
  *    inputs, paths with a shared input, fused), depth 1-3, both losses, lesions, input deficits,
  *    matrix completion (dense-free sparse path) with subset and switch;
  * 2. aligned initialisation: full-matrix GD equals the per-mode Euler recurrence written inline here
- *    (papers.md A.5), with a gate, to 1e-10; the off-diagonal of U^T Omega_p V stays 0;
+ *    (docs/theory.md#per-mode-reduction), with a gate, to 1e-10; the off-diagonal of U^T Omega_p V stays 0;
  * 3. gradient flow: layer balancedness W_{l+1}^T W_{l+1} - W_l W_l^T is conserved; GD converges to the
  *    flow at first order as lr -> 0; D = 2 aligned flow matches the Saxe sigmoid;
  * 4. sensor removal (L11): D = 1 fused, whitened: other columns bit-identical; D = 2: they change;
  *    completion D = 1 leaves unobserved entries at their initial values;
  * 5. every dimension and deficit error is a usage error.
  */
+#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
@@ -558,6 +559,83 @@ static void test_gate(void)
     task_free(&t);
 }
 
+#ifdef __AVX512F__
+char *openblas_get_corename(void);
+/* dln.c's small AVX-512 product against cblas_dgemm on the shapes it takes (all four transpose forms,
+ * tails in n, k up to 128): with OpenBLAS's Haswell kernel (the one this project's machines pin) the
+ * same bits; with another kernel the sums are ordered differently: k eps sum |a b| bounds the
+ * difference, checked as 1e-15 k (entries in [-0.5, 0.5)). */
+static void test_gemm_small(void)
+{
+    static const int ms[] = {4, 8, 12, 100}, ns[] = {1, 3, 8, 15, 100}, ks[] = {1, 8, 15, 100, 128};
+    int haswell = strstr(openblas_get_corename(), "aswell") != NULL, taken = 0, same = 1;
+    double worst = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 5; b++)
+                    for (int c = 0; c < 5; c++) {
+                        int m = ms[a], n = ns[b], k = ks[c], lda = ta ? m : k, ldb = tb ? k : n;
+                        double *A = util_malloc(sizeof(double) * m * k),
+                               *B = util_malloc(sizeof(double) * k * n);
+                        double *C = util_calloc((size_t)m * n, sizeof(double)),
+                               *D = util_calloc((size_t)m * n, sizeof(double));
+                        for (int i = 0; i < m * k; i++)
+                            A[i] = gsl_rng_uniform(rng) - 0.5;
+                        for (int i = 0; i < k * n; i++)
+                            B[i] = gsl_rng_uniform(rng) - 0.5;
+                        if (dln_gemm_small(ta, tb, m, n, k, A, lda, B, ldb, C, n)) {
+                            taken++;
+                            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, A, lda, B, ldb, 0.0, D,
+                                        n);
+                            for (int i = 0; i < m * n; i++) {
+                                same &= memcmp(C + i, D + i, sizeof(double)) == 0;
+                                worst = fmax(worst, fabs(C[i] - D[i]) / k);
+                            }
+                        }
+                        free(A), free(B), free(C), free(D);
+                    }
+    CHECK(taken >= 300); /* most shapes above are small enough (m n k <= 400000, n k <= 16384 when tb) */
+    if (haswell) CHECK(same);
+    CHECK(worst < 1e-15);
+    printf("  small AVX-512 dgemm vs OpenBLAS (%s): %d shapes, %s\n", openblas_get_corename(), taken,
+           same ? "identical bits" : "last-digit differences only");
+}
+#endif
+
+/* dln_grad + dln_gd_apply (flow's recorded steps) is dln_gd_step bit for bit, gated steps included:
+ * two copies of the same network, one advanced each way through a gate window. */
+static void test_gd_apply(void)
+{
+    task_cfg tc = {.kind = TASK_HIER, .n_src = 1};
+    task t;
+    task_build(&tc, &t);
+    dln_cfg dc = {
+        .arch = DLN_PATHS, .shared_input = 1, .n_chain = 2, .depth = 3, .width = 10, .loss = DLN_LOSS_SUM};
+    dln *a, *b;
+    dln_alloc(&dc, &t, &a);
+    dln_alloc(&dc, &t, &b);
+    dln_init(a, DLN_INIT_GAUSS, 0.1, 0, NULL, 0, rng);
+    memcpy(b->theta, a->theta, a->n_param * sizeof(double));
+    deficit_list dl = {0};
+    add_def(&dl, "gate:b@2-4");
+    dln_set_deficits(a, &dl);
+    dln_set_deficits(b, &dl);
+    int same_loss = 1;
+    for (long s = 0; s < 6; s++) {
+        dln_set_step(a, s), dln_set_step(b, s);
+        double la = dln_gd_step(a, 0.05);
+        double lb = dln_grad(b, b->theta, b->grad);
+        dln_gd_apply(b, 0.05);
+        same_loss &= la == lb;
+    }
+    CHECK(same_loss);
+    CHECK(memcmp(a->theta, b->theta, a->n_param * sizeof(double)) == 0);
+    dln_free(a), dln_free(b);
+    task_free(&t);
+}
+
 /* L2 + L3: aligned init, D = 4, width 100, two pathways on the hierarchy (sum loss), gate b on [0, 150). */
 static void test_aligned_vs_modes(void)
 {
@@ -947,6 +1025,10 @@ int main(void)
     test_flow_nl();
     test_single();
     test_gate();
+    test_gd_apply();
+#ifdef __AVX512F__
+    test_gemm_small();
+#endif
     test_aligned_vs_modes();
     test_flow();
     test_removal();

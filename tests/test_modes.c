@@ -255,8 +255,8 @@ int main(void)
             }
     }
     /* 9b. L9: a short early deficit (b gated for delta = 0.05) hurts more with depth and with s; for D = 1
-     * the share is the same for every mode.  Continuous flow (rk8pd) from K0 = 1e-4 against the A.6 table
-     * (closed_share_early assumes K ~ 0 and Omega ~ s during the gap: agreement to ~1e-3 measured, 5e-3
+     * the share is the same for every mode.  Continuous flow (rk8pd) from K0 = 1e-4 against the invariants
+     * table (closed_share_early assumes K ~ 0 and Omega ~ s during the gap: agreement to ~1e-3 measured, 5e-3
      * allowed); Euler D = 1 modes agree with each other to 1e-4 (K0 offsets only). */
     {
         double prev[8], worst = 0;
@@ -277,7 +277,7 @@ int main(void)
             if (D == 1) CHECK_CLOSE(share(m, 0), share(m, 7), 0, 1e-4);
             modes_free(m);
         }
-        printf("L9: flow vs A.6 early-deficit shares (delta = 0.05, D = 1..6, 8 modes): worst |diff| %.3g\n",
+        printf("L9: flow vs closed_share_early (delta = 0.05, D = 1..6, 8 modes): worst |diff| %.3g\n",
                worst);
         CHECK(worst < 5e-3);
     }

@@ -80,10 +80,11 @@ int main(void)
         CHECK_CLOSE(rsv_value(1.0, 3.0), 0.5, 0, 0);
     }
 
-    /* ---- conditional variances: x_a = x0 + n_a, x_b = x0 + n_b (papers.md B.1 synthetic calibration),
-     * Var x0 = v0, Var n_P = vn: Var x_P = v0 + vn, Cov(x_a, x_b) = v0.  For z = w x_a + (1 - w) x_b the
-     * calibration script's formula is Var(z | x_b) = Var z - Cov(z, x_b)^2 / Var x_b, which must equal
-     * w^2 (C_aa - C_ab^2 / C_bb) from the Schur complement. ---- */
+    /* ---- conditional variances: x_a = x0 + n_a, x_b = x0 + n_b (the synthetic calibration of
+     * docs/theory.md#relative-source-variance), Var x0 = v0, Var n_P = vn: Var x_P = v0 + vn, Cov(x_a,
+     * x_b) = v0.  For z = w x_a + (1 - w) x_b the calibration script's formula is Var(z | x_b) = Var
+     * z - Cov(z, x_b)^2 / Var x_b, which must equal w^2 (C_aa - C_ab^2 / C_bb) from the Schur
+     * complement. ---- */
     {
         double v0 = 1.0, vn = 0.7, C[4] = {v0 + vn, v0, v0, v0 + vn}, Cab, Cba;
         CHECK_INT(rsv_conditional_cov(1, 1, C, &Cab, &Cba), CS_OK);

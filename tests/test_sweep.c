@@ -335,7 +335,19 @@ static void test_run(void)
     snprintf(p1, sizeof p1, "%s/summary_seeds.dat", whole);
     snprintf(p2, sizeof p2, "%s/summary_seeds.dat", merged);
     CHECK(same_file(p1, p2));
-    CHECK_INT(sweep_merge(dirs, 2, merged, &missing), CS_OK); /* re-merging into a full folder is a no-op */
+    CHECK_INT(sweep_merge(dirs, 3, merged, &missing), CS_OK); /* re-merging into a full folder is a no-op */
+    snprintf(p1, sizeof p1, "%s/grid.dat", whole);            /* the merged grid.dat is the unsharded one */
+    snprintf(p2, sizeof p2, "%s/grid.dat", merged);
+    CHECK(same_file(p1, p2));
+    /* a missing or duplicated shard is refused, naming it */
+    CHECK_INT(sweep_merge(dirs, 2, merged, &missing), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "shard 3/3 is missing") != NULL);
+    const char *dup[] = {sh[0], sh[1], sh[1]};
+    CHECK_INT(sweep_merge(dup, 3, merged, &missing), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "both shard 2/3") != NULL);
+    const char *mix_n[] = {sh[0], sh[1], sh[2], whole}; /* parts of a 3-way split and a whole sweep */
+    CHECK_INT(sweep_merge(mix_n, 4, merged, &missing), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "is part 1/1") != NULL);
     {
         const char *notsweep[] = {tmpdir}; /* no grid.dat */
         CHECK_INT(sweep_merge(notsweep, 1, merged, &missing), CS_EUSAGE);
@@ -343,9 +355,12 @@ static void test_run(void)
     {
         char lone[512];
         snprintf(lone, sizeof lone, "%s/lone", tmpdir);
-        const char *one[] = {sh[0]};
-        CHECK_INT(sweep_merge(one, 1, lone, &missing), CS_EFAIL); /* missing shards are reported */
-        CHECK_INT(missing, 12);
+        const char *one[] = {whole}; /* one whole sweep merges onto itself */
+        CHECK_INT(sweep_merge(one, 1, lone, &missing), CS_OK);
+        CHECK_INT(missing, 0);
+        snprintf(p1, sizeof p1, "%s/summary.dat", whole);
+        snprintf(p2, sizeof p2, "%s/summary.dat", lone);
+        CHECK(same_file(p1, p2));
     }
     /* merging different grids is refused */
     const char *mixed[] = {sh[0], out};

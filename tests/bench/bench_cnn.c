@@ -3,8 +3,9 @@
  * ~3 M-multiply-add split net, at 1 and 2 threads; the share of time in the convolutions and their
  * effective fraction of the single-thread OpenBLAS sgemm peak (direct-method flops over time: the
  * Winograd layers do fewer multiplications, so this can exceed 100%); seconds per Fashion-MNIST epoch
- * (60000 images) of the default network.  Prints figures, asserts nothing.  The same networks in PyTorch:
- * tests/bench/bench_cnn_torch.py.
+ * (60000 images) of the default network; the cost of a snapshot (Jacobian + RSV, 256-image probe) and of
+ * a 256-sample Fisher estimate against a 10000-image training epoch.  Prints figures, asserts nothing.  The
+ * same networks in PyTorch: tests/bench/bench_cnn_torch.py.
  */
 #include <cblas.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cnn.h"
+#include "cnn_probe.h"
 #include "util.h"
 
 static double sgemm_peak(void)
@@ -94,6 +96,60 @@ static void bench(const char *name, cnn_cfg cfg, double peak, double *ips_out)
     cnn_free(n);
 }
 
+/* Cost of the measurements of `critsim cnn` (cnn_probe.h) against one training epoch of 10000 images at
+ * the command's default batch (64): a snapshot (Jacobian of the logits over a 256-image probe + the RSV
+ * of the default layer, 16 batches of 16) and a 256-sample Fisher estimate. */
+static void bench_meas(const char *name, cnn_cfg cfg)
+{
+    cnn *n = cnn_alloc(&cfg);
+    cnn_init(n, 1);
+    cnnp *p = cnnp_alloc(n);
+    int B = cfg.batch, nin = cfg.in_c * cfg.in_h * cfg.in_w, np = 256, K = cfg.n_class;
+    float *x = malloc(sizeof(float) * np * nin);
+    int *y = malloc(sizeof(int) * B);
+    for (int i = 0; i < np * nin; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1;
+    for (int i = 0; i < B; i++)
+        y[i] = i % K;
+    int r = 0;
+    double t0 = util_now(), t;
+    do { /* training steps */
+        cnn_forward(n, x, B, CNN_TRAIN);
+        cnn_loss(n, y, NULL, 1);
+        cnn_backward(n);
+        cnn_sgd_step(n, 0.01, 0.9, 5e-4);
+        r++;
+    } while ((t = util_now() - t0) < 2.0);
+    double epoch = t / r * 10000.0 / B;
+    double *J = malloc(sizeof(double) * K * nin), tj, tr = 0, tf, tot;
+    r = 0, t0 = util_now();
+    do
+        cnnp_jacobian(p, n, x, np, J), r++;
+    while ((tj = util_now() - t0) < 1.0);
+    tj /= r;
+    int L = cnnp_default_rsv_layer(n);
+    long nu = cnnp_rsv_units(n, L, 16);
+    double *sa = malloc(sizeof(double) * nu), *sb = malloc(sizeof(double) * nu), tr_l[64];
+    r = 0, t0 = util_now();
+    do
+        cnnp_rsv(p, n, L, x, 16, 16, sa, sb), r++;
+    while ((tr = util_now() - t0) < 1.0);
+    tr /= r;
+    r = 0, t0 = util_now();
+    do
+        cnnp_fisher(p, n, x, np, 1, 0, tr_l, &tot), r++;
+    while ((tf = util_now() - t0) < 1.0);
+    tf /= r;
+    printf(
+        "%-34s threads %d: training epoch of 10000 images (batch %d) %.2f s; snapshot with a 256-image "
+        "probe %.3f s = %.1f%% (Jacobian %.3f s, RSV of %s %.3f s); Fisher, 256 samples, %.3f s = %.1f%%\n",
+        name, cfg.threads, B, epoch, tj + tr, 100 * (tj + tr) / epoch, tj, n->layer[L].name, tr, tf,
+        100 * tf / epoch);
+    free(J), free(sa), free(sb), free(x), free(y);
+    cnnp_free(p);
+    cnn_free(n);
+}
+
 int main(void)
 {
     double peak = sgemm_peak();
@@ -125,5 +181,13 @@ int main(void)
     printf(
         "default network, one Fashion-MNIST epoch (60000 images): %.1f s at 1 thread, %.1f s at 2 threads\n",
         work / ips1, work / ips2);
+    cnn_cfg cdef = def, csplit = def;
+    cdef.batch = csplit.batch = 64;
+    csplit.arch = CNN_SPLIT, csplit.fuse_after = 1, csplit.fusion = CNN_FUSE_SUM;
+    for (int T = 1; T <= 2; T++) {
+        cdef.threads = csplit.threads = T;
+        bench_meas("measurements, default (fused W16 D2)", cdef);
+        bench_meas("measurements, split W16 D2 fuse-after 1", csplit);
+    }
     return 0;
 }

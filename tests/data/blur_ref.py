@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Generate tests/data/blur_ref.txt: frozen references for data_blur (spec E.20), read by tests/test_data.c.
+"""Generate tests/data/blur_ref.txt: frozen references for data_blur (docs/theory.md#blur),
+read by tests/test_data.c.
 
 Each case: a line "c h w k", then c*h*w input floats, then c*h*w outputs of
   torch.nn.functional.interpolate(x, (k, k), mode='bilinear', antialias=True, align_corners=False)
