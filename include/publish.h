@@ -44,4 +44,18 @@ int pub_write(const char *path, const void *data, size_t n, int flags);
 /* Convenience: publish a copy of the file FROM as TO. */
 int pub_copy(const char *from, const char *to, int flags);
 
+/* Run-folder marker DIR/.in-progress (one line: the pid and the command).  pub_mark_begin creates DIR
+ * (mkdir -p) and the marker before a run writes anything; pub_mark_end removes it once the run has
+ * published its outputs (status CS_OK, or CS_EFAIL after the FAILED tables).  A run that stops with
+ * a usage/I/O error (CS_EUSAGE) keeps the marker if it published anything since pub_mark_begin (a
+ * folder with some new and some old files), and otherwise removes it (and DIR, when pub_mark_begin
+ * created it and it is empty).  Readers of run folders (analyze, sweep --merge) refuse a marked folder
+ * with pub_check_unmarked.  A run restarted on its folder (cnn --resume, a restarted sweep) marks it
+ * again and clears it when done; nothing is ever deleted but the marker. */
+#define PUB_MARKER ".in-progress"
+int pub_mark_begin(const char *dir, const char *what);
+void pub_mark_end(const char *dir, int status);
+/* CS_OK, or CS_EUSAGE naming the folder when it carries the marker; `what` names the folder's role. */
+int pub_check_unmarked(const char *dir, const char *what);
+
 #endif

@@ -12,6 +12,7 @@
 #ifndef CRITSIM_UTIL_H
 #define CRITSIM_UTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,13 +45,17 @@ char *util_strdup(const char *s);
 int util_parse_long(const char *s, long *out);
 int util_parse_double(const char *s, double *out);
 
-/* mkdir -p; returns 0 or sets the error message and returns CS_EUSAGE. */
+/* mkdir -p (any length the system accepts; the path is copied into an allocated buffer); returns 0 or
+ * sets the error message and returns CS_EUSAGE. */
 int util_mkdir_p(const char *path);
 
 /* Wall-clock seconds from a monotonic clock. */
 double util_now(void);
 
-/* Join dir and name into buf ("dir/name"); aborts if it does not fit. */
-void util_path(char *buf, size_t n, const char *dir, const char *name);
+/* Join dir and name into buf ("dir/name").  CS_OK, or CS_EUSAGE with the message "path ... is longer
+ * than N characters" when it does not fit (buf then holds "", which no file operation accepts, so a
+ * caller that does not check cannot open a truncated path).  Buffers are PATH_MAX (limits.h) long
+ * wherever a path from the command line goes in: the system refuses longer paths anyway. */
+int util_path(char *buf, size_t n, const char *dir, const char *name);
 
 #endif

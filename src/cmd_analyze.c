@@ -27,6 +27,7 @@
 #include "rsv.h"
 #include "snap.h"
 #include "table.h"
+#include "publish.h"
 #include "util.h"
 
 static const opt_spec specs[] = {
@@ -197,6 +198,7 @@ static int run_analyze(const opts *o)
     rc = opts_choice(o, "rsv-variance", "marginal|conditional", &rsv_var);
     if (rc != CS_OK) return rc;
 
+    if ((rc = pub_check_unmarked(run_dir, "run folder")) != CS_OK) return rc;
     snap_run run;
     rc = snap_load(run_dir, &run);
     if (rc != CS_OK) return rc;

@@ -141,7 +141,7 @@ typedef struct {
     double lr, t_wall0;
     long every, snap_every, last, first;
     int sv_top;
-    char dir[1024];
+    char dir[PATH_MAX];
     table *loss, *modes, *sv;
     snap_writer *snap;
     double *K, *svals, *tot, *buf; /* scratch */
@@ -160,6 +160,9 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     r->t = d->task;
     r->o = o;
     r->last = last;
+    if (strlen(dir) + 32 >= sizeof r->dir) /* room for "/snap/hidden_a.npy" and the like */
+        return util_seterr(CS_EUSAGE, "--out '%.40s...' is %zu characters long; at most %zu fit", dir,
+                           strlen(dir), sizeof r->dir - 33);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     const task *t = d->task;
     snprintf(r->prec_line, sizeof r->prec_line, "%s",
@@ -422,11 +425,11 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         if (s && rc == CS_OK) rc = s;
     }
     if (status == CS_OK && rc == CS_OK) {
-        char path[1200], name[64];
+        char path[PATH_MAX], name[64];
         for (int p = 0; p < d->n_chain && rc == CS_OK; p++)
             for (int l = 1; l <= d->depth && rc == CS_OK; l++) {
                 snprintf(name, sizeof name, "weights_%c_%d.npy", 'a' + p, l);
-                util_path(path, sizeof path, r->dir, name);
+                if ((rc = util_path(path, sizeof path, r->dir, name))) break;
                 size_t shape[2] = {(size_t)dln_rows(d, l), (size_t)dln_cols(d, p, l)};
                 rc = npy_write_f64(path, 2, shape, dln_weight(d, d->theta, p, l));
             }
@@ -602,7 +605,7 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
     dln_forget_threads(d); /* the trunk's workers did not come through fork() */
     memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
     deficit_list bl = *dl;
-    char spec[64], name[64], bdir[1200];
+    char spec[64], name[64], bdir[PATH_MAX];
     snprintf(spec, sizeof spec, "switch@%ld", sw[i]);
     deficit_parse(spec, &bl.d[bl.n++]);
     dln_set_deficits(d, &bl);

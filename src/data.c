@@ -176,12 +176,12 @@ static gzFile open_data(const char *dir, const char *name, char *path, size_t np
 {
     char gzname[256];
     snprintf(gzname, sizeof gzname, "%s.gz", name);
-    util_path(path, np, dir, gzname);
+    if (util_path(path, np, dir, gzname) != CS_OK) return NULL; /* --data-dir too long: message set */
     gzFile f = gzopen(path, "rb");
     if (f) return f;
     int err = errno;
-    char plain[4096];
-    util_path(plain, sizeof plain, dir, name);
+    char plain[PATH_MAX];
+    if (util_path(plain, sizeof plain, dir, name) != CS_OK) return NULL;
     f = gzopen(plain, "rb");
     if (f) {
         snprintf(path, np, "%s", plain);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "opts.h"
+#include "publish.h"
 #include "util.h"
 
 #define CMD(n) extern const cmd_def cmd_##n;
@@ -46,6 +47,13 @@ static void usage(FILE *f)
     fprintf(f, "\nexit status: 0 success, 1 a run failed numerically, 2 bad usage or input\n");
 }
 
+static int declares_out(const cmd_def *cmd)
+{
+    for (int i = 0; cmd->specs[i].name; i++)
+        if (!strcmp(cmd->specs[i].name, "out")) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off(); /* every GSL status is checked where it is returned */
@@ -70,7 +78,16 @@ int main(int argc, char **argv)
     util_clearerr();
     int rc = opts_parse(&o, cmd, argc - 1, argv + 1);
     if (rc == OPTS_HELP) return CS_OK;
+    /* the run folder is marked in progress until the run has published its outputs (publish.h);
+     * analyze reads run folders and writes only derived tables, so it does not mark its --out */
+    const char *out =
+        rc == CS_OK && strcmp(cmd->name, "analyze") != 0 && declares_out(cmd) ? opts_str(o, "out") : NULL;
+    if (out && out[0])
+        rc = pub_mark_begin(out, opts_cmdline(o));
+    else
+        out = NULL;
     if (rc == CS_OK) rc = cmd->run(o);
+    if (out) pub_mark_end(out, rc);
     if (rc != CS_OK) {
         const char *msg = util_errmsg();
         fprintf(stderr, "critsim %s: %s\n", cmd->name, msg[0] ? msg : "failed (no message recorded)");

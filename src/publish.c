@@ -17,6 +17,8 @@
 
 #include "util.h"
 
+static long pub_commits; /* files published by this process (pub_mark_end) */
+
 struct pub {
     char *final; /* malloc'ed */
     char *tmp;   /* malloc'ed */
@@ -25,6 +27,16 @@ struct pub {
 };
 
 enum { PUB_BUF = 1 << 16 };
+
+/* A path for a message: long ones shortened to their head and tail (the buffer of util_seterr holds 1023
+ * characters, and the reason after the path must survive). */
+static const char *shown(const char *path, char *buf, size_t n)
+{
+    size_t l = strlen(path);
+    if (l < 240) return path;
+    snprintf(buf, n, "%.80s...%s", path, path + l - 150);
+    return buf;
+}
 
 static uint64_t draw(void)
 {
@@ -80,7 +92,8 @@ pub *pub_open(const char *path, int flags)
         }
     }
     if (!p->f) {
-        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable --out", path,
+        char sb[256];
+        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable --out", shown(path, sb, sizeof sb),
                     strerror(err ? err : EIO));
         free(p->final);
         free(p->tmp);
@@ -116,11 +129,17 @@ int pub_commit(pub *p)
     if (fclose(p->f) != 0 && !err) err = errno ? errno : EIO;
     p->f = NULL;
     int status = CS_OK;
+    char sb[256];
     if (err)
-        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)", p->final, strerror(err));
+        status = util_seterr(CS_EUSAGE, "write error on '%s': %s (disk full?)",
+                             shown(p->final, sb, sizeof sb), strerror(err));
     else if (rename(p->tmp, p->final) != 0)
-        status = util_seterr(CS_EUSAGE, "cannot publish '%s': %s", p->final, strerror(errno));
-    if (status != CS_OK) unlink(p->tmp);
+        status = util_seterr(CS_EUSAGE, "cannot publish '%s': %s", shown(p->final, sb, sizeof sb),
+                             strerror(errno));
+    if (status != CS_OK)
+        unlink(p->tmp);
+    else
+        pub_commits++;
     release(p);
     return status;
 }
@@ -161,4 +180,55 @@ int pub_copy(const char *from, const char *to, int flags)
         return util_seterr(CS_EUSAGE, "read error on '%s'", from);
     }
     return pub_commit(p);
+}
+
+/* ---- run-folder marker ---------------------------------------------------------------------- */
+
+static long mark_commits = -1; /* pub_commits after the marker was written; -1: no marker of ours */
+static int mark_created_dir;
+
+static char *marker_path(const char *dir)
+{
+    size_t n = strlen(dir) + sizeof PUB_MARKER + 2;
+    char *p = util_malloc(n);
+    snprintf(p, n, "%s/%s", dir, PUB_MARKER);
+    return p;
+}
+
+int pub_mark_begin(const char *dir, const char *what)
+{
+    mark_created_dir = access(dir, F_OK) != 0;
+    if (util_mkdir_p(dir) != CS_OK) return CS_EUSAGE;
+    char *p = marker_path(dir), line[256];
+    int n = snprintf(line, sizeof line, "pid %ld: %.200s\n", (long)getpid(), what ? what : "critsim");
+    int rc = pub_write(p, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1), 0);
+    free(p);
+    mark_commits = rc == CS_OK ? pub_commits : -1;
+    return rc;
+}
+
+void pub_mark_end(const char *dir, int status)
+{
+    if (mark_commits < 0) return;
+    int published = pub_commits != mark_commits;
+    mark_commits = -1;
+    if (status != CS_OK && status != CS_EFAIL && published) return; /* a mixed folder stays marked */
+    char *p = marker_path(dir);
+    unlink(p);
+    free(p);
+    if (status != CS_OK && status != CS_EFAIL && mark_created_dir) rmdir(dir); /* only if empty */
+}
+
+int pub_check_unmarked(const char *dir, const char *what)
+{
+    char *p = marker_path(dir);
+    int marked = access(p, F_OK) == 0;
+    free(p);
+    if (!marked) return CS_OK;
+    char sb[256];
+    return util_seterr(
+        CS_EUSAGE,
+        "%s '%s' is marked in progress (%s: a run is writing it, or it stopped before publishing "
+        "all its outputs); wait for it, or re-run it into this folder",
+        what, shown(dir, sb, sizeof sb), PUB_MARKER);
 }

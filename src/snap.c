@@ -29,7 +29,7 @@
 #include "util.h"
 
 struct snap_writer {
-    char dir[2048];
+    char dir[PATH_MAX];
     snap_meta m;
     char engine[32];
     int n_in_tot;
@@ -118,8 +118,7 @@ snap_writer *snap_open(const char *run_dir, const snap_meta *m)
         return NULL;
     }
     snap_writer *w = util_calloc(1, sizeof *w);
-    util_path(w->dir, sizeof w->dir, run_dir, "snap");
-    if (util_mkdir_p(w->dir) != CS_OK) {
+    if (util_path(w->dir, sizeof w->dir, run_dir, "snap") != CS_OK || util_mkdir_p(w->dir) != CS_OK) {
         free(w);
         return NULL;
     }
@@ -447,44 +446,44 @@ int snap_close(snap_writer *w)
         return CS_OK;
     }
     const snap_meta *m = &w->m;
-    char path[2400], name[64];
+    char path[PATH_MAX], name[64];
     int rc = CS_OK;
     size_t no = (size_t)m->n_out, ni = (size_t)w->n_in_tot, r = (size_t)m->rank;
     for (int p = 0; p < m->n_src && rc == CS_OK; p++) {
         size_t sh[3] = {(size_t)w->n, no, (size_t)m->n_in[p]};
         snprintf(name, sizeof name, "map_%c.npy", snap_src_name(p));
-        util_path(path, sizeof path, w->dir, name);
-        rc = npy_write_f64(path, 3, sh, w->map[p]);
+        rc = util_path(path, sizeof path, w->dir, name);
+        if (rc == CS_OK) rc = npy_write_f64(path, 3, sh, w->map[p]);
         if (rc == CS_OK && m->n_hidden > 0) {
             size_t hh[3] = {(size_t)w->n, (size_t)m->n_hidden, (size_t)m->n_in[p]};
             snprintf(name, sizeof name, "hidden_%c.npy", snap_src_name(p));
-            util_path(path, sizeof path, w->dir, name);
-            rc = npy_write_f64(path, 3, hh, w->hidden[p]);
+            rc = util_path(path, sizeof path, w->dir, name);
+            if (rc == CS_OK) rc = npy_write_f64(path, 3, hh, w->hidden[p]);
         }
     }
     if (rc == CS_OK && w->target) {
         size_t sh[2] = {no, ni};
-        util_path(path, sizeof path, w->dir, "target.npy");
-        rc = npy_write_f64(path, 2, sh, w->target);
+        rc = util_path(path, sizeof path, w->dir, "target.npy");
+        if (rc == CS_OK) rc = npy_write_f64(path, 2, sh, w->target);
     }
     if (rc == CS_OK && r > 0) {
         size_t su[2] = {no, r}, ss[1] = {r}, sv[2] = {ni, r};
-        util_path(path, sizeof path, w->dir, "U.npy");
-        rc = npy_write_f64(path, 2, su, w->U);
-        util_path(path, sizeof path, w->dir, "s.npy");
+        rc = util_path(path, sizeof path, w->dir, "U.npy");
+        if (rc == CS_OK) rc = npy_write_f64(path, 2, su, w->U);
+        if (rc == CS_OK) rc = util_path(path, sizeof path, w->dir, "s.npy");
         if (rc == CS_OK) rc = npy_write_f64(path, 1, ss, w->s);
-        util_path(path, sizeof path, w->dir, "V.npy");
+        if (rc == CS_OK) rc = util_path(path, sizeof path, w->dir, "V.npy");
         if (rc == CS_OK) rc = npy_write_f64(path, 2, sv, w->V);
     }
     if (rc == CS_OK && w->sxx) {
         size_t sh[2] = {ni, ni};
-        util_path(path, sizeof path, w->dir, "sxx.npy");
-        rc = npy_write_f64(path, 2, sh, w->sxx);
+        rc = util_path(path, sizeof path, w->dir, "sxx.npy");
+        if (rc == CS_OK) rc = npy_write_f64(path, 2, sh, w->sxx);
     }
     for (int i = 0; i < 2 && rc == CS_OK && m->n_units > 0; i++) {
         size_t sh[2] = {(size_t)w->n, (size_t)m->n_units};
-        util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
-        rc = npy_write_f64(path, 2, sh, w->sv[i]);
+        rc = util_path(path, sizeof path, w->dir, i ? "sv_b.npy" : "sv_a.npy");
+        if (rc == CS_OK) rc = npy_write_f64(path, 2, sh, w->sv[i]);
     }
     if (rc == CS_OK) rc = write_index(w);
     writer_free(w);
@@ -542,8 +541,8 @@ static int write_index(snap_writer *w)
 static int load_array(const char *dir, const char *name, int ndim, const size_t *want, int finite,
                       double **out)
 {
-    char path[2400];
-    util_path(path, sizeof path, dir, name);
+    char path[PATH_MAX];
+    if (util_path(path, sizeof path, dir, name) != CS_OK) return CS_EUSAGE;
     npy_array a;
     int rc = npy_read(path, &a);
     if (rc != CS_OK) {
@@ -597,8 +596,8 @@ static int parse_int_key(const char *path, const char *key, const char *val, int
 /* Parse index.dat: metadata keys and the rows `k step time`. */
 static int load_index(const char *dir, snap_run *r, int *has_target, int *has_svd, int *has_sxx)
 {
-    char path[2400];
-    util_path(path, sizeof path, dir, "index.dat");
+    char path[PATH_MAX];
+    if (util_path(path, sizeof path, dir, "index.dat") != CS_OK) return CS_EUSAGE;
     FILE *f = fopen(path, "r");
     if (!f)
         return util_seterr(
@@ -725,8 +724,8 @@ static int load_index(const char *dir, snap_run *r, int *has_target, int *has_sv
 int snap_load(const char *run_dir, snap_run *out)
 {
     memset(out, 0, sizeof *out);
-    char dir[2048];
-    util_path(dir, sizeof dir, run_dir, "snap");
+    char dir[PATH_MAX];
+    if (util_path(dir, sizeof dir, run_dir, "snap") != CS_OK) return CS_EUSAGE;
     int has_target = 0, has_svd = 0, has_sxx = 0;
     snprintf(out->engine, sizeof out->engine, "unknown");
     int rc = load_index(dir, out, &has_target, &has_svd, &has_sxx);

@@ -89,23 +89,27 @@ int util_parse_double(const char *s, double *out)
 
 int util_mkdir_p(const char *path)
 {
-    char buf[4096];
     size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return util_seterr(CS_EUSAGE, "invalid directory name '%s'", path);
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
+    if (n == 0) return util_seterr(CS_EUSAGE, "invalid directory name ''");
+    char *buf = util_strdup(path);
+    int rc = CS_OK;
+    for (char *p = buf + 1; *p && rc == CS_OK; p++) {
         if (*p != '/') continue;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return util_seterr(CS_EUSAGE, "cannot create directory '%s': %s", buf, strerror(errno));
+            rc = util_seterr(CS_EUSAGE, "cannot create directory '%.200s%s': %s", buf,
+                             strlen(buf) > 200 ? "..." : "", strerror(errno));
         *p = '/';
     }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return util_seterr(CS_EUSAGE, "cannot create directory '%s': %s", buf, strerror(errno));
+    if (rc == CS_OK && mkdir(buf, 0777) != 0 && errno != EEXIST)
+        rc = util_seterr(CS_EUSAGE, "cannot create directory '%.200s%s': %s", buf, n > 200 ? "..." : "",
+                         strerror(errno));
     struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return util_seterr(CS_EUSAGE, "'%s' exists and is not a directory; choose another --out", buf);
-    return CS_OK;
+    if (rc == CS_OK && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = util_seterr(CS_EUSAGE, "'%.200s%s' exists and is not a directory; choose another --out", buf,
+                         n > 200 ? "..." : "");
+    free(buf);
+    return rc;
 }
 
 double util_now(void)
@@ -115,8 +119,12 @@ double util_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void util_path(char *buf, size_t n, const char *dir, const char *name)
+int util_path(char *buf, size_t n, const char *dir, const char *name)
 {
     int k = snprintf(buf, n, "%s/%s", dir, name);
-    CS_ASSERT(k > 0 && (size_t)k < n);
+    if (k > 0 && (size_t)k < n) return CS_OK;
+    if (n) buf[0] = '\0';
+    return util_seterr(CS_EUSAGE,
+                       "path '%.40s...%s' is longer than %zu characters; choose a shorter folder name", dir,
+                       name, n - 1);
 }

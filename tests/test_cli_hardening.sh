@@ -87,4 +87,51 @@ expect_exit 1 "cnn diverges" $CS cnn --train-subset 512 --test-subset 256 --batc
   --epochs 1 --lr 100 --wd 10 --momentum 1 --out "$D/fc"
 expect_grep "cnn final.dat FAILED" '^# FAILED at step 1: non-finite weights after epoch 0' "$D/fc/final.dat"
 
+# ---- long paths: never truncated, never an assertion; what does not fit is exit 2 --------------------
+# mkp N: a path of exactly N characters under $D/lp, made of 200-character folder names
+mkp() { p="$D/lp"; while [ ${#p} -lt $(( $1 - 201 )) ]; do p="$p/$(printf '%0200d' 0)"; done
+  p="$p/$(printf "%0$(( $1 - ${#p} - 1 ))d" 0)"; echo "$p"; }
+P=$(mkp 1023); mkdir -p "$P"
+expect_exit 0 "flow --out 1023 characters + /run" $CS flow --steps 3 --width 4 --out "$P/run"
+[ -f "$P/run/final.dat" ] && [ ! -e "$P/final.dat" ] && ok || bad "flow --out PREFIX/run wrote into the prefix"
+expect_exit 0 "flow --out 2100 characters" $CS flow --steps 3 --width 4 --out "$(mkp 2100)"
+expect_exit 2 "flow --out 4090 characters" $CS flow --steps 3 --width 4 --out "$(mkp 4090)"
+expect_exit 2 "analyze RUN 2044 characters (no run)" $CS analyze "$(mkp 2044)" --out "$D/lpa"
+expect_exit 2 "analyze RUN 4095 characters" $CS analyze "$(mkp 4095)" --out "$D/lpa"
+expect_exit 2 "cnn --data-dir 4100 characters" $CS cnn --data-dir "$(mkp 4100)" --epochs 1 --out "$D/lpc"
+expect_msg "cnn --data-dir message" "longer than 4095 characters"
+X=$(mkp 2399); mkdir -p "$(dirname "$X")"; echo victim >"$X"
+expect_exit 0 "modes --out X/victim.datQQQQ" $CS modes --steps 3 --out "${X}QQQQ"
+[ "$(cat "$X")" = victim ] && ok || bad "modes --out with a long path replaced a file of a shorter name"
+expect_exit 2 "modes --out 4094 characters" $CS modes --steps 3 --out "$(mkp 4094)"
+expect_msg "modes long --out message" "(File name too long|longer than)"
+[ -z "$(find "$D/lp" -name '.*')" ] && ok || bad "temporary files left: $(find "$D/lp" -name '.*' | head -3)"
+
+# ---- in-progress marker: a run that stops midway leaves its folder marked; readers refuse it ---------
+R="$D/mark"
+expect_exit 0 "marker: first run" $CS flow --steps 3 --width 4 --out "$R"
+[ ! -e "$R/.in-progress" ] && ok || bad "a finished run left its marker"
+rm -f "$R/weights_b_2.npy"; mkdir "$R/weights_b_2.npy" # the re-run fails after publishing its tables
+expect_exit 2 "marker: re-run fails midway" $CS flow --steps 5 --width 4 --out "$R"
+[ -f "$R/.in-progress" ] && ok || bad "a run that failed midway left no marker"
+expect_exit 2 "marker: analyze refuses" $CS analyze "$R"
+expect_msg "marker: analyze message" "^critsim analyze: run folder '$R' is marked in progress"
+rmdir "$R/weights_b_2.npy"
+expect_exit 0 "marker: re-run on the marked folder" $CS flow --steps 5 --width 4 --out "$R"
+[ ! -e "$R/.in-progress" ] && ok || bad "the completed re-run left the marker"
+expect_exit 0 "marker: analyze after the re-run" $CS analyze "$R"
+expect_exit 1 "marker: numerical failure" $CS flow --lr 100 --steps 50 --out "$R"
+[ ! -e "$R/.in-progress" ] && ok || bad "a run that failed numerically (FAILED tables published) left the marker"
+expect_exit 2 "marker: usage error" $CS flow --steps 3 --width 4 --target "$D/nope.npy" --out "$D/mark2"
+[ ! -e "$D/mark2" ] && ok || bad "a run refused before writing anything left a folder"
+printf 'command = flow\nwidth = 4\nsteps = 3\nsnap-every = 0\n[sweep]\nvary = depth=1,2\n' >"$D/sw.ini"
+expect_exit 0 "marker: sweep shard 1" $CS sweep --model "$D/sw.ini" --shard 1/2 --quiet --out "$D/sh1"
+expect_exit 0 "marker: sweep shard 2" $CS sweep --model "$D/sw.ini" --shard 2/2 --quiet --out "$D/sh2"
+[ ! -e "$D/sh1/.in-progress" ] && ok || bad "a finished sweep left its marker"
+echo "pid 1: critsim sweep" >"$D/sh2/.in-progress" # as a shard still running leaves it
+expect_exit 2 "marker: merge refuses a marked shard" $CS sweep --merge "$D/sh1,$D/sh2" --quiet --out "$D/shm"
+expect_msg "marker: merge message" "sweep shard '$D/sh2' is marked in progress"
+rm "$D/sh2/.in-progress"
+expect_exit 0 "marker: merge" $CS sweep --merge "$D/sh1,$D/sh2" --quiet --out "$D/shm"
+
 done_checks test_cli_hardening

@@ -7,6 +7,8 @@
 #include "fuzz.h"
 #include "util.h"
 
+volatile double fuzz_sink;
+
 static char fuzz_dir_buf[64];
 static char fuzz_path_buf[256];
 

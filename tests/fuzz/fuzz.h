@@ -22,6 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Harnesses add what they read here, so that the reads are not optimised away. */
+extern volatile double fuzz_sink;
+
 /* A per-process scratch folder (created on first use, removed at exit). */
 const char *fuzz_dir(void);
 /* Write the n bytes to fuzz_dir()/NAME (NAME may contain sub-folders: created) and

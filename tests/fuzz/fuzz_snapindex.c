@@ -31,10 +31,9 @@ int fuzz_snapindex(const uint8_t *data, size_t n)
         for (int k = 1; k < r.n_snap; k++)
             bad |= r.step[k] <= r.step[k - 1];
         for (int p = 0; p < r.meta.n_src; p++) {
-            volatile double s = 0;
             size_t cnt = (size_t)r.n_snap * (size_t)r.meta.n_out * (size_t)r.meta.n_in[p];
             for (size_t i = 0; i < cnt; i++)
-                s += r.map[p][i];
+                fuzz_sink += r.map[p][i];
         }
         snap_free(&r);
     }
