@@ -58,6 +58,24 @@
  * sweep: a part missing or given twice, another grid or model file (grid.dat differs), another build
  * (the version token "0.1.0+BUILDID" of grid.dat's first line, or of a point file's, differs).
  *
+ * Deficit trunks (deficit-removal sweeps share their prefix).  For an engine with the options
+ * --deficit, --epochs, --clean-epochs, --branch, --branch-mode exact, --checkpoint-at and --resume
+ * (critsim cnn), a point whose varied deficit is ONE window KIND[:ARGS]@S-E (E >= 1, E not after the
+ * run's end; no --branch or --resume of its own) is a removal point.  Removal points of the shard
+ * whose assignments agree on every key but deficit, epochs and clean-epochs, and whose deficits
+ * agree up to E (KIND[:ARGS]@S-), share a trunk when there are two or more of them: one run with the
+ * deficit [S, E_max) and no clean epochs that keeps ckpt_E.bin after every E of the group (folder
+ * OUT/trunks/TID, TID = hash of the shared assignments and the list of E; output in trunk.log).  Each
+ * point then runs with --branch OUT/trunks/TID/ckpt_E.bin --branch-mode exact, which the engine
+ * guarantees to be bit-identical to the same run from scratch (its tables differ only in wall times
+ * and a '# branch:' line; its final.dat, and so the summary, not at all).  The trunk takes one of the
+ * --jobs slots and is started first; its points start as soon as their checkpoint exists (polled
+ * every 50 ms while a slot is free).  It runs with --resume, so a killed sweep continues it; it runs
+ * only as far as the largest E whose checkpoint is missing; a shard plans its own trunks from its own
+ * points (so shards + --merge equal one machine's run); a trunk's folder is removed when all its
+ * points are finished.  A failed trunk fails the points still waiting for it (status and message of
+ * the trunk).  --no-trunks runs every point from scratch.
+ *
  * Non-goals: scheduling across machines (tools/slurm_sweep.sh submits a Slurm array of shards and the
  * merge; GNU parallel runs shards on one or a few machines), retries,
  * varying an option to a comma-separated list value (give such lists in separate model files).
@@ -125,6 +143,7 @@ typedef struct {
     int full;             /* keep the engine's full tables (do not set --final-only) */
     int quiet;            /* no per-failure lines on stderr */
     int plan;             /* only validate and write grid.dat (st->points and st->skipped are filled) */
+    int no_trunks;        /* run every point from scratch (no deficit trunks) */
 } sweep_config;
 
 typedef struct {
@@ -133,6 +152,8 @@ typedef struct {
     long ran;     /* run now */
     long failed;  /* failed now */
     double wall_s;
+    long trunks;   /* deficit trunks planned for the unfinished points */
+    long branched; /* unfinished points that continue from a trunk */
 } sweep_stats;
 
 /* Check that every axis key is an option of the engine (not out/model), and that the model file

@@ -31,6 +31,17 @@
  *
  * Determinism: the batch source must be a pure function of (seed, epoch, batch index); then a run
  * resumed from checkpoint.bin reproduces the uninterrupted run bit for bit (same thread count).
+ *
+ * Branches.  `branch` starts from another run's checkpoint at its epoch K.  By default only the
+ * weights and running BN statistics are taken (momentum reset; rows 1..K are not in epochs.dat).
+ * With branch_exact the momentum buffer and the history rows 1..K are restored as well and the seed
+ * must match: training has no other state (the network draws no random numbers after cnn_init, and
+ * batches depend only on (seed, epoch, batch)), so the run is bit-identical to training from scratch
+ * with these options, provided the checkpoint's run used the same options in epochs 0..K-1 (same
+ * deficits active there, same learning rates, same thread count).  A deficit-removal sweep uses it:
+ * a trunk with the deficit [0, E_max) keeps ckpt_E.bin at every removal epoch E (ckpt_at), and the
+ * run with the deficit [0, E) continues exactly from ckpt_E.bin.  ckpt_K.bin is written before
+ * checkpoint.bin, so a killed trunk that resumes has every ckpt_K.bin up to its checkpoint's epoch.
  * Non-goals: learning-rate warm-up, other optimisers, mid-epoch checkpoints.
  */
 #ifndef CRITSIM_TRAIN_H
@@ -76,15 +87,19 @@ typedef struct {
     int bn_batches;     /* batches of the re-estimation pass (0: every training batch) */
     int ckpt_every;     /* also keep ckpt_K.bin every K epochs (0: never) */
     int resume;         /* continue from DIR/checkpoint.bin when it exists */
-    const char *branch; /* start from this checkpoint's weights (momentum reset), at its epoch */
+    const char *branch; /* start from this checkpoint at its epoch: weights (momentum reset), or exact */
     int progress;       /* progress bar on stderr */
     uint64_t seed;
     const char *out; /* run folder */
     /* Added after the first version (trailing; zero = the decay schedule): */
-    int schedule;    /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
-    int restart_at;  /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
-    int cycle;       /* cyclic: N >= 1 */
-    train_meas meas; /* snapshots, RSV, Fisher, per-source columns */
+    int schedule;       /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
+    int restart_at;     /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
+    int cycle;          /* cyclic: N >= 1 */
+    train_meas meas;    /* snapshots, RSV, Fisher, per-source columns */
+    int branch_exact;   /* with branch: restore the momentum buffer and the history too and require the
+                         * same seed: an exact continuation (see "Branches" above) */
+    const int *ckpt_at; /* also keep ckpt_K.bin after these epochs K (n_ckpt_at of them; may be NULL) */
+    int n_ckpt_at;
 } train_cfg;
 
 /* The learning rate of epoch e (0-based) under cfg's schedule (formulas above). */

@@ -63,7 +63,11 @@ static const opt_spec specs[] = {
     {"checkpoint-every", OPT_INT, "0",
      "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
     {"resume", OPT_FLAG, "false", "continue from DIR/checkpoint.bin when it exists"},
-    {"branch", OPT_STRING, NULL, "start from this checkpoint's weights (momentum reset) at its epoch"},
+    {"branch", OPT_STRING, NULL, "start from this checkpoint at its epoch (see --branch-mode)"},
+    {"branch-mode", OPT_STRING, "weights",
+     "weights (weights and BN statistics, momentum reset) | exact (also momentum and history, same seed: "
+     "bit-identical to the run from scratch when the checkpoint's run matched it until then)"},
+    {"checkpoint-at", OPT_LIST, NULL, "also keep ckpt_K.bin after each of these epochs K (e.g. 4,8,12)"},
     {"snap-every", OPT_INT, "0",
      "snapshots for critsim analyze every K epochs, at deficit boundaries, first and last epoch (0: none)"},
     {"snap-ref-epoch", OPT_INT, "-1",
@@ -131,7 +135,7 @@ static int run(const opts *o)
     long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
         threads, cycle;
     double lr, mom, wd, decay;
-    int dsi, archi, fusi, viewi, schedi;
+    int dsi, archi, fusi, viewi, schedi, bmode;
     int rc;
     if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
         (rc = opts_long(o, "train-subset", 0, 100000000, &subset)) ||
@@ -152,8 +156,18 @@ static int run(const opts *o)
         (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) ||
         (rc = opts_long(o, "threads", 1, 64, &threads)) ||
         (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &schedi)) ||
-        (rc = opts_long(o, "cycle", 1, 1000000, &cycle)))
+        (rc = opts_long(o, "cycle", 1, 1000000, &cycle)) ||
+        (rc = opts_choice(o, "branch-mode", "weights|exact", &bmode)))
         return rc;
+    int nat = opts_count(o, "checkpoint-at"), ckat[256];
+    if (nat > 256) return util_seterr(CS_EUSAGE, "--checkpoint-at: at most 256 epochs");
+    for (int i = 0; i < nat; i++) {
+        long v;
+        if (util_parse_long(opts_item(o, "checkpoint-at", i), &v) || v < 1 || v > 1000000)
+            return util_seterr(CS_EUSAGE, "--checkpoint-at: '%s' is not an epoch in [1, 1000000]",
+                               opts_item(o, "checkpoint-at", i));
+        ckat[i] = (int)v;
+    }
     if (archi == 1 && sources != 2)
         return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
     if (archi == 1 && fuse_after > depth)
@@ -221,6 +235,12 @@ static int run(const opts *o)
         (rc = opts_long(o, "fisher-every", 0, 1000000, &fev)) ||
         (rc = opts_long(o, "fisher-samples", 0, 100000000, &nfish)))
         goto done;
+    if (bmode == 1 && (snev > 0 || fev > 0)) { /* their files would start at the branch epoch */
+        rc = util_seterr(
+            CS_EUSAGE, "--branch-mode exact does not carry snapshots or Fisher rows over; drop --snap-every "
+                       "and --fisher-every, or train from scratch");
+        goto done;
+    }
     if (nprobe > test.n || nfish > test.n) {
         rc = util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
                          nprobe > test.n ? "probe" : "fisher-samples", nprobe > test.n ? nprobe : nfish,
@@ -302,7 +322,10 @@ static int run(const opts *o)
                     .schedule = schedi,
                     .restart_at = last < 1000000 ? (int)last : 1000000, /* >= epochs: never */
                     .cycle = (int)cycle,
-                    .meas = tm};
+                    .meas = tm,
+                    .branch_exact = bmode == 1,
+                    .ckpt_at = ckat,
+                    .n_ckpt_at = nat};
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;
     rc = train_run(net, &tc, &src, o, hist, &ndone);

@@ -36,6 +36,8 @@ static const opt_spec sweep_specs[] = {
     {"full", OPT_FLAG, NULL, "let every point write the engine's full tables (default: final.dat only)"},
     {"plan", OPT_FLAG, NULL, "only check the grid, write DIR/grid.dat and print the number of points"},
     {"quiet", OPT_FLAG, NULL, "no progress line and no per-failure lines on stderr"},
+    {"no-trunks", OPT_FLAG, NULL,
+     "run every point from scratch (default: deficit-removal points branch from shared deficit trunks)"},
     {"merge", OPT_LIST, NULL, "merge these shard folders of one sweep into --out instead of running"},
     {"out", OPT_STRING, NULL, "sweep folder: grid.dat, summary.dat, summary_seeds.dat, points/"},
     {NULL, 0, NULL, NULL}};
@@ -210,21 +212,26 @@ static int sweep_main(const opts *o)
                       .shard_n = 1,
                       .full = opts_flag(o, "full"),
                       .quiet = opts_flag(o, "quiet"),
-                      .plan = opts_flag(o, "plan")};
+                      .plan = opts_flag(o, "plan"),
+                      .no_trunks = opts_flag(o, "no-trunks")};
     if (rc == CS_OK) rc = sweep_shard_parse(opts_str(o, "shard"), &c.shard_i, &c.shard_n);
     sweep_stats st;
     if (rc == CS_OK) {
         rc = sweep_run(&g, &c, &st);
+        char tr[128] = "";
+        if (st.trunks > 0)
+            snprintf(tr, sizeof tr, "; %ld of them branch from %ld deficit trunks", st.branched, st.trunks);
         if (rc == CS_OK && c.plan)
-            printf("%ld points (%ld of the grid's %ld in this shard; %ld finished); grid in %s/grid.dat\n",
-                   st.points - st.skipped, st.points, sweep_grid_size(&g), st.skipped, out);
+            printf("%ld points (%ld of the grid's %ld in this shard; %ld finished); grid in %s/grid.dat%s\n",
+                   st.points - st.skipped, st.points, sweep_grid_size(&g), st.skipped, out, tr);
         else if (rc != CS_EUSAGE && !c.quiet)
-            fprintf(stderr,
-                    "critsim sweep: %ld points of %ld%s: %ld finished before, %ld run (%ld failed), %d jobs, "
-                    "%.3f s; "
-                    "summary in %s/summary.dat\n",
-                    st.points, sweep_grid_size(&g), c.shard_n > 1 ? " (this shard)" : "", st.skipped, st.ran,
-                    st.failed, c.jobs, st.wall_s, out);
+            fprintf(
+                stderr,
+                "critsim sweep: %ld points of %ld%s: %ld finished before, %ld run (%ld failed)%s, %d jobs, "
+                "%.3f s; "
+                "summary in %s/summary.dat\n",
+                st.points, sweep_grid_size(&g), c.shard_n > 1 ? " (this shard)" : "", st.skipped, st.ran,
+                st.failed, tr, c.jobs, st.wall_s, out);
     }
     sweep_grid_clear(&g);
     return rc;
@@ -233,13 +240,18 @@ static int sweep_main(const opts *o)
 const cmd_def cmd_sweep = {
     .name = "sweep",
     .summary = "run an engine over a grid of options (resumable, parallel, shardable) into one summary table",
-    .usage = "examples:\n"
-             "  critsim sweep --model models/cp_end.ini --out results/cp_end\n"
-             "  critsim sweep --model m.ini --vary depth=1:1:8 --vary 'deficit=gate:b@0-{end=0:10:390}' "
-             "--out s\n"
-             "  critsim sweep --model m.ini --vary depth=2,4 --seeds 5 --shard 3/8 --out shard3\n"
-             "  critsim sweep --merge shard1,shard2,shard3 --out merged\n"
-             "A killed sweep restarted with the same command skips its finished points.",
+    .usage =
+        "examples:\n"
+        "  critsim sweep --model models/cp_end.ini --out results/cp_end\n"
+        "  critsim sweep --model m.ini --vary depth=1:1:8 --vary 'deficit=gate:b@0-{end=0:10:390}' "
+        "--out s\n"
+        "  critsim sweep --model m.ini --vary depth=2,4 --seeds 5 --shard 3/8 --out shard3\n"
+        "  critsim sweep --merge shard1,shard2,shard3 --out merged\n"
+        "A killed sweep restarted with the same command skips its finished points.\n"
+        "Deficit trunks: cnn points that differ only in where their one deficit window S-E ends (and\n"
+        "in --epochs/--clean-epochs) continue exactly (--branch-mode exact, bit-identical results) from\n"
+        "checkpoints of one trunk run with the deficit until the largest E, kept in DIR/trunks/ until\n"
+        "their points are done; --no-trunks runs every point from scratch.",
     .specs = sweep_specs,
     .run = sweep_main,
 };

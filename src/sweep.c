@@ -25,9 +25,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "publish.h"
+#include "deficit.h"
 #include "table.h"
 #include "util.h"
 
@@ -985,7 +987,7 @@ int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed)
  * OUT/points/ID.log.  Output goes to an in-memory file: creating files costs more than a small engine
  * run on some file systems. */
 static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long p, unsigned long long id,
-                       const char *rundir, int scratch, pid_t parent)
+                       const char *rundir, int scratch, pid_t parent, const char *branch)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed sweep takes its points with it */
     if (getppid() != parent) _exit(128 + SIGKILL);
@@ -1014,6 +1016,11 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
     }
     if (rc == CS_OK) rc = opts_set(o, "out", rundir);
     if (rc == CS_OK && !c->full && has_spec(cmd, "final-only")) rc = opts_set(o, "final-only", "true");
+    if (rc == CS_OK && branch) { /* continue exactly from the deficit trunk (the command line stays the
+                                  * point's: the run is the same, bit for bit) */
+        rc = opts_set(o, "branch", branch);
+        if (rc == CS_OK) rc = opts_set(o, "branch-mode", "exact");
+    }
     char home[4300]; /* provenance names the point's folder in the sweep, where --full would write */
     point_file(home, sizeof home, c->out, id, "");
     strcat(strcat(cmdline, " --out "), home);
@@ -1053,9 +1060,306 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
     _exit(rc < 0 || rc > 255 ? 1 : rc);
 }
 
+/* ---- deficit trunks ---------------------------------------------------------------------------
+ *
+ * Points that differ only in where their single deficit window [S, E) ends (and in --epochs /
+ * --clean-epochs) share their first E epochs exactly: the engine's training state after E epochs does
+ * not depend on what comes later.  Such points (engines with --branch-mode exact and --checkpoint-at,
+ * i.e. critsim cnn) are grouped by a trunk key; a group of two or more points of the shard gets one
+ * trunk run with the deficit [S, E_max) that keeps ckpt_E.bin at every E of the group, in
+ * OUT/trunks/TID/ (TID hashes the key and the list of E, so another grid or shard gets another
+ * trunk).  Each point then continues from ckpt_E.bin with --branch-mode exact, which the engine
+ * guarantees to be bit-identical to the run from scratch.  The trunk runs with --resume, so a killed
+ * sweep continues it; the engine writes ckpt_E.bin before checkpoint.bin, so every checkpoint up to
+ * the trunk's epoch exists.  A trunk's folder is removed once all its points are finished. */
+
+enum { TR_IDLE, TR_RUNNING, TR_DONE, TR_FAILED };
+
+typedef struct {
+    unsigned long long key; /* trunk key (shared options), then the folder id */
+    long p;                 /* a point of the group */
+    long end;               /* its deficit's END */
+} trunk_cand;
+
+typedef struct {
+    unsigned long long id;
+    char dir[4300];    /* OUT/trunks/TID */
+    long rep;          /* a point of the trunk: its options but for the deficit's end, epochs, clean-epochs */
+    char prefix[128];  /* the deficit up to its END: KIND[:ARGS]@START- */
+    long *ends, nends; /* distinct END values of the trunk's points in the shard, ascending */
+    long *members, nmembers;
+    long target; /* epochs to run now (0: every checkpoint the unfinished points need exists) */
+    pid_t pid;
+    int state, code;
+    char msg[600];
+} trunk;
+
+/* The text value of option `key` for point idx: the axis value, or the model's (NULL when unset). */
+static const char *point_value(const sweep_grid *g, const int *idx, const opts *base, const char *key)
+{
+    for (int i = 0; i < g->naxes; i++)
+        if (!strcmp(g->ax[i].key, key)) return g->ax[i].val[idx[i]];
+    return opts_str(base, key);
+}
+
+static int trunk_key_skip(const char *k)
+{
+    return !strcmp(k, "deficit") || !strcmp(k, "epochs") || !strcmp(k, "clean-epochs");
+}
+
+/* Is point p a deficit-removal point that can branch from a trunk?  Then *end, prefix and *key. */
+static int trunk_candidate(const sweep_grid *g, const sweep_config *c, const opts *base,
+                           unsigned long long mh, long p, long *end, char *prefix, size_t nprefix,
+                           unsigned long long *key)
+{
+    int idx[SWEEP_MAX_AXES], order[SWEEP_MAX_AXES], dax = -1;
+    sweep_grid_point(g, p, idx);
+    for (int i = 0; i < g->naxes; i++) {
+        const char *k = g->ax[i].key;
+        if (!strcmp(k, "deficit")) dax = i;
+        if (!strcmp(k, "branch") || !strcmp(k, "branch-mode") || !strcmp(k, "resume") ||
+            !strcmp(k, "checkpoint-at"))
+            return 0;
+    }
+    if (dax < 0 || opts_str(base, "branch") || opts_flag(base, "resume")) return 0;
+    const char *v = g->ax[dax].val[idx[dax]];
+    deficit d;
+    if (strchr(v, '+') || deficit_parse(v, &d) != CS_OK) {
+        util_clearerr();
+        return 0;
+    }
+    const char *at = strchr(v, '@'), *dash = at ? strchr(at, '-') : NULL;
+    if (d.kind == DEF_SWITCH || d.end < 1 || !dash || (size_t)(dash - v) + 2 > nprefix) return 0;
+    long clean = 0, epochs = 0;
+    const char *cv = point_value(g, idx, base, "clean-epochs"), *ev = point_value(g, idx, base, "epochs");
+    if ((cv && util_parse_long(cv, &clean)) || !ev || util_parse_long(ev, &epochs)) return 0;
+    static const char *const per_epoch[] = {"snap-every", "fisher-every", NULL}; /* files an exact branch */
+    for (int i = 0; per_epoch[i]; i++) {                                         /* does not carry over */
+        long k = 0;
+        const char *kv = has_spec(c->cmd, per_epoch[i]) ? point_value(g, idx, base, per_epoch[i]) : NULL;
+        if (kv && (util_parse_long(kv, &k) || k != 0)) return 0;
+    }
+    if (d.end > (clean > 0 ? d.end + clean : epochs)) return 0; /* the deficit outlasts the run */
+    memcpy(prefix, v, (size_t)(dash - v) + 1);
+    prefix[dash - v + 1] = '\0';
+    *end = d.end;
+    for (int i = 0; i < g->naxes; i++)
+        order[i] = i;
+    for (int i = 1; i < g->naxes; i++) /* insertion sort by key, as the point id */
+        for (int j = i; j > 0 && strcmp(g->ax[order[j - 1]].key, g->ax[order[j]].key) > 0; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    unsigned long long h = sweep_hash_bytes(FNV_BASIS, "trunk", 6);
+    h = sweep_hash_bytes(h, c->cmd->name, strlen(c->cmd->name) + 1);
+    h = sweep_hash_bytes(h, &mh, sizeof mh);
+    for (int k = 0; k < g->naxes; k++) {
+        const sweep_axis *a = &g->ax[order[k]];
+        if (trunk_key_skip(a->key)) continue;
+        h = sweep_hash_bytes(h, a->key, strlen(a->key));
+        h = sweep_hash_bytes(h, "=", 1);
+        h = sweep_hash_bytes(h, a->val[idx[order[k]]], strlen(a->val[idx[order[k]]]) + 1);
+    }
+    *key = sweep_hash_bytes(h, prefix, strlen(prefix) + 1);
+    return 1;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const trunk_cand *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->p < y->p ? -1 : x->p > y->p;
+}
+
+static int long_cmp(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void trunk_ckpt(const trunk *t, long end, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/ckpt_%ld.bin", t->dir, end);
+}
+
+/* Group the shard's trunk candidates; ptr[p] = trunk index of todo point p (or -1), pend[p] its END.
+ * Returns the number of trunks (array *out). */
+static int plan_trunks(const sweep_grid *g, const sweep_config *c, const opts *base, unsigned long long mh,
+                       const long *todo, long ntodo, int *ptr, long *pend, trunk **out)
+{
+    static const char *const need[] = {"deficit",     "epochs",        "clean-epochs", "branch",
+                                       "branch-mode", "checkpoint-at", "resume",       NULL};
+    *out = NULL;
+    for (int i = 0; need[i]; i++)
+        if (!has_spec(c->cmd, need[i])) return 0;
+    long np = sweep_grid_size(g), nc = 0;
+    trunk_cand *cand = util_malloc(((size_t)np + 1) * sizeof *cand);
+    char prefix[128];
+    for (long p = 0; p < np; p++) {
+        if (!sweep_in_shard(p, c->shard_i, c->shard_n)) continue;
+        long e;
+        unsigned long long k;
+        if (trunk_candidate(g, c, base, mh, p, &e, prefix, sizeof prefix, &k))
+            cand[nc++] = (trunk_cand){k, p, e};
+    }
+    qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
+    char *in_todo = util_calloc((size_t)np + 1, 1);
+    for (long k = 0; k < ntodo; k++)
+        in_todo[todo[k]] = 1;
+    trunk *tr = NULL;
+    int ntr = 0;
+    for (long a = 0, b; a < nc; a = b) {
+        for (b = a + 1; b < nc && cand[b].key == cand[a].key;)
+            b++;
+        if (b - a < 2) continue; /* one point: nothing to share */
+        long nt = 0;
+        for (long k = a; k < b; k++)
+            nt += in_todo[cand[k].p];
+        if (nt == 0) { /* all finished: a folder left by a sweep killed before its cleanup goes */
+            long *e = util_malloc((size_t)(b - a) * sizeof *e), u = 0;
+            for (long k = a; k < b; k++)
+                e[k - a] = cand[k].end;
+            qsort(e, (size_t)(b - a), sizeof *e, long_cmp);
+            for (long k = 0; k < b - a; k++)
+                if (!u || e[k] != e[u - 1]) e[u++] = e[k];
+            char dir[4300];
+            snprintf(dir, sizeof dir, "%s/trunks/%016llx", c->out,
+                     sweep_hash_bytes(cand[a].key, e, (size_t)u * sizeof *e));
+            if (!c->plan) remove_tree(dir);
+            free(e);
+            continue;
+        }
+        tr = realloc(tr, (size_t)(ntr + 1) * sizeof *tr);
+        if (!tr) util_malloc((size_t)-1);
+        trunk *t = &tr[ntr++];
+        memset(t, 0, sizeof *t);
+        t->rep = cand[a].p;
+        long e;
+        unsigned long long k0;
+        trunk_candidate(g, c, base, mh, t->rep, &e, t->prefix, sizeof t->prefix, &k0);
+        t->ends = util_malloc((size_t)(b - a) * sizeof *t->ends);
+        t->members = util_malloc((size_t)(b - a) * sizeof *t->members);
+        for (long k = a; k < b; k++) {
+            t->ends[t->nends++] = cand[k].end;
+            t->members[t->nmembers++] = cand[k].p;
+        }
+        qsort(t->ends, (size_t)t->nends, sizeof *t->ends, long_cmp);
+        long u = 0;
+        for (long k = 0; k < t->nends; k++)
+            if (!u || t->ends[k] != t->ends[u - 1]) t->ends[u++] = t->ends[k];
+        t->nends = u;
+        unsigned long long h = sweep_hash_bytes(cand[a].key, t->ends, (size_t)u * sizeof *t->ends);
+        t->id = h;
+        snprintf(t->dir, sizeof t->dir, "%s/trunks/%016llx", c->out, h);
+        for (long k = a; k < b; k++) {
+            long p = cand[k].p;
+            if (!in_todo[p]) continue;
+            ptr[p] = ntr - 1;
+            pend[p] = cand[k].end;
+            char ck[4400];
+            trunk_ckpt(t, cand[k].end, ck, sizeof ck);
+            if (!path_exists(ck) && cand[k].end > t->target) t->target = cand[k].end;
+        }
+        t->state = t->target > 0 ? TR_IDLE : TR_DONE;
+    }
+    free(in_todo);
+    free(cand);
+    *out = tr;
+    return ntr;
+}
+
+static void trunks_free(trunk *tr, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(tr[i].ends);
+        free(tr[i].members);
+    }
+    free(tr);
+}
+
+/* Child: the trunk run (engine options of its representative point; the deficit [S, E_max), no clean
+ * epochs, --epochs target, --checkpoint-at every END, --resume) in t->dir, output appended to
+ * t->dir/trunk.log. */
+static void trunk_main(const sweep_grid *g, const sweep_config *c, opts *o, const trunk *t, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(128 + SIGKILL);
+    char logp[4400];
+    if (util_mkdir_p(t->dir) != CS_OK) _exit(2);
+    util_path(logp, sizeof logp, t->dir, "trunk.log");
+    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+    }
+    openblas_set_num_threads(1);
+    util_clearerr();
+    int idx[SWEEP_MAX_AXES];
+    sweep_grid_point(g, t->rep, idx);
+    char def[200], target[32], *at = NULL;
+    size_t al = 16;
+    FILE *ms = open_memstream(&at, &al);
+    for (long k = 0; ms && k < t->nends; k++)
+        fprintf(ms, "%s%ld", k ? "," : "", t->ends[k]);
+    if (ms) fclose(ms);
+    snprintf(def, sizeof def, "%s%ld", t->prefix, t->ends[t->nends - 1]);
+    snprintf(target, sizeof target, "%ld", t->target);
+    char *cmdline = NULL;
+    size_t cl = 0;
+    ms = open_memstream(&cmdline, &cl);
+    int rc = at && ms ? CS_OK : util_seterr(CS_EFAIL, "out of memory");
+    if (ms)
+        fprintf(ms, "critsim %s%s%s", c->cmd->name, c->model ? " --model " : "", c->model ? c->model : "");
+    for (int i = 0; rc == CS_OK && i < g->naxes; i++) {
+        if (trunk_key_skip(g->ax[i].key)) continue;
+        rc = opts_set(o, g->ax[i].key, g->ax[i].val[idx[i]]);
+        fprintf(ms, " --%s %s", g->ax[i].key, g->ax[i].val[idx[i]]);
+    }
+    const char *set[][2] = {{"deficit", def},      {"clean-epochs", "0"},     {"epochs", target},
+                            {"checkpoint-at", at}, {"checkpoint-every", "0"}, {"resume", "true"},
+                            {"out", t->dir}};
+    for (size_t i = 0; rc == CS_OK && i < sizeof set / sizeof set[0]; i++) {
+        if (!has_spec(c->cmd, set[i][0])) continue;
+        rc = opts_set(o, set[i][0], set[i][1]);
+        if (!strcmp(set[i][1], "true"))
+            fprintf(ms, " --%s", set[i][0]);
+        else
+            fprintf(ms, " --%s %s", set[i][0], set[i][1]);
+    }
+    if (ms) fclose(ms);
+    if (rc == CS_OK) {
+        opts_set_cmdline(o, cmdline);
+        fprintf(stderr, "critsim sweep: trunk %s\n", cmdline);
+        rc = c->cmd->run(o);
+    }
+    if (rc != CS_OK) {
+        const char *m = util_errmsg();
+        fprintf(stderr, "critsim %s: %s\n", c->cmd->name, m[0] ? m : "failed (no message recorded)");
+    }
+    fflush(NULL);
+    _exit(rc < 0 || rc > 255 ? 1 : rc);
+}
+
+/* Remove the folders of trunks whose points (of the shard) are all finished, then OUT/trunks if empty. */
+static void trunks_cleanup(const sweep_config *c, const trunk *tr, int ntr, const unsigned long long *ids)
+{
+    char path[4300];
+    for (int i = 0; i < ntr; i++) {
+        int all = 1;
+        for (long k = 0; all && k < tr[i].nmembers; k++) {
+            point_file(path, sizeof path, c->out, ids[tr[i].members[k]], ".dat");
+            all = path_exists(path);
+        }
+        if (all) remove_tree(tr[i].dir);
+    }
+    util_path(path, sizeof path, c->out, "trunks");
+    rmdir(path);
+}
+
 typedef struct {
     pid_t pid;
-    long p;
+    long p; /* point index, or -1 - trunk index */
 } slot;
 
 /* SIGINT / SIGTERM / SIGHUP in the parent: stop starting points, kill the running ones, say how to
@@ -1074,6 +1378,23 @@ static void describe(const sweep_grid *g, long p, char *buf, size_t n)
     for (int i = 0; i < g->naxes; i++) {
         size_t l = strlen(buf);
         snprintf(buf + l, n - l, "%s%s=%s", i ? " " : "", g->ax[i].key, g->ax[i].val[idx[i]]);
+    }
+}
+
+/* Record point p as failed: OUT/points/ID.failed ("status N" and a message) and a line on stderr. */
+static void record_failure(const sweep_grid *g, const sweep_config *c, const char *pts, long p,
+                           unsigned long long id, int code, char *msg)
+{
+    for (char *m = msg; *m; m++)
+        if (*m == '\n' || *m == '\r') *m = ' ';
+    char text[800], name[64];
+    snprintf(text, sizeof text, "status %d\n%.760s\n", code, msg);
+    snprintf(name, sizeof name, "%016llx.failed", id);
+    write_atomic(pts, name, text);
+    if (!c->quiet) {
+        char as[2048];
+        describe(g, p, as, sizeof as);
+        fprintf(stderr, "critsim sweep: point %ld (%s) failed with status %d: %s\n", p, as, code, msg);
     }
 }
 
@@ -1107,7 +1428,34 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
         else
             todo[ntodo++] = p;
     }
+    opts *base = NULL; /* the model file parsed once; every child starts from its own copy */
+    char *argv[3] = {(char *)c->cmd->name, "--model", (char *)c->model};
+    rc = opts_parse(&base, c->cmd, c->model ? 3 : 1, argv);
+    if (rc != CS_OK) {
+        free(todo);
+        free(ids);
+        return rc;
+    }
+    /* deficit trunks: ptr[p] is the trunk of todo point p (-1: runs from scratch), pend[p] its END */
+    trunk *tr = NULL;
+    int ntr = 0;
+    int *ptr = NULL;
+    long *pend = NULL;
+    if (!c->no_trunks && ntodo > 0) {
+        ptr = util_malloc((size_t)np * sizeof *ptr);
+        pend = util_malloc((size_t)np * sizeof *pend);
+        for (long p = 0; p < np; p++)
+            ptr[p] = -1;
+        ntr = plan_trunks(g, c, base, mh, todo, ntodo, ptr, pend, &tr);
+        for (long k = 0; k < ntodo; k++)
+            st->branched += ptr[todo[k]] >= 0;
+        st->trunks = ntr;
+    }
     if (c->plan) {
+        trunks_free(tr, ntr);
+        free(ptr);
+        free(pend);
+        opts_free(base);
         free(todo);
         free(ids);
         st->wall_s = util_now() - t0;
@@ -1127,15 +1475,12 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
     }
     int jobs = c->jobs < 1 ? 1 : c->jobs;
     slot *run = util_calloc((size_t)jobs, sizeof *run);
+    char *started = util_calloc((size_t)ntodo + 1, 1);
     int running = 0;
-    long next = 0;
+    long lo = 0, nleft = ntodo; /* todo[lo..] holds every point not started yet */
     int handlers = 0;
     pid_t self = getpid();
     openblas_set_num_threads(1);
-    opts *base = NULL; /* the model file parsed once; every child starts from its own copy */
-    char *argv[3] = {(char *)c->cmd->name, "--model", (char *)c->model};
-    rc = opts_parse(&base, c->cmd, c->model ? 3 : 1, argv);
-    if (rc != CS_OK) goto out;
     static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     struct sigaction sa, old[3];
     memset(&sa, 0, sizeof sa);
@@ -1146,7 +1491,7 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
         sigaction(stop_sigs[k], &sa, &old[k]);
     handlers = 1;
     double last_note = util_now();
-    while (next < ntodo || running > 0) {
+    while (nleft > 0 || running > 0) {
         if (sweep_stop) {
             for (int k = 0; k < jobs; k++)
                 if (run[k].pid) kill(run[k].pid, SIGKILL);
@@ -1162,8 +1507,58 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
                     st->skipped + st->ran, st->points, st->failed, util_now() - t0);
             last_note = util_now();
         }
-        while (running < jobs && next < ntodo && !sweep_stop) {
-            long p = todo[next++];
+        /* trunks first: their points wait for them */
+        for (int t = 0; t < ntr && running < jobs && !sweep_stop; t++) {
+            if (tr[t].state != TR_IDLE) continue;
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid < 0) {
+                rc = util_seterr(CS_EFAIL, "fork failed: %s", strerror(errno));
+                goto out;
+            }
+            if (pid == 0) {
+                for (int k = 0; k < 3; k++)
+                    signal(stop_sigs[k], SIG_DFL);
+                trunk_main(g, c, base, &tr[t], self);
+            }
+            tr[t].state = TR_RUNNING;
+            tr[t].pid = pid;
+            for (int s = 0; s < jobs; s++)
+                if (!run[s].pid) {
+                    run[s].pid = pid;
+                    run[s].p = -1 - t;
+                    break;
+                }
+            running++;
+        }
+        int waiting = 0; /* points whose trunk has not reached their END yet */
+        while (lo < ntodo && started[lo])
+            lo++;
+        for (long k = lo; k < ntodo && running < jobs && !sweep_stop; k++) {
+            if (started[k]) continue;
+            long p = todo[k];
+            char ck[4400] = "";
+            if (ptr && ptr[p] >= 0) {
+                trunk *t = &tr[ptr[p]];
+                trunk_ckpt(t, pend[p], ck, sizeof ck);
+                if (!path_exists(ck)) {
+                    if (t->state == TR_IDLE || t->state == TR_RUNNING) {
+                        waiting++;
+                        continue;
+                    }
+                    char msg[9500];
+                    if (t->state == TR_FAILED)
+                        snprintf(msg, sizeof msg, "its deficit trunk %s failed: %s", t->dir, t->msg);
+                    else
+                        snprintf(msg, sizeof msg, "its deficit trunk %s finished without %s", t->dir, ck);
+                    started[k] = 1;
+                    nleft--;
+                    st->ran++;
+                    st->failed++;
+                    record_failure(g, c, pts, p, ids[p], t->state == TR_FAILED ? t->code : 1, msg);
+                    continue;
+                }
+            }
             char rundir[4300];
             if (scratch[0])
                 snprintf(rundir, sizeof rundir, "%s/%016llx", scratch, ids[p]);
@@ -1176,10 +1571,12 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
                 goto out;
             }
             if (pid == 0) {
-                for (int k = 0; k < 3; k++)
-                    signal(stop_sigs[k], SIG_DFL);
-                child_main(g, c, base, p, ids[p], rundir, scratch[0] != '\0', self);
+                for (int k2 = 0; k2 < 3; k2++)
+                    signal(stop_sigs[k2], SIG_DFL);
+                child_main(g, c, base, p, ids[p], rundir, scratch[0] != '\0', self, ck[0] ? ck : NULL);
             }
+            started[k] = 1;
+            nleft--;
             for (int s = 0; s < jobs; s++)
                 if (!run[s].pid) {
                     run[s].pid = pid;
@@ -1188,8 +1585,25 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
                 }
             running++;
         }
+        if (running == 0) {
+            if (nleft > 0 && !sweep_stop) { /* cannot happen: a waiting point's trunk is idle or running */
+                rc = util_seterr(CS_EFAIL, "internal error: %ld points wait for no running trunk", nleft);
+                goto out;
+            }
+            continue;
+        }
         int status;
-        pid_t pid = waitpid(-1, &status, 0);
+        pid_t pid;
+        if (waiting > 0 && running < jobs) { /* a free slot: poll, so that waiting points start as soon
+                                              * as their trunk checkpoint appears */
+            pid = waitpid(-1, &status, WNOHANG);
+            if (pid == 0) {
+                struct timespec ts = {0, 50000000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+        } else
+            pid = waitpid(-1, &status, 0);
         if (pid < 0) {
             if (errno == EINTR) continue;
             rc = util_seterr(CS_EFAIL, "waitpid failed: %s", strerror(errno));
@@ -1202,9 +1616,27 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
         long p = run[s].p;
         run[s].pid = 0;
         running--;
-        st->ran++;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-        char msg[600] = "", name[64];
+        if (p < 0) { /* a trunk */
+            trunk *t = &tr[-1 - p];
+            t->pid = 0;
+            t->code = code;
+            t->state = code == 0 ? TR_DONE : TR_FAILED;
+            if (code != 0) {
+                if (WIFSIGNALED(status))
+                    snprintf(t->msg, sizeof t->msg, "killed by signal %d", WTERMSIG(status));
+                else {
+                    util_path(path, sizeof path, t->dir, "trunk.log");
+                    last_message(path, t->msg, sizeof t->msg);
+                }
+                if (!c->quiet)
+                    fprintf(stderr, "critsim sweep: deficit trunk %s failed with status %d: %s\n", t->dir,
+                            code, t->msg);
+            }
+            continue;
+        }
+        st->ran++;
+        char msg[600] = "";
         point_file(path, sizeof path, c->out, ids[p], ".dat");
         if (code == 0 && !path_exists(path)) {
             code = 1;
@@ -1234,18 +1666,9 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
                     snprintf(msg, sizeof msg, "the point exited with status %d and no message", code);
             }
         }
-        for (char *m = msg; *m; m++)
-            if (*m == '\n' || *m == '\r') *m = ' ';
-        char text[800];
-        snprintf(text, sizeof text, "status %d\n%s\n", code, msg);
-        snprintf(name, sizeof name, "%016llx.failed", ids[p]);
-        write_atomic(pts, name, text);
-        if (!c->quiet) {
-            char as[2048];
-            describe(g, p, as, sizeof as);
-            fprintf(stderr, "critsim sweep: point %ld (%s) failed with status %d: %s\n", p, as, code, msg);
-        }
+        record_failure(g, c, pts, p, ids[p], code, msg);
     }
+    trunks_cleanup(c, tr, ntr, ids);
     long nf = 0;
     rc = sweep_summarize(c->out, c->shard_i, c->shard_n, &nf);
     if (rc == CS_OK && nf > 0)
@@ -1264,6 +1687,10 @@ out:
     if (scratch[0]) remove_tree(scratch);
     st->wall_s = util_now() - t0;
     opts_free(base);
+    trunks_free(tr, ntr);
+    free(ptr);
+    free(pend);
+    free(started);
     free(run);
     free(todo);
     free(ids);

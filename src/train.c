@@ -542,6 +542,14 @@ static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int
     table_meta(t, "batch norm: running statistics re-estimated on %s training batches before every test",
                cfg->bn_batches > 0 ? "the first few" : "all");
     if (cfg->bn_batches > 0) table_meta(t, "bn re-estimation batches: %d", cfg->bn_batches);
+    if (cfg->branch && cfg->branch_exact)
+        table_meta(t,
+                   "branch: continued exactly from checkpoint %s (weights, momentum, batch-norm statistics, "
+                   "history rows)",
+                   cfg->branch);
+    else if (cfg->branch)
+        table_meta(t, "branch: weights and batch-norm statistics of checkpoint %s, momentum reset",
+                   cfg->branch);
     if (two)
         table_meta(t, "per source: test_acc_P, test_loss_P (nats) with only source P present (the other "
                       "zeroed), batch norm in evaluation mode; info_P = log2(n_class) - test_loss_P / ln 2 "
@@ -596,15 +604,27 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
     if (util_mkdir_p(cfg->out) != CS_OK) return CS_EUSAGE;
     fisher_rows fr0 = {0, cnnp_fisher_layers(net, NULL) + 2, 0, NULL};
     if (cfg->branch) {
-        rc = train_load(net, cfg->branch, NULL, &done, NULL, 0, 1);
+        uint64_t sd = 0;
+        rc = train_load(net, cfg->branch, &sd, &done, cfg->branch_exact ? hist : NULL,
+                        cfg->branch_exact ? cfg->epochs : 0, !cfg->branch_exact);
         if (rc != CS_OK) return rc;
         if (done > cfg->epochs)
             return util_seterr(CS_EUSAGE,
                                "--branch checkpoint '%s' has %d epochs done, more than --epochs %d",
                                cfg->branch, done, cfg->epochs);
-        for (int e = 0; e < done; e++)
-            hist[e] = (train_epoch){NAN, NAN, NAN, NAN, NAN, 0, {NAN, NAN}, {NAN, NAN}};
-        first = done;
+        if (cfg->branch_exact && sd != cfg->seed)
+            return util_seterr(CS_EUSAGE,
+                               "--branch-mode exact: checkpoint '%s' was written with --seed %llu, not %llu; "
+                               "an exact continuation needs the same seed",
+                               cfg->branch, (unsigned long long)sd, (unsigned long long)cfg->seed);
+        if (cfg->branch_exact)
+            for (first = 0; first < done && isnan(hist[first].train_loss);)
+                first++; /* rows before an earlier branch */
+        else {
+            for (int e = 0; e < done; e++)
+                hist[e] = (train_epoch){NAN, NAN, NAN, NAN, NAN, 0, {NAN, NAN}, {NAN, NAN}};
+            first = done;
+        }
     }
     if (cfg->resume && access(ck, R_OK) == 0) {
         uint64_t sd;
@@ -710,13 +730,16 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
             break;
         }
         done = e + 1;
-        if ((rc = ckpt_save(net, ck, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
-        if (cfg->ckpt_every > 0 && done % cfg->ckpt_every == 0) {
+        int keep = cfg->ckpt_every > 0 && done % cfg->ckpt_every == 0;
+        for (int k = 0; k < cfg->n_ckpt_at; k++)
+            keep |= cfg->ckpt_at[k] == done;
+        if (keep) { /* before checkpoint.bin: a resumed run has every ckpt_K.bin up to its epoch */
             char nm[64], p[4096];
             snprintf(nm, sizeof nm, "ckpt_%d.bin", done);
             if ((rc = util_path(p, sizeof p, cfg->out, nm)) != CS_OK) break;
             if ((rc = ckpt_save(net, p, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
         }
+        if ((rc = ckpt_save(net, ck, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
         if ((rc = write_epochs(cfg, o, net, first, done, hist, 0, NULL, &ms)) != CS_OK) break;
         if (cfg->meas.fisher_every > 0 && (rc = write_fisher(cfg, o, net, &ms, 0, NULL)) != CS_OK) break;
     }

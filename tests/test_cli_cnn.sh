@@ -110,6 +110,26 @@ expect_exit 0 branch $CS cnn $TINY --epochs 3 --arch split --fusion concat --fus
 [ "$(grep -v '^#' "$TMP/b/epochs.dat" | awk '{print $1}' | tr '\n' ' ')" = "2 3 " ] && ok || bad "branch: rows should be epochs 2 3"
 expect_exit 2 branch-mismatch $CS cnn $TINY --epochs 3 --branch "$TMP/s/ckpt_1.bin" --out "$TMP/b2"
 
+# --branch-mode exact: a trunk with the deficit [0, 4) kept at epoch 2 (--checkpoint-at), continued with
+# the deficit [0, 2) and 2 clean epochs, equals the run from scratch (every column but seconds, final.dat);
+# a weights-only branch (momentum reset) does not
+X="$TINY --seed 5 --schedule restart"
+expect_exit 0 exact-trunk $CS cnn $X --deficit blur:4@0-4 --epochs 2 --checkpoint-at 2 --out "$TMP/tr"
+[ -f "$TMP/tr/ckpt_2.bin" ] && [ ! -f "$TMP/tr/ckpt_1.bin" ] && ok || bad "checkpoint-at: want ckpt_2.bin only"
+expect_exit 0 exact-branch $CS cnn $X --deficit blur:4@0-2 --clean-epochs 2 --branch "$TMP/tr/ckpt_2.bin" --branch-mode exact --out "$TMP/ex"
+expect_exit 0 exact-scratch $CS cnn $X --deficit blur:4@0-2 --clean-epochs 2 --out "$TMP/exs"
+[ "$(grep -vc '^#' "$TMP/ex/epochs.dat")" -eq 4 ] && ok || bad "exact branch: want rows 1-4 (the trunk's history kept)"
+[ "$(cols "$TMP/ex/epochs.dat")" = "$(cols "$TMP/exs/epochs.dat")" ] && ok || bad "exact branch: epochs.dat differs from the run from scratch"
+[ "$(grep -v '^#' "$TMP/ex/final.dat")" = "$(grep -v '^#' "$TMP/exs/final.dat")" ] && ok || bad "exact branch: final.dat differs from scratch"
+expect_grep exact-header '^# branch: continued exactly from checkpoint .*ckpt_2.bin' "$TMP/ex/epochs.dat"
+expect_exit 0 weights-branch $CS cnn $X --deficit blur:4@0-2 --clean-epochs 2 --branch "$TMP/tr/ckpt_2.bin" --out "$TMP/wb"
+[ "$(cols "$TMP/wb/epochs.dat" | tail -n 1)" != "$(cols "$TMP/exs/epochs.dat" | tail -n 1)" ] && ok || bad "weights branch equals the exact one: the test cannot see momentum"
+expect_exit 2 exact-other-seed $CS cnn $TINY --seed 6 --epochs 4 --branch "$TMP/tr/ckpt_2.bin" --branch-mode exact --out "$TMP/x"
+expect_grep exact-other-seed-msg 'same seed' "$TMP/err"
+expect_exit 2 exact-snapshots $CS cnn $TINY --seed 5 --epochs 4 --branch "$TMP/tr/ckpt_2.bin" --branch-mode exact --snap-every 1 --out "$TMP/x"
+expect_exit 2 checkpoint-at-bad $CS cnn $TINY --checkpoint-at 0 --out "$TMP/x"
+expect_exit 2 branch-mode-bad $CS cnn $TINY --branch-mode soft --out "$TMP/x"
+
 # numerical failure: exit 1, the table is published with a FAILED line naming the step
 expect_exit 1 diverge $CS cnn $TINY --epochs 2 --lr 100 --wd 10 --out "$TMP/div"
 expect_grep diverge-failed '^# FAILED at step 1: non-finite' "$TMP/div/epochs.dat"

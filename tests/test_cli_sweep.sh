@@ -108,6 +108,61 @@ done
 $CS sweep --model "$M" --plan --shard 2/4 --out "$TMP/plan2" >"$TMP/pout"
 expect_grep plan-count '^2 points \(2 of the grid.s 9 in this shard; 0 finished\)' "$TMP/pout"
 
+# 8. deficit trunks (critsim cnn on a tiny Fashion-MNIST subset): points that differ only in where the
+# deficit ends branch from one trunk per seed and equal the points run from scratch (--no-trunks): the
+# summaries byte for byte, every point's tables but for wall times, seconds and the branch line
+FM=/usr/share/datasets/fashion-mnist
+if $CS cnn --help >/dev/null 2>&1 && [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
+  C=$TMP/cnn.ini
+  cat >"$C" <<'EOF2'
+command = cnn
+train-subset = 256
+test-subset = 128
+batch = 64
+width = 4
+depth = 1
+quiet = true
+clean-epochs = 2
+schedule = restart
+[sweep]
+vary = deficit=blur:4@0-{end=1:1:3}
+seeds = 2
+EOF2
+  expect_exit 0 trunk-sweep $CS sweep --model "$C" --full --jobs 2 --out "$TMP/ct"
+  expect_grep trunk-count '6 of them branch from 2 deficit trunks' "$TMP/err"
+  [ ! -e "$TMP/ct/trunks" ] && ok || bad "trunk-sweep: trunks/ left after every point finished"
+  expect_exit 0 scratch-sweep $CS sweep --model "$C" --full --jobs 2 --no-trunks --out "$TMP/cs"
+  cmp -s "$TMP/ct/summary.dat" "$TMP/cs/summary.dat" && ok || bad "trunk sweep summary differs from --no-trunks"
+  cmp -s "$TMP/ct/summary_seeds.dat" "$TMP/cs/summary_seeds.dat" && ok || bad "trunk sweep summary_seeds differs"
+  # every column but `seconds` (found by name in the column line)
+  norm() { sed "s|$2|OUT|g" "$1" | grep -v 'wall time\|^# branch:' | awk '/^# epoch / {for (i = 2; i <= NF; i++) if ($i == "seconds") sc = i - 1} /^#/ {print; next} {$sc = ""; print}'; }
+  nb=0
+  for d in "$TMP"/ct/points/*/; do
+    id=$(basename "$d")
+    grep -q '^# branch: continued exactly from checkpoint' "$d/epochs.dat" && nb=$((nb + 1))
+    [ "$(norm "$d/epochs.dat" "$TMP/ct")" = "$(norm "$TMP/cs/points/$id/epochs.dat" "$TMP/cs")" ] && ok || bad "trunk point $id: epochs.dat differs from scratch"
+    [ "$(sed "s|$TMP/ct|OUT|" "$d/final.dat")" = "$(sed "s|$TMP/cs|OUT|" "$TMP/cs/points/$id/final.dat")" ] && ok || bad "trunk point $id: final.dat differs"
+  done
+  [ "$nb" -eq 6 ] && ok || bad "trunk-sweep: $nb of 6 points branched"
+  # kill -9 while the trunks run, restart: the same summary
+  CK="--model $C --jobs 2 --quiet"
+  $CS sweep $CK --out "$TMP/ck" & pid=$!
+  k=0; while ! ls "$TMP"/ck/trunks/*/ckpt_1.bin >/dev/null 2>&1 && [ $k -lt 400 ]; do sleep 0.025; k=$((k + 1)); done
+  kill -9 $pid; wait $pid 2>/dev/null
+  [ ! -e "$TMP/ck/summary.dat" ] && ok || bad "trunk kill: summary.dat exists after kill -9"
+  [ -d "$TMP/ck/trunks" ] && ok || bad "trunk kill: no trunks/ folder to resume from"
+  $CS sweep $CK --out "$TMP/ck" || bad "trunk sweep resumed after kill -9 failed"
+  cmp -s "$TMP/ct/summary.dat" "$TMP/ck/summary.dat" && ok || bad "trunk kill-and-resume summary differs"
+  # shards recompute the trunks they need; merged = unsharded
+  for i in 1 2; do $CS sweep $CK --shard $i/2 --out "$TMP/csh$i" || bad "trunk shard $i failed"; done
+  expect_exit 0 trunk-merge $CS sweep --merge "$TMP/csh1,$TMP/csh2" --quiet --out "$TMP/cm"
+  cmp -s "$TMP/ct/summary.dat" "$TMP/cm/summary.dat" && ok || bad "trunk shards merged differ from the unsharded sweep"
+  $CS sweep --model "$C" --plan --out "$TMP/cplan" >"$TMP/pout"
+  expect_grep trunk-plan '6 of them branch from 2 deficit trunks' "$TMP/pout"
+else
+  echo "  (test_cli_sweep: deficit trunks not checked: critsim cnn or $FM missing)"
+fi
+
 # 7. usage errors: exit 2 with one line
 expect_exit 2 unknown-key $CS sweep --model "$M" --vary nosuch=1,2 --out "$TMP/u"
 expect_exit 2 empty-range $CS sweep --model "$M" --vary depth=5:1:1 --out "$TMP/u"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "deficit.h"
 #include "opts.h"
 #include "sweep.h"
 #include "table.h"
@@ -39,9 +40,91 @@ static int fake_run(const opts *o)
 
 static const cmd_def fake = {.name = "fake", .summary = "fake engine", .specs = fake_specs, .run = fake_run};
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- a toy trained engine for deficit trunks: state s_{e+1} = 0.5 s_e + (deficit active at e) + e +
+ * seed / 100 over epochs; checkpoints are text files "K s"; every trained epoch appends one byte to
+ * tmpdir/work (the work done); with CRITSIM_TOY_FAIL set, epoch 2 (0-based) fails where a deficit is
+ * active ---- */
 
 static char tmpdir[256];
+
+static const opt_spec toy_specs[] = {{"deficit", OPT_MULTI, NULL, "deficits"},
+                                     {"epochs", OPT_INT, "3", "epochs"},
+                                     {"clean-epochs", OPT_INT, "0", "clean epochs after the last deficit"},
+                                     {"seed", OPT_INT, "0", "seed"},
+                                     {"branch", OPT_STRING, NULL, "checkpoint to continue from"},
+                                     {"branch-mode", OPT_STRING, "weights", "weights|exact"},
+                                     {"checkpoint-at", OPT_LIST, NULL, "epochs to keep ckpt_K"},
+                                     {"checkpoint-every", OPT_INT, "0", "unused"},
+                                     {"resume", OPT_FLAG, NULL, "resume from checkpoint.txt"},
+                                     {"out", OPT_STRING, NULL, "folder"},
+                                     {NULL, 0, NULL, NULL}};
+
+static int toy_ckpt(const char *dir, const char *name, long k, double s)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f) return util_seterr(CS_EUSAGE, "cannot write %s", p);
+    fprintf(f, "%ld %.17g\n", k, s);
+    fclose(f);
+    return CS_OK;
+}
+
+static int toy_run(const opts *o)
+{
+    deficit_list dl;
+    long epochs, clean, seed, k0 = 0;
+    double s = 0;
+    int rc = deficit_parse_opts(o, "deficit", &dl);
+    if (!rc) rc = opts_long(o, "epochs", 1, 1000, &epochs);
+    if (!rc) rc = opts_long(o, "clean-epochs", 0, 1000, &clean);
+    if (!rc) rc = opts_long(o, "seed", 0, 1000, &seed);
+    if (rc) return rc;
+    long last = 0;
+    for (int i = 0; i < dl.n; i++)
+        last = dl.d[i].end > last ? dl.d[i].end : last;
+    if (clean > 0) epochs = last + clean;
+    const char *out = opts_str(o, "out");
+    if ((rc = util_mkdir_p(out))) return rc;
+    char cp[1200];
+    snprintf(cp, sizeof cp, "%s/checkpoint.txt", out);
+    const char *from = opts_flag(o, "resume") && access(cp, F_OK) == 0 ? cp : opts_str(o, "branch");
+    if (from) {
+        if (!opts_flag(o, "resume") && strcmp(opts_str(o, "branch-mode"), "exact") != 0)
+            return util_seterr(CS_EUSAGE, "toy: only exact branches");
+        FILE *f = fopen(from, "r");
+        if (!f || fscanf(f, "%ld %lf", &k0, &s) != 2)
+            return util_seterr(CS_EUSAGE, "toy: bad checkpoint %s", from);
+        fclose(f);
+    }
+    char wp[600];
+    snprintf(wp, sizeof wp, "%s/work", tmpdir);
+    for (long e = k0; e < epochs; e++) {
+        int act = 0;
+        for (int i = 0; i < dl.n; i++)
+            act |= deficit_active(&dl.d[i], e);
+        if (e == 2 && act && getenv("CRITSIM_TOY_FAIL"))
+            return util_seterr(CS_EFAIL, "toy fails at epoch 2 under the deficit (CRITSIM_TOY_FAIL)");
+        s = 0.5 * s + act + (double)e + (double)seed / 100.0;
+        FILE *w = fopen(wp, "a");
+        if (w) fputc('.', w), fclose(w);
+        char nm[64];
+        for (int i = 0; i < opts_count(o, "checkpoint-at"); i++)
+            if (atol(opts_item(o, "checkpoint-at", i)) == e + 1) {
+                snprintf(nm, sizeof nm, "ckpt_%ld.bin", e + 1);
+                if ((rc = toy_ckpt(out, nm, e + 1, s))) return rc;
+            }
+        if ((rc = toy_ckpt(out, "checkpoint.txt", e + 1, s))) return rc;
+    }
+    const char *keys[] = {"s", "epochs"};
+    double v[] = {s, (double)epochs};
+    return table_write_outcomes(out, o, 2, keys, v);
+}
+
+static const cmd_def toy = {
+    .name = "toy", .summary = "toy trained engine", .specs = toy_specs, .run = toy_run};
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
 
 static char *slurp(const char *path)
 {
@@ -432,6 +515,134 @@ static void test_run(void)
     sweep_grid_clear(&g);
 }
 
+static long work_done(void)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/work", tmpdir);
+    char *w = slurp(p);
+    long n = w ? (long)strlen(w) : 0;
+    free(w);
+    unlink(p);
+    return n;
+}
+
+static int toy_sweep(const char *model, const char *out, int no_trunks, int si, int sn, int jobs,
+                     sweep_stats *st)
+{
+    sweep_grid g = {0};
+    char command[64];
+    long ns = 0;
+    int rc = sweep_read_model(model, &g, command, sizeof command, &ns);
+    if (rc == CS_OK && ns) rc = sweep_grid_add_seeds(&g, 0, ns);
+    sweep_config c = {.cmd = &toy,
+                      .model = model,
+                      .out = out,
+                      .jobs = jobs,
+                      .shard_i = si,
+                      .shard_n = sn,
+                      .quiet = 1,
+                      .no_trunks = no_trunks};
+    if (rc == CS_OK) rc = sweep_run(&g, &c, st);
+    sweep_grid_clear(&g);
+    return rc;
+}
+
+/* Deficit trunks: the summary equals the sweep without trunks, the work is E_max + sum(clean) per trunk
+ * instead of sum(E + clean); shards + merge equal the whole; a failing trunk fails its waiting points. */
+static void test_trunks(void)
+{
+    char model[512], a[512], b[512], p1[600], p2[600];
+    snprintf(model, sizeof model, "%s/toy.ini", tmpdir);
+    write_text(model, "command = toy\nclean-epochs = 2\n[sweep]\nvary = deficit=blur:4@1-{end=1:1:5}\n"
+                      "seeds = 2\n");
+    sweep_stats st;
+    work_done();
+    for (int jobs = 1; jobs <= 3; jobs += 2) {
+        snprintf(a, sizeof a, "%s/toy_t%d", tmpdir, jobs);
+        CHECK_INT(toy_sweep(model, a, 0, 1, 1, jobs, &st), CS_OK);
+        CHECK(st.trunks == 2 && st.branched == 10 && st.ran == 10 && st.failed == 0);
+        CHECK_INT(work_done(), 2 * (5 + 5 * 2)); /* per seed: trunk to E = 5, then 2 clean epochs each */
+        snprintf(p1, sizeof p1, "%s/trunks", a);
+        CHECK(access(p1, F_OK) != 0); /* removed once every point is finished */
+    }
+    snprintf(b, sizeof b, "%s/toy_s", tmpdir);
+    CHECK_INT(toy_sweep(model, b, 1, 1, 1, 2, &st), CS_OK);
+    CHECK(st.trunks == 0 && st.branched == 0);
+    CHECK_INT(work_done(), 2 * (1 + 2 + 3 + 4 + 5 + 5 * 2)); /* from scratch */
+    snprintf(p1, sizeof p1, "%s/summary.dat", a);
+    snprintf(p2, sizeof p2, "%s/summary.dat", b);
+    CHECK(same_file(p1, p2));
+    snprintf(p1, sizeof p1, "%s/summary_seeds.dat", a);
+    snprintf(p2, sizeof p2, "%s/summary_seeds.dat", b);
+    CHECK(same_file(p1, p2));
+    /* the toy's closed form: E = 3, seed 1: s after 5 epochs of 0.5 s + [1 <= e < 3] + e + 0.01 */
+    double s = 0;
+    for (int e = 0; e < 5; e++)
+        s = 0.5 * s + (e >= 1 && e < 3) + e + 0.01;
+    char rows[16][512], cols[512], want[128];
+    CHECK_INT(data_rows(p2, rows, 16, cols), 5);
+    snprintf(p1, sizeof p1, "%s/summary.dat", a);
+    CHECK_INT(data_rows(p1, rows, 16, cols), 10);
+    snprintf(want, sizeof want, "blur:4@1-3 3 1 %.17g 5 0", s);
+    CHECK(!strcmp(rows[5], want));
+    /* shards: each plans its own trunks; merged = whole */
+    char s1[512], s2[512], m[512];
+    snprintf(s1, sizeof s1, "%s/toy_sh1", tmpdir);
+    snprintf(s2, sizeof s2, "%s/toy_sh2", tmpdir);
+    snprintf(m, sizeof m, "%s/toy_m", tmpdir);
+    CHECK_INT(toy_sweep(model, s1, 0, 1, 2, 2, &st), CS_OK);
+    CHECK(st.trunks == 1 && st.branched == 5); /* round robin: shard 1 holds seed 0 of every END */
+    CHECK_INT(toy_sweep(model, s2, 0, 2, 2, 2, &st), CS_OK);
+    const char *dirs[2] = {s1, s2};
+    long miss;
+    CHECK_INT(sweep_merge(dirs, 2, m, &miss), CS_OK);
+    snprintf(p1, sizeof p1, "%s/summary.dat", m);
+    snprintf(p2, sizeof p2, "%s/summary.dat", b);
+    CHECK(same_file(p1, p2));
+    /* one seed: the whole sweep again after its points are removed (the trunk is recomputed) */
+    snprintf(a, sizeof a, "%s/toy_r", tmpdir);
+    write_text(model, "command = toy\nclean-epochs = 2\n[sweep]\nvary = deficit=blur:4@1-{end=1:1:5}\n");
+    work_done();
+    CHECK_INT(toy_sweep(model, a, 0, 1, 1, 1, &st), CS_OK);
+    CHECK_INT(work_done(), 5 + 5 * 2);
+    snprintf(p1, sizeof p1, "%s/summary.dat", a);
+    char *ref = slurp(p1);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/points/*.dat %s/summary.dat", a, a); /* every point to redo */
+    CHECK(system(cmd) == 0);
+    CHECK_INT(toy_sweep(model, a, 0, 1, 1, 1, &st), CS_OK); /* trunk folder gone: recomputed */
+    CHECK_INT(work_done(), 5 + 5 * 2);
+    char *again = slurp(p1);
+    CHECK(ref && again && !strcmp(ref, again));
+    free(again);
+    /* a failing trunk (CRITSIM_TOY_FAIL: epoch 2 fails where the deficit is active): points E = 1, 2
+     * branch before it and finish, E = 3, 4, 5 fail with the trunk's status and message; the trunk's
+     * folder is kept, and the next sweep resumes the trunk at epoch 2 (3 epochs) and gives the
+     * reference summary */
+    snprintf(cmd, sizeof cmd, "rm -rf %s/points/*.dat %s/summary.dat", a, a);
+    CHECK(system(cmd) == 0);
+    setenv("CRITSIM_TOY_FAIL", "1", 1);
+    CHECK_INT(toy_sweep(model, a, 0, 1, 1, 2, &st), CS_EFAIL);
+    unsetenv("CRITSIM_TOY_FAIL");
+    CHECK(st.trunks == 1 && st.failed == 3 && st.ran == 5);
+    CHECK_INT(data_rows(p1, rows, 16, cols), 5);
+    char *sum = slurp(p1);
+    CHECK(sum && strstr(sum, "deficit trunk") && strstr(sum, "toy fails"));
+    free(sum);
+    snprintf(p2, sizeof p2, "%s/trunks", a);
+    CHECK(access(p2, F_OK) == 0); /* kept for the retry */
+    work_done();
+    CHECK_INT(toy_sweep(model, a, 0, 1, 1, 2, &st), CS_OK);
+    CHECK(st.skipped == 2 && st.ran == 3 && st.trunks == 1);
+    CHECK_INT(work_done(), 3 + 3 * 2);
+    again = slurp(p1);
+    CHECK(ref && again && !strcmp(ref, again));
+    free(again);
+    free(ref);
+    CHECK(access(p2, F_OK) != 0);
+    work_done();
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_sweep.XXXXXX");
@@ -439,6 +650,7 @@ int main(void)
     test_axes();
     test_grid();
     test_run();
+    test_trunks();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (getenv("KEEP") == NULL && check_fail_ == 0 && system(cmd) != 0)
