@@ -45,6 +45,11 @@
  * noise and decorrelate edit Sxx in ways no set of input samples realises and are refused; lesion
  * projects the response matrix F_p as it projects Omega_p.
  *
+ * Precision (cfg.single, matrix completion with GD only): the official code computes in float32;
+ * --precision single runs the whole step in float32 (weights, products, residuals, update), the default
+ * double is unchanged.  Single is a different trajectory, rounded at ~6e-8 per operation; its distance to
+ * double is measured in tests/test_dln.c.
+ *
  * Non-goals: biases, mini-batches, momentum, nonlinear networks on moment-only tasks.
  */
 #ifndef CRITSIM_DLN_H
@@ -72,6 +77,7 @@ typedef struct {
     dln_loss loss;    /* item tasks; completion always averages over observed entries */
     dln_act act;      /* nonlinearity after every hidden layer (linear: none) */
     int act_output;   /* nonzero: phi also after each chain's last layer (before the sum) */
+    int single;       /* completion, GD: float32 weights and gradient (dln_gd_step) */
 } dln_cfg;
 
 typedef struct dln dln;
@@ -112,6 +118,7 @@ struct dln {
     int *col_ptr, *col_k, *col_r; /* ... and by column: index k, row */
     double *vec;                  /* (max dim) */
     double *nl_x, *nl_y;          /* nonlinear chains: (max(width, n_out) x n_in) backward buffers */
+    float *sp;                    /* cfg.single: one block for the float32 step (dln.c, single_*) */
     /* gradient flow */
     void *ode;
     long n_rhs;
@@ -155,11 +162,18 @@ void dln_set_step(dln *d, long t);
 
 /* Train loss at theta under the active deficits, and its gradient (zero on gated chains). */
 double dln_grad(dln *d, const double *theta, double *grad);
-/* One GD update of d->theta; returns the train loss of the pre-step state. */
+/* One GD update of d->theta; returns the train loss of the pre-step state.  cfg.single (completion):
+ * the step runs in float32 on theta rounded to float (dense sgemm products, the residual matrix G dense
+ * with the observed entries only), and theta holds the float32 weights again afterwards (exactly, as
+ * doubles), so every other function (records, test loss, maps) evaluates the float32 network in double. */
 double dln_gd_step(dln *d, double lr);
+/* cfg.single: the float32 train loss and gradient at theta rounded to float (gradient returned as
+ * doubles into grad; gated chains zero).  For tests and dln_gd_step. */
+double dln_grad_single(dln *d, const double *theta, double *grad);
 /* The GD update from the gradient already in d->grad (left there by dln_grad(d, d->theta, d->grad)
  * under the same active deficits): theta -= lr grad on the chains not gated.  dln_gd_step = dln_grad +
- * this; a caller that has just computed the gradient (flow's recording) saves the second pass. */
+ * this; a caller that has just computed the gradient (flow's recording) saves the second pass.  Not for
+ * cfg.single (the recorded gradient is the double one): use dln_gd_step. */
 void dln_gd_apply(dln *d, double lr);
 /* Test loss: item tasks, the loss on intact statistics of the active target (same c as training);
  * completion, mean over all entries of the squared error against the active target (no 1/2). */

@@ -66,6 +66,8 @@ static const opt_spec specs[] = {
      "linear|relu|tanh: nonlinearity after every hidden layer of each pathway (relu/tanh: one-hot tasks "
      "hier, lowrank, --target)"},
     {"act-output", OPT_FLAG, "false", "apply --act also after each pathway's last layer, before the sum"},
+    {"precision", OPT_STRING, "double",
+     "double|single: single = float32 weights, products and updates (completion with gd only)"},
     {"width", OPT_INT, "100", "hidden units per layer"},
     {"loss", OPT_STRING, "mean",
      "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
@@ -144,9 +146,10 @@ typedef struct {
     snap_writer *snap;
     double *K, *svals, *tot, *buf; /* scratch */
     int fused_hidden;
-    int n_units;        /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
-    double *sva, *svb;  /* (n_units) */
-    char act_line[160]; /* the provenance line naming the activation */
+    int n_units;         /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
+    double *sva, *svb;   /* (n_units) */
+    char act_line[160];  /* the provenance line naming the activation */
+    char prec_line[160]; /* ... and the precision */
     double final_loss, final_test;
 } run_out;
 
@@ -162,6 +165,10 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                            strlen(dir), sizeof r->dir - 33);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     const task *t = d->task;
+    snprintf(r->prec_line, sizeof r->prec_line, "%s",
+             d->cfg.single ? "precision = single (float32 weights, products and updates; the tables evaluate "
+                             "the float32 weights in double)"
+                           : "precision = double");
     if (d->cfg.act == DLN_ACT_LINEAR)
         snprintf(r->act_line, sizeof r->act_line, "act = linear (no nonlinearity)");
     else
@@ -187,6 +194,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                                                                                          : "",
                    d->n_chain, d->depth, d->width, d->n_out, d->n_in);
         table_meta(all[i], "%s", r->act_line);
+        table_meta(all[i], "%s", r->prec_line);
         table_meta(all[i], "method = %s; lr = %.17g (time = step * lr); loss = %s (c = %.17g)",
                    opts_str(o, "method"), r->lr,
                    t->kind == TASK_COMPLETION ? "mean over observed entries" : opts_str(o, "loss"),
@@ -379,6 +387,7 @@ static int write_final(const run_out *r, int n, const char *const *keys, const d
     if (!t) return CS_EUSAGE;
     table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
     table_meta(t, "%s", r->act_line);
+    table_meta(t, "%s", r->prec_line);
     if (d->n_chain >= 2)
         table_meta(t, "loss_without_P: test loss (as test_loss) of the final network with pathway P's output "
                       "removed from the sum");
@@ -495,7 +504,7 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         if (!r->flow) {
             dln_set_step(d, t);
             double loss;
-            if (have_grad) /* the same update as dln_gd_step, without computing the gradient twice */
+            if (have_grad && !d->cfg.single) /* dln_gd_step's update, without computing the gradient twice */
                 dln_gd_apply(d, r->lr), loss = r->final_loss;
             else
                 loss = dln_gd_step(d, r->lr);
@@ -769,6 +778,9 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     dc.loss = loss ? DLN_LOSS_MEAN : DLN_LOSS_SUM;
     if ((rc = dln_act_parse(opts_str(o, "act"), &dc.act))) return rc;
     dc.act_output = opts_flag(o, "act-output");
+    int prec;
+    if ((rc = opts_choice(o, "precision", "double|single", &prec))) return rc;
+    dc.single = prec == 1;
     if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc.n_chain))) return rc;
     if ((rc = get_int(o, "depth", 1, 1000, &dc.depth))) return rc;
     if ((rc = get_int(o, "width", 1, 100000, &dc.width))) return rc;
@@ -942,7 +954,14 @@ static int run(const opts *o)
     if ((rc = build(o, &t, &d, &dl))) return rc;
     if ((rc = init_weights(o, d))) goto done;
     long nthr;
-    if ((rc = opts_long(o, "threads", 1, 8, &nthr)) || (rc = dln_set_threads(d, (int)nthr))) goto done;
+    if ((rc = opts_long(o, "threads", 1, 8, &nthr))) goto done;
+    if (d->cfg.single && (nthr > 1 || meth >= 2)) {
+        rc = util_seterr(CS_EUSAGE,
+                         "--precision single runs gradient descent on one thread: use --method gd and "
+                         "--threads 1, or --precision double");
+        goto done;
+    }
+    if ((rc = dln_set_threads(d, (int)nthr))) goto done;
     /* below 512 OpenBLAS's own threads cost more than they gain (width 100: 1.6 s wall and twice the
      * CPU instead of 1.3 s for 3000 completion steps); OPENBLAS_NUM_THREADS set by the user wins */
     int mxd = d->width > d->n_in ? d->width : d->n_in;

@@ -295,6 +295,9 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
             "--target FILE (one-hot items), or --act linear",
             dln_act_name(cfg->act), t->kind == TASK_FILE ? "--sigma-xx/--sigma-yx" : task_kind_name(t->kind),
             completion ? "a matrix of observed entries" : "it is given by its moments only");
+    if (cfg->single && !completion)
+        return util_seterr(CS_EUSAGE, "--precision single is implemented for --task completion only; use "
+                                      "--precision double");
     int nc = cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
     if (nc < 1 || nc > DLN_MAX_CHAIN)
         return util_seterr(CS_EUSAGE, "--pathways must lie in [1, %d]", DLN_MAX_CHAIN);
@@ -432,6 +435,11 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
         }
         free(fr);
     }
+    if (cfg->single) { /* thetaf, gradf (n_param); prefixes; Omega_tot and G (no x ni); H, H2 (w x ni) */
+        size_t nsp = 2 * off + (size_t)nc * (D > 1 ? D - 1 : 0) * w * ni + 2 * (size_t)no * ni +
+                     2 * (size_t)(w > 0 ? w : 1) * ni;
+        d->sp = util_calloc(nsp, sizeof(float));
+    }
     d->defs.n = 0;
     d->active_mask = ~0ULL;
     d->flow_nmax = DLN_RELU_NMAX;
@@ -457,6 +465,7 @@ void dln_free(dln *d)
     free(d->theta);
     free(d->grad);
     free(d->scratch);
+    free(d->sp);
     free(d->prefix);
     free(d->suffix);
     free(d);
@@ -1121,6 +1130,114 @@ double dln_grad(dln *d, const double *theta, double *grad)
     return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad);
 }
 
+/* ---- float32 matrix completion (cfg.single) ---------------------------------------------------- */
+
+static void sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+                  float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                A, lda, B, ldb, 0.0f, C, ldc);
+}
+
+/* Loss and gradient of the float weights thf into gf (both n_param floats), single thread.  Per chain:
+ * prefixes P_l = W_l P_{l-1} (P_1 = W_1), map W_D P_{D-1}; the total map; G (no x n) = residual / m at
+ * the first m_eff observed entries, 0 elsewhere; then dL/dW_D = G P_{D-1}^T, H = W_D^T G, dL/dW_l =
+ * H P_{l-1}^T, H <- W_l^T H, dL/dW_1 = H (D = 1: G).  Sum of squares in double. */
+static double single_grad(dln *d, const float *thf, float *gf)
+{
+    const task *t = d->task;
+    int D = d->depth, w = d->width, n = d->n_in, no = d->n_out, m = d->m_eff, nc = d->n_chain;
+    size_t np = d->n_param;
+    float *pre = d->sp + 2 * np, *tot = pre + (size_t)nc * (D > 1 ? D - 1 : 0) * w * n,
+          *G = tot + (size_t)no * n, *H = G + (size_t)no * n, *H2 = H + (size_t)(w > 0 ? w : 1) * n;
+#define WF(p, l) (thf + d->w_off[(size_t)(p)*D + (l)-1])
+#define GF(p, l) (gf + d->w_off[(size_t)(p)*D + (l)-1])
+#define PF(p, l) (pre + ((size_t)(p) * (D - 1) + (l)-1) * w * n) /* l = 1..D-1 */
+    for (int p = 0; p < nc; p++) {
+        if (D == 1) {
+            if (p == 0)
+                memcpy(tot, WF(0, 1), (size_t)no * n * sizeof(float));
+            else
+                for (size_t i = 0; i < (size_t)no * n; i++)
+                    tot[i] += WF(p, 1)[i];
+            continue;
+        }
+        memcpy(PF(p, 1), WF(p, 1), (size_t)w * n * sizeof(float));
+        for (int l = 2; l < D; l++)
+            sgemm(0, 0, w, n, w, WF(p, l), w, PF(p, l - 1), n, PF(p, l), n);
+        if (p == 0)
+            sgemm(0, 0, no, n, w, WF(p, D), w, PF(p, D - 1), n, tot, n);
+        else {
+            sgemm(0, 0, no, n, w, WF(p, D), w, PF(p, D - 1), n, G, n);
+            for (size_t i = 0; i < (size_t)no * n; i++)
+                tot[i] += G[i];
+        }
+    }
+    memset(G, 0, (size_t)no * n * sizeof(float));
+    const double *M = d->tgt_active;
+    double ss = 0;
+    for (int k = 0; k < m; k++) {
+        size_t e = (size_t)t->obs_r[k] * n + t->obs_c[k];
+        float r = tot[e] - (float)M[e];
+        ss += (double)r * r;
+        G[e] = r / (float)m;
+    }
+    for (int p = 0; p < nc; p++) {
+        size_t len = d->chain_off[p + 1] - d->chain_off[p];
+        if (d->gated[p]) {
+            memset(gf + d->chain_off[p], 0, len * sizeof(float));
+            continue;
+        }
+        if (D == 1) {
+            memcpy(GF(p, 1), G, (size_t)no * n * sizeof(float));
+            continue;
+        }
+        sgemm(0, 1, no, w, n, G, n, PF(p, D - 1), n, GF(p, D), w);
+        sgemm(1, 0, w, n, no, WF(p, D), w, G, n, H, n);
+        for (int l = D - 1; l >= 2; l--) {
+            sgemm(0, 1, w, w, n, H, n, PF(p, l - 1), n, GF(p, l), w);
+            sgemm(1, 0, w, n, w, WF(p, l), w, H, n, H2, n);
+            float *tmp = H;
+            H = H2;
+            H2 = tmp;
+        }
+        memcpy(GF(p, 1), H, (size_t)w * n * sizeof(float));
+    }
+#undef WF
+#undef GF
+#undef PF
+    return 0.5 * ss / m;
+}
+
+double dln_grad_single(dln *d, const double *theta, double *grad)
+{
+    CS_ASSERT(d->sp);
+    float *thf = d->sp, *gf = d->sp + d->n_param;
+    for (size_t i = 0; i < d->n_param; i++)
+        thf[i] = (float)theta[i];
+    double loss = single_grad(d, thf, gf);
+    for (size_t i = 0; i < d->n_param; i++)
+        grad[i] = gf[i];
+    return loss;
+}
+
+/* float32 GD step: theta rounded, stepped in float, stored back exactly */
+static double single_gd_step(dln *d, double lr)
+{
+    float *thf = d->sp, *gf = d->sp + d->n_param, a = (float)lr;
+    for (size_t i = 0; i < d->n_param; i++)
+        thf[i] = (float)d->theta[i];
+    double loss = single_grad(d, thf, gf);
+    for (int p = 0; p < d->n_chain; p++) {
+        if (d->gated[p]) continue;
+        for (size_t i = d->chain_off[p]; i < d->chain_off[p + 1]; i++)
+            thf[i] -= a * gf[i];
+    }
+    for (size_t i = 0; i < d->n_param; i++)
+        d->theta[i] = thf[i];
+    return loss;
+}
+
 void dln_gd_apply(dln *d, double lr)
 {
     for (int p = 0; p < d->n_chain; p++) {
@@ -1132,6 +1249,7 @@ void dln_gd_apply(dln *d, double lr)
 
 double dln_gd_step(dln *d, double lr)
 {
+    if (d->sp) return single_gd_step(d, lr);
     double loss = dln_grad(d, d->theta, d->grad);
     dln_gd_apply(d, lr);
     return loss;

@@ -355,7 +355,7 @@ static char *join_argv(int argc, char **argv)
 {
     size_t len = strlen("critsim") + 1;
     for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) * 2 + 3;
+        len += strlen(argv[i]) * 4 + 3; /* a quote is written '\'' (4 characters) */
     char *s = util_malloc(len);
     strcpy(s, "critsim");
     for (int i = 0; i < argc; i++) {

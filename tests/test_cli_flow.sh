@@ -6,7 +6,7 @@ D=$TMP
 expect_exit 0 help $CS flow --help
 for o in task arch shared-input pathways depth width loss target target2 observed sigma-xx sigma-yx \
          init init-scale init-k init-eps init-noise init-weights method lr steps every epsabs epsrel deficit \
-         seed out switch-sweep continue act act-output; do
+         seed out switch-sweep continue act act-output precision; do
   expect_grep "help lists --$o" "--$o" "$TMP/out"
 done
 
@@ -215,6 +215,21 @@ expect_exit 2 act-misspelt $CS flow --act Relu --out "$D/x"
 expect_exit 2 act-unknown $CS flow --act sigmoid --out "$D/x"
 # (ReLU flows that slide along a kink fail with exit 1 after 100000 solver steps, ~10 s: tested on the
 # library with a lower bound in tests/test_dln.c)
+
+# --precision single (completion, float32 step): recorded in every table, close to double (1e-4 relative
+# on the final test loss: float32 rounding ~6e-8 per operation on a contracting trajectory)
+MC="--task completion --n 20 --rank 3 --rank2 2 --n-obs 150 --arch fused --depth 3 --width 20 --lr 0.5 --init-scale 0.1 --steps 300 --every 100"
+expect_exit 0 single $CS flow $MC --deficit switch@150 --precision single --out "$D/sp1"
+expect_exit 0 double $CS flow $MC --deficit switch@150 --out "$D/sp2"
+for f in loss.dat modes.dat sv.dat final.dat; do expect_grep "precision in $f" '^# precision = single' "$D/sp1/$f"; done
+expect_grep "precision double recorded" '^# precision = double' "$D/sp2/loss.dat"
+a=$(awk '$1=="test_loss"{print $2}' "$D/sp1/final.dat"); b=$(awk '$1=="test_loss"{print $2}' "$D/sp2/final.dat")
+awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-4 * b && a != b) }' && ok \
+  || bad "single vs double test_loss: $a vs $b (want within 1e-4 relative and not identical)"
+expect_exit 2 single-hier $CS flow --precision single --out "$D/x"
+expect_exit 2 single-flow $CS flow $MC --precision single --method rk8pd --out "$D/x"
+expect_exit 2 single-threads $CS flow $MC --precision single --threads 2 --out "$D/x"
+expect_exit 2 precision-misspelt $CS flow $MC --precision half --out "$D/x"
 
 # numerical failure: exit 1, tables published with a FAILED line
 expect_exit 1 diverge $CS flow --task lowrank --arch fused --depth 3 --width 5 --lr 100 --init-scale 1 --steps 200 \

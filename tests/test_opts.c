@@ -74,6 +74,13 @@ int main(void)
     CHECK(opts_flag(o, "shared-input"));
     CHECK(strstr(opts_cmdline(o), "--depth 6") != NULL);
     opts_free(o);
+    /* the provenance command line quotes for the shell: a quote takes 4 characters (a value of quotes
+     * overflowed the buffer; found by fuzz_deficit) */
+    const char *aq[] = {"fake", "--out", "''''''''''''''''''''''''''''''''"};
+    CHECK_INT(parse(&o, 3, aq), CS_OK);
+    CHECK(o && strstr(opts_cmdline(o), "--out ''\\'''\\''") != NULL);
+    CHECK_INT(strlen(opts_cmdline(o)), strlen("critsim fake --out ''") + 32 * 4);
+    opts_free(o);
 
     /* model file + command-line precedence; file lists replaced by command line */
     char dir[] = "/tmp/critsim_test_opts_XXXXXX";
