@@ -35,7 +35,13 @@ int util_seterr(int status, const char *fmt, ...) __attribute__((format(printf, 
 const char *util_errmsg(void); /* "" when no error was recorded */
 void util_clearerr(void);
 
-/* malloc/calloc that abort with a message on exhaustion (out of memory is not recoverable here). */
+/* malloc/calloc that exit on exhaustion (out of memory is not recoverable here).  Every large size
+ * comes from the command line, so exhaustion is a usage error: one line "critsim: out of memory
+ * allocating N bytes for WHAT" on stderr and exit CS_EUSAGE (2).  The command layer names WHAT (the
+ * phase and the options that size it, e.g. "the task: reduce --n") with util_set_oom_hint() before it
+ * allocates, and util_set_oom_hint(NULL) after; without a hint the line names the usual size options.
+ * `what` must outlive the phase (a string literal or static buffer). */
+void util_set_oom_hint(const char *what);
 void *util_malloc(size_t n);
 void *util_calloc(size_t n, size_t size);
 char *util_strdup(const char *s);

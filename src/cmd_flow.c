@@ -851,12 +851,29 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     for (int i = 0; i < dl->n; i++)
         if (dl->d[i].kind == DEF_SWITCH) c.need_target2 = 1;
     if (opts_count(o, "switch-sweep")) c.need_target2 = 1;
+    /* out of memory below is a usage error naming the options that asked for the size (util.h) */
+    static char hint[160];
+    if (kind == TASK_COMPLETION)
+        snprintf(hint, sizeof hint, "the task (--task completion --n %d: an n x n target): reduce --n", c.n);
+    else
+        snprintf(hint, sizeof hint,
+                 "the task: reduce --n-out, --n-in, --latent-dim, --source-dims or --n-obs");
+    util_set_oom_hint(hint);
     rc = task_build(&c, t);
     free(sv);
     free(nv);
-    if (rc) return rc;
+    if (rc) {
+        util_set_oom_hint(NULL);
+        return rc;
+    }
+    snprintf(hint, sizeof hint,
+             "the network (--arch %s --width %d --depth %d --pathways %d on a %d-output task): reduce "
+             "--width, --depth, --pathways or the task size",
+             opts_str(o, "arch"), dc.width, dc.depth, dc.n_chain, t->n_out);
     dln *d;
-    if ((rc = dln_alloc(&dc, t, &d))) {
+    rc = dln_alloc(&dc, t, &d);
+    util_set_oom_hint(NULL);
+    if (rc) {
         task_free(t);
         return rc;
     }

@@ -36,23 +36,40 @@ void util_clearerr(void)
     util_err_buf[0] = '\0';
 }
 
+/* What the command layer is sizing right now (e.g. "the task: reduce --n"), named in the out-of-memory
+ * line; NULL outside any sized phase. */
+static const char *util_oom_what;
+
+void util_set_oom_hint(const char *what)
+{
+    util_oom_what = what;
+}
+
+/* Out of memory: the sizes come from the command line, so this is a usage error (exit 2), reported on
+ * one line that names the options to reduce. */
+static void util_oom(double bytes)
+{
+    if (util_oom_what)
+        fprintf(stderr, "critsim: out of memory allocating %.0f bytes for %s\n", bytes, util_oom_what);
+    else
+        fprintf(stderr,
+                "critsim: out of memory allocating %.0f bytes: reduce the sizes the options ask for "
+                "(--n, --width, --depth, ...)\n",
+                bytes);
+    exit(CS_EUSAGE);
+}
+
 void *util_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "critsim: out of memory allocating %zu bytes\n", n);
-        exit(CS_EFAIL);
-    }
+    if (!p) util_oom((double)n);
     return p;
 }
 
 void *util_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "critsim: out of memory allocating %zu x %zu bytes\n", n, size);
-        exit(CS_EFAIL);
-    }
+    if (!p) util_oom((double)n * (double)size);
     return p;
 }
 

@@ -134,4 +134,19 @@ expect_msg "marker: merge message" "sweep shard '$D/sh2' is marked in progress"
 rm "$D/sh2/.in-progress"
 expect_exit 0 "marker: merge" $CS sweep --merge "$D/sh1,$D/sh2" --quiet --out "$D/shm"
 
+# ---- out of memory: a usage error (exit 2) naming the options that asked for the size -------------
+# Memory is bounded so that the check does not depend on the machine: `ulimit -v` (1 GB of address
+# space) in the normal build; AddressSanitizer cannot start under `ulimit -v`, so an ASan build instead
+# gets a 1 GB maximum allocation size with failed allocations returning NULL.
+oom() {
+  if grep -q __asan_init "$CS" 2>/dev/null; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=1024" "$@"
+  else (ulimit -v 1000000 && exec "$@"); fi
+}
+expect_exit 2 "oom: completion target" oom $CS flow --task completion --n 100000 --arch fused --steps 5 --out "$D/oom1"
+expect_msg "oom: completion names --n" '^critsim: out of memory allocating 80000000000 bytes for the task \(--task completion --n 100000.*reduce --n$'
+expect_exit 2 "oom: network" oom $CS flow --width 20000 --depth 4 --steps 5 --out "$D/oom2"
+expect_msg "oom: network names --width" '^critsim: out of memory allocating [0-9]+ bytes for the network \(--arch paths --width 20000 --depth 4 .*reduce --width, --depth'
+expect_exit 0 "oom: a small run fits the same bound" oom $CS flow --steps 5 --width 4 --out "$D/oom3"
+
 done_checks test_cli_hardening
