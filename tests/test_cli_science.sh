@@ -61,6 +61,7 @@ plant() { # FILE [DEFICIT MEAN SD] overrides
         labels@0-8) echo "$d 3 0.82 0.004" ;;
         labels@0-12) echo "$d 3 0.79 0.004" ;;
         noise@0-4) echo "$d 3 0.825 0.004" ;;
+        noise@0-12) echo "$d 3 0.74 0.004" ;;
         *) echo "$d 3 0.85 0.004" ;;
       esac
     done
