@@ -183,6 +183,19 @@ static void common_meta(table *t, const snap_run *run, const analyze_result *res
     free(buf);
 }
 
+/* Column names of share.dat and share_blocks.dat: `lead`, then K_a K_b ... (one per source of S <=
+ * SNAP_MAX_SRC), K_total, s.  cols holds >= 512 bytes. */
+static void share_columns(char *cols, const char *lead, int S)
+{
+    strcpy(cols, lead);
+    for (int p = 0; p < S; p++) {
+        char b[8];
+        snprintf(b, sizeof b, " K_%c", snap_src_name(p));
+        strcat(cols, b);
+    }
+    strcat(cols, " K_total s");
+}
+
 static int run_analyze(const opts *o)
 {
     double t0 = util_now();
@@ -266,13 +279,8 @@ static int run_analyze(const opts *o)
     table_meta(
         t, "inhibition = (max_P K_P - min_P K_P) / sum_P |K_P| in [0,1]: 0 = the sources carry the mode "
            "equally, > 0 = one source carries more of it (suppresses the other), 1 = one source carries all");
-    char cols[512] = "step mode share_b inhibition";
-    for (int p = 0; p < S; p++) {
-        char b[8];
-        snprintf(b, sizeof b, " K_%c", snap_src_name(p));
-        strcat(cols, b);
-    }
-    strcat(cols, " K_total s");
+    char cols[512];
+    share_columns(cols, "step mode share_b inhibition", S);
     table_columns(t, cols);
     ob->f = table_stream(t);
     for (int k = 0; k < ns; k++)
@@ -307,13 +315,7 @@ static int run_analyze(const opts *o)
                "per block of degenerate modes first..last: K_P = sum over the block's modes of u_alpha^T M_P "
                "v_alpha (= tr(U_B^T M_P V_B), the same for every basis of the block), K_total = sum_P K_P, "
                "share_b = K_b / K_total, s = the block's singular value");
-    strcpy(cols, "step block first last share_b");
-    for (int p = 0; p < S; p++) {
-        char b[8];
-        snprintf(b, sizeof b, " K_%c", snap_src_name(p));
-        strcat(cols, b);
-    }
-    strcat(cols, " K_total s");
+    share_columns(cols, "step block first last share_b", S);
     table_columns(t, cols);
     ob->f = table_stream(t);
     for (int k = 0; k < ns; k++)
