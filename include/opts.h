@@ -27,6 +27,9 @@
 
 #include <stdio.h>
 
+#include "deficit.h"
+#include "table.h"
+
 typedef enum { OPT_INT, OPT_DOUBLE, OPT_STRING, OPT_FLAG, OPT_LIST, OPT_MULTI } opt_type;
 
 typedef struct {
@@ -82,6 +85,10 @@ int opts_is_set(const opts *o, const char *name);         /* given in a file or 
 const char *opts_cmdline(const opts *o);                  /* "critsim modes --depth 4 ..." */
 const char *opts_origin(const opts *o, const char *name); /* "command line", "FILE:LINE", "default" */
 const cmd_def *opts_cmd(const opts *o);
+/* The provenance for tables (table.h): command line, the values the model file supplied (in option
+ * order, lists joined by ','), the seed when the command has --seed.  Owned by o; valid until o
+ * changes or is freed. */
+const table_prov *opts_prov(const opts *o);
 
 /* Raw text of a single-valued option (or the whole list as given); NULL if unset and no default. */
 const char *opts_str(const opts *o, const char *name);
@@ -99,5 +106,8 @@ const char *opts_item(const opts *o, const char *name, int i);
 /* Whole list as numbers; *out is malloc'ed (caller frees), *n its length. */
 int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n);
 int opts_list_long(const opts *o, const char *name, long lo, long hi, long **out, int *n);
+/* Every deficit of the OPT_MULTI option `name`, items split on '+' and parsed (deficit.h); messages
+ * name the option.  An empty list when unset.  CS_OK or CS_EUSAGE. */
+int opts_deficits(const opts *o, const char *name, deficit_list *out);
 
 #endif

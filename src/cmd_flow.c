@@ -176,9 +176,9 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                  "act = %s after every hidden layer%s; maps = responses to the one-hot items",
                  dln_act_name(d->cfg.act),
                  d->cfg.act_output ? " and after each pathway's last layer (act-output)" : "");
-    r->loss = table_open(dir, "loss.dat", o);
-    r->modes = r->loss ? table_open(dir, "modes.dat", o) : NULL;
-    r->sv = r->modes ? table_open(dir, "sv.dat", o) : NULL;
+    r->loss = table_open(dir, "loss.dat", opts_prov(o));
+    r->modes = r->loss ? table_open(dir, "modes.dat", opts_prov(o)) : NULL;
+    r->sv = r->modes ? table_open(dir, "sv.dat", opts_prov(o)) : NULL;
     if (!r->sv) {
         table_discard(r->loss);
         table_discard(r->modes);
@@ -383,7 +383,7 @@ static int record(run_out *r, long step)
 static int write_final(const run_out *r, int n, const char *const *keys, const double *vals)
 {
     const dln *d = r->d;
-    table *t = table_open(r->dir, "final.dat", r->o);
+    table *t = table_open(r->dir, "final.dat", opts_prov(r->o));
     if (!t) return CS_EUSAGE;
     table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
     table_meta(t, "%s", r->act_line);
@@ -476,7 +476,7 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
                (rc == CS_OK || rc == CS_EFAIL)) { /* final.dat says FAILED (a sweep's summary reads it) */
         const char *keys[] = {"final_loss", "test_loss"};
         double vals[] = {NAN, NAN};
-        int s = table_write_outcomes_failed(r->dir, r->o, 2, keys, vals, fail_step, why);
+        int s = table_write_outcomes_failed(r->dir, opts_prov(r->o), 2, keys, vals, fail_step, why);
         if (s != CS_EFAIL) rc = s; /* an I/O error */
     }
     free(r->sva);
@@ -843,7 +843,7 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
         free(nv);
         return rc;
     }
-    if ((rc = deficit_parse_opts(o, "deficit", dl))) {
+    if ((rc = opts_deficits(o, "deficit", dl))) {
         free(sv);
         free(nv);
         return rc;
@@ -1029,7 +1029,7 @@ static int run(const opts *o)
             rc = util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
             goto done;
         }
-    table *sum = table_open(out, "switch_sweep.dat", o);
+    table *sum = table_open(out, "switch_sweep.dat", opts_prov(o));
     if (!sum) {
         free(sw);
         rc = CS_EUSAGE;

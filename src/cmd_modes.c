@@ -165,8 +165,8 @@ static int write_final(const char *dir, const opts *o, const modes *m, long fail
         snprintf(names[n], 32, "loss_without_%c", 'a' + q), vals[n++] = modes_loss_without(m, q);
     for (int i = 0; i < n; i++)
         keys[i] = names[i];
-    int rc = why ? table_write_outcomes_failed(dir, o, n, keys, vals, fail_step, why)
-                 : table_write_outcomes(dir, o, n, keys, vals);
+    int rc = why ? table_write_outcomes_failed(dir, opts_prov(o), n, keys, vals, fail_step, why)
+                 : table_write_outcomes(dir, opts_prov(o), n, keys, vals);
     free(names), free(keys), free(vals);
     return rc;
 }
@@ -189,7 +189,7 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
             else
                 modes_set_k(m, q, a, c->k0[a]);
         }
-    table *tb = table_open(dir, "modes.dat", o);
+    table *tb = table_open(dir, "modes.dat", opts_prov(o));
     if (!tb) {
         modes_free(m);
         return CS_EUSAGE;
@@ -259,7 +259,7 @@ static int headline(cfg *c, const opts *o)
     if (c->npaths < 2) return util_seterr(CS_EUSAGE, "--headline needs --pathways >= 2");
     int nm = c->nmodes, rc = CS_OK;
     double t0 = util_now();
-    table *share = table_open(out, "share.dat", o), *sw[3] = {0};
+    table *share = table_open(out, "share.dat", opts_prov(o)), *sw[3] = {0};
     if (!share) return CS_EUSAGE;
     table_meta(share, "headline: final share K_b / sum_p K_p per depth, window and mode; b gated early "
                       "[0,150), middle [400,550), late [750,900)");
@@ -269,7 +269,7 @@ static int headline(cfg *c, const opts *o)
     for (int w = 0; w < 3; w++) {
         char nm_[64], cols[32 + 16 * 64] = "depth";
         snprintf(nm_, sizeof nm_, "share_%s.dat", wname[w]);
-        sw[w] = table_open(out, nm_, o);
+        sw[w] = table_open(out, nm_, opts_prov(o));
         if (!sw[w]) {
             rc = CS_EUSAGE;
             goto done;
@@ -354,7 +354,7 @@ static int run(const opts *o)
         cfg_free(&c);
         return rc;
     }
-    rc = deficit_parse_opts(o, "deficit", &dl);
+    rc = opts_deficits(o, "deficit", &dl);
     if (!rc) rc = run_one(&c, &dl, opts_str(o, "out"), o, NULL);
     cfg_free(&c);
     return rc;

@@ -102,7 +102,7 @@ static int run(const opts *o)
     modes *m = modes_alloc((int)D, (int)ntraj, 2, init ? MODES_LARGE : MODES_SMALL, c, sv);
     free(sv);
     deficit_list dl;
-    rc = deficit_parse_opts(o, "deficit", &dl);
+    rc = opts_deficits(o, "deficit", &dl);
     if (!rc) rc = modes_set_deficits(m, &dl);
     if (!rc) rc = modes_set_method(m, mm[meth], dt, ea, er);
     if (rc) {
@@ -131,7 +131,7 @@ static int run(const opts *o)
     free(pp);
     const char *dir = opts_str(o, "out");
     /* vector field */
-    table *tf = table_open(dir, "field.dat", o);
+    table *tf = table_open(dir, "field.dat", opts_prov(o));
     if (!tf) {
         modes_free(m);
         return CS_EUSAGE;
@@ -178,7 +178,7 @@ static int run(const opts *o)
         if ((rc = modes_advance(m, t, nx, &fs, &fm))) break;
         t = nx;
     }
-    table *tt = table_open(dir, "traj.dat", o);
+    table *tt = table_open(dir, "traj.dat", opts_prov(o));
     if (!tt) {
         free(buf), free(rs), modes_free(m);
         return CS_EUSAGE;
@@ -213,7 +213,7 @@ static int run(const opts *o)
     if (rc == CS_EFAIL) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", util_errmsg());
-        table_write_outcomes_failed(dir, o, 4, keys, vals, fs, msg);
+        table_write_outcomes_failed(dir, opts_prov(o), 4, keys, vals, fs, msg);
         table_fail(tt, fs, msg);
         modes_free(m);
         return util_seterr(CS_EFAIL, "%s", msg);
@@ -224,7 +224,7 @@ static int run(const opts *o)
         return rc;
     }
     if ((rc = table_close(tt))) return rc;
-    return table_write_outcomes(dir, o, 4, keys, vals);
+    return table_write_outcomes(dir, opts_prov(o), 4, keys, vals);
 }
 
 const cmd_def cmd_phase = {

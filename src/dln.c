@@ -631,7 +631,7 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
     int nl[DLN_MAX_CHAIN] = {0};
     for (int i = 0; i < dl->n; i++)
         if (dl->d[i].kind == DEF_LESION) {
-            int p = dl->d[i].arg[0][0] - 'a';
+            int p = dl->d[i].val[0].src;
             if (++nl[p] > 8) return util_seterr(CS_EUSAGE, "at most 8 lesions per pathway");
         }
     d->defs = *dl;
@@ -656,14 +656,14 @@ void dln_set_step(dln *d, long t)
         if (!(mask >> i & 1)) continue;
         const deficit *df = &d->defs.d[i];
         if (df->kind == DEF_GATE)
-            d->gated[df->arg[0][0] - 'a'] = 1;
+            d->gated[df->val[0].src] = 1;
         else if (df->kind == DEF_LESION) {
-            int p = df->arg[0][0] - 'a';
-            d->les_mode[p][d->n_les[p]++] = atoi(df->arg[1]); /* validated in dln_set_deficits */
+            int p = df->val[0].src;
+            d->les_mode[p][d->n_les[p]++] = (int)df->val[1].i; /* validated in dln_set_deficits */
         } else if (df->kind == DEF_SWITCH)
             d->switched = 1;
         else if (df->kind == DEF_SUBSET) {
-            long m = atol(df->arg[0]);
+            long m = df->val[0].i;
             if (m < d->m_eff) d->m_eff = (int)m;
         }
     }
@@ -701,15 +701,15 @@ void dln_set_step(dln *d, long t)
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_NOISE) continue;
-        int p = df->arg[0][0] - 'a';
-        double v = strtod(df->arg[1], NULL);
+        int p = df->val[0].src;
+        double v = df->val[1].r;
         for (int a = 0; a < tk->src_dim[p]; a++)
             d->sxx_eff[(size_t)(tk->src_off[p] + a) * (ni + 1)] += v;
     }
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_REMOVE) continue;
-        int p = df->arg[0][0] - 'a';
+        int p = df->val[0].src;
         for (int a = tk->src_off[p]; a < tk->src_off[p] + tk->src_dim[p]; a++) {
             for (int j = 0; j < ni; j++)
                 d->sxx_eff[(size_t)a * ni + j] = d->sxx_eff[(size_t)j * ni + a] = 0;
