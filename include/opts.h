@@ -35,8 +35,11 @@ typedef enum { OPT_INT, OPT_DOUBLE, OPT_STRING, OPT_FLAG, OPT_LIST, OPT_MULTI } 
 typedef struct {
     const char *name; /* long name without "--"; also the model-file key */
     opt_type type;
-    const char *def;  /* default as text (NULL: unset unless given) */
-    const char *help; /* one line; list choices as "a|b|c" */
+    const char *def;   /* default as text (NULL: unset unless given) */
+    const char *help;  /* one line; list choices as "a|b|c" */
+    const char *field; /* NULL, or the configuration field(s) the option sets, as the library's messages
+                          name them ("dln_cfg.depth"; several separated by spaces): opts_errmsg()
+                          writes the option ("--depth") in their place */
 } opt_spec;
 
 typedef struct opts opts;
@@ -54,6 +57,21 @@ typedef struct {
 
 const cmd_def *cmd_find(const char *name); /* defined in main.c's registry; NULL if unknown */
 const cmd_def *const *cmd_all(void);       /* NULL-terminated array of every command */
+
+/* The recorded error message (util_errmsg()) with every configuration field that cmd's option table
+ * declares replaced by its option: "dln_cfg.depth must be >= 1" -> "--depth must be >= 1".  The
+ * library names what it was given; the command layer says which option gave it.  The recorded message
+ * is replaced too; returns it. */
+const char *opts_errmsg(const cmd_def *cmd);
+
+/* A choice whose names map to the program's own values (no reliance on the order of the names): the
+ * table ends with {NULL, 0}.  *out receives the value of the name given; a name not in the table is a
+ * usage error listing the names. */
+typedef struct {
+    const char *name;
+    int value;
+} opt_enum;
+int opts_enum(const opts *o, const char *name, const opt_enum *tab, int *out);
 
 /* A checked model file: the handler gets every `key = value` once, in file order, with its line
  * (section "" outside sections); it returns 1, or 0 after recording a message with util_seterr(),

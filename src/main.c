@@ -89,7 +89,7 @@ int main(int argc, char **argv)
     if (rc == CS_OK) rc = cmd->run(o);
     if (out) pub_mark_end(out, rc);
     if (rc != CS_OK) {
-        const char *msg = util_errmsg();
+        const char *msg = opts_errmsg(cmd);
         fprintf(stderr, "critsim %s: %s\n", cmd->name, msg[0] ? msg : "failed (no message recorded)");
     }
     opts_free(o);

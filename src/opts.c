@@ -3,6 +3,7 @@
  * where the bad value came from; conversion happens in the typed getters. */
 #include "opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -619,6 +620,50 @@ const table_prov *opts_prov(const opts *o)
     (void)len;
     pc->stale = 0;
     return &pc->prov;
+}
+
+const char *opts_errmsg(const cmd_def *cmd)
+{
+    const char *m = util_errmsg();
+    char out[1024];
+    size_t k = 0;
+    for (const char *p = m; *p && k + 1 < sizeof out;) {
+        int hit = 0;
+        /* a field starts a word: not inside another identifier or after a '.' */
+        int starts = p == m || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.');
+        for (int i = 0; starts && !hit && cmd->specs[i].name; i++) {
+            for (const char *f = cmd->specs[i].field; f && *f && !hit;) {
+                size_t fl = strcspn(f, " ");
+                if (fl && !strncmp(p, f, fl) && !isalnum((unsigned char)p[fl]) && p[fl] != '_') {
+                    int w = snprintf(out + k, sizeof out - k, "--%s", cmd->specs[i].name);
+                    k = w < 0 || (size_t)w >= sizeof out - k ? sizeof out - 1 : k + (size_t)w;
+                    p += fl;
+                    hit = 1;
+                }
+                f += fl;
+                while (*f == ' ')
+                    f++;
+            }
+        }
+        if (!hit) out[k++] = *p++;
+    }
+    out[k] = '\0';
+    util_seterr(CS_OK, "%s", out);
+    return util_errmsg();
+}
+
+int opts_enum(const opts *o, const char *name, const opt_enum *tab, int *out)
+{
+    char choices[512] = "";
+    size_t k = 0;
+    for (int i = 0; tab[i].name; i++) {
+        int w = snprintf(choices + k, sizeof choices - k, "%s%s", i ? "|" : "", tab[i].name);
+        CS_ASSERT(w > 0 && (size_t)w < sizeof choices - k);
+        k += (size_t)w;
+    }
+    int idx, rc = opts_choice(o, name, choices, &idx);
+    if (rc == CS_OK) *out = tab[idx].value;
+    return rc;
 }
 
 int opts_deficits(const opts *o, const char *name, deficit_list *out)
