@@ -44,7 +44,7 @@ typedef struct {
 
 typedef struct opts opts;
 
-/* A subcommand: main.c finds it by name; `critsim sweep` runs it in child processes. */
+/* A subcommand: main.c finds it by name in the registry; `critsim sweep` runs it in child processes. */
 typedef struct {
     const char *name;
     const char *summary;       /* one line for `critsim --help` */
@@ -55,7 +55,7 @@ typedef struct {
                                   sets --run); a second bare argument is a usage error */
 } cmd_def;
 
-const cmd_def *cmd_find(const char *name); /* defined in main.c's registry; NULL if unknown */
+const cmd_def *cmd_find(const char *name); /* the registry (src/cli/registry.c); NULL if unknown */
 const cmd_def *const *cmd_all(void);       /* NULL-terminated array of every command */
 
 /* The recorded error message (util_errmsg()) with every configuration field that cmd's option table
