@@ -8,8 +8,11 @@
 if (!exists("f")) f = 'results/sweep/cnn_cp_deficits/curves.dat'
 if (!exists("out")) out = 'cnn_cp_deficits.png'
 if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
-# column number of a column by name (the last '#' line names the columns)
-hdr = system("grep '^#' '".f."' | tail -n 1")
+# the last '#' line names the columns; gnuplot reads it itself (no shell: a path may hold any
+# character): every line whole (no comment character, a separator that no table holds), the last '#' one kept
+set datafile commentschars ""; set datafile separator "\001"
+hdr = ""; stats f using (hline = strcol(1), hdr = (hline[1:1] eq "#" ? hline : hdr), 0) nooutput
+set datafile commentschars "#"; set datafile separator whitespace
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 ck = col("kind"); ct = col("t0"); ce = col("epochs"); cm = col("test_acc_mean"); cs = col("test_acc_sd")
 if (ck * ct * ce * cm * cs == 0) print "cnn_cp_deficits.gp: ".f." lacks a column (kind t0 epochs test_acc_mean test_acc_sd)"; exit status 1
