@@ -102,6 +102,10 @@ void data_pipe_shape(const data_pipe *p, int *channels, int *h, int *w);
 int data_pipe_epoch(data_pipe *p, int epoch);
 /* Assemble training batch b of the current epoch into x (batch x channels x h x w) and y. */
 void data_pipe_batch(data_pipe *p, int b, float *x, int *y);
+/* Training batch b of the current epoch as it would be without any deficit: the same images, the
+ * same augmentation and random zeroing (cfg), no deficit transform (the batch-norm re-estimation
+ * before a test uses it: the test images are clean). */
+void data_pipe_batch_clean(data_pipe *p, int b, float *x, int *y);
 /* Clean (no augmentation, no deficit) views of images [first, first+count) of any set with the
  * pipe's geometry, e.g. the test set; x is (count x channels x h x w). */
 void data_views(const data_pipe *p, const data_set *d, int first, int count, float *x, int *y);

@@ -8,8 +8,11 @@
  *            epoch the last deficit ends; R = 0, no deficit, is the decay schedule exactly)
  *   cyclic   lr_e = lr0 * (1 + cos(pi * (e mod N) / N)) / 2, cosine cycles of N = cycle epochs
  *            (lr0 at the first epoch of every cycle; decay unused).  After each epoch the batch-norm
- * running statistics are re-estimated on `bn_batches` training batches of that epoch (the official
- * code's dry run; cumulative average), then the test set is evaluated with them.
+ * running statistics are re-estimated on the first `bn_batches` training batches of that epoch taken
+ * WITHOUT the deficits active in it (train_source.clean: the same images and augmentation; the
+ * official code's dry run, cumulative average), then the clean test set is evaluated with them.  A
+ * deficit thus changes the weights but not the statistics the test is normalised with (re-estimating
+ * on deficit batches, e.g. with a source removed, gave test losses ~1e6 during the deficit).
  *
  * Outputs in DIR: epochs.dat (columns `epoch lr train_loss train_acc test_loss test_acc seconds`, then
  * with meas.src_eval `test_acc_a test_acc_b test_loss_a test_loss_b info_a info_b`; row `epoch` k is
@@ -60,6 +63,9 @@ typedef struct {
     void (*batch)(void *ctx, int b, float *x, int *y); /* training batch b of the current epoch */
     int n_test;                                        /* test images */
     void (*test)(void *ctx, int first, int count, float *x, int *y); /* clean test images */
+    /* Added later (trailing; NULL = batch): training batch b of the current epoch without the deficits
+     * active in it (same images and augmentation), the input of the batch-norm re-estimation. */
+    void (*clean)(void *ctx, int b, float *x, int *y);
 } train_source;
 
 /* Measurements during training (all off when zeroed).  Probe and Fisher images are the first n_probe /

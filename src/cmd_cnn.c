@@ -59,7 +59,8 @@ static const opt_spec specs[] = {
     {"deficit", OPT_MULTI, NULL,
      "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P, dissociate"},
     {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit"},
-    {"bn-batches", OPT_INT, "20", "training batches of the BN re-estimation before each test (0: all)"},
+    {"bn-batches", OPT_INT, "20",
+     "training batches (without the deficits) of the BN re-estimation before each test (0: all)"},
     {"checkpoint-every", OPT_INT, "0",
      "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
     {"resume", OPT_FLAG, "false", "continue from DIR/checkpoint.bin when it exists"},
@@ -97,7 +98,8 @@ static const char usage[] =
     "  restart: lr0 * decay^e for e < R, lr0 * decay^(e - R) for e >= R, R = the epoch the last deficit\n"
     "           ends (0 without deficits: the decay schedule)\n"
     "  cyclic:  lr0 * (1 + cos(pi * (e mod N) / N)) / 2, N = --cycle (cosine cycles, restarting at lr0)\n"
-    "  BN statistics are re-estimated on training batches before every test.  Test data are always clean.\n"
+    "  BN statistics are re-estimated on training batches with the deficits switched off (the same images\n"
+    "  and augmentation) before every test.  Test data are always clean.\n"
     "measurements: --snap-every K writes RUN/snap/ for critsim analyze (Jacobian of the logits w.r.t. each\n"
     "  source's own pixels over the probe set, its SVD at --snap-ref-epoch, and for two sources the RSV of\n"
     "  --rsv-layer in sv_a.npy/sv_b.npy); two-source runs add test_acc_a test_acc_b test_loss_a test_loss_b\n"
@@ -123,6 +125,10 @@ static int s_epoch(void *c, int e)
 static void s_batch(void *c, int b, float *x, int *y)
 {
     data_pipe_batch(((src_ctx *)c)->pipe, b, x, y);
+}
+static void s_clean(void *c, int b, float *x, int *y)
+{
+    data_pipe_batch_clean(((src_ctx *)c)->pipe, b, x, y);
 }
 static void s_test(void *c, int first, int count, float *x, int *y)
 {
@@ -306,7 +312,7 @@ static int run(const opts *o)
         tm.srcs.col1[P] = own ? P * (w / 2) + w / 2 : w;
     }
     src_ctx sc = {pipe, &test};
-    train_source src = {&sc, s_epoch, s_batch, test.n, s_test};
+    train_source src = {&sc, s_epoch, s_batch, test.n, s_test, s_clean};
     train_cfg tc = {.epochs = (int)epochs,
                     .lr0 = lr,
                     .momentum = mom,

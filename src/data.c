@@ -818,6 +818,16 @@ void data_pipe_batch(data_pipe *p, int b, float *x, int *y)
     if (p->dissoc_on) dissociate(p, b, x);
 }
 
+void data_pipe_batch_clean(data_pipe *p, int b, float *x, int *y)
+{
+    /* the same batch with every deficit switched off for it: the sample order, augmentation and
+     * random zeroing draw from (seed, epoch, position) only, so they are those of data_pipe_batch */
+    int na = p->nactive, no = p->noise_on, fo = p->flip_on, lo = p->labels_on, dso = p->dissoc_on;
+    p->nactive = p->noise_on = p->flip_on = p->labels_on = p->dissoc_on = 0;
+    data_pipe_batch(p, b, x, y);
+    p->nactive = na, p->noise_on = no, p->flip_on = fo, p->labels_on = lo, p->dissoc_on = dso;
+}
+
 void data_views(const data_pipe *p, const data_set *d, int first, int count, float *x, int *y)
 {
     CS_ASSERT(d->c == p->c && d->h == p->h && d->w == p->w);

@@ -5,7 +5,8 @@
  * the schedule (train.h: decay lr0 decay^e; restart lr0 decay^(e - R) from epoch R on; cyclic
  * lr0 (1 + cos(pi (e mod N) / N)) / 2); train_loss is the mean of the training-mode batch losses of
  * the epoch (batch statistics, deficits and augmentation active), test figures use clean test
- * images and running statistics re-estimated on the epoch's first bn_batches training batches.
+ * images and running statistics re-estimated on the epoch's first bn_batches training batches taken
+ * without the epoch's deficits (src->clean), so that the statistics match the clean test inputs.
  * Non-goals: early stopping, validation splits, mid-epoch resumption (a run killed mid-epoch
  * restarts that epoch from the last checkpoint, which gives the same result).
  */
@@ -251,13 +252,15 @@ static void evaluate_source(cnn *net, const train_source *src, float *x, int *y,
     *acc = src->n_test ? (double)hits / src->n_test : NAN;
 }
 
-/* The official dry run: running statistics := average over the first nre training batches of epoch e. */
+/* The official dry run: running statistics := average over the first nre training batches of epoch e,
+ * without the deficits of epoch e (src->clean; NULL: the training batches themselves). */
 static void reestimate(cnn *net, const train_cfg *cfg, const train_source *src, int nbatch, float *x, int *y)
 {
     int nre = cfg->bn_batches > 0 && cfg->bn_batches < nbatch ? cfg->bn_batches : nbatch;
+    void (*get)(void *, int, float *, int *) = src->clean ? src->clean : src->batch;
     cnn_bn_reset(net);
     for (int b = 0; b < nre; b++) {
-        src->batch(src->ctx, b, x, y);
+        get(src->ctx, b, x, y);
         cnn_forward(net, x, net->cfg.batch, CNN_REESTIMATE);
     }
 }
@@ -539,7 +542,9 @@ static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int
                c->arch == CNN_FUSED ? "fused" : "split", c->width, c->depth,
                c->arch == CNN_SPLIT ? (c->fusion == CNN_FUSE_SUM ? " fusion sum" : " fusion concat") : "",
                net->n_param, net->macs);
-    table_meta(t, "batch norm: running statistics re-estimated on %s training batches before every test",
+    table_meta(t,
+               "batch norm: running statistics re-estimated on %s training batches, deficits switched off "
+               "(clean inputs, as the test's), before every test",
                cfg->bn_batches > 0 ? "the first few" : "all");
     if (cfg->bn_batches > 0) table_meta(t, "bn re-estimation batches: %d", cfg->bn_batches);
     if (cfg->branch && cfg->branch_exact)

@@ -941,6 +941,47 @@ static void test_real_fmnist(void)
     data_free(&te);
 }
 
+/* data_pipe_batch_clean (the batch-norm re-estimation's input): with every kind of deficit active it
+ * gives exactly the batch of a deficit-free pipe of the same seed (augmentation and random zeroing
+ * included), and it leaves the pipe's deficits on for the next training batch. */
+static void test_batch_clean(void)
+{
+    data_set d;
+    int n = 24, h = 8, w = 8;
+    fake_set(&d, n, 1, h, w);
+    data_cfg cfg = {
+        .n_src = 2, .views = DATA_VIEWS_ZERO, .batch = 4, .augment = 1, .shift = 1, .rand_zero = 0.2};
+    const char *sets[][2] = {{"remove:b@0-3", "blur:b:2@1-4"},
+                             {"flip@0-9", "labels@0-9"},
+                             {"noise@0-9", NULL},
+                             {"dissociate@0-9", "remove:a@0-9"}};
+    for (int k = 0; k < 4; k++) {
+        deficit_list l = defs_of(sets[k][0], sets[k][1]);
+        data_pipe *p = data_pipe_alloc(&d, &cfg, &l, 9), *q = data_pipe_alloc(&d, &cfg, NULL, 9);
+        CS_ASSERT(p && q);
+        float x[4 * 128], xc[4 * 128], x2[4 * 128];
+        int y[4], yc[4], y2[4], same = 1, changed = 0;
+        for (int e = 0; e < 3; e++) {
+            data_pipe_epoch(p, e);
+            data_pipe_epoch(q, e);
+            for (int b = 0; b < n / 4; b++) {
+                data_pipe_batch(p, b, x, y);
+                data_pipe_batch_clean(p, b, xc, yc);
+                data_pipe_batch(q, b, x2, y2);
+                same &= memcmp(xc, x2, sizeof x2) == 0 && memcmp(yc, y2, sizeof y2) == 0;
+                changed |= memcmp(x, x2, sizeof x2) != 0 || memcmp(y, y2, sizeof y2) != 0;
+                data_pipe_batch(p, b, x2, y2); /* the deficits are still on after a clean batch */
+                same &= memcmp(x, x2, sizeof x2) == 0 && memcmp(y, y2, sizeof y2) == 0;
+            }
+        }
+        CHECK(same);
+        CHECK(changed);
+        data_pipe_free(p);
+        data_pipe_free(q);
+    }
+    data_free(&d);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/critsim_test_data_XXXXXX");
@@ -953,6 +994,7 @@ int main(void)
     test_deficits();
     test_dissociate();
     test_augment();
+    test_batch_clean();
     test_real_fmnist();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
