@@ -11,7 +11,7 @@
 #     afterwards no PWNED file exists anywhere.
 #  3. make refuses RESULTS, BIN, BUILD or a goal that holds such characters (exit 2, one line naming the
 #     variable) before any recipe runs.
-# About two seconds (20 gnuplot runs, one tiny flow run).
+# A few seconds (one gnuplot run per script, one tiny flow run, a few make -n).
 . tests/lib.sh
 ROOT=$(pwd)
 
@@ -61,6 +61,20 @@ else
     echo "none 0 16 3 0.85 0.004"; echo "none 0 28 3 0.86 0.004"
     for k in blur flip labels noise; do for t in 4 8 12; do echo "$k $t $((t + 16)) 3 0.8$t 0.005"; done; done
   } >"$H/curves.dat"
+  # plots/cnn_paired.awk's paired.dat: [GROUP] deficit kind start end n test_acc_mean test_acc_sd
+  # loss_mean loss_sd ... (paired FILE [GROUP VALUES...]) and plots/cnn_fisher.awk's fisher_seeds.dat
+  paired() {
+    f=$1; shift
+    awk -v groups="$*" 'BEGIN { ng = split(groups, G, " "); if (ng == 0) { ng = 1; G[1] = "" }
+      print "# critsim fixture: paired.dat"
+      print "# " (groups == "" ? "" : "depth ") "deficit kind start end n test_acc_mean test_acc_sd loss_mean loss_sd train_acc_mean train_acc_sd final_loss_mean final_loss_sd"
+      nd = split("blur:4@0-0 none 0 0|blur:4@0-6 blur 0 6|blur:4@0-12 blur 0 12|flip@0-12 flip 0 12|blur:4@12-12 none 12 12|blur:4@4-8 blur 4 8|flip@0-4 flip 0 4", D, "|")
+      for (g = 1; g <= ng; g++) for (k = 1; k <= nd; k++)
+        print (G[g] == "" ? "" : G[g] " ") D[k], 3, 0.85 - 0.01 * k, 0.004, 0.01 * k, 0.003, 0.9, 0.01, 0.3, 0.01 }' >"$f"
+  }
+  paired "$H/paired.dat"; paired "$H/paired_depth.dat" 1 2 3; paired "$H/paired_split.dat" 0 1 2
+  { echo "# critsim fixture: fisher_seeds.dat"; echo "# epoch n total_mean total_sd"
+    for e in 0 1 2 3 4 5 6 7 8 9 10; do echo "$e 3 $((100 - 5 * e)) 2"; done; } >"$H/fisher_seeds.dat"
   # modes.dat of flow (step mode s K_a K_b, step-major, 8 modes)
   modes() {
     mkdir -p "$1"
@@ -95,7 +109,10 @@ else
     s=$(basename "$g" .gp); out="$H/fig_$s.png"; o=$(gq "$out")
     case $s in
       cnn) v="f1='$Q/summary.dat'; f2='$Q/summary.dat'" ;;
-      cnn_cp_deficits) v="f='$Q/curves.dat'" ;;
+      cnn_cp_deficits) v="f='$Q/curves.dat'; clean=16" ;;
+      cnn_cp_depth) v="fd='$Q/paired_depth.dat'; f2='$Q/paired.dat'; fs='$Q/paired_split.dat'" ;;
+      cnn_cp_restart) v="f1='$Q/paired.dat'; f2='$Q/paired.dat'" ;;
+      cnn_cp_window) v="f='$Q/paired.dat'; ff='$Q/fisher_seeds.dat'" ;;
       cp_act) v="f='$Q/summary.dat'; g='$Q/summary.dat'" ;;
       cp_end|cp_gate|cp_generic|cp_latent|cp_latent_recovery|cp_lesion|cp_onset) v="f='$Q/summary.dat'" ;;
       flow_fig3) v="dir='$Q/flow3'" ;;
@@ -115,7 +132,7 @@ else
     [ "$(head -c 4 "$out" 2>/dev/null | tail -c 3)" = PNG ] && ok || bad "$g: no PNG at the hostile path"
     n=$((n + 1))
   done
-  [ "$n" -ge 20 ] && ok || bad "only $n scripts drew their figure (want every plots/*.gp, at least 20)"
+  [ "$n" -eq "$(ls plots/*.gp | wc -l)" ] && [ "$n" -ge 20 ] && ok || bad "only $n scripts drew their figure (want every plots/*.gp)"
   # the analysis pictures also from a folder named plainly (the same script text)
   expect_exit 0 "svd.gp, plain path" gnuplot -e "run='$(gq "$H/run")'; out='$TMP/svd.png'; nsv=2; dlo=0; dhi=20" plots/svd.gp
 fi
