@@ -42,6 +42,21 @@ LDFLAGS += $(SAN_FLAGS)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:exitcode=99
 endif
+RESULTS ?= results
+
+# The recipes (here and in plots/*.mk) put paths into shell commands unquoted and into gnuplot's '...'
+# strings: RESULTS, BIN, BUILD and every goal named on the command line (a run folder DIR of
+# plots/analyze.mk's DIR/fig_svd.png, ...) may hold only letters, digits and . _ / + , @ - (not first),
+# so that a quote, $, `, ; or a space in a path cannot break the quoting or run a command.
+CS_PATH_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V \
+                 W X Y Z 0 1 2 3 4 5 6 7 8 9 . _ / + , @ -
+cs_path_rest  = $(if $(2),$(call cs_path_rest,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+cs_path_bad   = $(or $(if $(strip $(1)),,empty),$(word 2,$(1)),$(filter -%,$(1)),$(strip $(call cs_path_rest,$(1),$(CS_PATH_CHARS))))
+cs_check_path = $(if $(call cs_path_bad,$(2)),$(error critsim: $(1) '$(2)' is not a plain path (empty, a leading -, or a character outside letters, digits and . _ / + , @ -): make's recipes pass it to the shell and to gnuplot unquoted; use another folder name))
+$(call cs_check_path,RESULTS,$(RESULTS))
+$(call cs_check_path,BIN,$(BIN))
+$(call cs_check_path,BUILD,$(BUILD))
+$(foreach g,$(MAKECMDGOALS),$(call cs_check_path,target,$(g)))
 
 PKGS     := gsl lapacke openblas inih zlib
 DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libinih-dev zlib1g-dev \
@@ -143,7 +158,6 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBS) $(HDRS)
 	$(CC) $(CS_CFLAGS) -Isrc/cli -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 # ---- main job, tests, benchmarks ------------------------------------------------------------
-RESULTS ?= results
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@$(MAKE) --no-print-directory main-job

@@ -128,7 +128,9 @@ struct dln {
     long n_rhs;
     unsigned long flow_nmax; /* ReLU: solver steps allowed per dln_flow_advance (DLN_RELU_NMAX) */
     /* threads (dln_set_threads): used by the completion gradient of one chain */
-    dln_team *team;          /* NULL: one thread */
+    double *fx;     /* the fused linear engine's scratch (dln.c, fx_scratch; allocated at its first use) */
+    int reference;  /* dln_use_reference */
+    dln_team *team; /* NULL: one thread */
     const double *job_theta; /* arguments of the running team job */
     double *job_grad;
 };
@@ -208,6 +210,12 @@ int dln_act_parse(const char *s, dln_act *out);
  * this kind. */
 int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b);
 int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, else 0 */
+
+/* Linear networks on item tasks run through a fused engine (dln.c: forward, then one pass over each
+ * weight matrix that forms the next backward factor and updates the rows; every sum a fixed chain of
+ * fused multiply-adds).  on = 1: the previous engine instead (prefix and suffix products through
+ * OpenBLAS and dln.c's small kernel, a separate update), for tests that compare the two. */
+void dln_use_reference(dln *d, int on);
 
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
  * (uses d->omega, so call dln_maps first). */

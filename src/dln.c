@@ -453,6 +453,11 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
 
 static void flow_free(dln *d);
 
+void dln_use_reference(dln *d, int on)
+{
+    d->reference = on;
+}
+
 void dln_free(dln *d)
 {
     if (!d) return;
@@ -469,6 +474,7 @@ void dln_free(dln *d)
     free(d->grad);
     free(d->scratch);
     free(d->sp);
+    free(d->fx);
     free(d->prefix);
     free(d->suffix);
     free(d);
@@ -904,13 +910,284 @@ static void chain_backward_dense(dln *d, const double *theta, int p, const doubl
     }
 }
 
-static double grad_items(dln *d, const double *theta, double *grad)
+/* ---- linear networks on item tasks: the fused step ----------------------------------------------------
+ * Forward per chain: P_1 = W_1, P_l = W_l P_{l-1} (l = 2..D-1), Omega_p = W_D P_{D-1}, with the transposes
+ * PT_l (n x width) kept for the backward.  Backward from G = dL/dOmega_p down the layers: H_D = G,
+ * dL/dW_l = H_l P_{l-1}^T (P_0 = I: dL/dW_1 = H_1), H_{l-1} = W_l^T H_l: one pass over the rows of each
+ * W_l forms H_{l-1} (with the pre-step W_l) and then updates those rows in place, W_l -= lr dL/dW_l, so a
+ * GD step reads each weight matrix twice (forward, backward) and writes it once, and no gradient is
+ * stored (dln_grad writes dL/dW_l instead of updating).  This is about 3/4 of the flops of the suffix
+ * form S_l^T G P_{l-1}^T of chain_backward_dense (no n_out x width x width suffix products).
+ * Every entry is one chain of fused multiply-adds in a fixed order, started from zero: P_l[i, j] over
+ * q = 0..k-1 of W_l[i, q] P_{l-1}[q, j]; H_{l-1}[q, j] over rows i = 0..m-1 of W_l[i, q] H_l[i, j];
+ * dL/dW_l[i, q] over j = 0..n-1 of H_l[i, j] PT_{l-1}[j, q]; the update fma(-lr, g, w).  The AVX-512
+ * kernels and the portable loops compute exactly these, so the results are the same bits on every
+ * machine with fma (and independent of OpenBLAS's kernel).  The sums run in another order than the
+ * previous engine's products (kept as dln_use_reference for tests): an output change at the rounding
+ * level, measured in tests/test_dln.c. */
+
+/* C (m x n) = W (m x k) B (k x n), all row-major with natural strides. */
+static void fx_fwd(int m, int n, int k, const double *W, const double *B, double *C)
 {
+#ifdef __AVX512F__
+    const __m512d z = _mm512_setzero_pd();
+    for (int j = 0; j < n; j += 8) {
+        __mmask8 mk = (__mmask8)(n - j >= 8 ? 0xFF : (1u << (n - j)) - 1);
+        int i = 0;
+        for (; i + 8 <= m; i += 8) {
+            __m512d c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+            const double *w = W + (size_t)i * k;
+            for (int q = 0; q < k; q++) {
+                __m512d b = _mm512_maskz_loadu_pd(mk, B + (size_t)q * n + j);
+                c0 = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), b, c0);
+                c1 = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)k + q]), b, c1);
+                c2 = _mm512_fmadd_pd(_mm512_set1_pd(w[2 * (size_t)k + q]), b, c2);
+                c3 = _mm512_fmadd_pd(_mm512_set1_pd(w[3 * (size_t)k + q]), b, c3);
+                c4 = _mm512_fmadd_pd(_mm512_set1_pd(w[4 * (size_t)k + q]), b, c4);
+                c5 = _mm512_fmadd_pd(_mm512_set1_pd(w[5 * (size_t)k + q]), b, c5);
+                c6 = _mm512_fmadd_pd(_mm512_set1_pd(w[6 * (size_t)k + q]), b, c6);
+                c7 = _mm512_fmadd_pd(_mm512_set1_pd(w[7 * (size_t)k + q]), b, c7);
+            }
+            double *c = C + (size_t)i * n + j;
+            _mm512_mask_storeu_pd(c, mk, c0);
+            _mm512_mask_storeu_pd(c + n, mk, c1);
+            _mm512_mask_storeu_pd(c + 2 * (size_t)n, mk, c2);
+            _mm512_mask_storeu_pd(c + 3 * (size_t)n, mk, c3);
+            _mm512_mask_storeu_pd(c + 4 * (size_t)n, mk, c4);
+            _mm512_mask_storeu_pd(c + 5 * (size_t)n, mk, c5);
+            _mm512_mask_storeu_pd(c + 6 * (size_t)n, mk, c6);
+            _mm512_mask_storeu_pd(c + 7 * (size_t)n, mk, c7);
+        }
+        for (; i < m; i++) {
+            __m512d c0 = z;
+            const double *w = W + (size_t)i * k;
+            for (int q = 0; q < k; q++)
+                c0 = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), _mm512_maskz_loadu_pd(mk, B + (size_t)q * n + j),
+                                     c0);
+            _mm512_mask_storeu_pd(C + (size_t)i * n + j, mk, c0);
+        }
+    }
+#else
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double c = 0;
+            for (int q = 0; q < k; q++)
+                c = fma(W[(size_t)i * k + q], B[(size_t)q * n + j], c);
+            C[(size_t)i * n + j] = c;
+        }
+#endif
+}
+
+/* One layer of the backward pass: W (m x k), Hin = dL/d(layer output) (m x n), PT = the layer input
+ * transposed (n x k; NULL: the input is the identity, k = n, g = Hin).  Hout (k x n, may be NULL) =
+ * W^T Hin with the W given; then g = Hin PT (m x k) is written to G, or, G NULL, W = fma(-lr, g, W). */
+static void fx_back(int m, int k, int n, double *W, const double *Hin, const double *PT, double *Hout,
+                    double lr, double *G)
+{
+    if (Hout) memset(Hout, 0, (size_t)k * n * sizeof *Hout);
+#ifdef __AVX512F__
+    const __m512d z = _mm512_setzero_pd(), nlr = _mm512_set1_pd(-lr);
+    for (int i0 = 0; i0 < m; i0 += 8) {
+        int rb = m - i0 < 8 ? m - i0 : 8;
+        const double *w = W + (size_t)i0 * k;
+        if (Hout)
+            for (int j = 0; j < n; j += 8) {
+                __mmask8 mk = (__mmask8)(n - j >= 8 ? 0xFF : (1u << (n - j)) - 1);
+                const double *h = Hin + (size_t)i0 * n + j;
+                if (rb == 8) {
+                    __m512d h0 = _mm512_maskz_loadu_pd(mk, h), h1 = _mm512_maskz_loadu_pd(mk, h + n),
+                            h2 = _mm512_maskz_loadu_pd(mk, h + 2 * (size_t)n),
+                            h3 = _mm512_maskz_loadu_pd(mk, h + 3 * (size_t)n),
+                            h4 = _mm512_maskz_loadu_pd(mk, h + 4 * (size_t)n),
+                            h5 = _mm512_maskz_loadu_pd(mk, h + 5 * (size_t)n),
+                            h6 = _mm512_maskz_loadu_pd(mk, h + 6 * (size_t)n),
+                            h7 = _mm512_maskz_loadu_pd(mk, h + 7 * (size_t)n);
+                    for (int q = 0; q < k; q++) {
+                        double *o = Hout + (size_t)q * n + j;
+                        __m512d a = _mm512_maskz_loadu_pd(mk, o);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), h0, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)k + q]), h1, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[2 * (size_t)k + q]), h2, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[3 * (size_t)k + q]), h3, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[4 * (size_t)k + q]), h4, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[5 * (size_t)k + q]), h5, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[6 * (size_t)k + q]), h6, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[7 * (size_t)k + q]), h7, a);
+                        _mm512_mask_storeu_pd(o, mk, a);
+                    }
+                } else
+                    for (int q = 0; q < k; q++) {
+                        double *o = Hout + (size_t)q * n + j;
+                        __m512d a = _mm512_maskz_loadu_pd(mk, o);
+                        for (int r = 0; r < rb; r++)
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)r * k + q]),
+                                                _mm512_maskz_loadu_pd(mk, h + (size_t)r * n), a);
+                        _mm512_mask_storeu_pd(o, mk, a);
+                    }
+            }
+        for (int r = 0; r < rb; r++) { /* g and the update, 4 chunks of 8 columns at a time */
+            double *wr = W + (size_t)(i0 + r) * k, *gr = G ? G + (size_t)(i0 + r) * k : NULL;
+            const double *hr = Hin + (size_t)(i0 + r) * n;
+            for (int q = 0; q < k; q += 32) {
+                __mmask8 mk[4];
+                for (int c = 0; c < 4; c++) {
+                    int left = k - q - 8 * c;
+                    mk[c] = (__mmask8)(left >= 8 ? 0xFF : left > 0 ? (1u << left) - 1 : 0);
+                }
+                __m512d g0, g1, g2, g3;
+                if (PT) {
+                    g0 = g1 = g2 = g3 = z;
+                    for (int j = 0; j < n; j++) {
+                        const double *pt = PT + (size_t)j * k + q;
+                        __m512d h = _mm512_set1_pd(hr[j]);
+                        g0 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[0], pt), g0);
+                        g1 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[1], pt + 8), g1);
+                        g2 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[2], pt + 16), g2);
+                        g3 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[3], pt + 24), g3);
+                    }
+                } else {
+                    g0 = _mm512_maskz_loadu_pd(mk[0], hr + q);
+                    g1 = _mm512_maskz_loadu_pd(mk[1], hr + q + 8);
+                    g2 = _mm512_maskz_loadu_pd(mk[2], hr + q + 16);
+                    g3 = _mm512_maskz_loadu_pd(mk[3], hr + q + 24);
+                }
+                if (gr) {
+                    _mm512_mask_storeu_pd(gr + q, mk[0], g0);
+                    _mm512_mask_storeu_pd(gr + q + 8, mk[1], g1);
+                    _mm512_mask_storeu_pd(gr + q + 16, mk[2], g2);
+                    _mm512_mask_storeu_pd(gr + q + 24, mk[3], g3);
+                } else {
+                    double *o = wr + q;
+                    _mm512_mask_storeu_pd(o, mk[0],
+                                          _mm512_fmadd_pd(nlr, g0, _mm512_maskz_loadu_pd(mk[0], o)));
+                    _mm512_mask_storeu_pd(o + 8, mk[1],
+                                          _mm512_fmadd_pd(nlr, g1, _mm512_maskz_loadu_pd(mk[1], o + 8)));
+                    _mm512_mask_storeu_pd(o + 16, mk[2],
+                                          _mm512_fmadd_pd(nlr, g2, _mm512_maskz_loadu_pd(mk[2], o + 16)));
+                    _mm512_mask_storeu_pd(o + 24, mk[3],
+                                          _mm512_fmadd_pd(nlr, g3, _mm512_maskz_loadu_pd(mk[3], o + 24)));
+                }
+            }
+        }
+    }
+#else
+    for (int i = 0; i < m; i++) {
+        double *wr = W + (size_t)i * k;
+        const double *hr = Hin + (size_t)i * n;
+        if (Hout)
+            for (int q = 0; q < k; q++)
+                for (int j = 0; j < n; j++)
+                    Hout[(size_t)q * n + j] = fma(wr[q], hr[j], Hout[(size_t)q * n + j]);
+        for (int q = 0; q < k; q++) {
+            double g = 0;
+            if (PT)
+                for (int j = 0; j < n; j++)
+                    g = fma(hr[j], PT[(size_t)j * k + q], g);
+            else
+                g = hr[q];
+            if (G)
+                G[(size_t)i * k + q] = g;
+            else
+                wr[q] = fma(-lr, g, wr[q]);
+        }
+    }
+#endif
+}
+
+/* Scratch of the fused step (allocated at its first use): PT_l per chain and layer l = 1..D-1
+ * (in_dim[p] x width), two (width x n_in) backward buffers. */
+static double *fx_scratch(dln *d)
+{
+    if (!d->fx) {
+        size_t w = (size_t)(d->width > 0 ? d->width : 1), n = 0;
+        for (int p = 0; p < d->n_chain; p++)
+            n += (size_t)(d->depth > 1 ? d->depth - 1 : 0) * w * d->in_dim[p];
+        d->fx = util_malloc((n + 2 * w * (size_t)d->n_in) * sizeof(double));
+    }
+    return d->fx;
+}
+
+/* PT_l of chain p (l = 1..D-1) in the scratch */
+static double *fx_pt(dln *d, int p, int l)
+{
+    size_t off = 0, w = (size_t)d->width;
+    for (int q = 0; q < p; q++)
+        off += (size_t)(d->depth - 1) * w * d->in_dim[q];
+    return fx_scratch(d) + off + (size_t)(l - 1) * w * d->in_dim[p];
+}
+
+/* the two backward buffers, after every PT_l */
+static double *fx_h(dln *d)
+{
+    size_t off = 0;
+    for (int q = 0; q < d->n_chain; q++)
+        off += (size_t)(d->depth - 1) * d->width * d->in_dim[q];
+    return fx_scratch(d) + off;
+}
+
+/* Forward of linear chain p: prefixes P_l (d->prefix), their transposes (pt != 0), Omega_p. */
+static void fx_forward(dln *d, const double *theta, int p, int pt)
+{
+    int D = d->depth, w = d->width, n = d->in_dim[p], no = d->n_out;
+    if (D == 1) {
+        memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * n * sizeof(double));
+        return;
+    }
+    double **P = d->prefix + (size_t)p * D;
+    memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * n * sizeof(double));
+    for (int l = 2; l < D; l++)
+        fx_fwd(w, n, w, dln_weight(d, theta, p, l), P[l - 1], P[l]);
+    fx_fwd(no, n, w, dln_weight(d, theta, p, D), P[D - 1], d->omega[p]);
+    if (pt)
+        for (int l = 1; l < D; l++) {
+            double *T = fx_pt(d, p, l);
+            for (int i = 0; i < w; i++)
+                for (int j = 0; j < n; j++)
+                    T[(size_t)j * w + i] = P[l][(size_t)i * n + j];
+        }
+}
+
+/* Backward of linear chain p from G = dL/dOmega_p (n_out x in_dim[p]): grad != NULL: the gradient into
+ * grad; else theta (= d->theta) -= lr * gradient, in the same pass. */
+static void fx_backward(dln *d, double *theta, int p, const double *G, double *grad, double lr)
+{
+    int D = d->depth, w = d->width, n = d->in_dim[p], no = d->n_out;
+#define GR(l) (grad ? dln_weight(d, grad, p, l) : NULL)
+    if (D == 1) {
+        fx_back(no, n, n, dln_weight(d, theta, p, 1), G, NULL, NULL, lr, GR(1));
+        return;
+    }
+    double *Ha = fx_h(d), *Hb = Ha + (size_t)w * d->n_in;
+    fx_back(no, w, n, dln_weight(d, theta, p, D), G, fx_pt(d, p, D - 1), Ha, lr, GR(D));
+    for (int l = D - 1; l >= 2; l--) {
+        fx_back(w, w, n, dln_weight(d, theta, p, l), Ha, fx_pt(d, p, l - 1), Hb, lr, GR(l));
+        double *t = Ha;
+        Ha = Hb;
+        Hb = t;
+    }
+    fx_back(w, n, n, dln_weight(d, theta, p, 1), Ha, NULL, NULL, lr, GR(1));
+#undef GR
+}
+
+/* The fused linear engine applies (dln_use_reference not set): linear chains on an item task. */
+static int fx_ok(const dln *d)
+{
+    return !d->completion && d->cfg.act == DLN_ACT_LINEAR && !d->reference;
+}
+
+/* Item tasks: loss at theta and, grad != NULL, its gradient; grad NULL (fused engine only): theta (=
+ * d->theta) -= lr * gradient in the same pass. */
+static double grad_items(dln *d, const double *theta, double *grad, double lr)
+{
+    int fast = fx_ok(d);
     int no = d->n_out, ni = d->n_in;
     double *tot = d->omega_tot;
     memset(tot, 0, (size_t)no * ni * sizeof *tot);
     for (int p = 0; p < d->n_chain; p++) {
-        chain_forward(d, theta, p);
+        if (fast)
+            fx_forward(d, theta, p, 1);
+        else
+            chain_forward(d, theta, p);
         if (d->n_les[p]) {
             memset(d->C, 0, (size_t)no * ni * sizeof(double));
             embed_add(d, p, d->omega[p], d->C);
@@ -921,7 +1198,10 @@ static double grad_items(dln *d, const double *theta, double *grad)
             embed_add(d, p, d->omega[p], tot);
     }
     /* R = Omega Sxx - Syx into E; loss = c/2 (trSyy + <Omega, R> - <Omega, Syx>) */
-    gemm(0, 0, no, ni, ni, 1.0, tot, ni, d->sxx_eff, ni, 0.0, d->E, ni);
+    if (fast)
+        fx_fwd(no, ni, ni, tot, d->sxx_eff, d->E);
+    else
+        gemm(0, 0, no, ni, ni, 1.0, tot, ni, d->sxx_eff, ni, 0.0, d->E, ni);
     double a = 0, b = 0;
     for (size_t i = 0; i < (size_t)no * ni; i++) {
         d->E[i] -= d->syx_eff[i];
@@ -939,9 +1219,9 @@ static double grad_items(dln *d, const double *theta, double *grad)
     } else
         loss = 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
     for (int p = 0; p < d->n_chain; p++) {
-        double *gw = grad + d->chain_off[p];
         if (d->gated[p]) {
-            memset(gw, 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
+            if (grad)
+                memset(grad + d->chain_off[p], 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
             continue;
         }
         const double *G = d->E;
@@ -957,7 +1237,10 @@ static double grad_items(dln *d, const double *theta, double *grad)
                        (size_t)nip * sizeof(double));
             G = d->Gp;
         }
-        chain_backward_dense(d, theta, p, G, grad);
+        if (fast)
+            fx_backward(d, (double *)theta, p, G, grad, lr);
+        else
+            chain_backward_dense(d, theta, p, G, grad);
     }
     return loss;
 }
@@ -1132,7 +1415,7 @@ static double grad_completion(dln *d, const double *theta, double *grad)
 
 double dln_grad(dln *d, const double *theta, double *grad)
 {
-    return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad);
+    return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad, 0);
 }
 
 /* ---- float32 matrix completion (cfg.single) ---------------------------------------------------- */
@@ -1247,6 +1530,11 @@ void dln_gd_apply(dln *d, double lr)
 {
     for (int p = 0; p < d->n_chain; p++) {
         if (d->gated[p]) continue;
+        if (fx_ok(d)) { /* the fused step's update, fma(-lr, g, w), for the same bits */
+            for (size_t i = d->chain_off[p]; i < d->chain_off[p + 1]; i++)
+                d->theta[i] = fma(-lr, d->grad[i], d->theta[i]);
+            continue;
+        }
         int n = (int)(d->chain_off[p + 1] - d->chain_off[p]);
         cblas_daxpy(n, -lr, d->grad + d->chain_off[p], 1, d->theta + d->chain_off[p], 1);
     }
@@ -1255,6 +1543,7 @@ void dln_gd_apply(dln *d, double lr)
 double dln_gd_step(dln *d, double lr)
 {
     if (d->sp) return single_gd_step(d, lr);
+    if (fx_ok(d)) return grad_items(d, d->theta, NULL, lr);
     double loss = dln_grad(d, d->theta, d->grad);
     dln_gd_apply(d, lr);
     return loss;
@@ -1268,6 +1557,8 @@ void dln_maps(dln *d, const double *theta, double *omega_tot)
         int D = d->depth, w = d->width, nip = d->in_dim[p];
         if (d->cfg.act != DLN_ACT_LINEAR)
             chain_forward_nl(d, theta, p);
+        else if (fx_ok(d))
+            fx_forward(d, theta, p, 0);
         else if (D == 1)
             memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * nip * sizeof(double));
         else {

@@ -174,6 +174,7 @@ typedef struct {
     table *loss, *modes, *sv;
     snap_writer *snap;
     double *K, *svals, *tot, *buf; /* scratch */
+    const double *v0; /* the task's V when square (rank = n_in): starting basis of linalg_sv_small */
     int fused_hidden;
     int n_units;         /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
     double *sva, *svb;   /* (n_units) */
@@ -255,6 +256,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     int no = d->n_out, ni = d->n_in, rk = t->rank;
     r->K = util_malloc((size_t)d->n_chain * rk * sizeof(double));
     r->svals = util_malloc((size_t)(d->n_chain + 1) * rk * sizeof(double));
+    r->v0 = rk == ni ? t->V : NULL;
     r->tot = util_malloc((size_t)no * ni * sizeof(double));
     r->buf = util_malloc(((size_t)no * ni + (size_t)(d->width + 1) * ni) * sizeof(double));
     if (r->snap_every != 0) {
@@ -369,13 +371,15 @@ static int record(run_out *r, long step, int have, double train)
         int rp = no < d->in_dim[p] ? no : d->in_dim[p];
         for (int a = 0; a < rk; a++)
             r->svals[p * rk + a] = NAN;
-        if (linalg_svd(no, d->in_dim[p], d->omega[p], NULL, r->svals + p * rk, NULL)) return CS_EFAIL;
+        if (linalg_sv_small(no, d->in_dim[p], d->omega[p], d->in_dim[p] == ni ? r->v0 : NULL,
+                            r->svals + p * rk))
+            return CS_EFAIL;
         for (int a = rp; a < rk; a++)
             r->svals[p * rk + a] = 0;
     }
     if (d->n_chain == 1 && d->in_dim[0] == ni && !d->n_les[0]) /* the total map is the chain's map */
         memcpy(r->svals + rk, r->svals, (size_t)rk * sizeof(double));
-    else if (linalg_svd(no, ni, r->tot, NULL, r->svals + d->n_chain * rk, NULL))
+    else if (linalg_sv_small(no, ni, r->tot, r->v0, r->svals + d->n_chain * rk))
         return CS_EFAIL;
     f = table_stream(r->sv);
     for (int a = 0; a < rk && a < r->sv_top; a++)
