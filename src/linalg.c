@@ -10,9 +10,13 @@
 #include <gsl/gsl_randist.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/* OpenBLAS's own (its cblas.h cannot meet GSL's in one translation unit) */
+void openblas_set_num_threads(int n);
 
 /* Flip signs so that the largest-|.| entry of each column of U is positive. */
 static void fix_signs(int m, int n, int k, double *U, double *V)
@@ -301,4 +305,10 @@ void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double
 {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
                 A, ta ? m : k, B, tb ? k : n, beta, C, n);
+}
+
+void linalg_blas_threads(linalg_blas_use use)
+{
+    if (use == LINALG_BLAS_SMALL && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice wins */
+    openblas_set_num_threads(1);
 }

@@ -50,8 +50,6 @@
 #include "task.h"
 #include "util.h"
 
-void openblas_set_num_threads(int n); /* OpenBLAS (cblas.h cannot be included next to GSL's) */
-
 /* Choices: names to the library's values.  --method: gradient descent (gd and euler name the same
  * update, METH_GD) or the gradient flow with one of dln_stepper's GSL steppers. */
 #define METH_GD (-1)
@@ -630,7 +628,7 @@ static int br_sched_init(br_sched *bs, const opts *o, const char *out, int n, si
     bs->jobs = jobs < 1 ? 1 : (int)jobs;
     /* the trunk shares the cores with the branches: OpenBLAS's own threads would only contend (small
      * products; 66 s instead of 44 s for the official D = 3 sweep on 2 cores) */
-    if (bs->jobs > 1) openblas_set_num_threads(1);
+    if (bs->jobs > 1) linalg_blas_threads(LINALG_BLAS_WORKER);
     bs->n = n;
     bs->o = o;
     bs->out = out;
@@ -655,7 +653,7 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
 {
     br_result res;
     memset(&res, 0, sizeof res);
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     dln_forget_threads(d); /* the trunk's workers did not come through fork() */
     memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
     deficit_list bl = *dl;
@@ -1037,7 +1035,7 @@ static int run(const opts *o)
      * CPU instead of 1.3 s for 3000 completion steps); OPENBLAS_NUM_THREADS set by the user wins */
     int mxd = d->width > d->n_in ? d->width : d->n_in;
     if (d->n_out > mxd) mxd = d->n_out;
-    if (mxd < 512 && !getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
+    if (mxd < 512) linalg_blas_threads(LINALG_BLAS_SMALL);
     int flow = meth != METH_GD;
     if (flow && (rc = dln_flow_alloc(d, (dln_stepper)meth, epsabs, epsrel, lr * 0.1))) goto done;
 

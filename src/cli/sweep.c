@@ -30,11 +30,9 @@
 
 #include "publish.h"
 #include "deficit.h"
+#include "linalg.h"
 #include "table.h"
 #include "util.h"
-
-/* OpenBLAS (pthread build): every point runs single-threaded, the parallelism is across points. */
-void openblas_set_num_threads(int n);
 
 #define FNV_BASIS 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
@@ -1041,7 +1039,7 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
         dup2(fd, 1);
         dup2(fd, 2);
     }
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     util_clearerr();
     const cmd_def *cmd = c->cmd;
     int idx[SWEEP_MAX_AXES];
@@ -1335,7 +1333,7 @@ static void trunk_main(const sweep_grid *g, const sweep_config *c, opts *o, cons
         dup2(fd, 1);
         dup2(fd, 2);
     }
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     util_clearerr();
     int idx[SWEEP_MAX_AXES];
     sweep_grid_point(g, t->rep, idx);
@@ -1522,7 +1520,7 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
     long lo = 0, nleft = ntodo; /* todo[lo..] holds every point not started yet */
     int handlers = 0;
     pid_t self = getpid();
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     struct sigaction sa, old[3];
     memset(&sa, 0, sizeof sa);
