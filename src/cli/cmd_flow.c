@@ -813,33 +813,36 @@ static int flow_conflicts(const opts *o, int kind, const dln_cfg *dc)
     return opts_long(o, "jobs", 0, 4096, &jobs);
 }
 
-static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
+/* The network's options into dc (the task kind is read first, by build). */
+static int read_dln_cfg(const opts *o, dln_cfg *dc)
 {
-    int rc;
-    task_cfg c;
-    memset(&c, 0, sizeof c);
-    int kind, arch, loss;
-    if ((rc = opts_enum(o, "task", task_kinds, &kind))) return rc;
+    int rc, arch, loss, prec;
+    memset(dc, 0, sizeof *dc);
     if ((rc = opts_enum(o, "arch", archs, &arch))) return rc;
     if ((rc = opts_enum(o, "loss", losses, &loss))) return rc;
-    c.kind = (task_kind)kind;
-    dln_cfg dc;
-    memset(&dc, 0, sizeof dc);
-    dc.arch = (dln_arch)arch;
-    dc.shared_input = opts_flag(o, "shared-input");
-    dc.loss = (dln_loss)loss;
-    if ((rc = dln_act_parse(opts_str(o, "act"), &dc.act))) return rc;
-    dc.act_output = opts_flag(o, "act-output");
-    int prec;
+    dc->arch = (dln_arch)arch;
+    dc->shared_input = opts_flag(o, "shared-input");
+    dc->loss = (dln_loss)loss;
+    if ((rc = dln_act_parse(opts_str(o, "act"), &dc->act))) return rc;
+    dc->act_output = opts_flag(o, "act-output");
     if ((rc = opts_enum(o, "precision", precisions, &prec))) return rc;
-    dc.single = prec;
-    if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc.n_chain))) return rc;
-    if ((rc = get_int(o, "depth", 1, 1000, &dc.depth))) return rc;
-    if ((rc = get_int(o, "width", 1, 100000, &dc.width))) return rc;
+    dc->single = prec;
+    if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc->n_chain))) return rc;
+    if ((rc = get_int(o, "depth", 1, 1000, &dc->depth))) return rc;
+    return get_int(o, "width", 1, 100000, &dc->width);
+}
+
+/* The task's options into c (c->kind set; sdims holds the source dimensions c->src_dims points to).
+ * c->sv and c->noise_var point to *sv_out and *nv_out, which the caller frees after success (freed here
+ * on failure). */
+static int read_task_cfg(const opts *o, const dln_cfg *dc, task_cfg *c, int *sdims, double **sv_out,
+                         double **nv_out)
+{
+    int rc;
     int nsrc;
     if ((rc = get_int(o, "sources", 0, TASK_MAX_SRC, &nsrc))) return rc;
     long *sd = NULL;
-    int nsd = 0, sdims[TASK_MAX_SRC];
+    int nsd = 0;
     if (opts_count(o, "source-dims")) {
         if ((rc = opts_list_long(o, "source-dims", 1, 1000000, &sd, &nsd))) return rc;
         if (nsd > TASK_MAX_SRC) {
@@ -854,42 +857,59 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
             sdims[i] = (int)sd[i];
         free(sd);
         nsrc = nsd;
-        c.src_dims = sdims;
+        c->src_dims = sdims;
     }
-    if (nsrc == 0) nsrc = dc.arch == DLN_FUSED ? 2 : (dc.shared_input ? 1 : dc.n_chain);
-    c.n_src = nsrc;
+    if (nsrc == 0) nsrc = dc->arch == DLN_FUSED ? 2 : (dc->shared_input ? 1 : dc->n_chain);
+    c->n_src = nsrc;
     long seed, tseed;
     if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
     if ((rc = opts_long(o, "task-seed", -1, 4294967295L, &tseed))) return rc;
-    c.seed = (unsigned long)(tseed < 0 ? seed : tseed);
+    c->seed = (unsigned long)(tseed < 0 ? seed : tseed);
     double *sv = NULL, *nv = NULL;
-    if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c.n_sv))) return rc;
-    c.sv = sv;
-    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c.n_noise))) {
+    if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c->n_sv))) return rc;
+    c->sv = sv;
+    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c->n_noise))) {
         free(sv);
         return rc;
     }
-    c.noise_var = nv;
-    if ((rc = get_int(o, "n-out", 1, 100000, &c.n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c.n_in)) ||
-        (rc = get_int(o, "latent-dim", 1, 100000, &c.latent_dim)) ||
-        (rc = opts_double(o, "redundancy", 0, 1, &c.redundancy)) ||
-        (rc = opts_double(o, "synergy", 0, 1, &c.synergy)) || (rc = get_int(o, "n", 1, 100000, &c.n)) ||
-        (rc = get_int(o, "rank", 1, 100000, &c.rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c.rank2)) ||
-        (rc = get_int(o, "n-obs", 1, 2000000000, &c.n_obs))) {
+    c->noise_var = nv;
+    if ((rc = get_int(o, "n-out", 1, 100000, &c->n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c->n_in)) ||
+        (rc = get_int(o, "latent-dim", 1, 100000, &c->latent_dim)) ||
+        (rc = opts_double(o, "redundancy", 0, 1, &c->redundancy)) ||
+        (rc = opts_double(o, "synergy", 0, 1, &c->synergy)) || (rc = get_int(o, "n", 1, 100000, &c->n)) ||
+        (rc = get_int(o, "rank", 1, 100000, &c->rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c->rank2)) ||
+        (rc = get_int(o, "n-obs", 1, 2000000000, &c->n_obs))) {
         free(sv);
         free(nv);
         return rc;
     }
-    c.target_file = opts_str(o, "target");
-    c.target2_file = opts_str(o, "target2");
-    c.observed_file = opts_str(o, "observed");
-    c.sxx_file = opts_str(o, "sigma-xx");
-    c.syx_file = opts_str(o, "sigma-yx");
-    if (c.observed_file && kind != TASK_COMPLETION) {
+    c->target_file = opts_str(o, "target");
+    c->target2_file = opts_str(o, "target2");
+    c->observed_file = opts_str(o, "observed");
+    c->sxx_file = opts_str(o, "sigma-xx");
+    c->syx_file = opts_str(o, "sigma-yx");
+    if (c->observed_file && c->kind != TASK_COMPLETION) {
         free(sv);
         free(nv);
         return util_seterr(CS_EUSAGE, "--observed needs --task completion");
     }
+    *sv_out = sv;
+    *nv_out = nv;
+    return CS_OK;
+}
+
+static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
+{
+    int rc, kind;
+    task_cfg c;
+    memset(&c, 0, sizeof c);
+    if ((rc = opts_enum(o, "task", task_kinds, &kind))) return rc;
+    c.kind = (task_kind)kind;
+    dln_cfg dc;
+    if ((rc = read_dln_cfg(o, &dc))) return rc;
+    int sdims[TASK_MAX_SRC];
+    double *sv = NULL, *nv = NULL;
+    if ((rc = read_task_cfg(o, &dc, &c, sdims, &sv, &nv))) return rc;
     if ((rc = flow_conflicts(o, kind, &dc))) {
         free(sv);
         free(nv);
