@@ -1020,6 +1020,89 @@ static int init_weights(const opts *o, dln *d)
     return rc;
 }
 
+/* --switch-sweep T1,T2,...: one trunk without the switch, run to the last T, and from the trunk's
+ * state at each T a forked branch with switch@T for `cont` more updates; switch_sweep.dat collects their
+ * final losses. */
+static int switch_sweep(const opts *o, run_out *r, dln *d, const deficit_list *dl, const char *out, long cont,
+                        int meth, double epsabs, double epsrel)
+{
+    for (int i = 0; i < dl->n; i++)
+        if (dl->d[i].kind == DEF_SWITCH) {
+            return util_seterr(CS_EUSAGE,
+                               "--switch-sweep sets the switch itself; drop switch@ from --deficit");
+        }
+    if (dl->n + 1 > DEFICIT_MAX) return util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
+    long *sw = NULL;
+    int n_sw;
+    int rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw);
+    if (rc) return rc;
+    for (int i = 1; i < n_sw; i++)
+        if (sw[i] <= sw[i - 1]) {
+            free(sw);
+            return util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
+        }
+    table *sum = table_open(out, "switch_sweep.dat", opts_prov(o));
+    if (!sum) {
+        free(sw);
+        return CS_EUSAGE;
+    }
+    table_meta(sum,
+               "one trunk without switch; branch T: switch@T, %ld more updates (steps = T + %ld); official "
+               "T_c = T - 1",
+               cont, cont);
+    table_columns(sum, "switch_step steps final_loss test_loss");
+    long trunk_last = sw[n_sw - 1];
+    run_out tr;
+    tr = *r;
+    if ((rc = out_open(&tr, o, d, out, trunk_last))) {
+        table_discard(sum);
+        free(sw);
+        return rc;
+    }
+    br_sched bs;
+    long fs = 0;
+    int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
+    for (int i = 0; i < n_sw && st == CS_OK; i++) {
+        st = run_steps(&tr, i ? sw[i - 1] : 0, sw[i], &fs);
+        if (st) break;
+        memcpy(bs.theta + (size_t)i * d->n_param, d->theta, d->n_param * sizeof(double));
+        bs.n_ready = i + 1;
+        st = br_sched_launch(&bs, r, d, dl, sw, cont, meth, epsabs, epsrel, 1);
+    }
+    char why[512];
+    snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
+    if (st == CS_OK) { /* trunk done: every core serves the remaining branches */
+        st = br_sched_launch(&bs, r, d, dl, sw, cont, meth, epsabs, epsrel, 0);
+        snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
+    }
+    int bad = br_sched_wait(&bs);
+    int nfail = 0;
+    for (int i = 0; i < n_sw && st == CS_OK; i++) {
+        const br_result *b = &bs.res[i];
+        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss,
+                  b->st ? NAN : b->final_test);
+        if (b->st) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], b->why);
+        nfail += b->st != CS_OK;
+    }
+    if (st == CS_OK && bad) {
+        st = CS_EFAIL;
+        snprintf(why, sizeof why, "a branch could not write its outputs (see the messages above)");
+    }
+    br_sched_free(&bs);
+    rc = out_close(&tr, st, fs, why);
+    int s2 = st == CS_OK ? table_close(sum) : table_fail(sum, fs, why);
+    if (st) {
+        util_seterr(st, "%s", why);
+        rc = st;
+    } else if (!rc)
+        rc = s2;
+    if (!rc && nfail)
+        rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)",
+                         nfail, n_sw);
+    free(sw);
+    return rc;
+}
+
 static int run(const opts *o)
 {
     int rc, meth;
@@ -1082,85 +1165,7 @@ static int run(const opts *o)
         }
         goto done;
     }
-    /* switch sweep: trunk without switch deficits, branches with switch@T */
-    for (int i = 0; i < dl.n; i++)
-        if (dl.d[i].kind == DEF_SWITCH) {
-            rc = util_seterr(CS_EUSAGE, "--switch-sweep sets the switch itself; drop switch@ from --deficit");
-            goto done;
-        }
-    if (dl.n + 1 > DEFICIT_MAX) {
-        rc = util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
-        goto done;
-    }
-    long *sw = NULL;
-    int n_sw;
-    if ((rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw))) goto done;
-    for (int i = 1; i < n_sw; i++)
-        if (sw[i] <= sw[i - 1]) {
-            free(sw);
-            rc = util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
-            goto done;
-        }
-    table *sum = table_open(out, "switch_sweep.dat", opts_prov(o));
-    if (!sum) {
-        free(sw);
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    table_meta(sum,
-               "one trunk without switch; branch T: switch@T, %ld more updates (steps = T + %ld); official "
-               "T_c = T - 1",
-               cont, cont);
-    table_columns(sum, "switch_step steps final_loss test_loss");
-    long trunk_last = sw[n_sw - 1];
-    run_out tr;
-    tr = r;
-    if ((rc = out_open(&tr, o, d, out, trunk_last))) {
-        table_discard(sum);
-        free(sw);
-        goto done;
-    }
-    br_sched bs;
-    long fs = 0;
-    int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
-    for (int i = 0; i < n_sw && st == CS_OK; i++) {
-        st = run_steps(&tr, i ? sw[i - 1] : 0, sw[i], &fs);
-        if (st) break;
-        memcpy(bs.theta + (size_t)i * d->n_param, d->theta, d->n_param * sizeof(double));
-        bs.n_ready = i + 1;
-        st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 1);
-    }
-    char why[512];
-    snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
-    if (st == CS_OK) { /* trunk done: every core serves the remaining branches */
-        st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 0);
-        snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
-    }
-    int bad = br_sched_wait(&bs);
-    int nfail = 0;
-    for (int i = 0; i < n_sw && st == CS_OK; i++) {
-        const br_result *b = &bs.res[i];
-        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss,
-                  b->st ? NAN : b->final_test);
-        if (b->st) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], b->why);
-        nfail += b->st != CS_OK;
-    }
-    if (st == CS_OK && bad) {
-        st = CS_EFAIL;
-        snprintf(why, sizeof why, "a branch could not write its outputs (see the messages above)");
-    }
-    br_sched_free(&bs);
-    rc = out_close(&tr, st, fs, why);
-    int s2 = st == CS_OK ? table_close(sum) : table_fail(sum, fs, why);
-    if (st) {
-        util_seterr(st, "%s", why);
-        rc = st;
-    } else if (!rc)
-        rc = s2;
-    if (!rc && nfail)
-        rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)",
-                         nfail, n_sw);
-    free(sw);
+    rc = switch_sweep(o, &r, d, &dl, out, cont, meth, epsabs, epsrel);
 done:
     dln_free(d);
     task_free(&t);
