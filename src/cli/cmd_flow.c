@@ -181,6 +181,66 @@ typedef struct {
     double final_loss, final_test;
 } run_out;
 
+/* snap/ for analyze: the per-source layout of the maps, the hidden layer (linear fused networks) or the
+ * engine's RSV estimate (nonlinear ones), the target's modes.  On failure the tables are discarded. */
+static int open_snap(run_out *r, dln *d, const char *dir)
+{
+    const task *t = d->task;
+    int no = d->n_out, ni = d->n_in, rk = t->rank;
+    snap_meta m;
+    memset(&m, 0, sizeof m);
+    m.engine = "flow";
+    m.n_out = no;
+    int shared = d->cfg.arch == DLN_PATHS && d->in_dim[0] == ni && d->n_chain > 1;
+    if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
+        m.n_src = d->n_chain;
+        m.layout = shared ? SNAP_SHARED : SNAP_CONCAT;
+        for (int p = 0; p < d->n_chain; p++)
+            m.n_in[p] = d->in_dim[p];
+    } else {
+        m.n_src = t->n_src;
+        m.layout = SNAP_CONCAT;
+        for (int p = 0; p < t->n_src; p++)
+            m.n_in[p] = t->src_dim[p];
+        if (d->depth >= 2 && d->cfg.act == DLN_ACT_LINEAR) {
+            m.n_hidden = d->width;
+            m.hidden_layer = d->depth - 1;
+            r->fused_hidden = 1;
+        } else if (d->cfg.act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
+            /* no closed form: the engine's sampled estimate of the last hidden layer (after phi) */
+            m.n_units = r->n_units = dln_rsv_units(d);
+            r->sva = util_malloc(2 * (size_t)r->n_units * sizeof(double));
+            r->svb = r->sva + r->n_units;
+        }
+    }
+    if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
+    /* the analyzer gets only the target's modes: U and V packed to their first nz columns */
+    int nz = target_modes(t);
+    double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)), *Vz = Uz + (size_t)no * nz;
+    for (int i = 0; i < no; i++)
+        memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
+    for (int i = 0; i < ni; i++)
+        memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
+    m.rank = nz;
+    m.target = t->target;
+    m.U = Uz;
+    m.s = t->s;
+    m.V = Vz;
+    m.sxx = t->sxx;
+    if (m.n_src > 0) {
+        r->snap = snap_open(dir, &m); /* copies U, s, V */
+        if (!r->snap) {
+            free(Uz);
+            table_discard(r->loss);
+            table_discard(r->modes);
+            table_discard(r->sv);
+            return CS_EUSAGE;
+        }
+    }
+    free(Uz);
+    return CS_OK;
+}
+
 static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long last)
 {
     memset(&r->loss, 0, sizeof(run_out) - offsetof(run_out, loss));
@@ -257,60 +317,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     r->v0 = rk == ni ? t->V : NULL;
     r->tot = util_malloc((size_t)no * ni * sizeof(double));
     r->buf = util_malloc(((size_t)no * ni + (size_t)(d->width + 1) * ni) * sizeof(double));
-    if (r->snap_every != 0) {
-        snap_meta m;
-        memset(&m, 0, sizeof m);
-        m.engine = "flow";
-        m.n_out = no;
-        int shared = d->cfg.arch == DLN_PATHS && d->in_dim[0] == ni && d->n_chain > 1;
-        if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
-            m.n_src = d->n_chain;
-            m.layout = shared ? SNAP_SHARED : SNAP_CONCAT;
-            for (int p = 0; p < d->n_chain; p++)
-                m.n_in[p] = d->in_dim[p];
-        } else {
-            m.n_src = t->n_src;
-            m.layout = SNAP_CONCAT;
-            for (int p = 0; p < t->n_src; p++)
-                m.n_in[p] = t->src_dim[p];
-            if (d->depth >= 2 && d->cfg.act == DLN_ACT_LINEAR) {
-                m.n_hidden = d->width;
-                m.hidden_layer = d->depth - 1;
-                r->fused_hidden = 1;
-            } else if (d->cfg.act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
-                /* no closed form: the engine's sampled estimate of the last hidden layer (after phi) */
-                m.n_units = r->n_units = dln_rsv_units(d);
-                r->sva = util_malloc(2 * (size_t)r->n_units * sizeof(double));
-                r->svb = r->sva + r->n_units;
-            }
-        }
-        if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
-        /* the analyzer gets only the target's modes: U and V packed to their first nz columns */
-        int nz = target_modes(t);
-        double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)),
-               *Vz = Uz + (size_t)no * nz;
-        for (int i = 0; i < no; i++)
-            memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
-        for (int i = 0; i < ni; i++)
-            memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
-        m.rank = nz;
-        m.target = t->target;
-        m.U = Uz;
-        m.s = t->s;
-        m.V = Vz;
-        m.sxx = t->sxx;
-        if (m.n_src > 0) {
-            r->snap = snap_open(dir, &m); /* copies U, s, V */
-            if (!r->snap) {
-                free(Uz);
-                table_discard(r->loss);
-                table_discard(r->modes);
-                table_discard(r->sv);
-                return CS_EUSAGE;
-            }
-        }
-        free(Uz);
-    }
+    if (r->snap_every != 0) return open_snap(r, d, dir);
     return CS_OK;
 }
 
