@@ -864,6 +864,137 @@ static int key_index(char **keys, int n, const char *k)
     return -1;
 }
 
+/* The rows of summary.dat (t open): one per point of the shard, the grid's columns, every outcome key
+ * any point wrote (okeys, in order of appearance; nan where a point lacks it) and the status. */
+static int summary_rows(table *t, const grid_file *gf, const point_result *res, char **okeys, int nok,
+                        int shard_i, int shard_n, long np, long nfailed)
+{
+    table_meta(t, "sweep of critsim %s, model %s", gf->engine, gf->model);
+    if (shard_n > 1)
+        table_meta(t, "shard %d/%d: %ld of the grid's %ld points", shard_i, shard_n, np, gf->np);
+    else
+        table_meta(t, "points: %ld", gf->np);
+    table_meta(t, "finished: %ld, failed or not run: %ld", np - nfailed, nfailed);
+    for (long p = 0; p < gf->np; p++) {
+        if (!sweep_in_shard(p, shard_i, shard_n) || res[p].status == 0) continue;
+        char as[2048] = "";
+        for (int k = 0; k < gf->ncols; k++) {
+            size_t l = strlen(as);
+            snprintf(as + l, sizeof as - l, "%s%s=%s", k ? " " : "", gf->cols[k],
+                     gf->vals[p * gf->ncols + k]);
+        }
+        table_meta(t, "failed: point %ld (%s) id %s status %d: %s", p, as, gf->ids[p], res[p].status,
+                   res[p].msg);
+    }
+    size_t cl = 16;
+    for (int k = 0; k < gf->ncols; k++)
+        cl += strlen(gf->cols[k]) + 1;
+    for (int k = 0; k < nok; k++)
+        cl += strlen(okeys[k]) + 1;
+    char *cols = util_malloc(cl);
+    cols[0] = '\0';
+    for (int k = 0; k < gf->ncols; k++)
+        strcat(strcat(cols, k ? " " : ""), gf->cols[k]);
+    for (int k = 0; k < nok; k++)
+        strcat(strcat(cols, cols[0] ? " " : ""), okeys[k]);
+    strcat(strcat(cols, cols[0] ? " " : ""), "status");
+    table_columns(t, cols);
+    free(cols);
+    FILE *f = table_stream(t);
+    for (long p = 0; p < gf->np; p++) {
+        if (!sweep_in_shard(p, shard_i, shard_n)) continue;
+        int first = 1;
+        for (int k = 0; k < gf->ncols; k++, first = 0)
+            fprintf(f, "%s%s", first ? "" : " ", gf->vals[p * gf->ncols + k]);
+        for (int k = 0; k < nok; k++, first = 0) {
+            int j = key_index(res[p].keys, res[p].nk, okeys[k]);
+            fprintf(f, "%s%s", first ? "" : " ", j >= 0 ? res[p].vals[j] : "nan");
+        }
+        fprintf(f, "%s%d\n", first ? "" : " ", res[p].status);
+    }
+    return table_close(t);
+}
+
+/* The rows of summary_seeds.dat (t open): the finished points grouped over the seed column, the mean
+ * and sample sd of every outcome key per group. */
+static int seeds_rows(table *t, const grid_file *gf, const point_result *res, char **okeys, int nok,
+                      int shard_i, int shard_n)
+{
+    int seedc = key_index(gf->cols, gf->ncols, "seed");
+    table_meta(t, "sweep of critsim %s, model %s: mean and sample sd over seeds of the finished points",
+               gf->engine, gf->model);
+    if (shard_n > 1) table_meta(t, "shard %d/%d", shard_i, shard_n);
+    size_t cl = 32;
+    for (int k = 0; k < gf->ncols; k++)
+        cl += strlen(gf->cols[k]) + 1;
+    for (int k = 0; k < nok; k++)
+        cl += 2 * strlen(okeys[k]) + 12;
+    char *cols = util_malloc(cl);
+    cols[0] = '\0';
+    for (int k = 0; k < gf->ncols; k++)
+        if (k != seedc) strcat(strcat(cols, cols[0] ? " " : ""), gf->cols[k]);
+    strcat(strcat(cols, cols[0] ? " " : ""), "n");
+    for (int k = 0; k < nok; k++) {
+        strcat(strcat(strcat(cols, " "), okeys[k]), "_mean");
+        strcat(strcat(strcat(cols, " "), okeys[k]), "_sd");
+    }
+    table_columns(t, cols);
+    free(cols);
+    FILE *f = table_stream(t);
+    char *done = util_calloc((size_t)gf->np + 1, 1);
+    long *members = util_malloc(((size_t)gf->np + 1) * sizeof *members);
+    for (long p = 0; p < gf->np; p++) {
+        if (!sweep_in_shard(p, shard_i, shard_n) || done[p]) continue;
+        long nm = 0;
+        for (long q = p; q < gf->np; q++) {
+            if (done[q] || !sweep_in_shard(q, shard_i, shard_n)) continue;
+            int same = 1;
+            for (int k = 0; k < gf->ncols && same; k++)
+                if (k != seedc && strcmp(gf->vals[p * gf->ncols + k], gf->vals[q * gf->ncols + k])) same = 0;
+            if (!same) {
+                if (seedc == gf->ncols - 1) break; /* seed is the fastest axis: a group is one block */
+                continue;
+            }
+            done[q] = 1;
+            if (res[q].status == 0) members[nm++] = q;
+            if (seedc < 0) break;
+        }
+        int first = 1;
+        for (int k = 0; k < gf->ncols; k++)
+            if (k != seedc) {
+                fprintf(f, "%s%s", first ? "" : " ", gf->vals[p * gf->ncols + k]);
+                first = 0;
+            }
+        fprintf(f, "%s%ld", first ? "" : " ", nm);
+        for (int k = 0; k < nok; k++) {
+            double sum = 0, ss = 0;
+            for (long m = 0; m < nm; m++) {
+                int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
+                sum += j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN;
+            }
+            double mean = nm ? sum / (double)nm : NAN;
+            for (long m = 0; m < nm; m++) {
+                int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
+                double d = (j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN) - mean;
+                ss += d * d;
+            }
+            double sd = nm >= 2 ? sqrt(ss / (double)(nm - 1)) : NAN;
+            if (isnan(mean))
+                fprintf(f, " nan");
+            else
+                fprintf(f, " %.17g", mean);
+            if (isnan(sd))
+                fprintf(f, " nan");
+            else
+                fprintf(f, " %.17g", sd);
+        }
+        fputc('\n', f);
+    }
+    free(done);
+    free(members);
+    return table_close(t);
+}
+
 int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed)
 {
     grid_file gf;
@@ -885,130 +1016,11 @@ int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed)
     /* summary.dat */
     table *t = table_open(out, "summary.dat", NULL);
     if (!t) rc = CS_EUSAGE;
-    if (t) {
-        table_meta(t, "sweep of critsim %s, model %s", gf.engine, gf.model);
-        if (shard_n > 1)
-            table_meta(t, "shard %d/%d: %ld of the grid's %ld points", shard_i, shard_n, np, gf.np);
-        else
-            table_meta(t, "points: %ld", gf.np);
-        table_meta(t, "finished: %ld, failed or not run: %ld", np - *nfailed, *nfailed);
-        for (long p = 0; p < gf.np; p++) {
-            if (!sweep_in_shard(p, shard_i, shard_n) || res[p].status == 0) continue;
-            char as[2048] = "";
-            for (int k = 0; k < gf.ncols; k++) {
-                size_t l = strlen(as);
-                snprintf(as + l, sizeof as - l, "%s%s=%s", k ? " " : "", gf.cols[k],
-                         gf.vals[p * gf.ncols + k]);
-            }
-            table_meta(t, "failed: point %ld (%s) id %s status %d: %s", p, as, gf.ids[p], res[p].status,
-                       res[p].msg);
-        }
-        size_t cl = 16;
-        for (int k = 0; k < gf.ncols; k++)
-            cl += strlen(gf.cols[k]) + 1;
-        for (int k = 0; k < nok; k++)
-            cl += strlen(okeys[k]) + 1;
-        char *cols = util_malloc(cl);
-        cols[0] = '\0';
-        for (int k = 0; k < gf.ncols; k++)
-            strcat(strcat(cols, k ? " " : ""), gf.cols[k]);
-        for (int k = 0; k < nok; k++)
-            strcat(strcat(cols, cols[0] ? " " : ""), okeys[k]);
-        strcat(strcat(cols, cols[0] ? " " : ""), "status");
-        table_columns(t, cols);
-        free(cols);
-        FILE *f = table_stream(t);
-        for (long p = 0; p < gf.np; p++) {
-            if (!sweep_in_shard(p, shard_i, shard_n)) continue;
-            int first = 1;
-            for (int k = 0; k < gf.ncols; k++, first = 0)
-                fprintf(f, "%s%s", first ? "" : " ", gf.vals[p * gf.ncols + k]);
-            for (int k = 0; k < nok; k++, first = 0) {
-                int j = key_index(res[p].keys, res[p].nk, okeys[k]);
-                fprintf(f, "%s%s", first ? "" : " ", j >= 0 ? res[p].vals[j] : "nan");
-            }
-            fprintf(f, "%s%d\n", first ? "" : " ", res[p].status);
-        }
-        rc = table_close(t);
-    }
+    if (t) rc = summary_rows(t, &gf, res, okeys, nok, shard_i, shard_n, np, *nfailed);
     /* summary_seeds.dat: group over the seed column */
-    int seedc = key_index(gf.cols, gf.ncols, "seed");
     if (rc == CS_OK) t = table_open(out, "summary_seeds.dat", NULL);
     if (rc == CS_OK && !t) rc = CS_EUSAGE;
-    if (rc == CS_OK) {
-        table_meta(t, "sweep of critsim %s, model %s: mean and sample sd over seeds of the finished points",
-                   gf.engine, gf.model);
-        if (shard_n > 1) table_meta(t, "shard %d/%d", shard_i, shard_n);
-        size_t cl = 32;
-        for (int k = 0; k < gf.ncols; k++)
-            cl += strlen(gf.cols[k]) + 1;
-        for (int k = 0; k < nok; k++)
-            cl += 2 * strlen(okeys[k]) + 12;
-        char *cols = util_malloc(cl);
-        cols[0] = '\0';
-        for (int k = 0; k < gf.ncols; k++)
-            if (k != seedc) strcat(strcat(cols, cols[0] ? " " : ""), gf.cols[k]);
-        strcat(strcat(cols, cols[0] ? " " : ""), "n");
-        for (int k = 0; k < nok; k++) {
-            strcat(strcat(strcat(cols, " "), okeys[k]), "_mean");
-            strcat(strcat(strcat(cols, " "), okeys[k]), "_sd");
-        }
-        table_columns(t, cols);
-        free(cols);
-        FILE *f = table_stream(t);
-        char *done = util_calloc((size_t)gf.np + 1, 1);
-        long *members = util_malloc(((size_t)gf.np + 1) * sizeof *members);
-        for (long p = 0; p < gf.np; p++) {
-            if (!sweep_in_shard(p, shard_i, shard_n) || done[p]) continue;
-            long nm = 0;
-            for (long q = p; q < gf.np; q++) {
-                if (done[q] || !sweep_in_shard(q, shard_i, shard_n)) continue;
-                int same = 1;
-                for (int k = 0; k < gf.ncols && same; k++)
-                    if (k != seedc && strcmp(gf.vals[p * gf.ncols + k], gf.vals[q * gf.ncols + k])) same = 0;
-                if (!same) {
-                    if (seedc == gf.ncols - 1) break; /* seed is the fastest axis: a group is one block */
-                    continue;
-                }
-                done[q] = 1;
-                if (res[q].status == 0) members[nm++] = q;
-                if (seedc < 0) break;
-            }
-            int first = 1;
-            for (int k = 0; k < gf.ncols; k++)
-                if (k != seedc) {
-                    fprintf(f, "%s%s", first ? "" : " ", gf.vals[p * gf.ncols + k]);
-                    first = 0;
-                }
-            fprintf(f, "%s%ld", first ? "" : " ", nm);
-            for (int k = 0; k < nok; k++) {
-                double sum = 0, ss = 0;
-                for (long m = 0; m < nm; m++) {
-                    int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
-                    sum += j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN;
-                }
-                double mean = nm ? sum / (double)nm : NAN;
-                for (long m = 0; m < nm; m++) {
-                    int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
-                    double d = (j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN) - mean;
-                    ss += d * d;
-                }
-                double sd = nm >= 2 ? sqrt(ss / (double)(nm - 1)) : NAN;
-                if (isnan(mean))
-                    fprintf(f, " nan");
-                else
-                    fprintf(f, " %.17g", mean);
-                if (isnan(sd))
-                    fprintf(f, " nan");
-                else
-                    fprintf(f, " %.17g", sd);
-            }
-            fputc('\n', f);
-        }
-        free(done);
-        free(members);
-        rc = table_close(t);
-    }
+    if (rc == CS_OK) rc = seeds_rows(t, &gf, res, okeys, nok, shard_i, shard_n);
     for (long p = 0; p < gf.np; p++) {
         strv_free(res[p].keys, res[p].nk);
         strv_free(res[p].vals, res[p].nk);
