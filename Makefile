@@ -65,7 +65,7 @@ DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libini
 # deferred (=) so that packages installed by `make deps` in the same invocation are seen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --define-variable=GSL_CBLAS_LIB= --libs $(PKGS) 2>/dev/null)
-CS_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+CS_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers \
              -Iinclude -I$(BUILD) $(PKG_CFLAGS)
 LDLIBS     = $(PKG_LIBS) -lm -lpthread
 

@@ -257,10 +257,10 @@ static void evaluate_source(cnn *net, const train_source *src, float *x, int *y,
 static void reestimate(cnn *net, const train_cfg *cfg, const train_source *src, int nbatch, float *x, int *y)
 {
     int nre = cfg->bn_batches > 0 && cfg->bn_batches < nbatch ? cfg->bn_batches : nbatch;
-    void (*get)(void *, int, float *, int *) = src->clean ? src->clean : src->batch;
+    void (*batch)(void *, int, float *, int *) = src->clean ? src->clean : src->batch;
     cnn_bn_reset(net);
     for (int b = 0; b < nre; b++) {
-        get(src->ctx, b, x, y);
+        batch(src->ctx, b, x, y);
         cnn_forward(net, x, net->cfg.batch, CNN_REESTIMATE);
     }
 }
