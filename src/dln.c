@@ -6,6 +6,9 @@
  * end-to-end maps, residuals), so dln_grad and the ODE right-hand side allocate nothing.  For each
  * chain, dL/dW_l = S_l^T G P_{l-1}^T is formed as (S_l^T G) P_{l-1}^T (item tasks: G is n_out x
  * in_dim, small) or, for completion, with G applied sparsely (row updates over observed entries).
+ * Linear chains on item tasks use the fused engine instead (fx_*, described above fx_fwd): the
+ * backward runs down the layers with H_{l-1} = W_l^T H_l and updates each weight matrix in the same
+ * pass; the suffix form stays for nonlinear chains and as dln_use_reference.
  * Completion with one chain can split each gradient over a team of threads (dln_set_threads) that
  * write disjoint rows, so its trajectory does not depend on the number of threads.
  * Non-goals: biases, non-linear layers, float32.
