@@ -27,6 +27,10 @@
  * Gradient descent: theta <- theta - lr * grad (all layers from the same pre-step weights); gradient
  * flow: d theta/dt = -grad through gsl_odeiv2_driver (rk8pd, rkf45, rkck), time = step * lr.
  * All weights live in one block theta (n_param doubles); nothing is allocated per step.
+ * Messages name what they were given as the configuration calls it: dln_cfg fields (dln_cfg.depth),
+ * parameters (dln_init.kind, dln_init.k0, dln_set_threads.n), task_cfg fields, and dln_method for the
+ * choice between gradient descent (dln_gd_step) and the flow; the command layer writes its options in
+ * their place (opts_errmsg, docs/design.md#layering-rule).
  *
  * Nonlinear pathways (cfg.act = relu|tanh; one-hot item tasks only, task.onehot).  phi is applied
  * elementwise after every hidden layer of each chain, and with cfg.act_output also after the chain's
@@ -193,7 +197,7 @@ void dln_maps(dln *d, const double *theta, double *omega_tot);
  * (columns of source p of the total map set to 0: exact for linear maps, and for nonlinear networks on
  * one-hot items, which then output phi(0) = 0).  p < n_chain, resp. p < task->n_src.  Leaves d->omega. */
 double dln_loss_without(dln *d, const double *theta, int p);
-/* Name of an activation ("linear", "relu", "tanh"); dln_act_parse: CS_OK or CS_EUSAGE naming --act. */
+/* Name of an activation ("linear", "relu", "tanh"); dln_act_parse: CS_OK or CS_EUSAGE naming dln_cfg.act. */
 const char *dln_act_name(dln_act a);
 int dln_act_parse(const char *s, dln_act *out);
 /* Sampled source variances of the last hidden layer (layer D-1, after phi) of a fused network (D >= 2)

@@ -254,7 +254,8 @@ static void team_free(dln_team *tm)
 
 int dln_set_threads(dln *d, int n)
 {
-    if (n < 1 || n > TEAM_MAX) return util_seterr(CS_EUSAGE, "--threads %d: give 1 to %d", n, TEAM_MAX);
+    if (n < 1 || n > TEAM_MAX)
+        return util_seterr(CS_EUSAGE, "dln_set_threads.n %d: give 1 to %d", n, TEAM_MAX);
     team_free(d->team);
     d->team = NULL;
     if (n == 1) return CS_OK;
@@ -270,7 +271,7 @@ int dln_set_threads(dln *d, int n)
             free(a);
             tm->n = i; /* join the ones started */
             team_free(tm);
-            return util_seterr(CS_EFAIL, "could not start %d threads; try --threads 1", n);
+            return util_seterr(CS_EFAIL, "could not start %d threads; try dln_set_threads.n 1", n);
         }
     }
     d->team = tm;
@@ -287,29 +288,31 @@ void dln_forget_threads(dln *d)
 int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
 {
     *out = NULL;
-    if (cfg->depth < 1) return util_seterr(CS_EUSAGE, "--depth must be >= 1 (number of weight matrices)");
-    if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "--width must be >= 1");
+    if (cfg->depth < 1)
+        return util_seterr(CS_EUSAGE, "dln_cfg.depth must be >= 1 (number of weight matrices)");
+    if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "dln_cfg.width must be >= 1");
     int completion = t->kind == TASK_COMPLETION;
     int nl = cfg->act != DLN_ACT_LINEAR;
     if (nl && !t->onehot)
         return util_seterr(
             CS_EUSAGE,
-            "--act %s needs input samples, which the %s task does not have (%s); use --task hier|lowrank or "
-            "--target FILE (one-hot items), or --act linear",
-            dln_act_name(cfg->act), t->kind == TASK_FILE ? "--sigma-xx/--sigma-yx" : task_kind_name(t->kind),
+            "dln_cfg.act %s needs input samples, which the %s task does not have (%s); use task_cfg.kind "
+            "hier|lowrank or task_cfg.target_file FILE (one-hot items), or dln_cfg.act linear",
+            dln_act_name(cfg->act),
+            t->kind == TASK_FILE ? "task_cfg.sxx_file/task_cfg.syx_file" : task_kind_name(t->kind),
             completion ? "a matrix of observed entries" : "it is given by its moments only");
     if (cfg->single && !completion)
-        return util_seterr(CS_EUSAGE, "--precision single is implemented for --task completion only; use "
-                                      "--precision double");
+        return util_seterr(CS_EUSAGE, "float32 weights (dln_cfg.single) are implemented for "
+                                      "task_cfg.kind completion only; use double precision");
     int nc = cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
     if (nc < 1 || nc > DLN_MAX_CHAIN)
-        return util_seterr(CS_EUSAGE, "--pathways must lie in [1, %d]", DLN_MAX_CHAIN);
+        return util_seterr(CS_EUSAGE, "dln_cfg.n_chain must lie in [1, %d]", DLN_MAX_CHAIN);
     int shared = cfg->arch == DLN_PATHS && (cfg->shared_input || completion || t->n_src == 1);
     if (cfg->arch == DLN_PATHS && !shared && nc != t->n_src)
         return util_seterr(
             CS_EUSAGE,
-            "--arch paths reads one source per pathway: %d pathways but the task has %d sources; "
-            "set --sources %d, or use --shared-input",
+            "dln_cfg.arch paths reads one source per pathway: %d pathways but the task has %d sources; "
+            "set task_cfg.n_src %d, or use dln_cfg.shared_input",
             nc, t->n_src, nc);
     dln *d = util_calloc(1, sizeof *d);
     d->cfg = *cfg;
@@ -489,7 +492,7 @@ int dln_set_layer(dln *d, int p, int l, const double *w, int rows, int cols, con
         return util_seterr(
             CS_EUSAGE,
             "%s: layer %d of pathway %c is %d x %d but the model needs %d x %d (out x in); check "
-            "--depth/--width/the task or the file",
+            "dln_cfg.depth/dln_cfg.width/the task or the file",
             what, l, 'a' + p, rows, cols, r, c);
     memcpy(dln_weight(d, d->theta, p, l), w, (size_t)r * c * sizeof *w);
     return CS_OK;
@@ -504,12 +507,12 @@ int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const doubl
         for (int p = 0; p < d->n_chain; p++)
             if (d->in_dim[p] != d->n_in)
                 return util_seterr(CS_EUSAGE,
-                                   "--init aligned needs every pathway to read the whole input: use "
-                                   "--shared-input or --arch fused");
+                                   "dln_init.kind aligned needs every pathway to read the whole input: "
+                                   "use dln_cfg.shared_input or dln_cfg.arch fused");
         int r = t->rank, kk = D > 1 && d->width < r ? d->width : r;
         if (n_k != 1 && n_k != r)
-            return util_seterr(CS_EUSAGE, "--init-k gives %d values but the task has %d modes; give 1 or %d",
-                               n_k, r, r);
+            return util_seterr(
+                CS_EUSAGE, "dln_init.k0 gives %d values but the task has %d modes; give 1 or %d", n_k, r, r);
         double *R = NULL;
         if (D > 1) {
             R = util_malloc((size_t)d->width * d->width * sizeof *R);
@@ -593,7 +596,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
                                    df->text);
             if (deficit_arg_long(df, 1, 0, t->rank - 1, &m)) return CS_EUSAGE;
             if (d->completion)
-                return util_seterr(CS_EUSAGE, "deficit '%s': lesion is not supported for --task completion",
+                return util_seterr(CS_EUSAGE,
+                                   "deficit '%s': lesion is not supported for task_cfg.kind completion",
                                    df->text);
             break;
         case DEF_REMOVE:
@@ -603,8 +607,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
                 return util_seterr(
                     CS_EUSAGE,
                     "deficit '%s': %s edits the input moments, which no input samples of a "
-                    "nonlinear network (--act %s) realise; use remove, gate or lesion, or --act "
-                    "linear",
+                    "nonlinear network (dln_cfg.act %s) realise; use remove, gate or lesion, or "
+                    "dln_cfg.act linear",
                     df->text, deficit_kind_name(df->kind), dln_act_name(d->cfg.act));
             if (d->completion)
                 return util_seterr(
@@ -622,7 +626,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
             break;
         case DEF_SUBSET:
             if (!d->completion)
-                return util_seterr(CS_EUSAGE, "deficit '%s': subset needs --task completion", df->text);
+                return util_seterr(CS_EUSAGE, "deficit '%s': subset needs task_cfg.kind completion",
+                                   df->text);
             if (df->nargs < 1)
                 return util_seterr(CS_EUSAGE, "deficit '%s': subset needs a count, e.g. subset:1000@0-5000",
                                    df->text);
@@ -630,8 +635,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
             break;
         case DEF_SWITCH:
             if (!t->target2)
-                return util_seterr(CS_EUSAGE, "deficit '%s': no second target; give --target2 FILE",
-                                   df->text);
+                return util_seterr(
+                    CS_EUSAGE, "deficit '%s': no second target; give task_cfg.target2_file FILE", df->text);
             break;
         default:
             return deficit_unsupported(df, "flow", "gate lesion remove noise decorrelate subset switch");
@@ -640,7 +645,7 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
     int nl[DLN_MAX_CHAIN] = {0};
     for (int i = 0; i < dl->n; i++)
         if (dl->d[i].kind == DEF_LESION) {
-            int p = dl->d[i].arg[0][0] - 'a';
+            int p = dl->d[i].val[0].src;
             if (++nl[p] > 8) return util_seterr(CS_EUSAGE, "at most 8 lesions per pathway");
         }
     d->defs = *dl;
@@ -665,14 +670,14 @@ void dln_set_step(dln *d, long t)
         if (!(mask >> i & 1)) continue;
         const deficit *df = &d->defs.d[i];
         if (df->kind == DEF_GATE)
-            d->gated[df->arg[0][0] - 'a'] = 1;
+            d->gated[df->val[0].src] = 1;
         else if (df->kind == DEF_LESION) {
-            int p = df->arg[0][0] - 'a';
-            d->les_mode[p][d->n_les[p]++] = atoi(df->arg[1]); /* validated in dln_set_deficits */
+            int p = df->val[0].src;
+            d->les_mode[p][d->n_les[p]++] = (int)df->val[1].i; /* validated in dln_set_deficits */
         } else if (df->kind == DEF_SWITCH)
             d->switched = 1;
         else if (df->kind == DEF_SUBSET) {
-            long m = atol(df->arg[0]);
+            long m = df->val[0].i;
             if (m < d->m_eff) d->m_eff = (int)m;
         }
     }
@@ -710,15 +715,15 @@ void dln_set_step(dln *d, long t)
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_NOISE) continue;
-        int p = df->arg[0][0] - 'a';
-        double v = strtod(df->arg[1], NULL);
+        int p = df->val[0].src;
+        double v = df->val[1].r;
         for (int a = 0; a < tk->src_dim[p]; a++)
             d->sxx_eff[(size_t)(tk->src_off[p] + a) * (ni + 1)] += v;
     }
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_REMOVE) continue;
-        int p = df->arg[0][0] - 'a';
+        int p = df->val[0].src;
         for (int a = tk->src_off[p]; a < tk->src_off[p] + tk->src_dim[p]; a++) {
             for (int j = 0; j < ni; j++)
                 d->sxx_eff[(size_t)a * ni + j] = d->sxx_eff[(size_t)j * ni + a] = 0;
@@ -743,7 +748,7 @@ int dln_act_parse(const char *s, dln_act *out)
             *out = (dln_act)i;
             return CS_OK;
         }
-    return util_seterr(CS_EUSAGE, "--act '%s': give linear, relu or tanh", s ? s : "");
+    return util_seterr(CS_EUSAGE, "dln_cfg.act '%s': give linear, relu or tanh", s ? s : "");
 }
 
 /* x <- phi(x), n values */
@@ -1763,8 +1768,8 @@ int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b)
 {
     int nu = dln_rsv_units(d);
     if (!nu)
-        return util_seterr(CS_EUSAGE, "sampled source variances need a fused network (--arch fused, --depth "
-                                      ">= 2) on a one-hot task with two sources");
+        return util_seterr(CS_EUSAGE, "sampled source variances need a fused network (dln_cfg.arch fused, "
+                                      "dln_cfg.depth >= 2) on a one-hot task with two sources");
     int n = d->n_in, w = d->width;
     rsv_ctx c = {d, theta, NULL, NULL, NULL};
     c.X = util_malloc(((size_t)n * n + 2 * (size_t)w * n) * sizeof(double));
@@ -1841,7 +1846,7 @@ int dln_flow_advance(dln *d, double t0, double t1)
             CS_EFAIL,
             "gradient flow stalled at time %.9g: over %lu solver steps without reaching the next "
             "record (a ReLU unit sliding along its kink makes the flow discontinuous); use "
-            "--method gd",
+            "dln_method gd",
             t, d->flow_nmax);
     if (st != GSL_SUCCESS)
         return util_seterr(CS_EFAIL, "gradient flow failed at time %.9g (%s)", t,

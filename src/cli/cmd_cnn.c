@@ -180,7 +180,7 @@ static int run(const opts *o)
         return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld", fuse_after,
                            depth, depth);
     deficit_list defs;
-    if ((rc = deficit_parse_opts(o, "deficit", &defs)) != CS_OK) return rc;
+    if ((rc = opts_deficits(o, "deficit", &defs)) != CS_OK) return rc;
     long clean, last = 0; /* the epoch the last deficit ends */
     for (int i = 0; i < defs.n; i++)
         if (defs.d[i].kind != DEF_SWITCH && defs.d[i].end > last) /* END <= 10^15: no overflow below */
@@ -334,12 +334,12 @@ static int run(const opts *o)
                     .n_ckpt_at = nat};
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;
-    rc = train_run(net, &tc, &src, o, hist, &ndone);
+    rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
     if (rc == CS_OK && ndone > 0) {
         const char *keys[] = {"final_loss", "test_loss", "test_acc", "train_acc"};
         const train_epoch *e = &hist[ndone - 1];
         double v[] = {e->train_loss, e->test_loss, e->test_acc, e->train_acc};
-        rc = table_write_outcomes(out, o, 4, keys, v);
+        rc = table_write_outcomes(out, opts_prov(o), 4, keys, v);
     } else if (rc == CS_EFAIL) { /* final.dat says FAILED (a sweep's summary reads only final.dat) */
         char why[1024];
         snprintf(why, sizeof why, "%s", util_errmsg());
@@ -349,7 +349,7 @@ static int run(const opts *o)
             const train_epoch *e = &hist[ndone - 1];
             v[0] = e->train_loss, v[1] = e->test_loss, v[2] = e->test_acc, v[3] = e->train_acc;
         }
-        int r = table_write_outcomes_failed(out, o, 4, keys, v, ndone + 1, why);
+        int r = table_write_outcomes_failed(out, opts_prov(o), 4, keys, v, ndone + 1, why);
         util_seterr(r, "%s", why);
         rc = r;
     }
