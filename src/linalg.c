@@ -170,7 +170,7 @@ int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
     int k = m < n ? m : n, L = m < n ? n : m, L8 = (L + 7) / 8 * 8;
     double amax = 0;
     for (long i = 0; i < (long)m * n; i++)
-        amax = fmax(amax, fabs(A[i]));
+        amax = fabs(A[i]) > amax ? fabs(A[i]) : amax; /* (no libm call per entry) */
     if (amax == 0) {
         for (int j = 0; j < k; j++)
             s[j] = 0;
@@ -181,9 +181,21 @@ int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
     double sc = ldexp(1.0, -e); /* |A sc| < 1: squared norms of up to 2^30 entries cannot overflow */
     if (k <= 8 && L <= 512) {   /* rows of B as 8 lanes */
         sv8 R[512];
-        for (int q = 0; q < L; q++)
-            for (int j = 0; j < 8; j++)
-                R[q][j] = j < k ? sc * sv_entry(n, A, V0, m >= n ? q : j, m >= n ? j : q) : 0;
+        if (V0 && m >= n) { /* R[q] = row q of A V0, lane-wise the sums of sv_entry in its order */
+            sv8 v[8] = {{0}};
+            for (int c = 0; c < n; c++)
+                for (int j = 0; j < n; j++)
+                    v[c][j] = V0[(size_t)c * n + j];
+            for (int q = 0; q < L; q++) {
+                sv8 acc = {0};
+                for (int c = 0; c < n; c++)
+                    acc += A[(size_t)q * n + c] * v[c];
+                R[q] = acc * sc;
+            }
+        } else
+            for (int q = 0; q < L; q++)
+                for (int j = 0; j < 8; j++)
+                    R[q][j] = j < k ? sc * sv_entry(n, A, V0, m >= n ? q : j, m >= n ? j : q) : 0;
         sv_lanes(L, R, k, s);
         for (int j = 0; j < k; j++)
             s[j] /= sc;
