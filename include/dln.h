@@ -178,6 +178,11 @@ void dln_gd_apply(dln *d, double lr);
 /* Test loss: item tasks, the loss on intact statistics of the active target (same c as training);
  * completion, mean over all entries of the squared error against the active target (no 1/2). */
 double dln_test_loss(dln *d, const double *theta);
+/* The same loss of a given total map tot (n_out x n_in).  Item tasks: dln_grad and dln_gd_step leave the
+ * raw maps of the state they evaluated in d->omega[p] and its total map (lesions applied, as dln_maps
+ * forms it) in d->omega_tot, so dln_test_loss_of(d, d->omega_tot) is that state's test loss without a
+ * second forward pass (completion: dln_grad forms no dense maps; use dln_test_loss). */
+double dln_test_loss_of(const dln *d, const double *tot);
 /* Raw end-to-end maps Omega_p (stored weights, no lesion projection) into d->omega[p], and
  * omega_tot = sum_p embed_p(Omega_p) when omega_tot != NULL ((n_out x n_in)). */
 void dln_maps(dln *d, const double *theta, double *omega_tot);

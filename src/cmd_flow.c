@@ -285,14 +285,16 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     return CS_OK;
 }
 
-/* One row "STEP INDEX V[0] V[stride] ... V[(n-1) stride]" with the exact fast %.17g formatter (same
- * characters as printf; modes.dat and sv.dat are the bulk of flow's output). */
+/* One row "STEP INDEX V[0] V[stride] ... V[(n-1) stride]" (index < 0: "STEP V[0] ...") with the exact
+ * fast %.17g formatter (same characters as printf; modes.dat and sv.dat are the bulk of flow's output). */
 static void put_row(FILE *f, long step, int index, const double *v, int n, int stride)
 {
     char line[64 + (TABLE_G17_LEN + 1) * (DLN_MAX_CHAIN + 2)], *c = line;
     c += table_fmt_long(c, step);
-    *c++ = ' ';
-    c += table_fmt_long(c, index);
+    if (index >= 0) {
+        *c++ = ' ';
+        c += table_fmt_long(c, index);
+    }
     for (int i = 0; i < n; i++) {
         *c++ = ' ';
         c += table_fmt_g17(c, v[(size_t)i * stride]);
@@ -301,16 +303,27 @@ static void put_row(FILE *f, long step, int index, const double *v, int n, int s
     fwrite(line, 1, (size_t)(c - line), f);
 }
 
-static int record(run_out *r, long step)
+/* Write the rows of `step`.  have = 0: evaluate the state (dln_grad, which leaves the gradient in d->grad
+ * for the update of this step).  have = 1: the caller's dln_gd_step at this state, under this step's
+ * deficits, returned `train` and (item tasks) left the pre-step maps in d->omega[p] and d->omega_tot
+ * (dln.h), so nothing is evaluated again: the test loss is a function of the total map. */
+static int record(run_out *r, long step, int have, double train)
 {
     dln *d = r->d;
     const task *t = r->t;
     dln_set_step(d, step);
-    double train = dln_grad(d, d->theta, d->grad);
-    double test = dln_test_loss(d, d->theta); /* leaves d->omega[p] and the total in d->E */
+    if (!have) train = dln_grad(d, d->theta, d->grad);
+    double test;
     int no = d->n_out, ni = d->n_in, rk = t->rank;
-    memcpy(r->tot, d->E, (size_t)no * ni * sizeof(double));
-    table_row(r->loss, "%ld %.17g %.17g", step, train, test);
+    if (d->completion) {                   /* dln_grad does not form the dense maps of a completion network */
+        test = dln_test_loss(d, d->theta); /* leaves d->omega[p] and the total in d->E */
+        memcpy(r->tot, d->E, (size_t)no * ni * sizeof(double));
+    } else {
+        test = dln_test_loss_of(d, d->omega_tot);
+        memcpy(r->tot, d->omega_tot, (size_t)no * ni * sizeof(double));
+    }
+    double lv[2] = {train, test};
+    put_row(table_stream(r->loss), step, -1, lv, 2, 1);
     r->final_loss = train;
     r->final_test = test;
     if (!isfinite(train) || !isfinite(test)) return CS_EFAIL;
@@ -493,8 +506,12 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
     dln *d = r->d;
     for (long t = s0; t < s1;) {
         int have_grad = 0; /* record() left the gradient of this state, under step t's deficits, in d->grad */
-        if (t % r->every == 0 || t == r->last || t == r->first) {
-            int rc = record(r, t);
+        int rec = t % r->every == 0 || t == r->last || t == r->first;
+        /* GD on an item task: the step first, then the rows from the pre-step maps and loss it leaves
+         * (one evaluation); not when a snapshot samples the network itself (dln_rsv_sampled reads theta) */
+        int after = rec && !r->flow && !d->cfg.single && !d->completion && !r->n_units;
+        if (rec && !after) {
+            int rc = record(r, t, 0, 0);
             if (rc) {
                 *fail_step = t;
                 return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", t);
@@ -508,6 +525,10 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
                 dln_gd_apply(d, r->lr), loss = r->final_loss;
             else
                 loss = dln_gd_step(d, r->lr);
+            if (after && record(r, t, 1, loss)) {
+                *fail_step = t;
+                return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", t);
+            }
             if (!isfinite(loss)) {
                 *fail_step = t;
                 return util_seterr(CS_EFAIL, "the loss became non-finite at step %ld (lower --lr?)", t);
@@ -534,7 +555,7 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         t = nx;
     }
     if (s1 == r->last) {
-        int rc = record(r, s1);
+        int rc = record(r, s1, 0, 0);
         if (rc) {
             *fail_step = s1;
             return util_seterr(CS_EFAIL, "the state is non-finite at step %ld (lower --lr?)", s1);

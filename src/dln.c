@@ -1306,8 +1306,7 @@ void dln_modes(const dln *d, double *K)
     }
 }
 
-/* Test loss of the total map tot (n_out x n_in): see dln_test_loss. */
-static double test_loss_of(const dln *d, const double *tot)
+double dln_test_loss_of(const dln *d, const double *tot)
 {
     const task *t = d->task;
     int no = d->n_out, ni = d->n_in;
@@ -1337,7 +1336,7 @@ double dln_test_loss(dln *d, const double *theta)
 {
     double *tot = d->E; /* scratch: E is recomputed by every dln_grad */
     dln_maps(d, theta, tot);
-    return test_loss_of(d, tot);
+    return dln_test_loss_of(d, tot);
 }
 
 double dln_loss_without(dln *d, const double *theta, int p)
@@ -1362,7 +1361,7 @@ double dln_loss_without(dln *d, const double *theta, int p)
     } else
         for (int i = 0; i < no; i++)
             memset(tot + (size_t)i * ni + t->src_off[p], 0, (size_t)t->src_dim[p] * sizeof *tot);
-    return test_loss_of(d, tot);
+    return dln_test_loss_of(d, tot);
 }
 
 /* ---- sampled source variances (nonlinear fused networks) -------------------------------------- */
