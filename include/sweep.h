@@ -109,6 +109,10 @@ void sweep_axis_clear(sweep_axis *a);
 /* Add an axis; an axis of the same key is replaced when `replace` (command line over model file),
  * otherwise giving a key twice is a usage error.  Takes ownership of *a (cleared on return). */
 int sweep_grid_add(sweep_grid *g, sweep_axis *a, int replace);
+/* Model files: a `vary` line whose key is already an axis continues that axis (its values are
+ * appended, so a long list can span lines shorter than the file's line limit); refused (CS_EUSAGE)
+ * when either is a template or a value would repeat.  Otherwise as sweep_grid_add(g, a, 0). */
+int sweep_grid_append(sweep_grid *g, sweep_axis *a);
 /* Add the seed axis seed = base .. base+n-1 (replaces a varied seed). */
 int sweep_grid_add_seeds(sweep_grid *g, long base, long n);
 void sweep_grid_clear(sweep_grid *g);
@@ -129,10 +133,11 @@ unsigned long long sweep_hash_bytes(unsigned long long h, const void *data, size
 /* Hash of a file's bytes (FNV offset basis when path is NULL); CS_EUSAGE if unreadable. */
 int sweep_hash_file(const char *path, unsigned long long *out);
 
-/* Read the [sweep] section of a model file: `vary = KEY=...` (repeatable), `seeds = N`, `full = true|false`
- * (as --full: every point keeps its full tables, e.g. epochs.dat and snapshots); and the top-level
- * `command = NAME`.  `command` receives the engine name ("" when absent).  Axes are added to g (not
- * replacing); *seeds and *full (may be NULL) are set when given (else left alone). */
+/* Read the [sweep] section of a model file: `vary = KEY=...` (repeatable; a key given again continues
+ * its axis: sweep_grid_append), `seeds = N`, `full = true|false` (as --full: every point keeps its full
+ * tables, e.g. epochs.dat and snapshots); and the top-level `command = NAME`.  `command` receives the
+ * engine name ("" when absent).  Axes are added to g (not replacing); *seeds and *full (may be NULL)
+ * are set when given (else left alone). */
 int sweep_read_model(const char *path, sweep_grid *g, char *command, size_t ncommand, long *seeds, int *full);
 
 typedef struct {

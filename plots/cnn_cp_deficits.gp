@@ -8,27 +8,25 @@
 if (!exists("f")) f = 'results/sweep/cnn_cp_deficits/curves.dat'
 if (!exists("out")) out = 'cnn_cp_deficits.png'
 if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
-# column number of a column by name (the last '#' line names the columns)
-hdr = system("grep '^#' '".f."' | tail -n 1")
-col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
-ck = col("kind"); ct = col("t0"); ce = col("epochs"); cm = col("test_acc_mean"); cs = col("test_acc_sd")
-if (ck * ct * ce * cm * cs == 0) print "cnn_cp_deficits.gp: ".f." lacks a column (kind t0 epochs test_acc_mean test_acc_sd)"; exit status 1
+# columns of curves.dat (fixed by plots/cnn_cp_deficits.awk: kind t0 epochs n test_acc_mean test_acc_sd ...)
+ck = 1; ct = 2; ce = 3; cm = 5; cs = 6
+if (!exists("clean")) clean = 12   # the model file's clean-epochs (the controls are clean and 12 + clean epochs long)
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 6in,4in font "DejaVu Sans,11"; \
 else set terminal pngcairo size 800*psz,520*psz font "DejaVu Sans,11" fontscale sqrt(psz) linewidth sqrt(psz)
 set output out
-set title "Fashion-MNIST 5k, fused CNN: deficit on [0, t0), then 16 clean epochs"
+set title sprintf("Fashion-MNIST 5k, fused CNN: deficit on [0, t0), then %d clean epochs (lr decaying)", clean)
 set xlabel "deficit end t0 (epochs)"
 set ylabel "final test accuracy"
 set grid
 set key below maxrows 2
 set xrange [-1:14]
-set xtics 0, 4, 12
+set xtics 0, 2, 12
 is(k) = strcol(ck) eq k
 ctl(e) = (is("none") && column(ce) == e)
-plot f using (6.5):(ctl(16) ? column(cm) : NaN):(-1):(14):(column(cm) - column(cs)):(column(cm) + column(cs)) \
-       with boxxyerror fs transparent solid 0.25 noborder lc rgb "gray40" title "no deficit, 16 epochs", \
-     f using (6.5):(ctl(28) ? column(cm) : NaN):(-1):(14):(column(cm) - column(cs)):(column(cm) + column(cs)) \
-       with boxxyerror fs transparent pattern 4 border lc rgb "gray30" title "no deficit, 28 epochs", \
+plot f using (6.5):(ctl(clean) ? column(cm) : NaN):(-1):(14):(column(cm) - column(cs)):(column(cm) + column(cs)) \
+       with boxxyerror fs transparent solid 0.25 noborder lc rgb "gray40" title sprintf("no deficit, %d epochs", clean), \
+     f using (6.5):(ctl(clean + 12) ? column(cm) : NaN):(-1):(14):(column(cm) - column(cs)):(column(cm) + column(cs)) \
+       with boxxyerror fs transparent pattern 4 border lc rgb "gray30" title sprintf("no deficit, %d epochs", clean + 12), \
      f using (column(ct) - 0.3):(is("blur") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 7 lw 2 lc rgb "#d62728" title "blur to 4x4", \
      f using (column(ct) - 0.1):(is("flip") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 5 lw 2 lc rgb "#1f77b4" title "vertical flip", \
      f using (column(ct) + 0.1):(is("labels") ? column(cm) : NaN):(column(cs)) with yerrorlines pt 9 lw 2 lc rgb "#2ca02c" title "label permutation", \

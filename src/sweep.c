@@ -373,6 +373,48 @@ int sweep_grid_add(sweep_grid *g, sweep_axis *a, int replace)
     return CS_OK;
 }
 
+int sweep_grid_append(sweep_grid *g, sweep_axis *a)
+{
+    sweep_axis *b = NULL;
+    for (int i = 0; i < g->naxes; i++)
+        if (strcmp(g->ax[i].key, a->key) == 0) b = &g->ax[i];
+    if (!b) return sweep_grid_add(g, a, 0);
+    if (a->var[0] || b->var[0]) {
+        int rc = util_seterr(CS_EUSAGE,
+                             "vary = %s: a template axis cannot be continued on another line; give the "
+                             "key once, or list every value without a template",
+                             a->key);
+        sweep_axis_clear(a);
+        return rc;
+    }
+    for (int i = 0; i < a->n; i++) /* the union must not repeat a value (one point folder each) */
+        for (int j = 0; j < b->n; j++)
+            if (!strcmp(a->val[i], b->val[j])) {
+                int rc = util_seterr(CS_EUSAGE, "vary = %s: value '%s' appears twice; give each value once",
+                                     a->key, a->val[i]);
+                sweep_axis_clear(a);
+                return rc;
+            }
+    for (int i = 0; i < a->n; i++)
+        for (int j = i + 1; j < a->n; j++)
+            if (!strcmp(a->val[i], a->val[j])) {
+                int rc = util_seterr(CS_EUSAGE, "vary = %s: value '%s' appears twice; give each value once",
+                                     a->key, a->val[i]);
+                sweep_axis_clear(a);
+                return rc;
+            }
+    char **v = realloc(b->val, (size_t)(b->n + a->n) * sizeof *v);
+    if (!v) util_malloc((size_t)-1); /* the project's out-of-memory exit */
+    b->val = v;
+    for (int i = 0; i < a->n; i++) {
+        b->val[b->n + i] = a->val[i];
+        a->val[i] = NULL;
+    }
+    b->n += a->n;
+    sweep_axis_clear(a);
+    return CS_OK;
+}
+
 int sweep_grid_add_seeds(sweep_grid *g, long base, long n)
 {
     if (n < 1 || n > 1000000)
@@ -509,7 +551,7 @@ static int model_handler(void *user, const char *section, const char *name, cons
     }
     if (!strcmp(name, "vary")) {
         sweep_axis a;
-        return sweep_axis_parse(value, &a) == CS_OK && sweep_grid_add(c->g, &a, 0) == CS_OK;
+        return sweep_axis_parse(value, &a) == CS_OK && sweep_grid_append(c->g, &a) == CS_OK;
     }
     if (!strcmp(name, "seeds")) {
         long n;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_cli_science.sh - pipeline of the CNN deficit experiment (models/cnn_cp_deficits.ini; its effects
-# are asserted by `make check-science`, not here): the model file plans its 42-point grid; a tiny
+# are asserted by `make check-science`, not here): the model file plans its 66-point grid; a tiny
 # override of it (2 points, 1 and 2 epochs, 256 images, 1 seed; a few seconds) runs through `critsim
 # sweep` into a well-formed summary; plots/cnn_cp_deficits.awk turns that into the figure's table and
 # gnuplot draws it; tests/science/check_cp_deficits.sh passes, fails and refuses planted tables as its
@@ -11,7 +11,7 @@ AWKF=plots/cnn_cp_deficits.awk
 CHK=tests/science/check_cp_deficits.sh
 
 expect_exit 0 plan $CS sweep --model $M --plan --out "$TMP/plan"
-expect_grep plan-42 '^42 points' "$TMP/out"
+expect_grep plan-66 '^66 points' "$TMP/out"
 expect_grep plan-columns '^# index id deficit seed$' "$TMP/plan/grid.dat"
 [ "$(grep -c ' blur:4@12-12 ' "$TMP/plan/grid.dat")" -eq 3 ] && ok || bad "plan: the 28-epoch control should have 3 seeds"
 
@@ -33,7 +33,7 @@ else
   [ "$(awk '!/^#/ { print $1, $2, $3, $4 }' "$TMP/curves.dat" | tr '\n' ';')" = "none 0 1 1;blur 1 2 1;" ] && ok || bad "curves: rows $(grep -v '^#' "$TMP/curves.dat")"
   [ -n "$acc" ] && [ "$(awk '$1 == "blur" { print $5 }' "$TMP/curves.dat")" = "$acc" ] && ok || bad "curves: test_acc_mean of blur is not the summary's $acc"
   if command -v gnuplot >/dev/null 2>&1; then
-    expect_exit 0 figure gnuplot -e "f='$TMP/curves.dat'; out='$TMP/fig.png'" plots/cnn_cp_deficits.gp
+    expect_exit 0 figure gnuplot -e "f='$TMP/curves.dat'; clean=1; out='$TMP/fig.png'" plots/cnn_cp_deficits.gp
     [ -s "$TMP/fig.png" ] && ok || bad "figure: no PNG"
   fi
 fi

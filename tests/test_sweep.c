@@ -275,6 +275,17 @@ static void test_grid(void)
     CHECK_INT(sweep_grid_add(&g, &a, 1), CS_EUSAGE); /* duplicate values would share a folder */
     axis("end=1,2", &a);
     CHECK_INT(sweep_grid_add(&g, &a, 0), CS_EUSAGE); /* key equals a template variable */
+    /* model files: a key given again continues its axis (values appended, in order) */
+    axis("depth=6,7", &a);
+    CHECK_INT(sweep_grid_append(&g, &a), CS_OK);
+    CHECK(g.ax[0].n == 4 && !strcmp(g.ax[0].val[2], "6") && !strcmp(g.ax[0].val[3], "7"));
+    axis("depth=7,8", &a);
+    CHECK_INT(sweep_grid_append(&g, &a), CS_EUSAGE); /* 7 would repeat */
+    CHECK(g.ax[0].n == 4);
+    axis("deficit=gate:b@0-50", &a);
+    CHECK_INT(sweep_grid_append(&g, &a), CS_EUSAGE); /* the existing axis is a template */
+    axis("depth=4,5", &a);
+    CHECK_INT(sweep_grid_add(&g, &a, 1), CS_OK); /* back to the grid the checks below expect */
     CHECK_INT(sweep_grid_add_seeds(&g, 7, 3), CS_OK);
     CHECK_INT(sweep_grid_size(&g), 24);
     CHECK(!strcmp(g.ax[g.naxes - 1].key, "seed") && !strcmp(g.ax[g.naxes - 1].val[2], "9"));
