@@ -1,6 +1,6 @@
 # critsim - build, test, benchmark, figures.
 #
-#   make            build libcritsim.a and ./critsim
+#   make            build libcritsim.a (library), libcritsim_cli.a (command layer) and ./critsim
 #   make run        install missing Debian packages, build, run the main job (headline comparison)
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
@@ -42,6 +42,21 @@ LDFLAGS += $(SAN_FLAGS)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:exitcode=99
 endif
+RESULTS ?= results
+
+# The recipes (here and in plots/*.mk) put paths into shell commands unquoted and into gnuplot's '...'
+# strings: RESULTS, BIN, BUILD and every goal named on the command line (a run folder DIR of
+# plots/analyze.mk's DIR/fig_svd.png, ...) may hold only letters, digits and . _ / + , @ - (not first),
+# so that a quote, $, `, ; or a space in a path cannot break the quoting or run a command.
+CS_PATH_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V \
+                 W X Y Z 0 1 2 3 4 5 6 7 8 9 . _ / + , @ -
+cs_path_rest  = $(if $(2),$(call cs_path_rest,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+cs_path_bad   = $(or $(if $(strip $(1)),,empty),$(word 2,$(1)),$(filter -%,$(1)),$(strip $(call cs_path_rest,$(1),$(CS_PATH_CHARS))))
+cs_check_path = $(if $(call cs_path_bad,$(2)),$(error critsim: $(1) '$(2)' is not a plain path (empty, a leading -, or a character outside letters, digits and . _ / + , @ -): make's recipes pass it to the shell and to gnuplot unquoted; use another folder name))
+$(call cs_check_path,RESULTS,$(RESULTS))
+$(call cs_check_path,BIN,$(BIN))
+$(call cs_check_path,BUILD,$(BUILD))
+$(foreach g,$(MAKECMDGOALS),$(call cs_check_path,target,$(g)))
 
 PKGS     := gsl lapacke openblas inih zlib
 DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libinih-dev zlib1g-dev \
@@ -50,13 +65,19 @@ DEB_PKGS := make gcc pkg-config libgsl-dev libopenblas-dev liblapacke-dev libini
 # deferred (=) so that packages installed by `make deps` in the same invocation are seen
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --define-variable=GSL_CBLAS_LIB= --libs $(PKGS) 2>/dev/null)
-CS_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+CS_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers \
              -Iinclude -I$(BUILD) $(PKG_CFLAGS)
 LDLIBS     = $(PKG_LIBS) -lm -lpthread
 
-SRC      := $(filter-out src/main.c,$(wildcard src/*.c))
+# the library (engines, analysis, infrastructure) and the command layer (src/cli: options, the
+# registry, one cmd_NAME.c per subcommand, the sweep executor), each an archive; main.c is the program
+SRC      := $(wildcard src/*.c)
 OBJ      := $(SRC:src/%.c=$(BUILD)/%.o)
-CMDS     := $(sort $(patsubst src/cmd_%.c,%,$(wildcard src/cmd_*.c)))
+CLI_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+CLI_OBJ  := $(CLI_SRC:src/cli/%.c=$(BUILD)/cli/%.o)
+LIBS     := $(BUILD)/libcritsim_cli.a $(BUILD)/libcritsim.a
+HDRS     := $(wildcard include/*.h src/cli/*.h)
+CMDS     := $(sort $(patsubst src/cli/cmd_%.c,%,$(wildcard src/cli/cmd_*.c)))
 TESTS_C  := $(wildcard tests/test_*.c)
 TESTS_SH := $(wildcard tests/test_*.sh)
 TEST_BIN := $(TESTS_C:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_fuzz_replay
@@ -91,28 +112,34 @@ $(BUILD)/cmds.inc: FORCE
 # that sweep --merge can refuse shards of another build; only version.o depends on it
 $(BUILD)/buildid.h: FORCE
 	@mkdir -p $(BUILD)
-	@id=$$(cat Makefile $(sort $(wildcard src/*.c include/*.h)) | sha256sum | cut -c1-12); \
+	@id=$$(cat Makefile $(sort $(wildcard src/*.c src/cli/*.c include/*.h src/cli/*.h)) | sha256sum | cut -c1-12); \
 	  printf '#define CS_BUILD_ID "%s"\n' "$$id" > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 $(BUILD)/version.o: $(BUILD)/buildid.h
 
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/cmds.inc
+# the library sees include/ only; the command layer's own headers (opts.h, sweep.h) live in src/cli
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(CS_CFLAGS) $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
+$(BUILD)/cli/%.o: src/cli/%.c $(HDRS)
+	@mkdir -p $(BUILD)/cli
+	$(CC) $(CS_CFLAGS) -Isrc/cli $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
+$(BUILD)/cli/registry.o: $(BUILD)/cmds.inc
 
 $(BUILD)/libcritsim.a: $(OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/main.o: src/main.c $(BUILD)/cmds.inc $(wildcard include/*.h)
-	$(CC) $(CS_CFLAGS) $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
+$(BUILD)/libcritsim_cli.a: $(CLI_OBJ)
+	rm -f $@
+	ar rcs $@ $^
 
-$(BIN): $(BUILD)/main.o $(BUILD)/libcritsim.a
+$(BIN): $(BUILD)/cli/main.o $(LIBS)
 	$(CC) $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libcritsim.a $(wildcard include/*.h)
+$(BUILD)/tests/%: tests/%.c tests/check.h $(LIBS) $(HDRS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CS_CFLAGS) -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcritsim.a $(LDLIBS)
+	$(CC) $(CS_CFLAGS) -Isrc/cli -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 # fuzz harnesses: the replay driver (make check) lists them through fuzz_targets.inc
 $(BUILD)/fuzz/fuzz_targets.inc: FORCE
@@ -121,17 +148,16 @@ $(BUILD)/fuzz/fuzz_targets.inc: FORCE
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 
 $(BUILD)/tests/test_fuzz_replay: tests/fuzz/replay.c tests/fuzz/common.c tests/fuzz/fuzz.h $(FUZZ_SRC) \
-                                 $(BUILD)/fuzz/fuzz_targets.inc $(BUILD)/libcritsim.a $(wildcard include/*.h)
+                                 $(BUILD)/fuzz/fuzz_targets.inc $(LIBS) $(HDRS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CS_CFLAGS) -Itests/fuzz -I$(BUILD)/fuzz $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ \
-	  tests/fuzz/replay.c tests/fuzz/common.c $(FUZZ_SRC) $(BUILD)/libcritsim.a $(LDLIBS)
+	$(CC) $(CS_CFLAGS) -Isrc/cli -Itests/fuzz -I$(BUILD)/fuzz $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ \
+	  tests/fuzz/replay.c tests/fuzz/common.c $(FUZZ_SRC) $(LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libcritsim.a $(wildcard include/*.h)
+$(BUILD)/bench/%: tests/bench/%.c $(LIBS) $(HDRS)
 	@mkdir -p $(BUILD)/bench
-	$(CC) $(CS_CFLAGS) -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcritsim.a $(LDLIBS)
+	$(CC) $(CS_CFLAGS) -Isrc/cli -Itests $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 # ---- main job, tests, benchmarks ------------------------------------------------------------
-RESULTS ?= results
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@$(MAKE) --no-print-directory main-job
@@ -165,11 +191,11 @@ fuzz:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang \
 	    || { echo "critsim: apt-get failed; install by hand: apt-get install clang" >&2; exit 1; }; }
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=0 \
-	  CFLAGS='$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link' $(FUZZ_BUILD)/libcritsim.a
+	  CFLAGS='$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link' $(FUZZ_BUILD)/libcritsim.a $(FUZZ_BUILD)/libcritsim_cli.a
 	@rm -rf $(FUZZ_BUILD)/artifacts; mkdir -p $(FUZZ_BUILD)/artifacts
 	@for n in $(FUZZ_NAMES); do \
-	  clang $(CS_CFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) $(ARCHFLAGS) -fsanitize=fuzzer -DFUZZ_LIBFUZZER \
-	    -o $(FUZZ_BUILD)/fuzz_$$n tests/fuzz/fuzz_$$n.c tests/fuzz/common.c $(FUZZ_BUILD)/libcritsim.a $(LDLIBS) \
+	  clang $(CS_CFLAGS) -Isrc/cli -Itests/fuzz $(FUZZ_CFLAGS) $(ARCHFLAGS) -fsanitize=fuzzer -DFUZZ_LIBFUZZER \
+	    -o $(FUZZ_BUILD)/fuzz_$$n tests/fuzz/fuzz_$$n.c tests/fuzz/common.c $(FUZZ_BUILD)/libcritsim_cli.a $(FUZZ_BUILD)/libcritsim.a $(LDLIBS) \
 	    || exit 1; \
 	done
 	@for n in $(FUZZ_NAMES); do \

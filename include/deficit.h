@@ -23,8 +23,6 @@
 
 #include <limits.h>
 
-#include "opts.h"
-
 #define DEFICIT_MAX 32
 /* Largest START, END or STEP (10^15 updates or epochs): sums such as END + clean epochs stay exact. */
 #define DEFICIT_MAX_STEP 1000000000000000L
@@ -44,12 +42,25 @@ typedef enum {
     DEF_NKIND
 } deficit_kind;
 
+/* One argument, converted once by deficit_parse(); its type follows from the kind and the position:
+ *   a pathway/source letter  gate:P, lesion:P:_, remove:P, noise:P:_, blur:P:_     (type 's')
+ *   an integer               lesion:_:MODE, subset:M, blur:K and blur:_:K            (type 'i')
+ *   a real number            noise:_:VAR                                             (type 'r')
+ * Engines read these fields (after checking the ranges with deficit_arg_*), never the text. */
+typedef struct {
+    char type; /* 's', 'i' or 'r' */
+    int src;   /* 's': 0-based index of the letter (a = 0) */
+    long i;    /* 'i' */
+    double r;  /* 'r' */
+} deficit_val;
+
 typedef struct {
     deficit_kind kind;
     int nargs;
-    char arg[2][32]; /* raw arguments after the kind, in order */
-    long start, end; /* affects update t iff start <= t < end (switch: end = LONG_MAX) */
-    char text[128];  /* the spec as written, for messages and provenance */
+    char arg[2][32];    /* raw arguments after the kind, in order (for messages) */
+    deficit_val val[2]; /* the same arguments, parsed */
+    long start, end;    /* affects update t iff start <= t < end (switch: end = LONG_MAX) */
+    char text[128];     /* the spec as written, for messages and provenance */
 } deficit;
 
 typedef struct {
@@ -57,10 +68,13 @@ typedef struct {
     deficit d[DEFICIT_MAX];
 } deficit_list;
 
-/* Parse one spec (no '+').  CS_OK or CS_EUSAGE with a message quoting the spec. */
+/* Parse one spec (no '+'), its arguments included (letters, integers, reals: see deficit_val).  CS_OK
+ * or CS_EUSAGE with a message quoting the spec. */
 int deficit_parse(const char *spec, deficit *out);
-/* Parse every item of option `name` (OPT_MULTI), splitting items on '+'.  Empty list when unset. */
-int deficit_parse_opts(const opts *o, const char *name, deficit_list *out);
+/* Append the deficits of one value that may join several with '+' (`gate:b@0-200+lesion:a:1@0-1000`).
+ * `what` names where the value came from in messages (the command layer passes its option, "--deficit").
+ * CS_OK or CS_EUSAGE (an empty part, more than DEFICIT_MAX deficits, a bad spec). */
+int deficit_list_add(deficit_list *out, const char *value, const char *what);
 
 static inline int deficit_active(const deficit *d, long t)
 {
@@ -69,8 +83,9 @@ static inline int deficit_active(const deficit *d, long t)
 
 const char *deficit_kind_name(deficit_kind k);
 
-/* Argument accessors with messages naming the deficit.  Sources/pathways are letters; *out is the
- * 0-based index, checked against nsources. */
+/* Range checks of the parsed arguments, with messages naming the deficit (a missing argument or one of
+ * another type is refused too).  Sources/pathways are letters; *out is the 0-based index, checked
+ * against nsources. */
 int deficit_arg_source(const deficit *d, int argi, int nsources, int *out);
 int deficit_arg_long(const deficit *d, int argi, long lo, long hi, long *out);
 int deficit_arg_double(const deficit *d, int argi, double lo, double hi, double *out);

@@ -27,6 +27,10 @@
  * Gradient descent: theta <- theta - lr * grad (all layers from the same pre-step weights); gradient
  * flow: d theta/dt = -grad through gsl_odeiv2_driver (rk8pd, rkf45, rkck), time = step * lr.
  * All weights live in one block theta (n_param doubles); nothing is allocated per step.
+ * Messages name what they were given as the configuration calls it: dln_cfg fields (dln_cfg.depth),
+ * parameters (dln_init.kind, dln_init.k0, dln_set_threads.n), task_cfg fields, and dln_method for the
+ * choice between gradient descent (dln_gd_step) and the flow; the command layer writes its options in
+ * their place (opts_errmsg, docs/design.md#layering-rule).
  *
  * Nonlinear pathways (cfg.act = relu|tanh; one-hot item tasks only, task.onehot).  phi is applied
  * elementwise after every hidden layer of each chain, and with cfg.act_output also after the chain's
@@ -124,7 +128,9 @@ struct dln {
     long n_rhs;
     unsigned long flow_nmax; /* ReLU: solver steps allowed per dln_flow_advance (DLN_RELU_NMAX) */
     /* threads (dln_set_threads): used by the completion gradient of one chain */
-    dln_team *team;          /* NULL: one thread */
+    double *fx;     /* the fused linear engine's scratch (dln.c, fx_scratch; allocated at its first use) */
+    int reference;  /* dln_use_reference */
+    dln_team *team; /* NULL: one thread */
     const double *job_theta; /* arguments of the running team job */
     double *job_grad;
 };
@@ -191,7 +197,7 @@ void dln_maps(dln *d, const double *theta, double *omega_tot);
  * (columns of source p of the total map set to 0: exact for linear maps, and for nonlinear networks on
  * one-hot items, which then output phi(0) = 0).  p < n_chain, resp. p < task->n_src.  Leaves d->omega. */
 double dln_loss_without(dln *d, const double *theta, int p);
-/* Name of an activation ("linear", "relu", "tanh"); dln_act_parse: CS_OK or CS_EUSAGE naming --act. */
+/* Name of an activation ("linear", "relu", "tanh"); dln_act_parse: CS_OK or CS_EUSAGE naming dln_cfg.act. */
 const char *dln_act_name(dln_act a);
 int dln_act_parse(const char *s, dln_act *out);
 /* Sampled source variances of the last hidden layer (layer D-1, after phi) of a fused network (D >= 2)
@@ -204,6 +210,12 @@ int dln_act_parse(const char *s, dln_act *out);
  * this kind. */
 int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b);
 int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, else 0 */
+
+/* Linear networks on item tasks run through a fused engine (dln.c: forward, then one pass over each
+ * weight matrix that forms the next backward factor and updates the rows; every sum a fixed chain of
+ * fused multiply-adds).  on = 1: the previous engine instead (prefix and suffix products through
+ * OpenBLAS and dln.c's small kernel, a separate update), for tests that compare the two. */
+void dln_use_reference(dln *d, int on);
 
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
  * (uses d->omega, so call dln_maps first). */

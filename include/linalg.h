@@ -18,6 +18,12 @@ int linalg_svd(int m, int n, const double *A, double *U, double *s, double *V);
  * an independent implementation for tests. */
 int linalg_svd_gsl(int m, int n, const double *A, double *U, double *s, double *V);
 
+/* Singular values only (descending, k = min(m, n) of them) of a small matrix by one-sided Jacobi, without
+ * LAPACK's vectors or allocations (the per-step maps of `critsim flow`); accurate to a few eps |A| like
+ * linalg_svd, not the same bits.  V0: NULL, or an (n x n) orthogonal matrix close to A's right singular
+ * vectors (fewer sweeps; same values up to rounding).  CS_OK, or CS_EFAIL when A is not finite. */
+int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s);
+
 /* Random orthogonal (n x n): QR of a standard Gaussian matrix with the signs of R's diagonal moved
  * into Q (Haar measure), drawn from `rng`. */
 void linalg_random_orthogonal(gsl_rng *rng, int n, double *Q);

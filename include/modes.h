@@ -62,7 +62,9 @@ void modes_set_k(modes *m, int path, int mode, double k);
 
 /* Take gate/lesion deficits from a list; other kinds, unknown pathways or modes: CS_EUSAGE. */
 int modes_set_deficits(modes *m, const deficit_list *dl);
-/* Choose the integrator; allocates the GSL driver if needed. CS_OK or CS_EUSAGE. */
+/* Choose the integrator; allocates the GSL driver if needed. CS_OK or CS_EUSAGE.  Messages name the
+ * parameters as modes_set_method.meth, modes_set_method.dt, modes_alloc.param (the command layer
+ * writes its options in their place). */
 int modes_set_method(modes *m, modes_method meth, double dt, double epsabs, double epsrel);
 
 /* Advance from the state after t0 updates to the state after t1 updates (t0 <= t1).

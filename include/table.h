@@ -20,13 +20,21 @@
 
 #include <stdio.h>
 
-#include "opts.h"
-
 typedef struct table table;
 
-/* Create DIR (mkdir -p) and start DIR/NAME.  `o` (may be NULL) supplies the command line and the
- * seed (if the command has a --seed option).  Returns NULL with the error recorded. */
-table *table_open(const char *dir, const char *name, const opts *o);
+/* Where a table came from: the '#' lines table_open() writes under the version line
+ * ("# critsim VERSION+BUILDID: NAME", the version of this build).  The command layer fills it from its
+ * options (opts_prov()); library code passes it through.  A NULL field leaves its line out. */
+typedef struct {
+    const char *cmdline; /* the command line, "critsim flow --depth 4 ...": "# command: ..." */
+    const char *model;   /* the values a model file supplied, "key = value; key = value; ...":
+                            "# from the model file: ..." (not on the command line, so recorded) */
+    const char *seed;    /* the seed as given: "# seed: ..." */
+} table_prov;
+
+/* Create DIR (mkdir -p) and start DIR/NAME.  `prov` (may be NULL: no provenance lines) supplies the
+ * command line, the model file's values and the seed.  Returns NULL with the error recorded. */
+table *table_open(const char *dir, const char *name, const table_prov *prov);
 /* One provenance line "# <text>" (printf-style, no newline). */
 void table_meta(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Column names, space-separated; written as the last '#' line. */
@@ -55,12 +63,12 @@ int table_fmt_long(char *buf, long v);
 
 /* Write DIR/final.dat: the run's key outcomes as `key value` rows (read by critsim sweep and by
  * critsim analyze).  keys[i] are names such as final_loss, share_b_m0; NAN is written as "nan". */
-int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys,
+int table_write_outcomes(const char *dir, const table_prov *prov, int n, const char *const *keys,
                          const double *values);
 /* The same for a run that failed numerically: the rows (values of the last state before the failure,
  * or NAN) and the final line "# FAILED at step STEP: REASON", so that whoever reads only final.dat (a
  * sweep's summary) sees the failure.  Returns CS_EFAIL (or the I/O error status). */
-int table_write_outcomes_failed(const char *dir, const opts *o, int n, const char *const *keys,
+int table_write_outcomes_failed(const char *dir, const table_prov *prov, int n, const char *const *keys,
                                 const double *values, long step, const char *reason);
 
 #endif

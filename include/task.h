@@ -85,8 +85,9 @@ typedef struct {
     int *obs_r, *obs_c; /* (n_obs) 0-based positions, completion only */
 } task;
 
-/* Build the task (files read, dimensions checked).  CS_OK or CS_EUSAGE with a message naming the
- * file/option and the fix.  On failure *t is left freed. */
+/* Build the task (files read, dimensions checked).  CS_OK or CS_EUSAGE with a message naming the file,
+ * the task_cfg field ("task_cfg.rank1": the command layer writes its option instead) and the fix.  On
+ * failure *t is left freed. */
 int task_build(const task_cfg *c, task *t);
 void task_free(task *t); /* NULL-safe; zeroes the struct */
 

@@ -54,7 +54,7 @@
 
 #include "cnn.h"
 #include "cnn_probe.h"
-#include "opts.h"
+#include "table.h"
 
 /* Where batches come from (the data layer in cmd_cnn.c, synthetic tensors in tests). */
 typedef struct {
@@ -116,11 +116,12 @@ typedef struct {
     double loss_src[2], acc_src[2]; /* test with only source a / b (the other zeroed); NaN if not measured */
 } train_epoch;
 
-/* Train `net` (already initialised) and write the outputs.  hist (room for cfg->epochs rows)
+/* Train `net` (already initialised) and write the outputs (their provenance lines from prov, which may
+ * be NULL).  hist (room for cfg->epochs rows)
  * receives the per-epoch figures; *done the number of epochs completed.  CS_OK, CS_EFAIL (non-finite
  * loss or weights; tables end with a FAILED line) or CS_EUSAGE (I/O, checkpoint mismatch). */
-int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opts *o, train_epoch *hist,
-              int *done);
+int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const table_prov *prov,
+              train_epoch *hist, int *done);
 
 /* Evaluate on the test set with the current running statistics: mean loss and accuracy. */
 void train_evaluate(cnn *net, const train_source *src, float *x, int *y, double *loss, double *acc);

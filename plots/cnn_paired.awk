@@ -12,8 +12,9 @@
 # depth, fuse-after); rows of one group are compared with the REF of the same group.
 # Columns: GROUP... deficit kind start end n test_acc_mean test_acc_sd loss_mean loss_sd
 # train_acc_mean train_acc_sd final_loss_mean final_loss_sd (rows in the order of first appearance;
-# the REF row itself has loss 0).  A missing column, a malformed deficit or a group without its REF
-# for some seed exits 2 with one line on stderr.
+# the REF row itself has loss 0).  A missing column, a malformed deficit, a group without its REF
+# for some seed, or two rows of one deficit, group and seed (a varied column missing from group)
+# exits 2 with one line on stderr.
 function fail(msg) { printf("critsim: plots/cnn_paired.awk: %s\n", msg) > "/dev/stderr"; err = 1; exit 2 }
 function sd(s, s2, n,   v) { if (n < 2) return "nan"; v = (s2 - s * s / n) / (n - 1); return sprintf("%.6f", sqrt(v > 0 ? v : 0)) }
 BEGIN {
@@ -37,6 +38,7 @@ BEGIN {
     if (!match(d, /@[0-9]+-[0-9]+$/)) fail("deficit '" d "' is not KIND[:ARGS]@S-E")
     key = g d
     if (!(key in seen)) { seen[key] = ++nk; K[nk] = key; KG[nk] = g; KD[nk] = d }
+    if ((key, s) in ACC) fail("two rows of '" key "' with seed " s ": a varied column is missing from -v group")
     ACC[key, s] = $C["test_acc"]; TRA[key, s] = $C["train_acc"]; FL[key, s] = $C["final_loss"]
     SEEDS[key] = SEEDS[key] " " s
 }

@@ -9,8 +9,12 @@ if (!exists("f")) f = 'results/sweep/cp_act/summary_seeds.dat'
 if (!exists("g")) g = 'results/sweep/cp_gate/summary.dat'
 if (!exists("out")) out = 'cp_act.png'
 if (!exists("psz")) psz = 1
-hf = system("grep '^#' '".f."' | tail -n 1")
-hg = system("grep '^#' '".g."' | tail -n 1")
+# the last '#' line of each table names its columns; gnuplot reads it itself (no shell: a path may hold
+# any character): every line whole (no comment character, a separator that no table holds), the last '#' one kept
+set datafile commentschars ""; set datafile separator "\001"
+hf = ""; stats f using (hline = strcol(1), hf = (hline[1:1] eq "#" ? hline : hf), 0) nooutput
+hg = ""; stats g using (hline = strcol(1), hg = (hline[1:1] eq "#" ? hline : hg), 0) nooutput
+set datafile commentschars "#"; set datafile separator whitespace
 cf(name) = sum [i = 2:words(hf)] (word(hf, i) eq name ? i - 1 : 0)
 cg(name) = sum [i = 2:words(hg)] (word(hg, i) eq name ? i - 1 : 0)
 array LIN[4] = ["share_b_m0", "share_b_m1", "share_b_m2", "share_b_m4"]

@@ -7,7 +7,11 @@
 if (!exists("f")) f = 'results/sweep/cp_generic/summary.dat'
 if (!exists("out")) out = 'cp_generic.png'
 if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
-hdr = system("grep '^#' '".f."' | tail -n 1")
+# the last '#' line names the columns; gnuplot reads it itself (no shell: a path may hold any
+# character): every line whole (no comment character, a separator that no table holds), the last '#' one kept
+set datafile commentschars ""; set datafile separator "\001"
+hdr = ""; stats f using (hline = strcol(1), hdr = (hline[1:1] eq "#" ? hline : hdr), 0) nooutput
+set datafile commentschars "#"; set datafile separator whitespace
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); ce = col("end"); cs = col("seed")
 blocks = "share_b_m0 share_b_m1 share_b_m2_3 share_b_m4_7"

@@ -5,7 +5,11 @@
 if (!exists("f")) f = 'results/sweep/cp_onset/summary.dat'
 if (!exists("out")) out = 'cp_onset.png'
 if (!exists("psz")) psz = 1   # PNG scale (paper/figures use a smaller one)
-hdr = system("grep '^#' '".f."' | tail -n 1")
+# the last '#' line names the columns; gnuplot reads it itself (no shell: a path may hold any
+# character): every line whole (no comment character, a separator that no table holds), the last '#' one kept
+set datafile commentschars ""; set datafile separator "\001"
+hdr = ""; stats f using (hline = strcol(1), hdr = (hline[1:1] eq "#" ? hline : hdr), 0) nooutput
+set datafile commentschars "#"; set datafile separator whitespace
 col(name) = sum [i = 2:words(hdr)] (word(hdr, i) eq name ? i - 1 : 0)
 cd = col("depth"); co = col("onset")
 if (out[strlen(out)-3:] eq '.pdf') set terminal pdfcairo size 10in,4in font "DejaVu Sans,11"; \

@@ -5,11 +5,28 @@
 if (!exists("run")) run = 'results/flow'
 if (!exists("out")) out = run.'/fig_svd.png'
 if (!exists("nsv")) nsv = 8
+f = run.'/svd.dat'
+# gnuplot reads the table itself (no shell: a path may hold any character): the sources (column 2) in
+# order of first appearance, then $S: one data set per source p and index i (index (p-1)*nsv + i: step
+# sigma of those rows, file order) so that each line joins its own points; an empty set holds one
+# undefined point
+sources = ""; stats f using (src = strcol(2)." ", sources = (strstrt(" ".sources, " ".src) ? sources : sources.src), 0) nooutput
+n = words(sources)
+set print $S; unset print   # empty
+do for [p = 1:n] {
+  do for [i = 0:nsv-1] {
+    n0 = |$S|
+    set table $S append
+    plot f using (strcol(1)):(strcol(4)) with table if (strcol(2) eq word(sources, p) && column(3) == i)
+    unset table
+    set print $S append
+    if (|$S| == n0) { print "NaN NaN" }
+    print ""; print ""
+    unset print
+  }
+}
 set terminal pngcairo size 1500,450 font "DejaVu Sans,11"
 set output out
-f = run.'/svd.dat'
-sources = system("awk '!/^#/ { print $2 }' '".f."' | awk '!seen[$0]++' | tr '\\n' ' '")
-n = words(sources)
 set multiplot layout 1, n title "singular values of each per-source map (sorted; ".run.")" noenhanced
 set xlabel "step (updates)"
 set ylabel "singular value"
@@ -19,6 +36,6 @@ if (exists("dlo") && exists("dhi")) set object 1 rect from dlo, graph 0 to dhi, 
 do for [p = 1:n] {
     src = word(sources, p)
     set title (src eq "total" ? "total map" : "source ".src)
-    plot for [i = 0:nsv-1] sprintf("< awk '!/^#/ && $2 == \"%s\" && $3 == %d' '%s'", src, i, f) using 1:4 with lines lw 2 lc i+1
+    plot for [i = 0:nsv-1] $S index (p - 1) * nsv + i using 1:2 with lines lw 2 lc i+1
 }
 unset multiplot

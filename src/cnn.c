@@ -220,7 +220,7 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
     n->macs = 0;
     for (int i = 0; i < n->n_layer; i++) {
         cnn_layer *L = &n->layer[i];
-        const cnn_tensor *ti = &n->t[L->in], *to = &n->t[L->out];
+        const cnn_tensor *to = &n->t[L->out];
         if (L->type == CNN_CONV) {
             int G = cnnk_chunk_images(to->h * to->w);
             int cm = L->cin > L->cout ? L->cin : L->cout; /* backward cnnk_im2col of dY: cout k k rows */
@@ -233,7 +233,6 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
         }
         if (L->type == CNN_LINEAR) n->macs += (double)L->cin * L->cout;
         if (L->type == CNN_BN) L->save = util_calloc(2 * (size_t)L->cout, sizeof(float));
-        (void)ti;
     }
     n->col = util_calloc((size_t)T * 2 * n->col_size, sizeof(float));
     n->wf = util_calloc((size_t)T * 2 * (n->wf_size > 0 ? n->wf_size : 1), sizeof(float));
@@ -858,7 +857,7 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode)
     int T = n->cfg.threads;
     for (int i = 0; i < n->n_layer; i++) {
         const cnn_layer *L = &n->layer[i];
-        double t0 = n->ltime ? util_now() : 0;
+        double tl = n->ltime ? util_now() : 0; /* the layer's start, for ltime */
         switch (L->type) {
         case CNN_CONV:
             par_run(n, L, conv_fwd, T < nb ? T : nb);
@@ -879,7 +878,7 @@ void cnn_forward(cnn *n, const float *x, int nb, int mode)
             linear_fwd(n, L);
             break;
         }
-        if (n->ltime) n->ltime[i] += util_now() - t0;
+        if (n->ltime) n->ltime[i] += util_now() - tl;
     }
     if (mode == CNN_REESTIMATE) *n->bn_count += 1;
 }
@@ -953,7 +952,7 @@ static void backward_layers(cnn *n)
     int T = n->cfg.threads, nb = n->nb;
     for (int i = n->n_layer - 1; i >= 0; i--) {
         const cnn_layer *L = &n->layer[i];
-        double t0 = n->ltime ? util_now() : 0;
+        double tl = n->ltime ? util_now() : 0; /* the layer's start, for ltime */
         switch (L->type) {
         case CNN_CONV:
             par_run(n, L, conv_bwd, T < nb ? T : nb);
@@ -974,7 +973,7 @@ static void backward_layers(cnn *n)
             linear_bwd(n, L);
             break;
         }
-        if (n->ltime) n->ltime[i] += util_now() - t0;
+        if (n->ltime) n->ltime[i] += util_now() - tl;
     }
 }
 

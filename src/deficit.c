@@ -17,6 +17,44 @@ const char *deficit_kind_name(deficit_kind k)
     return k < DEF_NKIND ? kind_names[k] : "?";
 }
 
+/* The type of argument `pos` of a deficit of kind k with nargs arguments (see deficit_val). */
+static char arg_type(deficit_kind k, int nargs, int pos)
+{
+    switch (k) {
+    case DEF_SUBSET:
+        return 'i';
+    case DEF_LESION:
+        return pos == 0 ? 's' : 'i';
+    case DEF_NOISE:
+        return pos == 0 ? 's' : 'r';
+    case DEF_BLUR:
+        return pos == nargs - 1 ? 'i' : 's';
+    default:
+        return 's';
+    }
+}
+
+/* argument pos of d as its type; the messages are the ones deficit_arg_* give */
+static int parse_arg(deficit *d, int pos)
+{
+    deficit_val *v = &d->val[pos];
+    const char *s = d->arg[pos];
+    v->type = arg_type(d->kind, d->nargs, pos);
+    if (v->type == 's') {
+        if (strlen(s) != 1 || s[0] < 'a' || s[0] > 'z')
+            return util_seterr(CS_EUSAGE, "deficit '%s': '%s' is not a pathway/source letter (a, b, ...)",
+                               d->text, s);
+        v->src = s[0] - 'a';
+    } else if (v->type == 'i') {
+        if (util_parse_long(s, &v->i) != 0)
+            return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be an integer", d->text,
+                               pos + 1, kind_names[d->kind]);
+    } else if (util_parse_double(s, &v->r) != 0)
+        return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be a number", d->text, pos + 1,
+                           kind_names[d->kind]);
+    return CS_OK;
+}
+
 static int parse_nonneg(const char *s, long *out)
 {
     long v;
@@ -64,6 +102,8 @@ int deficit_parse(const char *spec, deficit *out)
             return util_seterr(CS_EUSAGE, "deficit '%s': bad argument '%s'", spec, tok);
         strcpy(out->arg[out->nargs++], tok);
     }
+    for (int i = 0; i < out->nargs; i++)
+        if (parse_arg(out, i) != CS_OK) return CS_EUSAGE;
     /* window */
     const char *w = at + 1;
     const char *dash = strchr(w, '-');
@@ -92,33 +132,28 @@ int deficit_parse(const char *spec, deficit *out)
     return CS_OK;
 }
 
-int deficit_parse_opts(const opts *o, const char *name, deficit_list *out)
+int deficit_list_add(deficit_list *out, const char *value, const char *what)
 {
-    out->n = 0;
-    int n = opts_count(o, name);
-    for (int i = 0; i < n; i++) {
-        const char *item = opts_item(o, name, i);
-        /* split on '+' by hand: strtok_r would skip empty parts, and "+" would read as no deficit */
-        for (const char *p = item;;) {
-            const char *plus = strchr(p, '+');
-            size_t len = plus ? (size_t)(plus - p) : strlen(p);
-            if (len == 0)
-                return util_seterr(CS_EUSAGE,
-                                   "--%s '%s': empty deficit around '+'; join deficits as A+B (e.g. "
-                                   "gate:b@0-10+gate:a@20-30)",
-                                   name, item);
-            if (out->n == DEFICIT_MAX)
-                return util_seterr(CS_EUSAGE, "too many deficits (at most %d)", DEFICIT_MAX);
-            char *one = util_malloc(len + 1);
-            memcpy(one, p, len);
-            one[len] = '\0';
-            int rc = deficit_parse(one, &out->d[out->n]);
-            free(one);
-            if (rc) return rc;
-            out->n++;
-            if (!plus) break;
-            p = plus + 1;
-        }
+    /* split on '+' by hand: strtok_r would skip empty parts, and "+" would read as no deficit */
+    for (const char *p = value;;) {
+        const char *plus = strchr(p, '+');
+        size_t len = plus ? (size_t)(plus - p) : strlen(p);
+        if (len == 0)
+            return util_seterr(CS_EUSAGE,
+                               "%s '%s': empty deficit around '+'; join deficits as A+B (e.g. "
+                               "gate:b@0-10+gate:a@20-30)",
+                               what, value);
+        if (out->n == DEFICIT_MAX)
+            return util_seterr(CS_EUSAGE, "too many deficits (at most %d)", DEFICIT_MAX);
+        char *one = util_malloc(len + 1);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        int rc = deficit_parse(one, &out->d[out->n]);
+        free(one);
+        if (rc) return rc;
+        out->n++;
+        if (!plus) break;
+        p = plus + 1;
     }
     return CS_OK;
 }
@@ -128,26 +163,25 @@ int deficit_arg_source(const deficit *d, int argi, int nsources, int *out)
     if (argi >= d->nargs)
         return util_seterr(CS_EUSAGE, "deficit '%s': %s needs a pathway/source letter (a, b, ...)", d->text,
                            kind_names[d->kind]);
-    const char *s = d->arg[argi];
-    if (strlen(s) != 1 || s[0] < 'a' || s[0] > 'z')
+    const deficit_val *v = &d->val[argi];
+    if (v->type != 's')
         return util_seterr(CS_EUSAGE, "deficit '%s': '%s' is not a pathway/source letter (a, b, ...)",
-                           d->text, s);
-    int idx = s[0] - 'a';
-    if (idx >= nsources) {
+                           d->text, d->arg[argi]);
+    if (v->src >= nsources) {
         char last[3] = {'-', (char)('a' + nsources - 1), 0};
         return util_seterr(CS_EUSAGE, "deficit '%s': there is no pathway/source '%s' (this run has %d: a%s)",
-                           d->text, s, nsources, nsources > 1 ? last : "");
+                           d->text, d->arg[argi], nsources, nsources > 1 ? last : "");
     }
-    *out = idx;
+    *out = v->src;
     return CS_OK;
 }
 
 int deficit_arg_long(const deficit *d, int argi, long lo, long hi, long *out)
 {
-    long v;
-    if (argi >= d->nargs || util_parse_long(d->arg[argi], &v) != 0)
+    if (argi >= d->nargs || d->val[argi].type != 'i')
         return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be an integer", d->text, argi + 1,
                            kind_names[d->kind]);
+    long v = d->val[argi].i;
     if (v < lo || v > hi)
         return util_seterr(CS_EUSAGE, "deficit '%s': %ld is out of range [%ld, %ld]", d->text, v, lo, hi);
     *out = v;
@@ -156,10 +190,10 @@ int deficit_arg_long(const deficit *d, int argi, long lo, long hi, long *out)
 
 int deficit_arg_double(const deficit *d, int argi, double lo, double hi, double *out)
 {
-    double v;
-    if (argi >= d->nargs || util_parse_double(d->arg[argi], &v) != 0)
+    if (argi >= d->nargs || d->val[argi].type != 'r')
         return util_seterr(CS_EUSAGE, "deficit '%s': argument %d of %s must be a number", d->text, argi + 1,
                            kind_names[d->kind]);
+    double v = d->val[argi].r;
     if (v < lo || v > hi)
         return util_seterr(CS_EUSAGE, "deficit '%s': %g is out of range [%g, %g]", d->text, v, lo, hi);
     *out = v;

@@ -251,7 +251,8 @@ static void team_free(dln_team *tm)
 
 int dln_set_threads(dln *d, int n)
 {
-    if (n < 1 || n > TEAM_MAX) return util_seterr(CS_EUSAGE, "--threads %d: give 1 to %d", n, TEAM_MAX);
+    if (n < 1 || n > TEAM_MAX)
+        return util_seterr(CS_EUSAGE, "dln_set_threads.n %d: give 1 to %d", n, TEAM_MAX);
     team_free(d->team);
     d->team = NULL;
     if (n == 1) return CS_OK;
@@ -267,7 +268,7 @@ int dln_set_threads(dln *d, int n)
             free(a);
             tm->n = i; /* join the ones started */
             team_free(tm);
-            return util_seterr(CS_EFAIL, "could not start %d threads; try --threads 1", n);
+            return util_seterr(CS_EFAIL, "could not start %d threads; try dln_set_threads.n 1", n);
         }
     }
     d->team = tm;
@@ -284,29 +285,31 @@ void dln_forget_threads(dln *d)
 int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
 {
     *out = NULL;
-    if (cfg->depth < 1) return util_seterr(CS_EUSAGE, "--depth must be >= 1 (number of weight matrices)");
-    if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "--width must be >= 1");
+    if (cfg->depth < 1)
+        return util_seterr(CS_EUSAGE, "dln_cfg.depth must be >= 1 (number of weight matrices)");
+    if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "dln_cfg.width must be >= 1");
     int completion = t->kind == TASK_COMPLETION;
     int nl = cfg->act != DLN_ACT_LINEAR;
     if (nl && !t->onehot)
         return util_seterr(
             CS_EUSAGE,
-            "--act %s needs input samples, which the %s task does not have (%s); use --task hier|lowrank or "
-            "--target FILE (one-hot items), or --act linear",
-            dln_act_name(cfg->act), t->kind == TASK_FILE ? "--sigma-xx/--sigma-yx" : task_kind_name(t->kind),
+            "dln_cfg.act %s needs input samples, which the %s task does not have (%s); use task_cfg.kind "
+            "hier|lowrank or task_cfg.target_file FILE (one-hot items), or dln_cfg.act linear",
+            dln_act_name(cfg->act),
+            t->kind == TASK_FILE ? "task_cfg.sxx_file/task_cfg.syx_file" : task_kind_name(t->kind),
             completion ? "a matrix of observed entries" : "it is given by its moments only");
     if (cfg->single && !completion)
-        return util_seterr(CS_EUSAGE, "--precision single is implemented for --task completion only; use "
-                                      "--precision double");
+        return util_seterr(CS_EUSAGE, "float32 weights (dln_cfg.single) are implemented for "
+                                      "task_cfg.kind completion only; use double precision");
     int nc = cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
     if (nc < 1 || nc > DLN_MAX_CHAIN)
-        return util_seterr(CS_EUSAGE, "--pathways must lie in [1, %d]", DLN_MAX_CHAIN);
+        return util_seterr(CS_EUSAGE, "dln_cfg.n_chain must lie in [1, %d]", DLN_MAX_CHAIN);
     int shared = cfg->arch == DLN_PATHS && (cfg->shared_input || completion || t->n_src == 1);
     if (cfg->arch == DLN_PATHS && !shared && nc != t->n_src)
         return util_seterr(
             CS_EUSAGE,
-            "--arch paths reads one source per pathway: %d pathways but the task has %d sources; "
-            "set --sources %d, or use --shared-input",
+            "dln_cfg.arch paths reads one source per pathway: %d pathways but the task has %d sources; "
+            "set task_cfg.n_src %d, or use dln_cfg.shared_input",
             nc, t->n_src, nc);
     dln *d = util_calloc(1, sizeof *d);
     d->cfg = *cfg;
@@ -450,6 +453,11 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
 
 static void flow_free(dln *d);
 
+void dln_use_reference(dln *d, int on)
+{
+    d->reference = on;
+}
+
 void dln_free(dln *d)
 {
     if (!d) return;
@@ -466,6 +474,7 @@ void dln_free(dln *d)
     free(d->grad);
     free(d->scratch);
     free(d->sp);
+    free(d->fx);
     free(d->prefix);
     free(d->suffix);
     free(d);
@@ -480,7 +489,7 @@ int dln_set_layer(dln *d, int p, int l, const double *w, int rows, int cols, con
         return util_seterr(
             CS_EUSAGE,
             "%s: layer %d of pathway %c is %d x %d but the model needs %d x %d (out x in); check "
-            "--depth/--width/the task or the file",
+            "dln_cfg.depth/dln_cfg.width/the task or the file",
             what, l, 'a' + p, rows, cols, r, c);
     memcpy(dln_weight(d, d->theta, p, l), w, (size_t)r * c * sizeof *w);
     return CS_OK;
@@ -495,12 +504,12 @@ int dln_init(dln *d, dln_init_kind kind, double scale, double noise, const doubl
         for (int p = 0; p < d->n_chain; p++)
             if (d->in_dim[p] != d->n_in)
                 return util_seterr(CS_EUSAGE,
-                                   "--init aligned needs every pathway to read the whole input: use "
-                                   "--shared-input or --arch fused");
+                                   "dln_init.kind aligned needs every pathway to read the whole input: "
+                                   "use dln_cfg.shared_input or dln_cfg.arch fused");
         int r = t->rank, kk = D > 1 && d->width < r ? d->width : r;
         if (n_k != 1 && n_k != r)
-            return util_seterr(CS_EUSAGE, "--init-k gives %d values but the task has %d modes; give 1 or %d",
-                               n_k, r, r);
+            return util_seterr(
+                CS_EUSAGE, "dln_init.k0 gives %d values but the task has %d modes; give 1 or %d", n_k, r, r);
         double *R = NULL;
         if (D > 1) {
             R = util_malloc((size_t)d->width * d->width * sizeof *R);
@@ -584,7 +593,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
                                    df->text);
             if (deficit_arg_long(df, 1, 0, t->rank - 1, &m)) return CS_EUSAGE;
             if (d->completion)
-                return util_seterr(CS_EUSAGE, "deficit '%s': lesion is not supported for --task completion",
+                return util_seterr(CS_EUSAGE,
+                                   "deficit '%s': lesion is not supported for task_cfg.kind completion",
                                    df->text);
             break;
         case DEF_REMOVE:
@@ -594,8 +604,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
                 return util_seterr(
                     CS_EUSAGE,
                     "deficit '%s': %s edits the input moments, which no input samples of a "
-                    "nonlinear network (--act %s) realise; use remove, gate or lesion, or --act "
-                    "linear",
+                    "nonlinear network (dln_cfg.act %s) realise; use remove, gate or lesion, or "
+                    "dln_cfg.act linear",
                     df->text, deficit_kind_name(df->kind), dln_act_name(d->cfg.act));
             if (d->completion)
                 return util_seterr(
@@ -613,7 +623,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
             break;
         case DEF_SUBSET:
             if (!d->completion)
-                return util_seterr(CS_EUSAGE, "deficit '%s': subset needs --task completion", df->text);
+                return util_seterr(CS_EUSAGE, "deficit '%s': subset needs task_cfg.kind completion",
+                                   df->text);
             if (df->nargs < 1)
                 return util_seterr(CS_EUSAGE, "deficit '%s': subset needs a count, e.g. subset:1000@0-5000",
                                    df->text);
@@ -621,8 +632,8 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
             break;
         case DEF_SWITCH:
             if (!t->target2)
-                return util_seterr(CS_EUSAGE, "deficit '%s': no second target; give --target2 FILE",
-                                   df->text);
+                return util_seterr(
+                    CS_EUSAGE, "deficit '%s': no second target; give task_cfg.target2_file FILE", df->text);
             break;
         default:
             return deficit_unsupported(df, "flow", "gate lesion remove noise decorrelate subset switch");
@@ -631,7 +642,7 @@ int dln_set_deficits(dln *d, const deficit_list *dl)
     int nl[DLN_MAX_CHAIN] = {0};
     for (int i = 0; i < dl->n; i++)
         if (dl->d[i].kind == DEF_LESION) {
-            int p = dl->d[i].arg[0][0] - 'a';
+            int p = dl->d[i].val[0].src;
             if (++nl[p] > 8) return util_seterr(CS_EUSAGE, "at most 8 lesions per pathway");
         }
     d->defs = *dl;
@@ -656,14 +667,14 @@ void dln_set_step(dln *d, long t)
         if (!(mask >> i & 1)) continue;
         const deficit *df = &d->defs.d[i];
         if (df->kind == DEF_GATE)
-            d->gated[df->arg[0][0] - 'a'] = 1;
+            d->gated[df->val[0].src] = 1;
         else if (df->kind == DEF_LESION) {
-            int p = df->arg[0][0] - 'a';
-            d->les_mode[p][d->n_les[p]++] = atoi(df->arg[1]); /* validated in dln_set_deficits */
+            int p = df->val[0].src;
+            d->les_mode[p][d->n_les[p]++] = (int)df->val[1].i; /* validated in dln_set_deficits */
         } else if (df->kind == DEF_SWITCH)
             d->switched = 1;
         else if (df->kind == DEF_SUBSET) {
-            long m = atol(df->arg[0]);
+            long m = df->val[0].i;
             if (m < d->m_eff) d->m_eff = (int)m;
         }
     }
@@ -701,15 +712,15 @@ void dln_set_step(dln *d, long t)
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_NOISE) continue;
-        int p = df->arg[0][0] - 'a';
-        double v = strtod(df->arg[1], NULL);
+        int p = df->val[0].src;
+        double v = df->val[1].r;
         for (int a = 0; a < tk->src_dim[p]; a++)
             d->sxx_eff[(size_t)(tk->src_off[p] + a) * (ni + 1)] += v;
     }
     for (int i = 0; i < d->defs.n; i++) {
         const deficit *df = &d->defs.d[i];
         if (!(mask >> i & 1) || df->kind != DEF_REMOVE) continue;
-        int p = df->arg[0][0] - 'a';
+        int p = df->val[0].src;
         for (int a = tk->src_off[p]; a < tk->src_off[p] + tk->src_dim[p]; a++) {
             for (int j = 0; j < ni; j++)
                 d->sxx_eff[(size_t)a * ni + j] = d->sxx_eff[(size_t)j * ni + a] = 0;
@@ -734,7 +745,7 @@ int dln_act_parse(const char *s, dln_act *out)
             *out = (dln_act)i;
             return CS_OK;
         }
-    return util_seterr(CS_EUSAGE, "--act '%s': give linear, relu or tanh", s ? s : "");
+    return util_seterr(CS_EUSAGE, "dln_cfg.act '%s': give linear, relu or tanh", s ? s : "");
 }
 
 /* x <- phi(x), n values */
@@ -899,13 +910,284 @@ static void chain_backward_dense(dln *d, const double *theta, int p, const doubl
     }
 }
 
-static double grad_items(dln *d, const double *theta, double *grad)
+/* ---- linear networks on item tasks: the fused step ----------------------------------------------------
+ * Forward per chain: P_1 = W_1, P_l = W_l P_{l-1} (l = 2..D-1), Omega_p = W_D P_{D-1}, with the transposes
+ * PT_l (n x width) kept for the backward.  Backward from G = dL/dOmega_p down the layers: H_D = G,
+ * dL/dW_l = H_l P_{l-1}^T (P_0 = I: dL/dW_1 = H_1), H_{l-1} = W_l^T H_l: one pass over the rows of each
+ * W_l forms H_{l-1} (with the pre-step W_l) and then updates those rows in place, W_l -= lr dL/dW_l, so a
+ * GD step reads each weight matrix twice (forward, backward) and writes it once, and no gradient is
+ * stored (dln_grad writes dL/dW_l instead of updating).  This is about 3/4 of the flops of the suffix
+ * form S_l^T G P_{l-1}^T of chain_backward_dense (no n_out x width x width suffix products).
+ * Every entry is one chain of fused multiply-adds in a fixed order, started from zero: P_l[i, j] over
+ * q = 0..k-1 of W_l[i, q] P_{l-1}[q, j]; H_{l-1}[q, j] over rows i = 0..m-1 of W_l[i, q] H_l[i, j];
+ * dL/dW_l[i, q] over j = 0..n-1 of H_l[i, j] PT_{l-1}[j, q]; the update fma(-lr, g, w).  The AVX-512
+ * kernels and the portable loops compute exactly these, so the results are the same bits on every
+ * machine with fma (and independent of OpenBLAS's kernel).  The sums run in another order than the
+ * previous engine's products (kept as dln_use_reference for tests): an output change at the rounding
+ * level, measured in tests/test_dln.c. */
+
+/* C (m x n) = W (m x k) B (k x n), all row-major with natural strides. */
+static void fx_fwd(int m, int n, int k, const double *W, const double *B, double *C)
 {
+#ifdef __AVX512F__
+    const __m512d z = _mm512_setzero_pd();
+    for (int j = 0; j < n; j += 8) {
+        __mmask8 mk = (__mmask8)(n - j >= 8 ? 0xFF : (1u << (n - j)) - 1);
+        int i = 0;
+        for (; i + 8 <= m; i += 8) {
+            __m512d c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+            const double *w = W + (size_t)i * k;
+            for (int q = 0; q < k; q++) {
+                __m512d b = _mm512_maskz_loadu_pd(mk, B + (size_t)q * n + j);
+                c0 = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), b, c0);
+                c1 = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)k + q]), b, c1);
+                c2 = _mm512_fmadd_pd(_mm512_set1_pd(w[2 * (size_t)k + q]), b, c2);
+                c3 = _mm512_fmadd_pd(_mm512_set1_pd(w[3 * (size_t)k + q]), b, c3);
+                c4 = _mm512_fmadd_pd(_mm512_set1_pd(w[4 * (size_t)k + q]), b, c4);
+                c5 = _mm512_fmadd_pd(_mm512_set1_pd(w[5 * (size_t)k + q]), b, c5);
+                c6 = _mm512_fmadd_pd(_mm512_set1_pd(w[6 * (size_t)k + q]), b, c6);
+                c7 = _mm512_fmadd_pd(_mm512_set1_pd(w[7 * (size_t)k + q]), b, c7);
+            }
+            double *c = C + (size_t)i * n + j;
+            _mm512_mask_storeu_pd(c, mk, c0);
+            _mm512_mask_storeu_pd(c + n, mk, c1);
+            _mm512_mask_storeu_pd(c + 2 * (size_t)n, mk, c2);
+            _mm512_mask_storeu_pd(c + 3 * (size_t)n, mk, c3);
+            _mm512_mask_storeu_pd(c + 4 * (size_t)n, mk, c4);
+            _mm512_mask_storeu_pd(c + 5 * (size_t)n, mk, c5);
+            _mm512_mask_storeu_pd(c + 6 * (size_t)n, mk, c6);
+            _mm512_mask_storeu_pd(c + 7 * (size_t)n, mk, c7);
+        }
+        for (; i < m; i++) {
+            __m512d c0 = z;
+            const double *w = W + (size_t)i * k;
+            for (int q = 0; q < k; q++)
+                c0 = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), _mm512_maskz_loadu_pd(mk, B + (size_t)q * n + j),
+                                     c0);
+            _mm512_mask_storeu_pd(C + (size_t)i * n + j, mk, c0);
+        }
+    }
+#else
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double c = 0;
+            for (int q = 0; q < k; q++)
+                c = fma(W[(size_t)i * k + q], B[(size_t)q * n + j], c);
+            C[(size_t)i * n + j] = c;
+        }
+#endif
+}
+
+/* One layer of the backward pass: W (m x k), Hin = dL/d(layer output) (m x n), PT = the layer input
+ * transposed (n x k; NULL: the input is the identity, k = n, g = Hin).  Hout (k x n, may be NULL) =
+ * W^T Hin with the W given; then g = Hin PT (m x k) is written to G, or, G NULL, W = fma(-lr, g, W). */
+static void fx_back(int m, int k, int n, double *W, const double *Hin, const double *PT, double *Hout,
+                    double lr, double *G)
+{
+    if (Hout) memset(Hout, 0, (size_t)k * n * sizeof *Hout);
+#ifdef __AVX512F__
+    const __m512d z = _mm512_setzero_pd(), nlr = _mm512_set1_pd(-lr);
+    for (int i0 = 0; i0 < m; i0 += 8) {
+        int rb = m - i0 < 8 ? m - i0 : 8;
+        const double *w = W + (size_t)i0 * k;
+        if (Hout)
+            for (int j = 0; j < n; j += 8) {
+                __mmask8 mk = (__mmask8)(n - j >= 8 ? 0xFF : (1u << (n - j)) - 1);
+                const double *h = Hin + (size_t)i0 * n + j;
+                if (rb == 8) {
+                    __m512d h0 = _mm512_maskz_loadu_pd(mk, h), h1 = _mm512_maskz_loadu_pd(mk, h + n),
+                            h2 = _mm512_maskz_loadu_pd(mk, h + 2 * (size_t)n),
+                            h3 = _mm512_maskz_loadu_pd(mk, h + 3 * (size_t)n),
+                            h4 = _mm512_maskz_loadu_pd(mk, h + 4 * (size_t)n),
+                            h5 = _mm512_maskz_loadu_pd(mk, h + 5 * (size_t)n),
+                            h6 = _mm512_maskz_loadu_pd(mk, h + 6 * (size_t)n),
+                            h7 = _mm512_maskz_loadu_pd(mk, h + 7 * (size_t)n);
+                    for (int q = 0; q < k; q++) {
+                        double *o = Hout + (size_t)q * n + j;
+                        __m512d a = _mm512_maskz_loadu_pd(mk, o);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), h0, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)k + q]), h1, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[2 * (size_t)k + q]), h2, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[3 * (size_t)k + q]), h3, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[4 * (size_t)k + q]), h4, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[5 * (size_t)k + q]), h5, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[6 * (size_t)k + q]), h6, a);
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[7 * (size_t)k + q]), h7, a);
+                        _mm512_mask_storeu_pd(o, mk, a);
+                    }
+                } else
+                    for (int q = 0; q < k; q++) {
+                        double *o = Hout + (size_t)q * n + j;
+                        __m512d a = _mm512_maskz_loadu_pd(mk, o);
+                        for (int r = 0; r < rb; r++)
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)r * k + q]),
+                                                _mm512_maskz_loadu_pd(mk, h + (size_t)r * n), a);
+                        _mm512_mask_storeu_pd(o, mk, a);
+                    }
+            }
+        for (int r = 0; r < rb; r++) { /* g and the update, 4 chunks of 8 columns at a time */
+            double *wr = W + (size_t)(i0 + r) * k, *gr = G ? G + (size_t)(i0 + r) * k : NULL;
+            const double *hr = Hin + (size_t)(i0 + r) * n;
+            for (int q = 0; q < k; q += 32) {
+                __mmask8 mk[4];
+                for (int c = 0; c < 4; c++) {
+                    int left = k - q - 8 * c;
+                    mk[c] = (__mmask8)(left >= 8 ? 0xFF : left > 0 ? (1u << left) - 1 : 0);
+                }
+                __m512d g0, g1, g2, g3;
+                if (PT) {
+                    g0 = g1 = g2 = g3 = z;
+                    for (int j = 0; j < n; j++) {
+                        const double *pt = PT + (size_t)j * k + q;
+                        __m512d h = _mm512_set1_pd(hr[j]);
+                        g0 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[0], pt), g0);
+                        g1 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[1], pt + 8), g1);
+                        g2 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[2], pt + 16), g2);
+                        g3 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[3], pt + 24), g3);
+                    }
+                } else {
+                    g0 = _mm512_maskz_loadu_pd(mk[0], hr + q);
+                    g1 = _mm512_maskz_loadu_pd(mk[1], hr + q + 8);
+                    g2 = _mm512_maskz_loadu_pd(mk[2], hr + q + 16);
+                    g3 = _mm512_maskz_loadu_pd(mk[3], hr + q + 24);
+                }
+                if (gr) {
+                    _mm512_mask_storeu_pd(gr + q, mk[0], g0);
+                    _mm512_mask_storeu_pd(gr + q + 8, mk[1], g1);
+                    _mm512_mask_storeu_pd(gr + q + 16, mk[2], g2);
+                    _mm512_mask_storeu_pd(gr + q + 24, mk[3], g3);
+                } else {
+                    double *o = wr + q;
+                    _mm512_mask_storeu_pd(o, mk[0],
+                                          _mm512_fmadd_pd(nlr, g0, _mm512_maskz_loadu_pd(mk[0], o)));
+                    _mm512_mask_storeu_pd(o + 8, mk[1],
+                                          _mm512_fmadd_pd(nlr, g1, _mm512_maskz_loadu_pd(mk[1], o + 8)));
+                    _mm512_mask_storeu_pd(o + 16, mk[2],
+                                          _mm512_fmadd_pd(nlr, g2, _mm512_maskz_loadu_pd(mk[2], o + 16)));
+                    _mm512_mask_storeu_pd(o + 24, mk[3],
+                                          _mm512_fmadd_pd(nlr, g3, _mm512_maskz_loadu_pd(mk[3], o + 24)));
+                }
+            }
+        }
+    }
+#else
+    for (int i = 0; i < m; i++) {
+        double *wr = W + (size_t)i * k;
+        const double *hr = Hin + (size_t)i * n;
+        if (Hout)
+            for (int q = 0; q < k; q++)
+                for (int j = 0; j < n; j++)
+                    Hout[(size_t)q * n + j] = fma(wr[q], hr[j], Hout[(size_t)q * n + j]);
+        for (int q = 0; q < k; q++) {
+            double g = 0;
+            if (PT)
+                for (int j = 0; j < n; j++)
+                    g = fma(hr[j], PT[(size_t)j * k + q], g);
+            else
+                g = hr[q];
+            if (G)
+                G[(size_t)i * k + q] = g;
+            else
+                wr[q] = fma(-lr, g, wr[q]);
+        }
+    }
+#endif
+}
+
+/* Scratch of the fused step (allocated at its first use): PT_l per chain and layer l = 1..D-1
+ * (in_dim[p] x width), two (width x n_in) backward buffers. */
+static double *fx_scratch(dln *d)
+{
+    if (!d->fx) {
+        size_t w = (size_t)(d->width > 0 ? d->width : 1), n = 0;
+        for (int p = 0; p < d->n_chain; p++)
+            n += (size_t)(d->depth > 1 ? d->depth - 1 : 0) * w * d->in_dim[p];
+        d->fx = util_malloc((n + 2 * w * (size_t)d->n_in) * sizeof(double));
+    }
+    return d->fx;
+}
+
+/* PT_l of chain p (l = 1..D-1) in the scratch */
+static double *fx_pt(dln *d, int p, int l)
+{
+    size_t off = 0, w = (size_t)d->width;
+    for (int q = 0; q < p; q++)
+        off += (size_t)(d->depth - 1) * w * d->in_dim[q];
+    return fx_scratch(d) + off + (size_t)(l - 1) * w * d->in_dim[p];
+}
+
+/* the two backward buffers, after every PT_l */
+static double *fx_h(dln *d)
+{
+    size_t off = 0;
+    for (int q = 0; q < d->n_chain; q++)
+        off += (size_t)(d->depth - 1) * d->width * d->in_dim[q];
+    return fx_scratch(d) + off;
+}
+
+/* Forward of linear chain p: prefixes P_l (d->prefix), their transposes (pt != 0), Omega_p. */
+static void fx_forward(dln *d, const double *theta, int p, int pt)
+{
+    int D = d->depth, w = d->width, n = d->in_dim[p], no = d->n_out;
+    if (D == 1) {
+        memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * n * sizeof(double));
+        return;
+    }
+    double **P = d->prefix + (size_t)p * D;
+    memcpy(P[1], dln_weight(d, theta, p, 1), (size_t)w * n * sizeof(double));
+    for (int l = 2; l < D; l++)
+        fx_fwd(w, n, w, dln_weight(d, theta, p, l), P[l - 1], P[l]);
+    fx_fwd(no, n, w, dln_weight(d, theta, p, D), P[D - 1], d->omega[p]);
+    if (pt)
+        for (int l = 1; l < D; l++) {
+            double *T = fx_pt(d, p, l);
+            for (int i = 0; i < w; i++)
+                for (int j = 0; j < n; j++)
+                    T[(size_t)j * w + i] = P[l][(size_t)i * n + j];
+        }
+}
+
+/* Backward of linear chain p from G = dL/dOmega_p (n_out x in_dim[p]): grad != NULL: the gradient into
+ * grad; else theta (= d->theta) -= lr * gradient, in the same pass. */
+static void fx_backward(dln *d, double *theta, int p, const double *G, double *grad, double lr)
+{
+    int D = d->depth, w = d->width, n = d->in_dim[p], no = d->n_out;
+#define GR(l) (grad ? dln_weight(d, grad, p, l) : NULL)
+    if (D == 1) {
+        fx_back(no, n, n, dln_weight(d, theta, p, 1), G, NULL, NULL, lr, GR(1));
+        return;
+    }
+    double *Ha = fx_h(d), *Hb = Ha + (size_t)w * d->n_in;
+    fx_back(no, w, n, dln_weight(d, theta, p, D), G, fx_pt(d, p, D - 1), Ha, lr, GR(D));
+    for (int l = D - 1; l >= 2; l--) {
+        fx_back(w, w, n, dln_weight(d, theta, p, l), Ha, fx_pt(d, p, l - 1), Hb, lr, GR(l));
+        double *t = Ha;
+        Ha = Hb;
+        Hb = t;
+    }
+    fx_back(w, n, n, dln_weight(d, theta, p, 1), Ha, NULL, NULL, lr, GR(1));
+#undef GR
+}
+
+/* The fused linear engine applies (dln_use_reference not set): linear chains on an item task. */
+static int fx_ok(const dln *d)
+{
+    return !d->completion && d->cfg.act == DLN_ACT_LINEAR && !d->reference;
+}
+
+/* Item tasks: loss at theta and, grad != NULL, its gradient; grad NULL (fused engine only): theta (=
+ * d->theta) -= lr * gradient in the same pass. */
+static double grad_items(dln *d, const double *theta, double *grad, double lr)
+{
+    int fast = fx_ok(d);
     int no = d->n_out, ni = d->n_in;
     double *tot = d->omega_tot;
     memset(tot, 0, (size_t)no * ni * sizeof *tot);
     for (int p = 0; p < d->n_chain; p++) {
-        chain_forward(d, theta, p);
+        if (fast)
+            fx_forward(d, theta, p, 1);
+        else
+            chain_forward(d, theta, p);
         if (d->n_les[p]) {
             memset(d->C, 0, (size_t)no * ni * sizeof(double));
             embed_add(d, p, d->omega[p], d->C);
@@ -916,7 +1198,10 @@ static double grad_items(dln *d, const double *theta, double *grad)
             embed_add(d, p, d->omega[p], tot);
     }
     /* R = Omega Sxx - Syx into E; loss = c/2 (trSyy + <Omega, R> - <Omega, Syx>) */
-    gemm(0, 0, no, ni, ni, 1.0, tot, ni, d->sxx_eff, ni, 0.0, d->E, ni);
+    if (fast)
+        fx_fwd(no, ni, ni, tot, d->sxx_eff, d->E);
+    else
+        gemm(0, 0, no, ni, ni, 1.0, tot, ni, d->sxx_eff, ni, 0.0, d->E, ni);
     double a = 0, b = 0;
     for (size_t i = 0; i < (size_t)no * ni; i++) {
         d->E[i] -= d->syx_eff[i];
@@ -934,9 +1219,9 @@ static double grad_items(dln *d, const double *theta, double *grad)
     } else
         loss = 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
     for (int p = 0; p < d->n_chain; p++) {
-        double *gw = grad + d->chain_off[p];
         if (d->gated[p]) {
-            memset(gw, 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
+            if (grad)
+                memset(grad + d->chain_off[p], 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
             continue;
         }
         const double *G = d->E;
@@ -952,7 +1237,10 @@ static double grad_items(dln *d, const double *theta, double *grad)
                        (size_t)nip * sizeof(double));
             G = d->Gp;
         }
-        chain_backward_dense(d, theta, p, G, grad);
+        if (fast)
+            fx_backward(d, (double *)theta, p, G, grad, lr);
+        else
+            chain_backward_dense(d, theta, p, G, grad);
     }
     return loss;
 }
@@ -1127,7 +1415,7 @@ static double grad_completion(dln *d, const double *theta, double *grad)
 
 double dln_grad(dln *d, const double *theta, double *grad)
 {
-    return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad);
+    return d->completion ? grad_completion(d, theta, grad) : grad_items(d, theta, grad, 0);
 }
 
 /* ---- float32 matrix completion (cfg.single) ---------------------------------------------------- */
@@ -1242,6 +1530,11 @@ void dln_gd_apply(dln *d, double lr)
 {
     for (int p = 0; p < d->n_chain; p++) {
         if (d->gated[p]) continue;
+        if (fx_ok(d)) { /* the fused step's update, fma(-lr, g, w), for the same bits */
+            for (size_t i = d->chain_off[p]; i < d->chain_off[p + 1]; i++)
+                d->theta[i] = fma(-lr, d->grad[i], d->theta[i]);
+            continue;
+        }
         int n = (int)(d->chain_off[p + 1] - d->chain_off[p]);
         cblas_daxpy(n, -lr, d->grad + d->chain_off[p], 1, d->theta + d->chain_off[p], 1);
     }
@@ -1250,6 +1543,7 @@ void dln_gd_apply(dln *d, double lr)
 double dln_gd_step(dln *d, double lr)
 {
     if (d->sp) return single_gd_step(d, lr);
+    if (fx_ok(d)) return grad_items(d, d->theta, NULL, lr);
     double loss = dln_grad(d, d->theta, d->grad);
     dln_gd_apply(d, lr);
     return loss;
@@ -1263,6 +1557,8 @@ void dln_maps(dln *d, const double *theta, double *omega_tot)
         int D = d->depth, w = d->width, nip = d->in_dim[p];
         if (d->cfg.act != DLN_ACT_LINEAR)
             chain_forward_nl(d, theta, p);
+        else if (fx_ok(d))
+            fx_forward(d, theta, p, 0);
         else if (D == 1)
             memcpy(d->omega[p], dln_weight(d, theta, p, 1), (size_t)no * nip * sizeof(double));
         else {
@@ -1412,8 +1708,8 @@ int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b)
 {
     int nu = dln_rsv_units(d);
     if (!nu)
-        return util_seterr(CS_EUSAGE, "sampled source variances need a fused network (--arch fused, --depth "
-                                      ">= 2) on a one-hot task with two sources");
+        return util_seterr(CS_EUSAGE, "sampled source variances need a fused network (dln_cfg.arch fused, "
+                                      "dln_cfg.depth >= 2) on a one-hot task with two sources");
     int n = d->n_in, w = d->width;
     rsv_ctx c = {d, theta, NULL, NULL, NULL};
     c.X = util_malloc(((size_t)n * n + 2 * (size_t)w * n) * sizeof(double));
@@ -1490,7 +1786,7 @@ int dln_flow_advance(dln *d, double t0, double t1)
             CS_EFAIL,
             "gradient flow stalled at time %.9g: over %lu solver steps without reaching the next "
             "record (a ReLU unit sliding along its kink makes the flow discontinuous); use "
-            "--method gd",
+            "dln_method gd",
             t, d->flow_nmax);
     if (st != GSL_SUCCESS)
         return util_seterr(CS_EFAIL, "gradient flow failed at time %.9g (%s)", t,

@@ -69,6 +69,167 @@ int linalg_svd(int m, int n, const double *A, double *U, double *s, double *V)
     return CS_OK;
 }
 
+/* Singular values only, of a small matrix, by one-sided Jacobi (Hestenes 1958): the k = min(m, n)
+ * columns of B (B = A V0 when m >= n, else (A V0)^T; each of length L = max(m, n)) are rotated pairwise, [b_i
+ * b_j] <- [b_i b_j] [c s; -s c] with t = tan theta the smaller root of t^2 + 2 zeta t - 1 = 0, zeta =
+ * (|b_j|^2 - |b_i|^2) / (2 b_i.b_j), in cyclic sweeps until every pair is orthogonal to working precision
+ * (|b_i.b_j| <= L eps |b_i| |b_j|); s = the column norms, sorted. V0 (optional, n x n orthogonal) does not
+ * change the values; when it is close to A's right singular vectors, B's columns start nearly orthogonal and
+ * one or two sweeps suffice.  B's columns stay B V for an orthogonal V, so the norms are A's singular values,
+ * each to within a few eps |A| (Demmel and Veselic 1992: one-sided Jacobi is as accurate as LAPACK's
+ * bidiagonal QR, often more in the small values).  The squared norms are refreshed at every sweep and updated
+ * in between by |b_i|^2 -= t g, |b_j|^2 += t g (g = b_i.b_j).  A is scaled by a power of two (exact) so that
+ * no sum overflows.  No vectors are formed and nothing is allocated when k L <= 4096.  The sums run in a
+ * fixed order (8 lanes, then lanes paired), so the values are the same on every machine. */
+typedef double sv8 __attribute__((vector_size(64), aligned(8)));
+typedef long sv8l __attribute__((vector_size(64)));
+static double sv_dot(int L8, const double *x, const double *y)
+{
+    sv8 acc = {0};
+    for (int q = 0; q < L8; q += 8)
+        acc += *(const sv8 *)(x + q) * *(const sv8 *)(y + q);
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+/* k <= 8 columns as the 8 lanes of each of the L rows of B (B[q] = row q, padded with zero columns);
+ * the pairs of a cyclic sweep in the round-robin order (7 rounds of 4 disjoint pairs), so that one
+ * round's dots, norm updates and rotations are lane-wise operations on the rows. */
+static void sv_lanes(int L, sv8 *B, int k, double *s)
+{
+    static const int part[7][8] = {{1, 0, 3, 2, 5, 4, 7, 6}, {2, 3, 0, 1, 6, 7, 4, 5},
+                                   {3, 2, 1, 0, 7, 6, 5, 4}, {4, 5, 6, 7, 0, 1, 2, 3},
+                                   {5, 4, 7, 6, 1, 0, 3, 2}, {6, 7, 4, 5, 2, 3, 0, 1},
+                                   {7, 6, 5, 4, 3, 2, 1, 0}};
+    const double tol2 = (L * 2.220446049250313e-16) * (L * 2.220446049250313e-16);
+    for (int sweep = 0, rot = 1; rot && sweep < 64; sweep++) {
+        rot = 0;
+        sv8 w = {0};
+        for (int q = 0; q < L; q++)
+            w += B[q] * B[q];
+        for (int r = 0; r < 7; r++) {
+            sv8l ix = {part[r][0], part[r][1], part[r][2], part[r][3],
+                       part[r][4], part[r][5], part[r][6], part[r][7]};
+            sv8 g = {0};
+            for (int q = 0; q < L; q++)
+                g += B[q] * __builtin_shuffle(B[q], ix);
+            sv8 cv = {1, 1, 1, 1, 1, 1, 1, 1}, sn = {0}, tv = {0};
+            int any = 0;
+            for (int i = 0; i < 8; i++) {
+                int j = part[r][i];
+                if (j < i || j >= k || i >= k) continue;
+                double gg = g[i];
+                if (gg == 0 || gg * gg <= tol2 * w[i] * w[j]) continue;
+                double zeta = (w[j] - w[i]) / (2 * gg), az = fabs(zeta);
+                double t = (zeta >= 0 ? 1.0 : -1.0) / (az > 1e150 ? 2 * az : az + sqrt(1 + zeta * zeta));
+                double c = 1 / sqrt(1 + t * t);
+                cv[i] = cv[j] = c;
+                sn[i] = c * t; /* x_i' = c x_i - s x_j, x_j' = c x_j + s x_i */
+                sn[j] = -(c * t);
+                tv[i] = t;
+                tv[j] = -t;
+                any = 1;
+            }
+            if (!any) continue;
+            rot = 1;
+            for (int q = 0; q < L; q++)
+                B[q] = cv * B[q] - sn * __builtin_shuffle(B[q], ix);
+            w -= tv * g;
+        }
+    }
+    sv8 w = {0};
+    for (int q = 0; q < L; q++)
+        w += B[q] * B[q];
+    for (int j = 0; j < k; j++) { /* sorted descending (insertion) */
+        double v = sqrt(w[j]);
+        int p = j;
+        for (; p > 0 && s[p - 1] < v; p--)
+            s[p] = s[p - 1];
+        s[p] = v;
+    }
+}
+
+/* (A V0)[i, j] (A: rows of n, V0: n x n or NULL) */
+static double sv_entry(int n, const double *A, const double *V0, int i, int j)
+{
+    if (!V0) return A[(size_t)i * n + j];
+    double v = 0;
+    for (int q = 0; q < n; q++)
+        v += A[(size_t)i * n + q] * V0[(size_t)q * n + j];
+    return v;
+}
+
+#define SV_STACK 4096
+int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
+{
+    CS_ASSERT(m > 0 && n > 0 && s);
+    if (!all_finite(m, n, A)) return util_seterr(CS_EFAIL, "SVD of a matrix with non-finite entries");
+    int k = m < n ? m : n, L = m < n ? n : m, L8 = (L + 7) / 8 * 8;
+    double amax = 0;
+    for (long i = 0; i < (long)m * n; i++)
+        amax = fmax(amax, fabs(A[i]));
+    if (amax == 0) {
+        for (int j = 0; j < k; j++)
+            s[j] = 0;
+        return CS_OK;
+    }
+    int e;
+    frexp(amax, &e);
+    double sc = ldexp(1.0, -e); /* |A sc| < 1: squared norms of up to 2^30 entries cannot overflow */
+    if (k <= 8 && L <= 512) {   /* rows of B as 8 lanes */
+        sv8 R[512];
+        for (int q = 0; q < L; q++)
+            for (int j = 0; j < 8; j++)
+                R[q][j] = j < k ? sc * sv_entry(n, A, V0, m >= n ? q : j, m >= n ? j : q) : 0;
+        sv_lanes(L, R, k, s);
+        for (int j = 0; j < k; j++)
+            s[j] /= sc;
+        return CS_OK;
+    }
+    double stack[SV_STACK], nrm[64],
+        *b = (size_t)k * L8 <= SV_STACK ? stack : util_malloc((size_t)k * L8 * sizeof *b);
+    double *w = k <= 64 ? nrm : util_malloc((size_t)k * sizeof *w);
+    for (int j = 0; j < k; j++) { /* row j of b: column j of B */
+        double *x = b + (size_t)j * L8;
+        for (int i = 0; i < L; i++)
+            x[i] = sc * (m >= n ? sv_entry(n, A, V0, i, j) : sv_entry(n, A, V0, j, i));
+        for (int i = L; i < L8; i++)
+            x[i] = 0;
+    }
+    const double tol = L * 2.220446049250313e-16;
+    for (int sweep = 0, rot = 1; rot && sweep < 64; sweep++) {
+        rot = 0;
+        for (int j = 0; j < k; j++)
+            w[j] = sv_dot(L8, b + (size_t)j * L8, b + (size_t)j * L8);
+        for (int i = 0; i < k - 1; i++)
+            for (int j = i + 1; j < k; j++) {
+                double *x = b + (size_t)i * L8, *y = b + (size_t)j * L8, g = sv_dot(L8, x, y);
+                if (g == 0 || fabs(g) <= tol * sqrt(w[i]) * sqrt(w[j])) continue;
+                rot = 1;
+                double zeta = (w[j] - w[i]) / (2 * g), az = fabs(zeta);
+                double t = (zeta >= 0 ? 1.0 : -1.0) / (az > 1e150 ? 2 * az : az + sqrt(1 + zeta * zeta));
+                double cs = 1 / sqrt(1 + t * t);
+                sv8 c8 = {cs, cs, cs, cs, cs, cs, cs, cs}, s8 = c8 * t;
+                for (int q = 0; q < L8; q += 8) {
+                    sv8 u = *(sv8 *)(x + q), v = *(sv8 *)(y + q);
+                    *(sv8 *)(x + q) = c8 * u - s8 * v;
+                    *(sv8 *)(y + q) = s8 * u + c8 * v;
+                }
+                w[i] -= t * g;
+                w[j] += t * g;
+            }
+    }
+    for (int j = 0; j < k; j++) { /* norms, sorted descending (insertion) */
+        double v = sqrt(sv_dot(L8, b + (size_t)j * L8, b + (size_t)j * L8)) / sc;
+        int p = j;
+        for (; p > 0 && s[p - 1] < v; p--)
+            s[p] = s[p - 1];
+        s[p] = v;
+    }
+    if (b != stack) free(b);
+    if (w != nrm) free(w);
+    return CS_OK;
+}
+
 int linalg_svd_gsl(int m, int n, const double *A, double *U, double *s, double *V)
 {
     CS_ASSERT(m > 0 && n > 0 && s);

@@ -248,9 +248,10 @@ static int advance_euler(modes *m, long t0, long t1, long *fail_step, int *fail_
                         *fail_step = t + k + 1;
                         *fail_mode = b % m->nmodes;
                         m->nsteps += k + 1;
-                        return util_seterr(CS_EFAIL,
-                                           "state non-finite at step %ld, mode %d (pathway %c); reduce --dt",
-                                           t + k + 1, b % m->nmodes, 'a' + b / m->nmodes);
+                        return util_seterr(
+                            CS_EFAIL,
+                            "state non-finite at step %ld, mode %d (pathway %c); reduce modes_set_method.dt",
+                            t + k + 1, b % m->nmodes, 'a' + b / m->nmodes);
                     }
                 }
             }
@@ -358,7 +359,9 @@ static int advance_exact(modes *m, long t0, long t1)
 {
     int nm = m->nmodes, np = m->npaths, D = m->depth;
     if (m->param != MODES_SMALL && D > 1)
-        return util_seterr(CS_EUSAGE, "--method exact needs --init small (or depth 1); use --method rk8pd");
+        return util_seterr(CS_EUSAGE,
+                           "modes_set_method.meth exact needs modes_alloc.param small (or depth 1); use "
+                           "modes_set_method.meth rk8pd");
     kernel_gk(m, m->p, m->g, m->K, np * nm);
     long t = t0;
     while (t < t1) {
@@ -392,11 +395,12 @@ static int advance_exact(modes *m, long t0, long t1)
                         m->p[q * nm + a] = modes_p_of_k(m, S0 != 0 ? m->K[q * nm + a] * S / S0 : 0);
             } else {
                 if (!equal)
-                    return util_seterr(CS_EUSAGE,
-                                       "--method exact, depth %d: mode %d has learning pathways with "
-                                       "different K at step %ld "
-                                       "(no closed form); use --method rk8pd",
-                                       D, a, t);
+                    return util_seterr(
+                        CS_EUSAGE,
+                        "modes_set_method.meth exact, depth %d: mode %d has learning pathways with "
+                        "different K at step %ld "
+                        "(no closed form); use modes_set_method.meth rk8pd",
+                        D, a, t);
                 int rc = closed_k(D, se, S0, tau * pow(nl, (2.0 - D) / D), &S);
                 if (rc) {
                     char msg[400];
@@ -485,7 +489,7 @@ int modes_set_deficits(modes *m, const deficit_list *dl)
 
 int modes_set_method(modes *m, modes_method meth, double dt, double epsabs, double epsrel)
 {
-    if (!(dt > 0)) return util_seterr(CS_EUSAGE, "--dt must be > 0");
+    if (!(dt > 0)) return util_seterr(CS_EUSAGE, "modes_set_method.dt must be > 0");
     m->method = meth, m->dt = dt, m->epsabs = epsabs, m->epsrel = epsrel;
     if (meth == MODES_EULER || meth == MODES_EXACT) return CS_OK;
     const gsl_odeiv2_step_type *T = meth == MODES_RK8PD   ? gsl_odeiv2_step_rk8pd

@@ -56,7 +56,7 @@ static void header_write(table *t)
     t->hdr_end = n; /* "# " + line + "\n" each; a write error shows in ferror at publication */
 }
 
-table *table_open(const char *dir, const char *name, const opts *o)
+table *table_open(const char *dir, const char *name, const table_prov *prov)
 {
     if (util_mkdir_p(dir) != CS_OK) return NULL;
     size_t pl = strlen(dir) + strlen(name) + 2;
@@ -75,36 +75,23 @@ table *table_open(const char *dir, const char *name, const opts *o)
     char line[256];
     snprintf(line, sizeof line, "critsim %s: %s", cs_version_line(), name); /* "0.1.0+BUILDID" */
     meta_add(t, line);
-    if (o) {
-        size_t n = strlen(opts_cmdline(o)) + 16;
+    if (prov && prov->cmdline) {
+        size_t n = strlen(prov->cmdline) + 16;
         char *c = util_malloc(n);
-        snprintf(c, n, "command: %s", opts_cmdline(o));
+        snprintf(c, n, "command: %s", prov->cmdline);
         meta_add(t, c);
         free(c);
-        const opt_spec *sp = opts_cmd(o)->specs;
-        /* values read from a model file are not on the command line: record them, so that the
-         * table alone says how the run was made even after the model file changes */
-        char *mf = NULL;
-        size_t len = 0;
-        FILE *ms = open_memstream(&mf, &len);
-        int any = 0;
-        for (int i = 0; ms && sp[i].name; i++) {
-            const char *org = opts_origin(o, sp[i].name);
-            if (!strchr(org, ':') || !strcmp(org, "command line")) continue; /* "FILE:LINE" only */
-            fprintf(ms, "%s%s = ", any++ ? "; " : "from the model file: ", sp[i].name);
-            int nit = (sp[i].type == OPT_LIST || sp[i].type == OPT_MULTI) ? opts_count(o, sp[i].name) : 0;
-            if (!nit) fputs(opts_str(o, sp[i].name) ? opts_str(o, sp[i].name) : "", ms);
-            for (int k = 0; k < nit; k++)
-                fprintf(ms, "%s%s", k ? "," : "", opts_item(o, sp[i].name, k));
-        }
-        if (ms) fclose(ms);
-        if (any && mf) meta_add(t, mf);
-        free(mf);
-        for (int i = 0; sp[i].name; i++)
-            if (strcmp(sp[i].name, "seed") == 0 && opts_str(o, "seed")) {
-                snprintf(line, sizeof line, "seed: %s", opts_str(o, "seed"));
-                meta_add(t, line);
-            }
+    }
+    if (prov && prov->model && prov->model[0]) {
+        size_t n = strlen(prov->model) + 32;
+        char *c = util_malloc(n);
+        snprintf(c, n, "from the model file: %s", prov->model);
+        meta_add(t, c);
+        free(c);
+    }
+    if (prov && prov->seed) {
+        snprintf(line, sizeof line, "seed: %s", prov->seed);
+        meta_add(t, line);
     }
     return t;
 }
@@ -214,10 +201,10 @@ void table_discard(table *t)
     table_release(t);
 }
 
-static int outcomes(const char *dir, const opts *o, int n, const char *const *keys, const double *values,
-                    long fail_step, const char *why)
+static int outcomes(const char *dir, const table_prov *prov, int n, const char *const *keys,
+                    const double *values, long fail_step, const char *why)
 {
-    table *t = table_open(dir, "final.dat", o);
+    table *t = table_open(dir, "final.dat", prov);
     if (!t) return CS_EUSAGE;
     table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
     table_columns(t, "key value");
@@ -230,19 +217,20 @@ static int outcomes(const char *dir, const opts *o, int n, const char *const *ke
     return why ? table_fail(t, fail_step, why) : table_close(t);
 }
 
-int table_write_outcomes(const char *dir, const opts *o, int n, const char *const *keys, const double *values)
+int table_write_outcomes(const char *dir, const table_prov *prov, int n, const char *const *keys,
+                         const double *values)
 {
-    return outcomes(dir, o, n, keys, values, 0, NULL);
+    return outcomes(dir, prov, n, keys, values, 0, NULL);
 }
 
-int table_write_outcomes_failed(const char *dir, const opts *o, int n, const char *const *keys,
+int table_write_outcomes_failed(const char *dir, const table_prov *prov, int n, const char *const *keys,
                                 const double *values, long step, const char *reason)
 {
     char why[1024]; /* the reason is often util_errmsg(), which table_open may overwrite */
     snprintf(why, sizeof why, "%s", reason && reason[0] ? reason : "numerical failure");
     for (char *c = why; *c; c++)
         if (*c == '\n' || *c == '\r') *c = ' ';
-    return outcomes(dir, o, n, keys, values, step, why);
+    return outcomes(dir, prov, n, keys, values, step, why);
 }
 
 /* ---- fast row formatting ---------------------------------------------------------------------

@@ -177,7 +177,8 @@ static int load_observed(const char *path, int nr, int nc, task *t)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return util_seterr(CS_EUSAGE, "--observed: cannot open '%s'; give a file of 'row col' lines", path);
+        return util_seterr(CS_EUSAGE,
+                           "task_cfg.observed_file: cannot open '%s'; give a file of 'row col' lines", path);
     int cap = 1024, n = 0, line = 0;
     int *r = util_malloc((size_t)cap * sizeof *r), *c = util_malloc((size_t)cap * sizeof *c);
     char buf[512];
@@ -196,14 +197,16 @@ static int load_observed(const char *path, int nr, int nc, task *t)
         while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r' || *e2 == '\n')
             e2++;
         if (!two || *e2) {
-            rc = util_seterr(CS_EUSAGE, "--observed: '%s' line %d is not 'row col' (two 0-based integers)",
+            rc = util_seterr(CS_EUSAGE,
+                             "task_cfg.observed_file: '%s' line %d is not 'row col' (two 0-based integers)",
                              path, line);
             break;
         }
         if (a < 0 || a >= nr || b < 0 || b >= nc) {
-            rc = util_seterr(CS_EUSAGE,
-                             "--observed: '%s' line %d: entry (%ld, %ld) is outside the %d x %d target", path,
-                             line, a, b, nr, nc);
+            rc = util_seterr(
+                CS_EUSAGE,
+                "task_cfg.observed_file: '%s' line %d: entry (%ld, %ld) is outside the %d x %d target", path,
+                line, a, b, nr, nc);
             break;
         }
         if (n == cap) {
@@ -221,12 +224,14 @@ static int load_observed(const char *path, int nr, int nc, task *t)
         n++;
     }
     fclose(f);
-    if (rc == CS_OK && n == 0) rc = util_seterr(CS_EUSAGE, "--observed: '%s' lists no entries", path);
+    if (rc == CS_OK && n == 0)
+        rc = util_seterr(CS_EUSAGE, "task_cfg.observed_file: '%s' lists no entries", path);
     if (rc == CS_OK) { /* duplicates would silently weight an entry twice */
         char *seen = util_calloc((size_t)nr * nc, 1);
         for (int i = 0; i < n && rc == CS_OK; i++) {
             if (seen[(size_t)r[i] * nc + c[i]])
-                rc = util_seterr(CS_EUSAGE, "--observed: '%s' lists entry (%d, %d) twice", path, r[i], c[i]);
+                rc = util_seterr(CS_EUSAGE, "task_cfg.observed_file: '%s' lists entry (%d, %d) twice", path,
+                                 r[i], c[i]);
             seen[(size_t)r[i] * nc + c[i]] = 1;
         }
         free(seen);
@@ -251,20 +256,20 @@ static int set_sources(const task_cfg *c, task *t)
         int tot = 0;
         for (int p = 0; p < ns; p++) {
             if (c->src_dims[p] < 1)
-                return util_seterr(CS_EUSAGE, "--source-dims: every source needs at least 1 input");
+                return util_seterr(CS_EUSAGE, "task_cfg.src_dims: every source needs at least 1 input");
             tot += c->src_dims[p];
         }
         if (tot != t->n_in)
             return util_seterr(CS_EUSAGE,
-                               "--source-dims add up to %d but the task has %d inputs; make them add up", tot,
-                               t->n_in);
+                               "task_cfg.src_dims add up to %d but the task has %d inputs; make them add up",
+                               tot, t->n_in);
         for (int p = 0; p < ns; p++)
             t->src_dim[p] = c->src_dims[p];
     } else {
         if (ns > t->n_in)
             return util_seterr(CS_EUSAGE,
-                               "%d sources cannot split %d inputs; use fewer sources or --source-dims", ns,
-                               t->n_in);
+                               "%d sources cannot split %d inputs; use fewer sources or task_cfg.src_dims",
+                               ns, t->n_in);
         for (int p = 0; p < ns; p++)
             t->src_dim[p] = t->n_in / ns + (p < t->n_in % ns);
     }
@@ -281,19 +286,21 @@ static int set_sources(const task_cfg *c, task *t)
 static int build_latent(const task_cfg *c, gsl_rng *rng, task *t)
 {
     int k = c->latent_dim, P = c->n_src > 0 ? c->n_src : 2;
-    if (k < 1) return util_seterr(CS_EUSAGE, "--latent-dim must be >= 1");
+    if (k < 1) return util_seterr(CS_EUSAGE, "task_cfg.latent_dim must be >= 1");
     if (!(c->redundancy >= 0 && c->redundancy <= 1))
-        return util_seterr(CS_EUSAGE, "--redundancy must lie in [0, 1]");
-    if (!(c->synergy >= 0 && c->synergy <= 1)) return util_seterr(CS_EUSAGE, "--synergy must lie in [0, 1]");
+        return util_seterr(CS_EUSAGE, "task_cfg.redundancy must lie in [0, 1]");
+    if (!(c->synergy >= 0 && c->synergy <= 1))
+        return util_seterr(CS_EUSAGE, "task_cfg.synergy must lie in [0, 1]");
     if (P > TASK_MAX_SRC) return util_seterr(CS_EUSAGE, "at most %d sources", TASK_MAX_SRC);
     if (c->n_noise > 1 && c->n_noise != P)
         return util_seterr(CS_EUSAGE,
-                           "--noise-var gives %d values for %d sources; give one or one per source",
+                           "task_cfg.noise_var gives %d values for %d sources; give one or one per source",
                            c->n_noise, P);
     int dims[TASK_MAX_SRC], nin = 0;
     for (int p = 0; p < P; p++) {
         dims[p] = c->src_dims ? c->src_dims[p] : k;
-        if (dims[p] < 1) return util_seterr(CS_EUSAGE, "--source-dims: every source needs at least 1 input");
+        if (dims[p] < 1)
+            return util_seterr(CS_EUSAGE, "task_cfg.src_dims: every source needs at least 1 input");
         nin += dims[p];
     }
     int nout = c->n_out > 0 ? c->n_out : k;
@@ -342,7 +349,7 @@ static int build_latent(const task_cfg *c, gsl_rng *rng, task *t)
             free(A);
             free(B);
             free(Cy);
-            return util_seterr(CS_EUSAGE, "--noise-var must be >= 0");
+            return util_seterr(CS_EUSAGE, "task_cfg.noise_var must be >= 0");
         }
         for (int i = 0; i < dims[p]; i++)
             t->sxx[(size_t)(off + i) * nin + off + i] += v;
@@ -380,20 +387,21 @@ int task_build(const task_cfg *c, task *t)
         if (c->target_file) {
             int r, cc;
             double *d;
-            rc = task_load_matrix(c->target_file, "--target", &r, &cc, &d);
+            rc = task_load_matrix(c->target_file, "task_cfg.target_file", &r, &cc, &d);
             if (rc) goto fail;
             free(d);
             nr = r;
             nc = cc;
-            rc = load_exact(c->target_file, "--target", nr, nc, "the task", &t->target);
+            rc = load_exact(c->target_file, "task_cfg.target_file", nr, nc, "the task", &t->target);
             if (rc) goto fail;
         } else {
             if (c->n < 1) {
-                rc = util_seterr(CS_EUSAGE, "--n must be >= 1 for matrix completion");
+                rc = util_seterr(CS_EUSAGE, "task_cfg.n must be >= 1 for matrix completion");
                 goto fail;
             }
             if (c->rank1 < 1 || c->rank1 > c->n) {
-                rc = util_seterr(CS_EUSAGE, "--rank %d must lie in [1, --n = %d]", c->rank1, c->n);
+                rc = util_seterr(CS_EUSAGE, "task_cfg.rank1 %d must lie in [1, task_cfg.n = %d]", c->rank1,
+                                 c->n);
                 goto fail;
             }
             t->target = util_malloc((size_t)nr * nc * sizeof *t->target);
@@ -408,7 +416,8 @@ int task_build(const task_cfg *c, task *t)
         } else {
             long N = (long)nr * nc;
             if (c->n_obs < 1 || c->n_obs > N) {
-                rc = util_seterr(CS_EUSAGE, "--n-obs %d must lie in [1, %ld] (rows x cols)", c->n_obs, N);
+                rc = util_seterr(CS_EUSAGE, "task_cfg.n_obs %d must lie in [1, %ld] (rows x cols)", c->n_obs,
+                                 N);
                 goto fail;
             }
             int *perm = util_malloc((size_t)N * sizeof *perm);
@@ -429,11 +438,13 @@ int task_build(const task_cfg *c, task *t)
             free(perm);
         }
         if (c->target2_file) {
-            rc = load_exact(c->target2_file, "--target2", nr, nc, "--target (first target)", &t->target2);
+            rc = load_exact(c->target2_file, "task_cfg.target2_file", nr, nc,
+                            "task_cfg.target_file (first target)", &t->target2);
             if (rc) goto fail;
         } else if (c->need_target2) {
             if (c->rank2 < 1 || c->rank2 > (nr < nc ? nr : nc)) {
-                rc = util_seterr(CS_EUSAGE, "--rank2 %d must lie in [1, %d]", c->rank2, nr < nc ? nr : nc);
+                rc = util_seterr(CS_EUSAGE, "task_cfg.rank2 %d must lie in [1, %d]", c->rank2,
+                                 nr < nc ? nr : nc);
                 goto fail;
             }
             t->target2 = util_malloc((size_t)nr * nc * sizeof *t->target2);
@@ -446,22 +457,24 @@ int task_build(const task_cfg *c, task *t)
         if (rc) goto fail;
     } else if (c->sxx_file || c->syx_file) {
         if (!c->sxx_file || !c->syx_file) {
-            rc = util_seterr(CS_EUSAGE, "--sigma-xx and --sigma-yx must be given together");
+            rc = util_seterr(CS_EUSAGE, "task_cfg.sxx_file and task_cfg.syx_file must be given together");
             goto fail;
         }
         int r, cc;
-        rc = task_load_matrix(c->syx_file, "--sigma-yx", &r, &cc, &t->syx);
+        rc = task_load_matrix(c->syx_file, "task_cfg.syx_file", &r, &cc, &t->syx);
         if (rc) goto fail;
         t->n_out = r;
         t->n_in = cc;
-        rc = load_exact(c->sxx_file, "--sigma-xx", cc, cc, "--sigma-yx (its column count)", &t->sxx);
+        rc = load_exact(c->sxx_file, "task_cfg.sxx_file", cc, cc, "task_cfg.syx_file (its column count)",
+                        &t->sxx);
         if (rc) goto fail;
         for (int i = 0; i < cc; i++)
             for (int j = 0; j < i; j++)
                 if (fabs(t->sxx[i * cc + j] - t->sxx[j * cc + i]) > 1e-12 * (1 + fabs(t->sxx[i * cc + j]))) {
-                    rc = util_seterr(CS_EUSAGE,
-                                     "--sigma-xx: '%s' is not symmetric (entries (%d,%d) and (%d,%d) differ)",
-                                     c->sxx_file, i, j, j, i);
+                    rc = util_seterr(
+                        CS_EUSAGE,
+                        "task_cfg.sxx_file: '%s' is not symmetric (entries (%d,%d) and (%d,%d) differ)",
+                        c->sxx_file, i, j, j, i);
                     goto fail;
                 }
         t->kind = TASK_FILE;
@@ -475,7 +488,7 @@ int task_build(const task_cfg *c, task *t)
         /* one-hot items: hier, lowrank, or --target FILE */
         if (c->target_file) {
             int r, cc;
-            rc = task_load_matrix(c->target_file, "--target", &r, &cc, &t->target);
+            rc = task_load_matrix(c->target_file, "task_cfg.target_file", &r, &cc, &t->target);
             if (rc) goto fail;
             t->n_out = r;
             t->n_in = cc;
@@ -486,14 +499,14 @@ int task_build(const task_cfg *c, task *t)
             task_hier_yt(t->target);
         } else {
             if (c->n_out < 1 || c->n_in < 1) {
-                rc = util_seterr(CS_EUSAGE, "--n-out and --n-in must be >= 1");
+                rc = util_seterr(CS_EUSAGE, "task_cfg.n_out and task_cfg.n_in must be >= 1");
                 goto fail;
             }
             int r = c->n_out < c->n_in ? c->n_out : c->n_in;
             if (c->n_sv < 1 || c->n_sv > r) {
-                rc = util_seterr(CS_EUSAGE,
-                                 "--sv gives %d singular values; a %d x %d lowrank target takes 1 to %d",
-                                 c->n_sv, c->n_out, c->n_in, r);
+                rc = util_seterr(
+                    CS_EUSAGE, "task_cfg.sv gives %d singular values; a %d x %d lowrank target takes 1 to %d",
+                    c->n_sv, c->n_out, c->n_in, r);
                 goto fail;
             }
             t->n_out = c->n_out;
@@ -535,7 +548,8 @@ int task_build(const task_cfg *c, task *t)
         }
         if (c->target2_file || c->need_target2) {
             if (c->target2_file) {
-                rc = load_exact(c->target2_file, "--target2", no, ni, "the task's target", &t->target2);
+                rc = load_exact(c->target2_file, "task_cfg.target2_file", no, ni, "the task's target",
+                                &t->target2);
                 if (rc) goto fail;
             } else {
                 /* a second target with the same singular values and new random singular vectors */

@@ -257,10 +257,10 @@ static void evaluate_source(cnn *net, const train_source *src, float *x, int *y,
 static void reestimate(cnn *net, const train_cfg *cfg, const train_source *src, int nbatch, float *x, int *y)
 {
     int nre = cfg->bn_batches > 0 && cfg->bn_batches < nbatch ? cfg->bn_batches : nbatch;
-    void (*get)(void *, int, float *, int *) = src->clean ? src->clean : src->batch;
+    void (*batch)(void *, int, float *, int *) = src->clean ? src->clean : src->batch;
     cnn_bn_reset(net);
     for (int b = 0; b < nre; b++) {
-        get(src->ctx, b, x, y);
+        batch(src->ctx, b, x, y);
         cnn_forward(net, x, net->cfg.batch, CNN_REESTIMATE);
     }
 }
@@ -360,10 +360,10 @@ static int fisher_take(meas *ms, cnn *net, uint64_t seed, int e, char *why, size
     return rc;
 }
 
-static int write_fisher(const train_cfg *cfg, const opts *o, const cnn *net, const meas *ms, long fail_step,
-                        const char *fail)
+static int write_fisher(const train_cfg *cfg, const table_prov *prov, const cnn *net, const meas *ms,
+                        long fail_step, const char *fail)
 {
-    table *t = table_open(cfg->out, "fisher.dat", o);
+    table *t = table_open(cfg->out, "fisher.dat", prov);
     if (!t) return CS_EUSAGE;
     table_meta(t,
                "Fisher information trace, Monte-Carlo estimator of Achille, Rovere & Soatto (ICLR 2019): "
@@ -517,10 +517,10 @@ double train_lr(const train_cfg *cfg, int e)
 
 /* ---- tables -------------------------------------------------------------------------------------------- */
 
-static int write_epochs(const train_cfg *cfg, const opts *o, const cnn *net, int first, int done,
+static int write_epochs(const train_cfg *cfg, const table_prov *prov, const cnn *net, int first, int done,
                         const train_epoch *hist, long fail_step, const char *fail, const meas *ms)
 {
-    table *t = table_open(cfg->out, "epochs.dat", o);
+    table *t = table_open(cfg->out, "epochs.dat", prov);
     if (!t) return CS_EUSAGE;
     const cnn_cfg *c = &net->cfg;
     int two = cfg->meas.src_eval;
@@ -599,8 +599,8 @@ static void progress(int epoch, int epochs, int b, int nb, double loss)
 
 /* ---- training loop ----------------------------------------------------------------------------------- */
 
-int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opts *o, train_epoch *hist,
-              int *done_out)
+int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const table_prov *prov,
+              train_epoch *hist, int *done_out)
 {
     int B = net->cfg.batch, nin = net->cfg.in_c * net->cfg.in_h * net->cfg.in_w;
     char ck[4096];
@@ -745,19 +745,19 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const opt
             if ((rc = ckpt_save(net, p, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
         }
         if ((rc = ckpt_save(net, ck, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
-        if ((rc = write_epochs(cfg, o, net, first, done, hist, 0, NULL, &ms)) != CS_OK) break;
-        if (cfg->meas.fisher_every > 0 && (rc = write_fisher(cfg, o, net, &ms, 0, NULL)) != CS_OK) break;
+        if ((rc = write_epochs(cfg, prov, net, first, done, hist, 0, NULL, &ms)) != CS_OK) break;
+        if (cfg->meas.fisher_every > 0 && (rc = write_fisher(cfg, prov, net, &ms, 0, NULL)) != CS_OK) break;
     }
     free(x), free(y);
     *done_out = done;
     if (rc == CS_OK && fail) {
-        int r = write_epochs(cfg, o, net, first, done, hist, fail_step, fail, &ms);
-        if (cfg->meas.fisher_every > 0) write_fisher(cfg, o, net, &ms, fail_step, fail);
+        int r = write_epochs(cfg, prov, net, first, done, hist, fail_step, fail, &ms);
+        if (cfg->meas.fisher_every > 0) write_fisher(cfg, prov, net, &ms, fail_step, fail);
         util_seterr(r == CS_EFAIL ? CS_EFAIL : r, "%s", fail);
         rc = r == CS_EFAIL ? CS_EFAIL : r;
     } else if (rc == CS_OK && done == start) { /* nothing left to do */
-        rc = write_epochs(cfg, o, net, first, done, hist, 0, NULL, &ms);
-        if (rc == CS_OK && cfg->meas.fisher_every > 0) rc = write_fisher(cfg, o, net, &ms, 0, NULL);
+        rc = write_epochs(cfg, prov, net, first, done, hist, 0, NULL, &ms);
+        if (rc == CS_OK && cfg->meas.fisher_every > 0) rc = write_fisher(cfg, prov, net, &ms, 0, NULL);
     }
     meas_free(&ms);
     return rc;

@@ -1,6 +1,7 @@
 /* test_deficit.c - deficit syntax `KIND[:ARG[:ARG]]@START-END` and the window rule (deficit.h). */
 #include "check.h"
 #include "deficit.h"
+#include "opts.h"
 #include "util.h"
 
 int main(void)
@@ -46,6 +47,20 @@ int main(void)
     CHECK_INT(deficit_parse("flip@2-3", &d), CS_OK);
     CHECK_INT(d.kind, DEF_FLIP);
 
+    /* arguments are parsed once, into typed fields that engines read during a run */
+    CHECK_INT(deficit_parse("lesion:c:12@0-5", &d), CS_OK);
+    CHECK(d.val[0].type == 's' && d.val[0].src == 2 && d.val[1].type == 'i' && d.val[1].i == 12);
+    CHECK_INT(deficit_parse("noise:b:0.1@0-5", &d), CS_OK);
+    CHECK(d.val[0].type == 's' && d.val[0].src == 1 && d.val[1].type == 'r');
+    CHECK_CLOSE(d.val[1].r, 0.1, 0, 0);                /* the double nearest 0.1, as strtod gives it */
+    CHECK_INT(deficit_parse("blur:7@0-5", &d), CS_OK); /* blur:K: the size is the only argument */
+    CHECK(d.val[0].type == 'i' && d.val[0].i == 7);
+    CHECK_INT(deficit_parse("blur:b:4@0-5", &d), CS_OK);
+    CHECK(d.val[0].type == 's' && d.val[0].src == 1 && d.val[1].type == 'i' && d.val[1].i == 4);
+    CHECK_INT(deficit_parse("subset:300@0-5", &d), CS_OK);
+    CHECK(d.val[0].type == 'i' && d.val[0].i == 300);
+    CHECK_INT(deficit_arg_source(&d, 0, 2, &src), CS_EUSAGE); /* an integer is not a letter */
+
     /* malformed: every one a usage error with a message */
     const char *bad[] = {"gate:b@20-10", "gate:b", "frobnicate@0-1", "gate:b@-1-5", "gate:b@0-x",
                          "gate:b@0-10junk", "@0-10", "switch@", "gate:b@0-",
@@ -53,7 +68,10 @@ int main(void)
                          "gate::b@0-10", "gate:b:@0-10", "lesion:a::1@0-5", ":gate@0-1",
                          /* bounds: every END + clean epochs must stay a representable count */
                          "gate:b@0-9223372036854775807", "gate:b@0-1000000000000001",
-                         "switch@1000000000000001", "gate:b@0-99999999999999999999"};
+                         "switch@1000000000000001", "gate:b@0-99999999999999999999",
+                         /* arguments of the wrong type, refused when parsed */
+                         "gate:7@0-1", "gate:bb@0-1", "lesion:a:x@0-1", "lesion:a:1.5@0-1", "noise:b:zz@0-1",
+                         "noise:b:nan@0-1", "subset:b@0-1", "blur:b@0-1", "blur:7:b@0-1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         util_clearerr();
         int st = deficit_parse(bad[i], &d);
@@ -85,7 +103,7 @@ int main(void)
             CHECK_INT(opts_parse(&o, &cmd, 3, argv), CS_OK);
             deficit_list dl;
             util_clearerr();
-            int st = deficit_parse_opts(o, "deficit", &dl);
+            int st = opts_deficits(o, "deficit", &dl);
             CHECK_INT(st, cases[k].want);
             if (st != cases[k].want) printf("  ('%s')\n", cases[k].value);
             if (st == CS_OK) CHECK_INT(dl.n, cases[k].n);

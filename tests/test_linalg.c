@@ -1,5 +1,6 @@
 /* test_linalg.c - linalg.h: LAPACKE and GSL SVDs agree (values, vectors after sign fixing,
- * reconstruction) on several shapes; the V (not V^T) convention; random orthogonal matrices are
+ * reconstruction) on several shapes; the small one-sided Jacobi singular values (linalg_sv_small) agree
+ * with LAPACK's; the V (not V^T) convention; random orthogonal matrices are
  * orthogonal and Haar-distributed in their first moment; the dgemm wrapper's transposes. */
 #include <gsl/gsl_rng.h>
 #include <string.h>
@@ -79,6 +80,54 @@ int main(void)
         util_clearerr();
         CHECK_INT(linalg_svd(1, 2, B, NULL, s, NULL), CS_EFAIL); /* non-finite input refused */
         CHECK(strlen(util_errmsg()) > 0);
+    }
+    { /* linalg_sv_small against LAPACK: both backward stable, so the values agree to a few L eps |A|
+       * (L = max(m, n) <= 40 here: 1e-14 |A|_2 bounds that); every path: the 8-lane sweeps (k <= 8),
+       * the sequential ones (k > 8), with and without a starting basis V0; graded values 1 .. 1e-12
+       * (absolute accuracy: the tiny ones to 1e-14 |A|, as LAPACK's); rank-deficient; zero; non-finite */
+        int sh[][2] = {{15, 8}, {8, 15}, {40, 3}, {1, 6}, {6, 1}, {20, 12}, {12, 20}, {9, 9}};
+        for (size_t c = 0; c < sizeof sh / sizeof sh[0]; c++)
+            for (int kind = 0; kind < 4; kind++) {
+                int m = sh[c][0], n = sh[c][1], k = m < n ? m : n;
+                double *A = util_malloc((size_t)m * n * sizeof *A),
+                       *Q = util_malloc((size_t)n * n * sizeof *Q),
+                       *P = util_malloc((size_t)m * m * sizeof *P), s1[20], s2[20];
+                linalg_random_orthogonal(rng, n, Q);
+                linalg_random_orthogonal(rng, m, P);
+                if (kind < 2)
+                    for (int i = 0; i < m * n; i++)
+                        A[i] = gsl_rng_uniform(rng) - 0.5;
+                else { /* P diag(sigma) Q^T with sigma = 10^(-12 a / (k - 1)) (kind 3: the last one 0) */
+                    memset(A, 0, (size_t)m * n * sizeof *A);
+                    for (int a = 0; a < k; a++) {
+                        double sg = k > 1 ? pow(10.0, -12.0 * a / (k - 1)) : 1;
+                        if (kind == 3 && a == k - 1) sg = 0;
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < n; j++)
+                                A[i * n + j] += P[i * m + a] * sg * Q[j * n + a];
+                    }
+                }
+                CHECK_INT(linalg_svd(m, n, A, NULL, s1, NULL), CS_OK);
+                CHECK_INT(linalg_sv_small(m, n, A, kind == 1 || kind == 2 ? Q : NULL, s2), CS_OK);
+                CHECK_ARRAY_CLOSE(s2, s1, (size_t)k, 0, 1e-14 * s1[0]);
+                int desc = 1;
+                for (int a = 1; a < k; a++)
+                    desc &= s2[a] <= s2[a - 1];
+                CHECK(desc);
+                free(A), free(Q), free(P);
+            }
+        double D[6] = {0, 2, 3, 0, 0, 0}, Z[6] = {0}, s[2];
+        CHECK_INT(linalg_sv_small(3, 2, D, NULL, s), CS_OK);
+        CHECK(s[0] == 3.0 && s[1] == 2.0); /* orthogonal columns: no rotation, exact norms */
+        CHECK_INT(linalg_sv_small(3, 2, Z, NULL, s), CS_OK);
+        CHECK(s[0] == 0 && s[1] == 0);
+        double B[2] = {NAN, 1}, big[4] = {1e300, 0, 0, 3e299};
+        util_clearerr();
+        CHECK_INT(linalg_sv_small(1, 2, B, NULL, s), CS_EFAIL);
+        CHECK(strlen(util_errmsg()) > 0);
+        CHECK_INT(linalg_sv_small(2, 2, big, NULL, s), CS_OK); /* scaled: no overflow in the squared norms */
+        CHECK_CLOSE(s[0], 1e300, 1e-15, 0);
+        CHECK_CLOSE(s[1], 3e299, 1e-15, 0);
     }
     { /* random orthogonal: Q^T Q = I to rounding, for several sizes */
         int sizes[] = {1, 2, 8, 100};

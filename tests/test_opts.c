@@ -6,8 +6,8 @@
 #include "opts.h"
 #include "util.h"
 
-static const opt_spec specs[] = {{"depth", OPT_INT, "4", "network depth"},
-                                 {"dt", OPT_DOUBLE, "0.01", "step"},
+static const opt_spec specs[] = {{"depth", OPT_INT, "4", "network depth", "net_cfg.depth"},
+                                 {"dt", OPT_DOUBLE, "0.01", "step", "net_cfg.dt solver.h"},
                                  {"method", OPT_STRING, "euler", "euler|gd|rk8pd"},
                                  {"sv", OPT_LIST, "3,2,1", "singular values"},
                                  {"deficit", OPT_MULTI, NULL, "deficits"},
@@ -271,6 +271,52 @@ int main(void)
         CHECK_INT(opts_parse(&o, &fakeown, 3, (char **)am), CS_OK);
         CHECK(o && strcmp(opts_str(o, "model"), "/nonexistent/file.ini") == 0);
         opts_free(o);
+    }
+    /* the library's messages name configuration fields; opts_errmsg writes the options instead, whole
+     * words only (net_cfg.depth_max and x.net_cfg.depth are other names) */
+    {
+        util_seterr(CS_EUSAGE, "net_cfg.depth 0 must be >= 1; net_cfg.depth_max, x.net_cfg.depth, solver.h.");
+        CHECK(strcmp(opts_errmsg(&fake),
+                     "--depth 0 must be >= 1; net_cfg.depth_max, x.net_cfg.depth, --dt.") == 0);
+        CHECK(strcmp(util_errmsg(), "--depth 0 must be >= 1; net_cfg.depth_max, x.net_cfg.depth, --dt.") ==
+              0);
+        util_seterr(CS_EUSAGE, "net_cfg.dt");
+        CHECK(strcmp(opts_errmsg(&fake), "--dt") == 0);
+        util_clearerr();
+        CHECK(strcmp(opts_errmsg(&fake), "") == 0);
+    }
+    /* choices mapped to values by name, not by their position in a string */
+    {
+        static const opt_enum meths[] = {{"gd", 7}, {"euler", 7}, {"rk8pd", 3}, {NULL, 0}};
+        const char *ae[] = {"fake", "--method", "rk8pd"};
+        int v = -1;
+        CHECK_INT(parse(&o, 3, ae), CS_OK);
+        CHECK_INT(opts_enum(o, "method", meths, &v), CS_OK);
+        CHECK_INT(v, 3);
+        opts_free(o);
+        const char *ae2[] = {"fake", "--method", "rk4"};
+        CHECK_INT(parse(&o, 3, ae2), CS_OK);
+        CHECK_INT(opts_enum(o, "method", meths, &v), CS_EUSAGE);
+        CHECK(strstr(util_errmsg(), "gd|euler|rk8pd") != NULL);
+        opts_free(o);
+    }
+    /* provenance for tables: the command line, the model file's values in option order, the seed */
+    {
+        char ini[512];
+        snprintf(ini, sizeof ini, "/tmp/critsim_test_opts_prov_%d.ini", (int)getpid());
+        write_file(ini, "sv = 5, 4\ndepth = 6\n");
+        const char *ap[] = {"fake", "--model", ini, "--depth", "2"};
+        CHECK_INT(parse(&o, 5, ap), CS_OK);
+        const table_prov *p = opts_prov(o);
+        CHECK(p->cmdline && strstr(p->cmdline, "--depth 2") != NULL);
+        CHECK(p->model && strcmp(p->model, "sv = 5,4") == 0); /* depth came from the command line */
+        CHECK(p->seed == NULL);                               /* no --seed option */
+        CHECK_INT(opts_set(o, "depth", "3"), CS_OK);
+        opts_set_cmdline(o, "critsim fake --depth 3");
+        p = opts_prov(o);
+        CHECK(strcmp(p->cmdline, "critsim fake --depth 3") == 0);
+        opts_free(o);
+        unlink(ini);
     }
     return check_done("test_opts");
 }

@@ -35,7 +35,7 @@ static int fake_run(const opts *o)
     double v[] = {10.0 * (double)x + y + (double)seed / 1000.0, opts_count(o, "deficit"),
                   opts_flag(o, "final-only"), (double)x * (double)x};
     printf("fake: x=%ld\n", x);
-    return table_write_outcomes(opts_str(o, "out"), o, x >= 5 ? 4 : 3, keys, v);
+    return table_write_outcomes(opts_str(o, "out"), opts_prov(o), x >= 5 ? 4 : 3, keys, v);
 }
 
 static const cmd_def fake = {.name = "fake", .summary = "fake engine", .specs = fake_specs, .run = fake_run};
@@ -75,7 +75,7 @@ static int toy_run(const opts *o)
     deficit_list dl;
     long epochs, clean, seed, k0 = 0;
     double s = 0;
-    int rc = deficit_parse_opts(o, "deficit", &dl);
+    int rc = opts_deficits(o, "deficit", &dl);
     if (!rc) rc = opts_long(o, "epochs", 1, 1000, &epochs);
     if (!rc) rc = opts_long(o, "clean-epochs", 0, 1000, &clean);
     if (!rc) rc = opts_long(o, "seed", 0, 1000, &seed);
@@ -118,7 +118,7 @@ static int toy_run(const opts *o)
     }
     const char *keys[] = {"s", "epochs"};
     double v[] = {s, (double)epochs};
-    return table_write_outcomes(out, o, 2, keys, v);
+    return table_write_outcomes(out, opts_prov(o), 2, keys, v);
 }
 
 static const cmd_def toy = {

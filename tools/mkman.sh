@@ -9,7 +9,7 @@
 # tests/test_cli_docs.sh fails when a committed page differs from what this script writes.  A new or
 # changed option therefore needs only `make man` and a commit of man/.
 #
-# --help layout this parser relies on (src/opts.c, opts_help): line 1 "usage: ...", line 2 the
+# --help layout this parser relies on (src/cli/opts.c, opts_help): line 1 "usage: ...", line 2 the
 # one-line summary, "options (default in brackets):", then one line per option
 # "  --NAME[ ARG]  help [DEFAULT][ (repeatable)]" with ARG one of N X S FILE SPEC A,B,.., then
 # optionally a blank line and free text (examples, notes), reproduced verbatim.

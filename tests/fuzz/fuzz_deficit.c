@@ -1,4 +1,4 @@
-/* fuzz_deficit.c - the deficit parser: deficit_parse on the bytes as one spec, and deficit_parse_opts on
+/* fuzz_deficit.c - the deficit parser: deficit_parse on the bytes as one spec, and opts_deficits on
  * them as a --deficit value (items split on ',' and '+').  An accepted spec has a known kind, at most
  * two non-empty arguments, 0 <= START <= END <= DEFICIT_MAX_STEP (switch: END = LONG_MAX), and its
  * text is the input. */
@@ -35,7 +35,7 @@ int fuzz_deficit(const uint8_t *data, size_t n)
     char *argv[] = {"fake", "--deficit", s};
     if (opts_parse(&o, &cmd, 3, argv) == 0) {
         deficit_list dl;
-        if (deficit_parse_opts(o, "deficit", &dl) == 0) {
+        if (opts_deficits(o, "deficit", &dl) == 0) {
             bad |= dl.n < 1 || dl.n > DEFICIT_MAX;
             for (int i = 0; !bad && i < dl.n; i++)
                 bad = !deficit_ok(&dl.d[i]) || !strstr(s, dl.d[i].text);

@@ -1,6 +1,7 @@
 /* fuzz_idx.c - the Fashion-MNIST IDX reader (data_load): the input is split into a labels file and an
  * images file (the first two bytes, little-endian, give the labels file's length); an accepted set has
  * n >= 1 images of 1 x 28 x 28 and labels in [0, 10). */
+#include <stdio.h>
 #include <string.h>
 
 #include "data.h"

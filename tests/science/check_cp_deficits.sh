@@ -15,49 +15,8 @@
 # stdout), 2 on a missing table, row or column.
 #   sh tests/science/check_cp_deficits.sh results/sweep/cnn_cp_deficits/summary_seeds.dat [SEEDS]
 f=$1; seeds=${2:-3}
-[ -r "$f" ] || { echo "critsim: check_cp_deficits.sh: cannot read '$f' (run the sweep: make check-science)" >&2; exit 2; }
-# the assertions (see the header; each line: TEST A B K, then a comment saying what it means)
-cat <<'A' | awk -v F="$f" -v seeds="$seeds" '
-function fail2(msg) { printf("critsim: check_cp_deficits.sh: %s\n", msg) > "/dev/stderr"; err = 2; exit 2 }
-BEGIN {
-    while ((r = (getline line < F)) > 0) {
-        if (line ~ /^#/) { hdr = substr(line, 2); continue }
-        if (line ~ /^[ \t]*$/) continue
-        if (!nc) {
-            nc = split(hdr, H, " ")
-            for (i = 1; i <= nc; i++) C[H[i]] = i
-            if (!("deficit" in C) || !("n" in C) || !("test_acc_mean" in C) || !("test_acc_sd" in C))
-                fail2(F ": no columns deficit, n, test_acc_mean, test_acc_sd (not the sweep'"'"'s summary_seeds.dat?)")
-        }
-        split(line, v, " ")
-        d = v[C["deficit"]]
-        N[d] = v[C["n"]]; M[d] = v[C["test_acc_mean"]]; S[d] = v[C["test_acc_sd"]]
-    }
-    if (r < 0) fail2("cannot read " F)
-    if (!nc) fail2(F " has no data rows")
-}
-function need(d) {
-    if (!(d in N)) fail2("no row " d " in " F)
-    if (N[d] != seeds) fail2("row " d " has " N[d] " finished seeds, want " seeds " (failed points: see the summary.dat next to it)")
-}
-/^[ \t]*(#|$)/ { next }
-{
-    t = $1; a = $2; b = $3; k = $4 + 0
-    need(a); need(b)
-    sp = sqrt((S[a] ^ 2 + S[b] ^ 2) / 2); diff = M[a] - M[b]
-    if (t == "below") pass = (diff < -k * sp)
-    else if (t == "within") pass = (diff <= k * sp && diff >= -k * sp)
-    else fail2("unknown test " t)
-    printf("%s %-6s %-12s vs %-12s: %.4f vs %.4f, difference %+.4f = %+.2f pooled sd (margin %g)\n",
-           pass ? "ok  " : "FAIL", t, a, b, M[a], M[b], diff, sp > 0 ? diff / sp : 0, k)
-    if (!pass) nbad++
-    ntest++
-}
-END {
-    if (err) exit err
-    printf("check_cp_deficits: %d assertions, %d failed\n", ntest, nbad)
-    exit nbad ? 1 : 0
-}'
+# the assertions (each line: TEST A B K, then a comment saying what it means), run by check_effects.sh
+sed 's/#.*//' <<'A' | sh "$(dirname "$0")/check_effects.sh" "$f" "$seeds" check_cp_deficits
 # blur: even the shortest deficit costs accuracy, and the loss grows with t0 (pilot: 9.4, 13.2 and
 # 20.4 pooled sd)
 below  blur:4@0-4   blur:4@0-0    2   # 4 blurred epochs: below the deficit-free 16-epoch run

@@ -233,7 +233,7 @@ static int run_analyze(const opts *o)
     if (rc != CS_OK) goto done;
 
     /* ---- svd.dat ---- */
-    table *t = table_open(out, "svd.dat", o);
+    table *t = table_open(out, "svd.dat", opts_prov(o));
     if (!t) {
         rc = CS_EUSAGE;
         goto done;
@@ -266,7 +266,7 @@ static int run_analyze(const opts *o)
     if (rc != CS_OK && !failed) goto done;
 
     /* ---- share.dat ---- */
-    t = table_open(out, "share.dat", o);
+    t = table_open(out, "share.dat", opts_prov(o));
     if (!t) {
         rc = CS_EUSAGE;
         goto done;
@@ -305,7 +305,7 @@ static int run_analyze(const opts *o)
     if (rc != CS_OK && !failed) goto done;
 
     /* ---- share_blocks.dat ---- */
-    t = table_open(out, "share_blocks.dat", o);
+    t = table_open(out, "share_blocks.dat", opts_prov(o));
     if (!t) {
         rc = CS_EUSAGE;
         goto done;
@@ -344,7 +344,7 @@ static int run_analyze(const opts *o)
     if (rc != CS_OK && !failed) goto done;
 
     /* ---- angles.dat ---- */
-    t = table_open(out, "angles.dat", o);
+    t = table_open(out, "angles.dat", opts_prov(o));
     if (!t) {
         rc = CS_EUSAGE;
         goto done;
@@ -408,7 +408,8 @@ static int run_analyze(const opts *o)
         }
         double *rsv = util_malloc((size_t)nh * sizeof *rsv), *sva = util_malloc((size_t)nh * sizeof *sva),
                *svb = util_malloc((size_t)nh * sizeof *svb);
-        table *tr = table_open(out, "rsv.dat", o), *th = tr ? table_open(out, "rsv_hist.dat", o) : NULL;
+        table *tr = table_open(out, "rsv.dat", opts_prov(o)),
+              *th = tr ? table_open(out, "rsv_hist.dat", opts_prov(o)) : NULL;
         if (!tr || !th) {
             table_discard(tr);
             free(Ca);
@@ -508,7 +509,7 @@ static int run_analyze(const opts *o)
     }
 
     /* ---- summary.dat ---- */
-    t = table_open(out, "summary.dat", o);
+    t = table_open(out, "summary.dat", opts_prov(o));
     if (!t) {
         rc = CS_EUSAGE;
         goto done;

@@ -185,7 +185,7 @@ static int run(const opts *o)
         return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld", fuse_after,
                            depth, depth);
     deficit_list defs;
-    if ((rc = deficit_parse_opts(o, "deficit", &defs)) != CS_OK) return rc;
+    if ((rc = opts_deficits(o, "deficit", &defs)) != CS_OK) return rc;
     long clean, last = 0; /* the epoch the last deficit ends */
     for (int i = 0; i < defs.n; i++)
         if (defs.d[i].kind != DEF_SWITCH && defs.d[i].end > last) /* END <= 10^15: no overflow below */
@@ -340,7 +340,7 @@ static int run(const opts *o)
                     .n_ckpt_at = nat};
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;
-    rc = train_run(net, &tc, &src, o, hist, &ndone);
+    rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
     /* final.dat: the last epoch's figures; two sources add the per-source test accuracy and usable
      * information of that epoch (test_acc_a test_acc_b info_a info_b, as in epochs.dat) */
     const char *keys[] = {"final_loss", "test_loss",  "test_acc", "train_acc",
@@ -355,11 +355,11 @@ static int run(const opts *o)
         v[6] = l2k - e->loss_src[0] / log(2.0), v[7] = l2k - e->loss_src[1] / log(2.0);
     }
     if (rc == CS_OK && ndone > 0) {
-        rc = table_write_outcomes(out, o, nkeys, keys, v);
+        rc = table_write_outcomes(out, opts_prov(o), nkeys, keys, v);
     } else if (rc == CS_EFAIL) { /* final.dat says FAILED (a sweep's summary reads only final.dat) */
         char why[1024];
         snprintf(why, sizeof why, "%s", util_errmsg());
-        int r = table_write_outcomes_failed(out, o, nkeys, keys, v, ndone + 1, why);
+        int r = table_write_outcomes_failed(out, opts_prov(o), nkeys, keys, v, ndone + 1, why);
         util_seterr(r, "%s", why);
         rc = r;
     }

@@ -1090,7 +1090,7 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
             rc = CS_EFAIL;
         if (rc != CS_OK) fprintf(stderr, "critsim sweep: %s\n", util_errmsg());
     } else {
-        const char *m = util_errmsg();
+        const char *m = opts_errmsg(cmd);
         fprintf(stderr, "critsim %s: %s\n", cmd->name, m[0] ? m : "failed (no message recorded)");
     }
     fflush(stderr);
@@ -1386,7 +1386,7 @@ static void trunk_main(const sweep_grid *g, const sweep_config *c, opts *o, cons
         rc = c->cmd->run(o);
     }
     if (rc != CS_OK) {
-        const char *m = util_errmsg();
+        const char *m = opts_errmsg(c->cmd);
         fprintf(stderr, "critsim %s: %s\n", c->cmd->name, m[0] ? m : "failed (no message recorded)");
     }
     fflush(NULL);

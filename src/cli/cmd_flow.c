@@ -52,55 +52,83 @@
 
 void openblas_set_num_threads(int n); /* OpenBLAS (cblas.h cannot be included next to GSL's) */
 
+/* Choices: names to the library's values.  --method: gradient descent (gd and euler name the same
+ * update, METH_GD) or the gradient flow with one of dln_stepper's GSL steppers. */
+#define METH_GD (-1)
+static const opt_enum methods[] = {{"gd", METH_GD},      {"euler", METH_GD}, {"rk8pd", DLN_RK8PD},
+                                   {"rkf45", DLN_RKF45}, {"rkck", DLN_RKCK}, {NULL, 0}};
+static const opt_enum task_kinds[] = {{"hier", TASK_HIER},
+                                      {"lowrank", TASK_LOWRANK},
+                                      {"latent", TASK_LATENT},
+                                      {"completion", TASK_COMPLETION},
+                                      {NULL, 0}};
+static const opt_enum archs[] = {{"paths", DLN_PATHS}, {"fused", DLN_FUSED}, {NULL, 0}};
+static const opt_enum losses[] = {{"sum", DLN_LOSS_SUM}, {"mean", DLN_LOSS_MEAN}, {NULL, 0}};
+static const opt_enum precisions[] = {{"double", 0}, {"single", 1}, {NULL, 0}};
+static const opt_enum init_kinds[] = {{"gauss", DLN_INIT_GAUSS},
+                                      {"orthogonal", DLN_INIT_ORTHOGONAL},
+                                      {"identity", DLN_INIT_IDENTITY},
+                                      {"aligned", DLN_INIT_ALIGNED},
+                                      {NULL, 0}};
+
+extern const cmd_def cmd_flow; /* messages: opts_errmsg(&cmd_flow) names the options */
+
 static const opt_spec specs[] = {
-    {"task", OPT_STRING, "hier", "hier|lowrank|latent|completion"},
+    {"task", OPT_STRING, "hier", "hier|lowrank|latent|completion", "task_cfg.kind"},
     {"arch", OPT_STRING, "paths",
-     "paths (one pathway per source, outputs summed) | fused (one network on all sources)"},
+     "paths (one pathway per source, outputs summed) | fused (one network on all sources)", "dln_cfg.arch"},
     {"shared-input", OPT_FLAG, "false",
-     "paths: every pathway reads the whole input (ICLR 2024 multipath model)"},
-    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)"},
-    {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)"},
-    {"source-dims", OPT_LIST, NULL, "input dimension of each source (default: split the inputs evenly)"},
-    {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)"},
+     "paths: every pathway reads the whole input (ICLR 2024 multipath model)", "dln_cfg.shared_input"},
+    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)", "dln_cfg.n_chain"},
+    {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)", "task_cfg.n_src"},
+    {"source-dims", OPT_LIST, NULL, "input dimension of each source (default: split the inputs evenly)",
+     "task_cfg.src_dims"},
+    {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)", "dln_cfg.depth"},
     {"act", OPT_STRING, "linear",
      "linear|relu|tanh: nonlinearity after every hidden layer of each pathway (relu/tanh: one-hot tasks "
-     "hier, lowrank, --target)"},
+     "hier, lowrank, --target)",
+     "dln_cfg.act"},
     {"act-output", OPT_FLAG, "false", "apply --act also after each pathway's last layer, before the sum"},
     {"precision", OPT_STRING, "double",
-     "double|single: single = float32 weights, products and updates (completion with gd only)"},
-    {"width", OPT_INT, "100", "hidden units per layer"},
+     "double|single: single = float32 weights, products and updates (completion with gd only)",
+     "dln_cfg.single"},
+    {"width", OPT_INT, "100", "hidden units per layer", "dln_cfg.width"},
     {"loss", OPT_STRING, "mean",
      "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
-    {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target"},
-    {"n-out", OPT_INT, "10", "lowrank/latent: output dimension"},
-    {"n-in", OPT_INT, "8", "lowrank: input dimension"},
-    {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block"},
+    {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target", "task_cfg.sv"},
+    {"n-out", OPT_INT, "10", "lowrank/latent: output dimension", "task_cfg.n_out"},
+    {"n-in", OPT_INT, "8", "lowrank: input dimension", "task_cfg.n_in"},
+    {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block", "task_cfg.latent_dim"},
     {"redundancy", OPT_DOUBLE, "0.5",
      "latent: share rho in [0,1] of the signal common to all sources (each source superposes the shared and "
-     "its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)"},
+     "its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)",
+     "task_cfg.redundancy"},
     {"synergy", OPT_DOUBLE, "0",
-     "latent: share g in [0,1] of the target seen only in the difference of the sources"},
-    {"noise-var", OPT_LIST, "0", "latent: noise variance of each source (one value: all)"},
-    {"n", OPT_INT, "100", "completion: the target is n x n"},
-    {"rank", OPT_INT, "10", "completion: rank of the first target"},
-    {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)"},
-    {"n-obs", OPT_INT, "2000", "completion: number of observed entries"},
+     "latent: share g in [0,1] of the target seen only in the difference of the sources", "task_cfg.synergy"},
+    {"noise-var", OPT_LIST, "0", "latent: noise variance of each source (one value: all)",
+     "task_cfg.noise_var"},
+    {"n", OPT_INT, "100", "completion: the target is n x n", "task_cfg.n"},
+    {"rank", OPT_INT, "10", "completion: rank of the first target", "task_cfg.rank1"},
+    {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)", "task_cfg.rank2"},
+    {"n-obs", OPT_INT, "2000", "completion: number of observed entries", "task_cfg.n_obs"},
     {"task-seed", OPT_INT, "-1", "seed of the task's random matrices (-1: --seed)"},
     {"target", OPT_STRING, NULL,
-     "target matrix file (text rows or .npy): item target map (out x in) or completion M*"},
-    {"target2", OPT_STRING, NULL, "second target for switch@STEP (same shape)"},
-    {"observed", OPT_STRING, NULL, "completion: observed entries, one 0-based 'row col' per line"},
-    {"sigma-xx", OPT_STRING, NULL, "input covariance file (in x in)"},
-    {"sigma-yx", OPT_STRING, NULL, "input-output covariance file (out x in)"},
-    {"init", OPT_STRING, "gauss", "gauss|orthogonal|identity|aligned"},
+     "target matrix file (text rows or .npy): item target map (out x in) or completion M*",
+     "task_cfg.target_file"},
+    {"target2", OPT_STRING, NULL, "second target for switch@STEP (same shape)", "task_cfg.target2_file"},
+    {"observed", OPT_STRING, NULL, "completion: observed entries, one 0-based 'row col' per line",
+     "task_cfg.observed_file"},
+    {"sigma-xx", OPT_STRING, NULL, "input covariance file (in x in)", "task_cfg.sxx_file"},
+    {"sigma-yx", OPT_STRING, NULL, "input-output covariance file (out x in)", "task_cfg.syx_file"},
+    {"init", OPT_STRING, "gauss", "gauss|orthogonal|identity|aligned", "dln_init.kind"},
     {"init-scale", OPT_DOUBLE, "0.001", "gauss/orthogonal/identity: per-layer scale init-scale^(1/D)"},
-    {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)"},
+    {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)", "dln_init.k0"},
     {"init-eps", OPT_DOUBLE, NULL, "aligned: K(0) = sort_desc(eps (1 + init-noise xi)) instead of --init-k"},
     {"init-noise", OPT_DOUBLE, "0", "aligned with --init-eps: relative noise; identity: diagonal noise"},
     {"init-weights", OPT_LIST, NULL,
      "initial weights, one file per layer (first layer first, pathway a first), (out x in)"},
     {"method", OPT_STRING, "gd",
-     "gd|euler (gradient descent) | rk8pd|rkf45|rkck (gradient flow, time = step * lr)"},
+     "gd|euler (gradient descent) | rk8pd|rkf45|rkck (gradient flow, time = step * lr)", "dln_method"},
     {"lr", OPT_DOUBLE, "0.01", "learning rate (gd) / time per step (flow)"},
     {"steps", OPT_INT, "1000", "number of updates"},
     {"every", OPT_INT, "10", "record every K steps (and always the last)"},
@@ -117,7 +145,8 @@ static const opt_spec specs[] = {
     {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step"},
     {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)"},
     {"threads", OPT_INT, "1",
-     "threads per gradient (completion with one chain, D >= 2; same results for any count)"},
+     "threads per gradient (completion with one chain, D >= 2; same results for any count)",
+     "dln_set_threads.n"},
     {NULL, 0, NULL, NULL}};
 
 /* Number of the target's modes: singular values above 1e-12 s_0 (below is rounding of an exact 0, e.g.
@@ -145,6 +174,7 @@ typedef struct {
     table *loss, *modes, *sv;
     snap_writer *snap;
     double *K, *svals, *tot, *buf; /* scratch */
+    const double *v0; /* the task's V when square (rank = n_in): starting basis of linalg_sv_small */
     int fused_hidden;
     int n_units;         /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
     double *sva, *svb;   /* (n_units) */
@@ -176,9 +206,9 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                  "act = %s after every hidden layer%s; maps = responses to the one-hot items",
                  dln_act_name(d->cfg.act),
                  d->cfg.act_output ? " and after each pathway's last layer (act-output)" : "");
-    r->loss = table_open(dir, "loss.dat", o);
-    r->modes = r->loss ? table_open(dir, "modes.dat", o) : NULL;
-    r->sv = r->modes ? table_open(dir, "sv.dat", o) : NULL;
+    r->loss = table_open(dir, "loss.dat", opts_prov(o));
+    r->modes = r->loss ? table_open(dir, "modes.dat", opts_prov(o)) : NULL;
+    r->sv = r->modes ? table_open(dir, "sv.dat", opts_prov(o)) : NULL;
     if (!r->sv) {
         table_discard(r->loss);
         table_discard(r->modes);
@@ -226,6 +256,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     int no = d->n_out, ni = d->n_in, rk = t->rank;
     r->K = util_malloc((size_t)d->n_chain * rk * sizeof(double));
     r->svals = util_malloc((size_t)(d->n_chain + 1) * rk * sizeof(double));
+    r->v0 = rk == ni ? t->V : NULL;
     r->tot = util_malloc((size_t)no * ni * sizeof(double));
     r->buf = util_malloc(((size_t)no * ni + (size_t)(d->width + 1) * ni) * sizeof(double));
     if (r->snap_every != 0) {
@@ -340,13 +371,15 @@ static int record(run_out *r, long step, int have, double train)
         int rp = no < d->in_dim[p] ? no : d->in_dim[p];
         for (int a = 0; a < rk; a++)
             r->svals[p * rk + a] = NAN;
-        if (linalg_svd(no, d->in_dim[p], d->omega[p], NULL, r->svals + p * rk, NULL)) return CS_EFAIL;
+        if (linalg_sv_small(no, d->in_dim[p], d->omega[p], d->in_dim[p] == ni ? r->v0 : NULL,
+                            r->svals + p * rk))
+            return CS_EFAIL;
         for (int a = rp; a < rk; a++)
             r->svals[p * rk + a] = 0;
     }
     if (d->n_chain == 1 && d->in_dim[0] == ni && !d->n_les[0]) /* the total map is the chain's map */
         memcpy(r->svals + rk, r->svals, (size_t)rk * sizeof(double));
-    else if (linalg_svd(no, ni, r->tot, NULL, r->svals + d->n_chain * rk, NULL))
+    else if (linalg_sv_small(no, ni, r->tot, r->v0, r->svals + d->n_chain * rk))
         return CS_EFAIL;
     f = table_stream(r->sv);
     for (int a = 0; a < rk && a < r->sv_top; a++)
@@ -396,7 +429,7 @@ static int record(run_out *r, long step, int have, double train)
 static int write_final(const run_out *r, int n, const char *const *keys, const double *vals)
 {
     const dln *d = r->d;
-    table *t = table_open(r->dir, "final.dat", r->o);
+    table *t = table_open(r->dir, "final.dat", opts_prov(r->o));
     if (!t) return CS_EUSAGE;
     table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
     table_meta(t, "%s", r->act_line);
@@ -489,7 +522,7 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
                (rc == CS_OK || rc == CS_EFAIL)) { /* final.dat says FAILED (a sweep's summary reads it) */
         const char *keys[] = {"final_loss", "test_loss"};
         double vals[] = {NAN, NAN};
-        int s = table_write_outcomes_failed(r->dir, r->o, 2, keys, vals, fail_step, why);
+        int s = table_write_outcomes_failed(r->dir, opts_prov(r->o), 2, keys, vals, fail_step, why);
         if (s != CS_EFAIL) rc = s; /* an I/O error */
     }
     free(r->sva);
@@ -549,7 +582,7 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         if (rc) {
             *fail_step = t;
             char why[400]; /* util_seterr cannot read its own buffer */
-            snprintf(why, sizeof why, "%s", util_errmsg());
+            snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
             return util_seterr(CS_EFAIL, "step %ld: %s", t, why);
         }
         t = nx;
@@ -637,12 +670,12 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
     br.first = sw[i];
     if ((res.crc = out_open(&br, bs->o, d, bdir, sw[i] + cont))) {
         res.st = res.crc;
-        snprintf(res.why, sizeof res.why, "%s", util_errmsg());
+        snprintf(res.why, sizeof res.why, "%s", opts_errmsg(&cmd_flow));
     } else {
-        if (tmpl->flow) dln_flow_alloc(d, (dln_stepper)(meth - 2), epsabs, epsrel, tmpl->lr * 0.1);
+        if (tmpl->flow) dln_flow_alloc(d, (dln_stepper)meth, epsabs, epsrel, tmpl->lr * 0.1);
         long bfs = 0;
         res.st = run_steps(&br, sw[i], sw[i] + cont, &bfs);
-        snprintf(res.why, sizeof res.why, "%s", util_errmsg());
+        snprintf(res.why, sizeof res.why, "%s", opts_errmsg(&cmd_flow));
         res.crc = out_close(&br, res.st, bfs, res.why);
         res.final_loss = br.final_loss;
         res.final_test = br.final_test;
@@ -788,20 +821,20 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
     task_cfg c;
     memset(&c, 0, sizeof c);
     int kind, arch, loss;
-    if ((rc = opts_choice(o, "task", "hier|lowrank|latent|completion", &kind))) return rc;
-    if ((rc = opts_choice(o, "arch", "paths|fused", &arch))) return rc;
-    if ((rc = opts_choice(o, "loss", "sum|mean", &loss))) return rc;
+    if ((rc = opts_enum(o, "task", task_kinds, &kind))) return rc;
+    if ((rc = opts_enum(o, "arch", archs, &arch))) return rc;
+    if ((rc = opts_enum(o, "loss", losses, &loss))) return rc;
     c.kind = (task_kind)kind;
     dln_cfg dc;
     memset(&dc, 0, sizeof dc);
-    dc.arch = arch ? DLN_FUSED : DLN_PATHS;
+    dc.arch = (dln_arch)arch;
     dc.shared_input = opts_flag(o, "shared-input");
-    dc.loss = loss ? DLN_LOSS_MEAN : DLN_LOSS_SUM;
+    dc.loss = (dln_loss)loss;
     if ((rc = dln_act_parse(opts_str(o, "act"), &dc.act))) return rc;
     dc.act_output = opts_flag(o, "act-output");
     int prec;
-    if ((rc = opts_choice(o, "precision", "double|single", &prec))) return rc;
-    dc.single = prec == 1;
+    if ((rc = opts_enum(o, "precision", precisions, &prec))) return rc;
+    dc.single = prec;
     if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc.n_chain))) return rc;
     if ((rc = get_int(o, "depth", 1, 1000, &dc.depth))) return rc;
     if ((rc = get_int(o, "width", 1, 100000, &dc.width))) return rc;
@@ -864,7 +897,7 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
         free(nv);
         return rc;
     }
-    if ((rc = deficit_parse_opts(o, "deficit", dl))) {
+    if ((rc = opts_deficits(o, "deficit", dl))) {
         free(sv);
         free(nv);
         return rc;
@@ -911,7 +944,7 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
 static int init_weights(const opts *o, dln *d)
 {
     int rc, kind;
-    if ((rc = opts_choice(o, "init", "gauss|orthogonal|identity|aligned", &kind))) return rc;
+    if ((rc = opts_enum(o, "init", init_kinds, &kind))) return rc;
     long seed;
     if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
     int nf = opts_count(o, "init-weights");
@@ -972,7 +1005,7 @@ static int init_weights(const opts *o, dln *d)
 static int run(const opts *o)
 {
     int rc, meth;
-    if ((rc = opts_choice(o, "method", "gd|euler|rk8pd|rkf45|rkck", &meth))) return rc;
+    if ((rc = opts_enum(o, "method", methods, &meth))) return rc;
     long steps, every, se, cont;
     int svtop;
     double lr, epsabs, epsrel;
@@ -993,7 +1026,7 @@ static int run(const opts *o)
     if ((rc = init_weights(o, d))) goto done;
     long nthr;
     if ((rc = opts_long(o, "threads", 1, 8, &nthr))) goto done;
-    if (d->cfg.single && (nthr > 1 || meth >= 2)) {
+    if (d->cfg.single && (nthr > 1 || meth != METH_GD)) {
         rc = util_seterr(CS_EUSAGE,
                          "--precision single runs gradient descent on one thread: use --method gd and "
                          "--threads 1, or --precision double");
@@ -1005,8 +1038,8 @@ static int run(const opts *o)
     int mxd = d->width > d->n_in ? d->width : d->n_in;
     if (d->n_out > mxd) mxd = d->n_out;
     if (mxd < 512 && !getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
-    int flow = meth >= 2;
-    if (flow && (rc = dln_flow_alloc(d, (dln_stepper)(meth - 2), epsabs, epsrel, lr * 0.1))) goto done;
+    int flow = meth != METH_GD;
+    if (flow && (rc = dln_flow_alloc(d, (dln_stepper)meth, epsabs, epsrel, lr * 0.1))) goto done;
 
     run_out r;
     memset(&r, 0, sizeof r);
@@ -1023,7 +1056,7 @@ static int run(const opts *o)
         long fs = 0;
         int st = run_steps(&r, 0, steps, &fs);
         char why[512];
-        snprintf(why, sizeof why, "%s", util_errmsg());
+        snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
         rc = out_close(&r, st, fs, why);
         if (st) {
             util_seterr(st, "%s", why);
@@ -1050,7 +1083,7 @@ static int run(const opts *o)
             rc = util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
             goto done;
         }
-    table *sum = table_open(out, "switch_sweep.dat", o);
+    table *sum = table_open(out, "switch_sweep.dat", opts_prov(o));
     if (!sum) {
         free(sw);
         rc = CS_EUSAGE;
@@ -1080,10 +1113,10 @@ static int run(const opts *o)
         st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 1);
     }
     char why[512];
-    snprintf(why, sizeof why, "%s", util_errmsg());
+    snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
     if (st == CS_OK) { /* trunk done: every core serves the remaining branches */
         st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 0);
-        snprintf(why, sizeof why, "%s", util_errmsg());
+        snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
     }
     int bad = br_sched_wait(&bs);
     int nfail = 0;

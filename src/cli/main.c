@@ -1,7 +1,7 @@
 /* main.c - the critsim command: dispatch to subcommands, print errors, set exit statuses.
  *
- * Every subcommand lives in src/cmd_NAME.c and defines `const cmd_def cmd_NAME`; the Makefile
- * generates build/cmds.inc (one CMD(NAME) line per file), so adding a command touches no shared file.
+ * Every subcommand lives in src/cli/cmd_NAME.c and defines `const cmd_def cmd_NAME`; the registry
+ * (registry.c) lists them, so adding a command touches no shared file.
  * Exit status: the command's (0 ok, 1 numerical failure, 2 usage); on failure the recorded message is
  * printed as one line "critsim CMD: MESSAGE" on stderr.
  */
@@ -13,28 +13,6 @@
 #include "publish.h"
 #include "util.h"
 
-#define CMD(n) extern const cmd_def cmd_##n;
-#include "cmds.inc"
-#undef CMD
-
-static const cmd_def *const registry[] = {
-#define CMD(n) &cmd_##n,
-#include "cmds.inc"
-#undef CMD
-    NULL};
-
-const cmd_def *const *cmd_all(void)
-{
-    return registry;
-}
-
-const cmd_def *cmd_find(const char *name)
-{
-    for (int i = 0; registry[i]; i++)
-        if (strcmp(registry[i]->name, name) == 0) return registry[i];
-    return NULL;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -42,8 +20,9 @@ static void usage(FILE *f)
             "usage: critsim COMMAND [--model FILE.ini] [options]   (critsim COMMAND --help for options)\n\n"
             "commands:\n",
             CS_VERSION);
-    for (int i = 0; registry[i]; i++)
-        fprintf(f, "  %-9s %s\n", registry[i]->name, registry[i]->summary);
+    const cmd_def *const *all = cmd_all();
+    for (int i = 0; all[i]; i++)
+        fprintf(f, "  %-9s %s\n", all[i]->name, all[i]->summary);
     fprintf(f, "\nexit status: 0 success, 1 a run failed numerically, 2 bad usage or input\n");
 }
 
@@ -89,7 +68,7 @@ int main(int argc, char **argv)
     if (rc == CS_OK) rc = cmd->run(o);
     if (out) pub_mark_end(out, rc);
     if (rc != CS_OK) {
-        const char *msg = util_errmsg();
+        const char *msg = opts_errmsg(cmd);
         fprintf(stderr, "critsim %s: %s\n", cmd->name, msg[0] ? msg : "failed (no message recorded)");
     }
     opts_free(o);

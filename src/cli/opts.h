@@ -27,18 +27,24 @@
 
 #include <stdio.h>
 
+#include "deficit.h"
+#include "table.h"
+
 typedef enum { OPT_INT, OPT_DOUBLE, OPT_STRING, OPT_FLAG, OPT_LIST, OPT_MULTI } opt_type;
 
 typedef struct {
     const char *name; /* long name without "--"; also the model-file key */
     opt_type type;
-    const char *def;  /* default as text (NULL: unset unless given) */
-    const char *help; /* one line; list choices as "a|b|c" */
+    const char *def;   /* default as text (NULL: unset unless given) */
+    const char *help;  /* one line; list choices as "a|b|c" */
+    const char *field; /* NULL, or the configuration field(s) the option sets, as the library's messages
+                          name them ("dln_cfg.depth"; several separated by spaces): opts_errmsg()
+                          writes the option ("--depth") in their place */
 } opt_spec;
 
 typedef struct opts opts;
 
-/* A subcommand: main.c finds it by name; `critsim sweep` runs it in child processes. */
+/* A subcommand: main.c finds it by name in the registry; `critsim sweep` runs it in child processes. */
 typedef struct {
     const char *name;
     const char *summary;       /* one line for `critsim --help` */
@@ -49,8 +55,23 @@ typedef struct {
                                   sets --run); a second bare argument is a usage error */
 } cmd_def;
 
-const cmd_def *cmd_find(const char *name); /* defined in main.c's registry; NULL if unknown */
+const cmd_def *cmd_find(const char *name); /* the registry (src/cli/registry.c); NULL if unknown */
 const cmd_def *const *cmd_all(void);       /* NULL-terminated array of every command */
+
+/* The recorded error message (util_errmsg()) with every configuration field that cmd's option table
+ * declares replaced by its option: "dln_cfg.depth must be >= 1" -> "--depth must be >= 1".  The
+ * library names what it was given; the command layer says which option gave it.  The recorded message
+ * is replaced too; returns it. */
+const char *opts_errmsg(const cmd_def *cmd);
+
+/* A choice whose names map to the program's own values (no reliance on the order of the names): the
+ * table ends with {NULL, 0}.  *out receives the value of the name given; a name not in the table is a
+ * usage error listing the names. */
+typedef struct {
+    const char *name;
+    int value;
+} opt_enum;
+int opts_enum(const opts *o, const char *name, const opt_enum *tab, int *out);
 
 /* A checked model file: the handler gets every `key = value` once, in file order, with its line
  * (section "" outside sections); it returns 1, or 0 after recording a message with util_seterr(),
@@ -82,6 +103,10 @@ int opts_is_set(const opts *o, const char *name);         /* given in a file or 
 const char *opts_cmdline(const opts *o);                  /* "critsim modes --depth 4 ..." */
 const char *opts_origin(const opts *o, const char *name); /* "command line", "FILE:LINE", "default" */
 const cmd_def *opts_cmd(const opts *o);
+/* The provenance for tables (table.h): command line, the values the model file supplied (in option
+ * order, lists joined by ','), the seed when the command has --seed.  Owned by o; valid until o
+ * changes or is freed. */
+const table_prov *opts_prov(const opts *o);
 
 /* Raw text of a single-valued option (or the whole list as given); NULL if unset and no default. */
 const char *opts_str(const opts *o, const char *name);
@@ -99,5 +124,8 @@ const char *opts_item(const opts *o, const char *name, int i);
 /* Whole list as numbers; *out is malloc'ed (caller frees), *n its length. */
 int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n);
 int opts_list_long(const opts *o, const char *name, long lo, long hi, long **out, int *n);
+/* Every deficit of the OPT_MULTI option `name`, items split on '+' and parsed (deficit.h); messages
+ * name the option.  An empty list when unset.  CS_OK or CS_EUSAGE. */
+int opts_deficits(const opts *o, const char *name, deficit_list *out);
 
 #endif

@@ -26,21 +26,25 @@
 
 #define HIER "3.872983346207417,2.6457513110645907,1.7320508075688772,1.7320508075688772,1,1,1,1"
 
+extern const cmd_def cmd_modes; /* messages: opts_errmsg(&cmd_modes) names the options */
+
 static const opt_spec specs[] = {
     {"depth", OPT_INT, "4", "number of weight matrices per pathway D >= 1"},
     {"sv", OPT_LIST, HIER,
      "target strengths s_alpha, descending (default: hierarchical task sqrt15,sqrt7,sqrt3,sqrt3,1,1,1,1)"},
     {"pathways", OPT_INT, "2", "number of pathways a, b, ... (outputs summed)"},
-    {"init", OPT_STRING, "small", "small|large: K = p^D (balanced) or K = p (p^2 + c)^((D-1)/2)"},
+    {"init", OPT_STRING, "small", "small|large: K = p^D (balanced) or K = p (p^2 + c)^((D-1)/2)",
+     "modes_alloc.param"},
     {"c", OPT_DOUBLE, "1", "large-init constant c = q^2 - p^2"},
     {"init-p", OPT_DOUBLE, NULL, "per-layer value p0 of every mode and pathway (instead of --init-k)"},
     {"init-k", OPT_LIST, "0.01", "K(0) per mode, every pathway (one value: every mode)"},
-    {"dt", OPT_DOUBLE, "0.01", "Euler step (= learning rate); time per update for the flow"},
+    {"dt", OPT_DOUBLE, "0.01", "Euler step (= learning rate); time per update for the flow",
+     "modes_set_method.dt"},
     {"steps", OPT_INT, "1000", "number of updates"},
     {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)"},
     {"deficit", OPT_MULTI, NULL,
      "gate:P@S-E (P stops learning, still counts) | lesion:P:MODE@S-E; update t affected iff S <= t < E"},
-    {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf|exact"},
+    {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf|exact", "modes_set_method.meth"},
     {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance"},
     {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance"},
     {"out", OPT_STRING, "results/modes", "run folder"},
@@ -48,7 +52,15 @@ static const opt_spec specs[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const char *method_names = "euler|gd|rk8pd|rkf45|msbdf|exact";
+/* --method and --init: names to the engine's values (euler and gd name the same update) */
+static const opt_enum methods[] = {{"euler", MODES_EULER},
+                                   {"gd", MODES_EULER},
+                                   {"rk8pd", MODES_RK8PD},
+                                   {"rkf45", MODES_RKF45},
+                                   {"msbdf", MODES_MSBDF},
+                                   {"exact", MODES_EXACT},
+                                   {NULL, 0}};
+static const opt_enum inits[] = {{"small", MODES_SMALL}, {"large", MODES_LARGE}, {NULL, 0}};
 
 typedef struct {
     int depth, npaths, nmodes, every;
@@ -74,8 +86,8 @@ static int read_cfg(const opts *o, cfg *c)
     if ((rc = opts_long(o, "steps", 0, 1000000000000L, &c->steps))) return rc;
     if ((rc = opts_long(o, "every", 1, 1000000000000L, &v))) return rc;
     c->every = (int)(v > 1000000000 ? 1000000000 : v);
-    if ((rc = opts_choice(o, "init", "small|large", &idx))) return rc;
-    c->param = idx ? MODES_LARGE : MODES_SMALL;
+    if ((rc = opts_enum(o, "init", inits, &idx))) return rc;
+    c->param = (modes_param)idx;
     if ((rc = opts_double(o, "c", 0, 1e300, &c->c))) return rc;
     if (c->param == MODES_LARGE && !(c->c > 0))
         return util_seterr(CS_EUSAGE, "--c must be > 0 with --init large");
@@ -84,10 +96,8 @@ static int read_cfg(const opts *o, cfg *c)
     if ((rc = opts_double(o, "epsrel", 0, 1, &c->epsrel))) return rc;
     if (c->epsabs == 0 && c->epsrel == 0)
         return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
-    if ((rc = opts_choice(o, "method", method_names, &idx))) return rc;
-    static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD,
-                                      MODES_RKF45, MODES_MSBDF, MODES_EXACT};
-    c->method = mm[idx];
+    if ((rc = opts_enum(o, "method", methods, &idx))) return rc;
+    c->method = (modes_method)idx;
     c->method_name = opts_str(o, "method");
     if ((rc = opts_list_double(o, "sv", 0, 1e300, &c->s, &n))) return rc;
     c->nmodes = n;
@@ -165,8 +175,8 @@ static int write_final(const char *dir, const opts *o, const modes *m, long fail
         snprintf(names[n], 32, "loss_without_%c", 'a' + q), vals[n++] = modes_loss_without(m, q);
     for (int i = 0; i < n; i++)
         keys[i] = names[i];
-    int rc = why ? table_write_outcomes_failed(dir, o, n, keys, vals, fail_step, why)
-                 : table_write_outcomes(dir, o, n, keys, vals);
+    int rc = why ? table_write_outcomes_failed(dir, opts_prov(o), n, keys, vals, fail_step, why)
+                 : table_write_outcomes(dir, opts_prov(o), n, keys, vals);
     free(names), free(keys), free(vals);
     return rc;
 }
@@ -189,7 +199,7 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
             else
                 modes_set_k(m, q, a, c->k0[a]);
         }
-    table *tb = table_open(dir, "modes.dat", o);
+    table *tb = table_open(dir, "modes.dat", opts_prov(o));
     if (!tb) {
         modes_free(m);
         return CS_EUSAGE;
@@ -231,7 +241,7 @@ static int run_one(const cfg *c, const deficit_list *dl, const char *dir, const 
                c->method == MODES_EULER ? m->nsteps : m->nsteps, m->nrhs, m->nfail, util_now() - t0);
     if (rc == CS_EFAIL) {
         char msg[512];
-        snprintf(msg, sizeof msg, "%s", util_errmsg());
+        snprintf(msg, sizeof msg, "%s", opts_errmsg(&cmd_modes));
         write_final(dir, o, m, fstep, msg);
         table_fail(tb, fstep, msg);
         modes_free(m);
@@ -259,7 +269,7 @@ static int headline(cfg *c, const opts *o)
     if (c->npaths < 2) return util_seterr(CS_EUSAGE, "--headline needs --pathways >= 2");
     int nm = c->nmodes, rc = CS_OK;
     double t0 = util_now();
-    table *share = table_open(out, "share.dat", o), *sw[3] = {0};
+    table *share = table_open(out, "share.dat", opts_prov(o)), *sw[3] = {0};
     if (!share) return CS_EUSAGE;
     table_meta(share, "headline: final share K_b / sum_p K_p per depth, window and mode; b gated early "
                       "[0,150), middle [400,550), late [750,900)");
@@ -269,7 +279,7 @@ static int headline(cfg *c, const opts *o)
     for (int w = 0; w < 3; w++) {
         char nm_[64], cols[32 + 16 * 64] = "depth";
         snprintf(nm_, sizeof nm_, "share_%s.dat", wname[w]);
-        sw[w] = table_open(out, nm_, o);
+        sw[w] = table_open(out, nm_, opts_prov(o));
         if (!sw[w]) {
             rc = CS_EUSAGE;
             goto done;
@@ -354,7 +364,7 @@ static int run(const opts *o)
         cfg_free(&c);
         return rc;
     }
-    rc = deficit_parse_opts(o, "deficit", &dl);
+    rc = opts_deficits(o, "deficit", &dl);
     if (!rc) rc = run_one(&c, &dl, opts_str(o, "out"), o, NULL);
     cfg_free(&c);
     return rc;

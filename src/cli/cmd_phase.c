@@ -24,10 +24,12 @@
 #include "table.h"
 #include "util.h"
 
+extern const cmd_def cmd_phase; /* messages: opts_errmsg(&cmd_phase) names the options */
+
 static const opt_spec specs[] = {
     {"depth", OPT_INT, "2", "number of weight matrices per pathway D >= 1"},
     {"s", OPT_DOUBLE, "10", "target strength of the mode"},
-    {"init", OPT_STRING, "large", "small|large: K = p^D or K = p (p^2 + c)^((D-1)/2)"},
+    {"init", OPT_STRING, "large", "small|large: K = p^D or K = p (p^2 + c)^((D-1)/2)", "modes_alloc.param"},
     {"c", OPT_DOUBLE, "1", "large-init constant"},
     {"start", OPT_STRING, "random", "random|grid|point: initial conditions"},
     {"n", OPT_INT, "100", "random: number of trajectories; grid: points per axis"},
@@ -36,12 +38,12 @@ static const opt_spec specs[] = {
     {"kmax", OPT_DOUBLE, "10", "grid starts and vector field cover [0, kmax]^2"},
     {"field-n", OPT_INT, "20", "vector field points per axis"},
     {"seed", OPT_INT, "49827345", "random seed of the initial conditions"},
-    {"dt", OPT_DOUBLE, "0.001", "Euler step; time per update for the flow"},
+    {"dt", OPT_DOUBLE, "0.001", "Euler step; time per update for the flow", "modes_set_method.dt"},
     {"steps", OPT_INT, "1000", "number of updates"},
     {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)"},
     {"log-rows", OPT_INT, "0", "also write about N rows per decade of steps (long runs, Fig. 7)"},
     {"deficit", OPT_MULTI, "gate:b@0-14", "gate:P@S-E | lesion:P:0@S-E (update t affected iff S <= t < E)"},
-    {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf"},
+    {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf", "modes_set_method.meth"},
     {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance"},
     {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance"},
     {"out", OPT_STRING, "results/phase", "run folder"},
@@ -60,57 +62,62 @@ static long next_rec(long t, long every, int logrows, long steps)
     return nx < steps ? nx : steps;
 }
 
+/* --method, --init, --start: names to values (euler and gd name the same update) */
+static const opt_enum methods[] = {{"euler", MODES_EULER}, {"gd", MODES_EULER},    {"rk8pd", MODES_RK8PD},
+                                   {"rkf45", MODES_RKF45}, {"msbdf", MODES_MSBDF}, {NULL, 0}};
+static const opt_enum inits[] = {{"small", MODES_SMALL}, {"large", MODES_LARGE}, {NULL, 0}};
+enum { START_RANDOM, START_GRID, START_POINT };
+static const opt_enum starts[] = {
+    {"random", START_RANDOM}, {"grid", START_GRID}, {"point", START_POINT}, {NULL, 0}};
+
 static int run(const opts *o)
 {
     long D, n, fn, steps, every, lr, seed;
     double s, c, psd, kmax, dt, ea, er;
     int rc, init, start, meth;
     if ((rc = opts_long(o, "depth", 1, 10000, &D)) || (rc = opts_double(o, "s", -1e300, 1e300, &s)) ||
-        (rc = opts_choice(o, "init", "small|large", &init)) ||
-        (rc = opts_double(o, "c", 1e-300, 1e300, &c)) ||
-        (rc = opts_choice(o, "start", "random|grid|point", &start)) ||
-        (rc = opts_long(o, "n", 1, 100000, &n)) || (rc = opts_double(o, "p-sd", 0, 1e300, &psd)) ||
+        (rc = opts_enum(o, "init", inits, &init)) || (rc = opts_double(o, "c", 1e-300, 1e300, &c)) ||
+        (rc = opts_enum(o, "start", starts, &start)) || (rc = opts_long(o, "n", 1, 100000, &n)) ||
+        (rc = opts_double(o, "p-sd", 0, 1e300, &psd)) ||
         (rc = opts_double(o, "kmax", 1e-300, 1e300, &kmax)) ||
         (rc = opts_long(o, "field-n", 2, 10000, &fn)) || (rc = opts_long(o, "seed", 0, 4294967295L, &seed)) ||
         (rc = opts_double(o, "dt", 1e-300, 1e300, &dt)) ||
         (rc = opts_long(o, "steps", 0, 1000000000000L, &steps)) ||
         (rc = opts_long(o, "every", 1, 1000000000000L, &every)) ||
-        (rc = opts_long(o, "log-rows", 0, 10000, &lr)) ||
-        (rc = opts_choice(o, "method", "euler|gd|rk8pd|rkf45|msbdf", &meth)) ||
+        (rc = opts_long(o, "log-rows", 0, 10000, &lr)) || (rc = opts_enum(o, "method", methods, &meth)) ||
         (rc = opts_double(o, "epsabs", 0, 1, &ea)) || (rc = opts_double(o, "epsrel", 0, 1, &er)))
         return rc;
-    if (start != 2 && opts_is_set(o, "init-p"))
+    if (start != START_POINT && opts_is_set(o, "init-p"))
         return util_seterr(CS_EUSAGE,
                            "--start %s and --init-p: --init-p sets the start of --start point; drop one",
                            opts_str(o, "start"));
-    if (start == 2 && opts_is_set(o, "n"))
+    if (start == START_POINT && opts_is_set(o, "n"))
         return util_seterr(CS_EUSAGE, "--start point and --n: one trajectory starts at --init-p; drop --n");
-    static const modes_method mm[] = {MODES_EULER, MODES_EULER, MODES_RK8PD, MODES_RKF45, MODES_MSBDF};
     double *pp = NULL;
     int npp = 0;
-    if (start == 2) {
+    if (start == START_POINT) {
         if ((rc = opts_list_double(o, "init-p", -1e300, 1e300, &pp, &npp))) return rc;
         if (npp > 2) {
             free(pp);
             return util_seterr(CS_EUSAGE, "--init-p takes P or PA,PB");
         }
     }
-    long ntraj = start == 0 ? n : start == 1 ? n * n : 1;
+    long ntraj = start == START_RANDOM ? n : start == START_GRID ? n * n : 1;
     double *sv = util_malloc((size_t)ntraj * sizeof(double));
     for (long i = 0; i < ntraj; i++)
         sv[i] = s;
-    modes *m = modes_alloc((int)D, (int)ntraj, 2, init ? MODES_LARGE : MODES_SMALL, c, sv);
+    modes *m = modes_alloc((int)D, (int)ntraj, 2, (modes_param)init, c, sv);
     free(sv);
     deficit_list dl;
-    rc = deficit_parse_opts(o, "deficit", &dl);
+    rc = opts_deficits(o, "deficit", &dl);
     if (!rc) rc = modes_set_deficits(m, &dl);
-    if (!rc) rc = modes_set_method(m, mm[meth], dt, ea, er);
+    if (!rc) rc = modes_set_method(m, (modes_method)meth, dt, ea, er);
     if (rc) {
         modes_free(m);
         free(pp);
         return rc;
     }
-    if (start == 0) {
+    if (start == START_RANDOM) {
         gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
         gsl_rng_set(r, (unsigned long)seed);
         for (long i = 0; i < ntraj; i++) {
@@ -118,7 +125,7 @@ static int run(const opts *o)
             modes_set_p(m, 1, (int)i, gsl_ran_gaussian(r, psd));
         }
         gsl_rng_free(r);
-    } else if (start == 1) {
+    } else if (start == START_GRID) {
         for (long i = 0; i < n; i++)
             for (long j = 0; j < n; j++) {
                 modes_set_k(m, 0, (int)(i * n + j), kmax * (i + 0.5) / n);
@@ -131,14 +138,14 @@ static int run(const opts *o)
     free(pp);
     const char *dir = opts_str(o, "out");
     /* vector field */
-    table *tf = table_open(dir, "field.dat", o);
+    table *tf = table_open(dir, "field.dat", opts_prov(o));
     if (!tf) {
         modes_free(m);
         return CS_EUSAGE;
     }
     table_meta(tf,
                "deficit-free vector field (dK_a/dt, dK_b/dt); depth = %ld; s = %.17g; init = %s; c = %.17g",
-               D, s, init ? "large" : "small", init ? c : 0.0);
+               D, s, init == MODES_LARGE ? "large" : "small", init == MODES_LARGE ? c : 0.0);
     table_meta(tf, "(u, v): direction scaled to 0.8 grid cells, for gnuplot `with vectors`");
     table_columns(tf, "K_a K_b dK_a dK_b u v");
     {
@@ -178,7 +185,7 @@ static int run(const opts *o)
         if ((rc = modes_advance(m, t, nx, &fs, &fm))) break;
         t = nx;
     }
-    table *tt = table_open(dir, "traj.dat", o);
+    table *tt = table_open(dir, "traj.dat", opts_prov(o));
     if (!tt) {
         free(buf), free(rs), modes_free(m);
         return CS_EUSAGE;
@@ -186,7 +193,7 @@ static int run(const opts *o)
     table_meta(tt,
                "engine = phase (per-mode theory, one trajectory per column block); depth = %ld; s = %.17g; "
                "init = %s; c = %.17g",
-               D, s, init ? "large" : "small", init ? c : 0.0);
+               D, s, init == MODES_LARGE ? "large" : "small", init == MODES_LARGE ? c : 0.0);
     table_meta(tt, "method = %s; dt = %.17g; steps = %ld; start = %s; trajectories = %ld",
                opts_str(o, "method"), dt, steps, opts_str(o, "start"), ntraj);
     for (int i = 0; i < dl.n; i++)
@@ -212,8 +219,8 @@ static int run(const opts *o)
     double vals[] = {loss, mean, sd, mean};
     if (rc == CS_EFAIL) {
         char msg[512];
-        snprintf(msg, sizeof msg, "%s", util_errmsg());
-        table_write_outcomes_failed(dir, o, 4, keys, vals, fs, msg);
+        snprintf(msg, sizeof msg, "%s", opts_errmsg(&cmd_phase));
+        table_write_outcomes_failed(dir, opts_prov(o), 4, keys, vals, fs, msg);
         table_fail(tt, fs, msg);
         modes_free(m);
         return util_seterr(CS_EFAIL, "%s", msg);
@@ -224,7 +231,7 @@ static int run(const opts *o)
         return rc;
     }
     if ((rc = table_close(tt))) return rc;
-    return table_write_outcomes(dir, o, 4, keys, vals);
+    return table_write_outcomes(dir, opts_prov(o), 4, keys, vals);
 }
 
 const cmd_def cmd_phase = {

@@ -3,6 +3,7 @@
  * where the bad value came from; conversion happens in the typed getters. */
 #include "opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -22,12 +23,20 @@ typedef struct {
     char origin[300];      /* "command line", "FILE:LINE", "default", "sweep" */
 } opt_val;
 
+/* the provenance handed to tables, rebuilt when a value or the command line changed */
+typedef struct {
+    table_prov prov;
+    char *model; /* prov.model's text */
+    int stale;
+} prov_cache;
+
 struct opts {
     const cmd_def *cmd;
     int nspec;
     opt_val *v;
     char *cmdline;
     char model[1024];
+    prov_cache *pc; /* filled by opts_prov() (a const opts may refresh it) */
 };
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -387,6 +396,8 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
 {
     *out = NULL;
     opts *o = util_calloc(1, sizeof *o);
+    o->pc = util_calloc(1, sizeof *o->pc);
+    o->pc->stale = 1;
     o->cmd = cmd;
     while (cmd->specs[o->nspec].name)
         o->nspec++;
@@ -529,6 +540,8 @@ void opts_free(opts *o)
     }
     free(o->v);
     free(o->cmdline);
+    if (o->pc) free(o->pc->model);
+    free(o->pc);
     free(o);
 }
 
@@ -567,6 +580,7 @@ int opts_set(opts *o, const char *name, const char *value)
         return util_seterr(CS_EUSAGE, "unknown option '%s' for 'critsim %s' (see 'critsim %s --help')", name,
                            o->cmd->name, o->cmd->name);
     if (o->v[i].level == LV_SET && o->cmd->specs[i].type == OPT_MULTI) o->v[i].level = LV_CMDLINE;
+    if (o->pc) o->pc->stale = 1;
     return store(o, i, value, LV_SET, "sweep");
 }
 
@@ -574,6 +588,95 @@ void opts_set_cmdline(opts *o, const char *cmdline)
 {
     free(o->cmdline);
     o->cmdline = util_strdup(cmdline);
+    if (o->pc) o->pc->stale = 1;
+}
+
+const table_prov *opts_prov(const opts *o)
+{
+    prov_cache *pc = o->pc;
+    if (!pc->stale) return &pc->prov;
+    free(pc->model);
+    pc->model = NULL;
+    pc->prov = (table_prov){.cmdline = o->cmdline};
+    /* values read from a model file are not on the command line: record them, so that the table alone
+     * says how the run was made even after the model file changes */
+    const opt_spec *sp = o->cmd->specs;
+    size_t len = 0;
+    FILE *ms = open_memstream(&pc->model, &len);
+    int any = 0;
+    for (int i = 0; ms && sp[i].name; i++) {
+        const char *org = opts_origin(o, sp[i].name);
+        if (!strchr(org, ':') || !strcmp(org, "command line")) continue; /* "FILE:LINE" only */
+        fprintf(ms, "%s%s = ", any++ ? "; " : "", sp[i].name);
+        int nit = (sp[i].type == OPT_LIST || sp[i].type == OPT_MULTI) ? opts_count(o, sp[i].name) : 0;
+        if (!nit) fputs(opts_str(o, sp[i].name) ? opts_str(o, sp[i].name) : "", ms);
+        for (int k = 0; k < nit; k++)
+            fprintf(ms, "%s%s", k ? "," : "", opts_item(o, sp[i].name, k));
+    }
+    if (ms) fclose(ms);
+    if (any) pc->prov.model = pc->model;
+    int si = spec_index(o->cmd, "seed");
+    if (si >= 0) pc->prov.seed = opts_str(o, "seed");
+    (void)len;
+    pc->stale = 0;
+    return &pc->prov;
+}
+
+const char *opts_errmsg(const cmd_def *cmd)
+{
+    const char *m = util_errmsg();
+    char out[1024];
+    size_t k = 0;
+    for (const char *p = m; *p && k + 1 < sizeof out;) {
+        int hit = 0;
+        /* a field starts a word: not inside another identifier or after a '.' */
+        int starts = p == m || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.');
+        for (int i = 0; starts && !hit && cmd->specs[i].name; i++) {
+            for (const char *f = cmd->specs[i].field; f && *f && !hit;) {
+                size_t fl = strcspn(f, " ");
+                if (fl && !strncmp(p, f, fl) && !isalnum((unsigned char)p[fl]) && p[fl] != '_') {
+                    int w = snprintf(out + k, sizeof out - k, "--%s", cmd->specs[i].name);
+                    k = w < 0 || (size_t)w >= sizeof out - k ? sizeof out - 1 : k + (size_t)w;
+                    p += fl;
+                    hit = 1;
+                }
+                f += fl;
+                while (*f == ' ')
+                    f++;
+            }
+        }
+        if (!hit) out[k++] = *p++;
+    }
+    out[k] = '\0';
+    util_seterr(CS_OK, "%s", out);
+    return util_errmsg();
+}
+
+int opts_enum(const opts *o, const char *name, const opt_enum *tab, int *out)
+{
+    char choices[512] = "";
+    size_t k = 0;
+    for (int i = 0; tab[i].name; i++) {
+        int w = snprintf(choices + k, sizeof choices - k, "%s%s", i ? "|" : "", tab[i].name);
+        CS_ASSERT(w > 0 && (size_t)w < sizeof choices - k);
+        k += (size_t)w;
+    }
+    int idx, rc = opts_choice(o, name, choices, &idx);
+    if (rc == CS_OK) *out = tab[idx].value;
+    return rc;
+}
+
+int opts_deficits(const opts *o, const char *name, deficit_list *out)
+{
+    char what[80];
+    snprintf(what, sizeof what, "--%s", name);
+    out->n = 0;
+    int n = opts_count(o, name);
+    for (int i = 0; i < n; i++) {
+        int rc = deficit_list_add(out, opts_item(o, name, i), what);
+        if (rc) return rc;
+    }
+    return CS_OK;
 }
 
 static const opt_val *find(const opts *o, const char *name)
