@@ -75,6 +75,23 @@ else
   paired "$H/paired.dat"; paired "$H/paired_depth.dat" 1 2 3; paired "$H/paired_split.dat" 0 1 2
   { echo "# critsim fixture: fisher_seeds.dat"; echo "# epoch n total_mean total_sd"
     for e in 0 1 2 3 4 5 6 7 8 9 10; do echo "$e 3 $((100 - 5 * e)) 2"; done; } >"$H/fisher_seeds.dat"
+  # plots/cnn_inh.awk's final.dat, epochs.dat and rsv.dat (fuse def kind S E L epochs|epoch n, then 14
+  # mean/sd pairs; rsv: epoch bin lo hi count frac) and an excerpt of cp_end's summary.dat
+  awk -v H="$H" 'BEGIN {
+    nc = split("remove:b early 0 2|remove:b early 0 4|remove:b early 0 8|remove:b late 12 14|remove:b late 12 16|remove:b late 12 20|remove:b none 0 0|remove:b none 20 20|blur:b:4 early 0 8|dissociate early 0 8", C, "|")
+    f = H "/inh_final.dat"; e = H "/inh_epochs.dat"; r = H "/inh_rsv.dat"
+    print "# critsim fixture: final.dat" > f; print "# fuse def kind S E L epochs n ..." > f
+    print "# critsim fixture: epochs.dat" > e; print "# fuse def kind S E L epoch n ..." > e
+    print "# critsim fixture: rsv.dat" > r; print "# fuse def kind S E L epoch bin lo hi count frac" > r
+    for (fa = 0; fa <= 2; fa++) for (c = 1; c <= nc; c++) {
+      split(C[c], w, " "); k = fa " " w[1] " " w[2] " " w[3] " " w[4] " " w[4] - w[3]
+      l = k " " w[4] + 12 " 3"; for (j = 0; j < 14; j++) l = l " " 0.3 + 0.02 * j + 0.01 * c " 0.01"; print l > f
+      for (ep = 1; ep <= w[4] + 12; ep++) { l = k " " ep " 3"; for (j = 0; j < 8; j++) l = l " " 0.2 + 0.03 * j + 0.01 * ep " 0.01"; print l > e }
+      printf "\n\n" > e
+      split(w[4] " " w[4] + 12, ES, " ")
+      for (q = 1; q <= 2; q++) { for (b = 0; b < 39; b++) print k, ES[q], b, -1.15 + b * 2.3 / 39, -1.15 + (b + 1) * 2.3 / 39, 10 + b, (10 + b) / 1131 > r; printf "\n\n" > r }
+    } }'
+  cp tests/data/cp_end_tiny.dat "$H/cp_end.dat"
   # modes.dat of flow (step mode s K_a K_b, step-major, 8 modes)
   modes() {
     mkdir -p "$1"
@@ -113,6 +130,9 @@ else
       cnn_cp_depth) v="fd='$Q/paired_depth.dat'; f2='$Q/paired.dat'; fs='$Q/paired_split.dat'" ;;
       cnn_cp_restart) v="f1='$Q/paired.dat'; f2='$Q/paired.dat'" ;;
       cnn_cp_window) v="f='$Q/paired.dat'; ff='$Q/fisher_seeds.dat'" ;;
+      cnn_inh) v="fin='$Q/inh_final.dat'; ep='$Q/inh_epochs.dat'; rsv='$Q/inh_rsv.dat'; bfin='$Q/inh_final.dat'; brsv='$Q/inh_rsv.dat'" ;;
+      cnn_inh_restart) v="fin='$Q/inh_final.dat'; ep='$Q/inh_epochs.dat'; nfin='$Q/inh_final.dat'; lin='$Q/cp_end.dat'" ;;
+      cnn_inh_theory) v="dfin='$Q/inh_final.dat'; sfin='$Q/inh_final.dat'; lin='$Q/cp_end.dat'" ;;
       cp_act) v="f='$Q/summary.dat'; g='$Q/summary.dat'" ;;
       cp_end|cp_gate|cp_generic|cp_latent|cp_latent_recovery|cp_lesion|cp_onset) v="f='$Q/summary.dat'" ;;
       flow_fig3) v="dir='$Q/flow3'" ;;
