@@ -6,6 +6,9 @@
  * end-to-end maps, residuals), so dln_grad and the ODE right-hand side allocate nothing.  For each
  * chain, dL/dW_l = S_l^T G P_{l-1}^T is formed as (S_l^T G) P_{l-1}^T (item tasks: G is n_out x
  * in_dim, small) or, for completion, with G applied sparsely (row updates over observed entries).
+ * Linear chains on item tasks use the fused engine instead (fx_*, described above fx_fwd): the
+ * backward runs down the layers with H_{l-1} = W_l^T H_l and updates each weight matrix in the same
+ * pass; the suffix form stays for nonlinear chains and as dln_use_reference.
  * Completion with one chain can split each gradient over a team of threads (dln_set_threads) that
  * write disjoint rows, so its trajectory does not depend on the number of threads.
  * Non-goals: biases, non-linear layers, float32.
@@ -987,85 +990,142 @@ static void fx_back(int m, int k, int n, double *W, const double *Hin, const dou
     if (Hout) memset(Hout, 0, (size_t)k * n * sizeof *Hout);
 #ifdef __AVX512F__
     const __m512d z = _mm512_setzero_pd(), nlr = _mm512_set1_pd(-lr);
-    for (int i0 = 0; i0 < m; i0 += 8) {
-        int rb = m - i0 < 8 ? m - i0 : 8;
-        const double *w = W + (size_t)i0 * k;
-        if (Hout)
+    for (int b0 = 0; b0 < m; b0 += 16) { /* blocks of 16 rows: Hout (all 16 rows), then the update */
+        int bb = m - b0 < 16 ? m - b0 : 16;
+        if (Hout && bb == 16)
             for (int j = 0; j < n; j += 8) {
                 __mmask8 mk = (__mmask8)(n - j >= 8 ? 0xFF : (1u << (n - j)) - 1);
-                const double *h = Hin + (size_t)i0 * n + j;
-                if (rb == 8) {
-                    __m512d h0 = _mm512_maskz_loadu_pd(mk, h), h1 = _mm512_maskz_loadu_pd(mk, h + n),
-                            h2 = _mm512_maskz_loadu_pd(mk, h + 2 * (size_t)n),
-                            h3 = _mm512_maskz_loadu_pd(mk, h + 3 * (size_t)n),
-                            h4 = _mm512_maskz_loadu_pd(mk, h + 4 * (size_t)n),
-                            h5 = _mm512_maskz_loadu_pd(mk, h + 5 * (size_t)n),
-                            h6 = _mm512_maskz_loadu_pd(mk, h + 6 * (size_t)n),
-                            h7 = _mm512_maskz_loadu_pd(mk, h + 7 * (size_t)n);
-                    for (int q = 0; q < k; q++) {
-                        double *o = Hout + (size_t)q * n + j;
-                        __m512d a = _mm512_maskz_loadu_pd(mk, o);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), h0, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)k + q]), h1, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[2 * (size_t)k + q]), h2, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[3 * (size_t)k + q]), h3, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[4 * (size_t)k + q]), h4, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[5 * (size_t)k + q]), h5, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[6 * (size_t)k + q]), h6, a);
-                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[7 * (size_t)k + q]), h7, a);
-                        _mm512_mask_storeu_pd(o, mk, a);
-                    }
-                } else
-                    for (int q = 0; q < k; q++) {
-                        double *o = Hout + (size_t)q * n + j;
-                        __m512d a = _mm512_maskz_loadu_pd(mk, o);
-                        for (int r = 0; r < rb; r++)
-                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)r * k + q]),
-                                                _mm512_maskz_loadu_pd(mk, h + (size_t)r * n), a);
-                        _mm512_mask_storeu_pd(o, mk, a);
-                    }
+                const double *h = Hin + (size_t)b0 * n + j, *w = W + (size_t)b0 * k;
+                __m512d hh[16];
+#pragma GCC unroll 16
+                for (int r = 0; r < 16; r++)
+                    hh[r] = _mm512_maskz_loadu_pd(mk, h + (size_t)r * n);
+                for (int q = 0; q < k; q++) {
+                    double *o = Hout + (size_t)q * n + j;
+                    __m512d a = _mm512_maskz_loadu_pd(mk, o);
+#pragma GCC unroll 16
+                    for (int r = 0; r < 16; r++)
+                        a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)r * k + q]), hh[r], a);
+                    _mm512_mask_storeu_pd(o, mk, a);
+                }
             }
-        for (int r = 0; r < rb; r++) { /* g and the update, 4 chunks of 8 columns at a time */
-            double *wr = W + (size_t)(i0 + r) * k, *gr = G ? G + (size_t)(i0 + r) * k : NULL;
-            const double *hr = Hin + (size_t)(i0 + r) * n;
-            for (int q = 0; q < k; q += 32) {
-                __mmask8 mk[4];
-                for (int c = 0; c < 4; c++) {
-                    int left = k - q - 8 * c;
-                    mk[c] = (__mmask8)(left >= 8 ? 0xFF : left > 0 ? (1u << left) - 1 : 0);
+        for (int i0 = b0; i0 < b0 + bb; i0 += 8) {
+            int rb = b0 + bb - i0 < 8 ? b0 + bb - i0 : 8;
+            const double *w = W + (size_t)i0 * k;
+            if (Hout && bb != 16)
+                for (int j = 0; j < n; j += 8) {
+                    __mmask8 mk = (__mmask8)(n - j >= 8 ? 0xFF : (1u << (n - j)) - 1);
+                    const double *h = Hin + (size_t)i0 * n + j;
+                    if (rb == 8) {
+                        __m512d h0 = _mm512_maskz_loadu_pd(mk, h), h1 = _mm512_maskz_loadu_pd(mk, h + n),
+                                h2 = _mm512_maskz_loadu_pd(mk, h + 2 * (size_t)n),
+                                h3 = _mm512_maskz_loadu_pd(mk, h + 3 * (size_t)n),
+                                h4 = _mm512_maskz_loadu_pd(mk, h + 4 * (size_t)n),
+                                h5 = _mm512_maskz_loadu_pd(mk, h + 5 * (size_t)n),
+                                h6 = _mm512_maskz_loadu_pd(mk, h + 6 * (size_t)n),
+                                h7 = _mm512_maskz_loadu_pd(mk, h + 7 * (size_t)n);
+                        for (int q = 0; q < k; q++) {
+                            double *o = Hout + (size_t)q * n + j;
+                            __m512d a = _mm512_maskz_loadu_pd(mk, o);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[q]), h0, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)k + q]), h1, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[2 * (size_t)k + q]), h2, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[3 * (size_t)k + q]), h3, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[4 * (size_t)k + q]), h4, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[5 * (size_t)k + q]), h5, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[6 * (size_t)k + q]), h6, a);
+                            a = _mm512_fmadd_pd(_mm512_set1_pd(w[7 * (size_t)k + q]), h7, a);
+                            _mm512_mask_storeu_pd(o, mk, a);
+                        }
+                    } else
+                        for (int q = 0; q < k; q++) {
+                            double *o = Hout + (size_t)q * n + j;
+                            __m512d a = _mm512_maskz_loadu_pd(mk, o);
+                            for (int r = 0; r < rb; r++)
+                                a = _mm512_fmadd_pd(_mm512_set1_pd(w[(size_t)r * k + q]),
+                                                    _mm512_maskz_loadu_pd(mk, h + (size_t)r * n), a);
+                            _mm512_mask_storeu_pd(o, mk, a);
+                        }
                 }
-                __m512d g0, g1, g2, g3;
-                if (PT) {
-                    g0 = g1 = g2 = g3 = z;
-                    for (int j = 0; j < n; j++) {
-                        const double *pt = PT + (size_t)j * k + q;
-                        __m512d h = _mm512_set1_pd(hr[j]);
-                        g0 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[0], pt), g0);
-                        g1 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[1], pt + 8), g1);
-                        g2 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[2], pt + 16), g2);
-                        g3 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[3], pt + 24), g3);
+            if (rb == 8 && n == 8 && PT) { /* 16 columns of PT in registers, shared by the 8 rows */
+                for (int q = 0; q < k; q += 16) {
+                    int left = k - q;
+                    __mmask8 m0 = (__mmask8)(left >= 8 ? 0xFF : (1u << left) - 1),
+                             m1 = (__mmask8)(left >= 16 ? 0xFF
+                                             : left > 8 ? (1u << (left - 8)) - 1
+                                                        : 0);
+                    __m512d p0[8], p1[8];
+#pragma GCC unroll 8
+                    for (int j = 0; j < 8; j++) {
+                        p0[j] = _mm512_maskz_loadu_pd(m0, PT + (size_t)j * k + q);
+                        p1[j] = _mm512_maskz_loadu_pd(m1, PT + (size_t)j * k + q + 8);
                     }
-                } else {
-                    g0 = _mm512_maskz_loadu_pd(mk[0], hr + q);
-                    g1 = _mm512_maskz_loadu_pd(mk[1], hr + q + 8);
-                    g2 = _mm512_maskz_loadu_pd(mk[2], hr + q + 16);
-                    g3 = _mm512_maskz_loadu_pd(mk[3], hr + q + 24);
+                    for (int r = 0; r < 8; r++) {
+                        const double *hr = Hin + (size_t)(i0 + r) * 8;
+                        __m512d g0 = z, g1 = z;
+#pragma GCC unroll 8
+                        for (int j = 0; j < 8; j++) {
+                            __m512d h = _mm512_set1_pd(hr[j]);
+                            g0 = _mm512_fmadd_pd(h, p0[j], g0);
+                            g1 = _mm512_fmadd_pd(h, p1[j], g1);
+                        }
+                        if (G) {
+                            double *o = G + (size_t)(i0 + r) * k + q;
+                            _mm512_mask_storeu_pd(o, m0, g0);
+                            _mm512_mask_storeu_pd(o + 8, m1, g1);
+                        } else {
+                            double *o = W + (size_t)(i0 + r) * k + q;
+                            _mm512_mask_storeu_pd(o, m0,
+                                                  _mm512_fmadd_pd(nlr, g0, _mm512_maskz_loadu_pd(m0, o)));
+                            _mm512_mask_storeu_pd(o + 8, m1,
+                                                  _mm512_fmadd_pd(nlr, g1, _mm512_maskz_loadu_pd(m1, o + 8)));
+                        }
+                    }
                 }
-                if (gr) {
-                    _mm512_mask_storeu_pd(gr + q, mk[0], g0);
-                    _mm512_mask_storeu_pd(gr + q + 8, mk[1], g1);
-                    _mm512_mask_storeu_pd(gr + q + 16, mk[2], g2);
-                    _mm512_mask_storeu_pd(gr + q + 24, mk[3], g3);
-                } else {
-                    double *o = wr + q;
-                    _mm512_mask_storeu_pd(o, mk[0],
-                                          _mm512_fmadd_pd(nlr, g0, _mm512_maskz_loadu_pd(mk[0], o)));
-                    _mm512_mask_storeu_pd(o + 8, mk[1],
-                                          _mm512_fmadd_pd(nlr, g1, _mm512_maskz_loadu_pd(mk[1], o + 8)));
-                    _mm512_mask_storeu_pd(o + 16, mk[2],
-                                          _mm512_fmadd_pd(nlr, g2, _mm512_maskz_loadu_pd(mk[2], o + 16)));
-                    _mm512_mask_storeu_pd(o + 24, mk[3],
-                                          _mm512_fmadd_pd(nlr, g3, _mm512_maskz_loadu_pd(mk[3], o + 24)));
+                continue;
+            }
+            for (int r = 0; r < rb; r++) { /* g and the update, 4 chunks of 8 columns at a time */
+                double *wr = W + (size_t)(i0 + r) * k, *gr = G ? G + (size_t)(i0 + r) * k : NULL;
+                const double *hr = Hin + (size_t)(i0 + r) * n;
+                for (int q = 0; q < k; q += 32) {
+                    __mmask8 mk[4];
+                    for (int c = 0; c < 4; c++) {
+                        int left = k - q - 8 * c;
+                        mk[c] = (__mmask8)(left >= 8 ? 0xFF : left > 0 ? (1u << left) - 1 : 0);
+                    }
+                    __m512d g0, g1, g2, g3;
+                    if (PT) {
+                        g0 = g1 = g2 = g3 = z;
+                        for (int j = 0; j < n; j++) {
+                            const double *pt = PT + (size_t)j * k + q;
+                            __m512d h = _mm512_set1_pd(hr[j]);
+                            g0 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[0], pt), g0);
+                            g1 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[1], pt + 8), g1);
+                            g2 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[2], pt + 16), g2);
+                            g3 = _mm512_fmadd_pd(h, _mm512_maskz_loadu_pd(mk[3], pt + 24), g3);
+                        }
+                    } else {
+                        g0 = _mm512_maskz_loadu_pd(mk[0], hr + q);
+                        g1 = _mm512_maskz_loadu_pd(mk[1], hr + q + 8);
+                        g2 = _mm512_maskz_loadu_pd(mk[2], hr + q + 16);
+                        g3 = _mm512_maskz_loadu_pd(mk[3], hr + q + 24);
+                    }
+                    if (gr) {
+                        _mm512_mask_storeu_pd(gr + q, mk[0], g0);
+                        _mm512_mask_storeu_pd(gr + q + 8, mk[1], g1);
+                        _mm512_mask_storeu_pd(gr + q + 16, mk[2], g2);
+                        _mm512_mask_storeu_pd(gr + q + 24, mk[3], g3);
+                    } else {
+                        double *o = wr + q;
+                        _mm512_mask_storeu_pd(o, mk[0],
+                                              _mm512_fmadd_pd(nlr, g0, _mm512_maskz_loadu_pd(mk[0], o)));
+                        _mm512_mask_storeu_pd(o + 8, mk[1],
+                                              _mm512_fmadd_pd(nlr, g1, _mm512_maskz_loadu_pd(mk[1], o + 8)));
+                        _mm512_mask_storeu_pd(o + 16, mk[2],
+                                              _mm512_fmadd_pd(nlr, g2, _mm512_maskz_loadu_pd(mk[2], o + 16)));
+                        _mm512_mask_storeu_pd(o + 24, mk[3],
+                                              _mm512_fmadd_pd(nlr, g3, _mm512_maskz_loadu_pd(mk[3], o + 24)));
+                    }
                 }
             }
         }

@@ -18,8 +18,10 @@ ROOT=$(pwd)
 # ---- 1. no shell in the scripts ---------------------------------------------------------------------
 for g in plots/*.gp; do
   # comment lines may mention anything; code lines may not reach a shell
-  hits=$(grep -nE '\bsystem\b|["'\''][[:space:]]*[<|]|`|^[[:space:]]*!|^[[:space:]]*shell\b' "$g" | grep -vE '^[0-9]+:[[:space:]]*#')
-  [ -z "$hits" ] && ok || bad "$g reaches a shell (system, \`, \"< cmd\", \"| cmd\", ! or shell): $hits"
+  hits=$(grep -vE '^[[:space:]]*#' "$g" | grep -E '\bsystem\b|`|^[[:space:]]*!|^[[:space:]]*shell\b')
+  # a string literal ("..." or '...' with '' inside) that starts with < or | is a pipe as a file name
+  pipes=$(grep -vE '^[[:space:]]*#' "$g" | grep -oE '"([^"\\]|\\.)*"|'\''([^'\'']|'\'\'')*'\''' | grep -E '^.[[:space:]]*[<|]')
+  [ -z "$hits$pipes" ] && ok || bad "$g reaches a shell (system, \`, \"< cmd\", \"| cmd\", ! or shell): $hits $pipes"
 done
 for a in plots/*.awk paper/*.awk; do
   # string literals removed first ("|" as a split separator is no pipe)
@@ -75,23 +77,28 @@ else
   paired "$H/paired.dat"; paired "$H/paired_depth.dat" 1 2 3; paired "$H/paired_split.dat" 0 1 2
   { echo "# critsim fixture: fisher_seeds.dat"; echo "# epoch n total_mean total_sd"
     for e in 0 1 2 3 4 5 6 7 8 9 10; do echo "$e 3 $((100 - 5 * e)) 2"; done; } >"$H/fisher_seeds.dat"
-  # plots/cnn_inh.awk's final.dat, epochs.dat and rsv.dat (fuse def kind S E L epochs|epoch n, then 14
-  # mean/sd pairs; rsv: epoch bin lo hi count frac) and an excerpt of cp_end's summary.dat
-  awk -v H="$H" 'BEGIN {
-    nc = split("remove:b early 0 2|remove:b early 0 4|remove:b early 0 8|remove:b late 12 14|remove:b late 12 16|remove:b late 12 20|remove:b none 0 0|remove:b none 20 20|blur:b:4 early 0 8|dissociate early 0 8", C, "|")
-    f = H "/inh_final.dat"; e = H "/inh_epochs.dat"; r = H "/inh_rsv.dat"
-    print "# critsim fixture: final.dat" > f; print "# fuse def kind S E L epochs n ..." > f
-    print "# critsim fixture: epochs.dat" > e; print "# fuse def kind S E L epoch n ..." > e
-    print "# critsim fixture: rsv.dat" > r; print "# fuse def kind S E L epoch bin lo hi count frac" > r
-    for (fa = 0; fa <= 2; fa++) for (c = 1; c <= nc; c++) {
-      split(C[c], w, " "); k = fa " " w[1] " " w[2] " " w[3] " " w[4] " " w[4] - w[3]
-      l = k " " w[4] + 12 " 3"; for (j = 0; j < 14; j++) l = l " " 0.3 + 0.02 * j + 0.01 * c " 0.01"; print l > f
-      for (ep = 1; ep <= w[4] + 12; ep++) { l = k " " ep " 3"; for (j = 0; j < 8; j++) l = l " " 0.2 + 0.03 * j + 0.01 * ep " 0.01"; print l > e }
-      printf "\n\n" > e
-      split(w[4] " " w[4] + 12, ES, " ")
-      for (q = 1; q <= 2; q++) { for (b = 0; b < 39; b++) print k, ES[q], b, -1.15 + b * 2.3 / 39, -1.15 + (b + 1) * 2.3 / 39, 10 + b, (10 + b) / 1131 > r; printf "\n\n" > r }
-    } }'
-  cp tests/data/cp_end_tiny.dat "$H/cp_end.dat"
+  # plots/cnn_inh.awk's tables (fixed columns: 1 fuse 2 def 3 kind 4 S 5 E 6 L, then final.dat 7 epochs
+  # 8 n 9-36 mean/sd pairs; epochs.dat 7 epoch 8 n 9-24; rsv.dat 7 epoch 8 bin 9 lo 10 hi 11 count 12 frac)
+  inh() {
+    awk -v t="$2" 'BEGIN {
+      print "# critsim fixture: plots/cnn_inh.awk " t ".dat"
+      print "# fuse def kind S E L " (t == "final" ? "epochs n ..." : t == "epochs" ? "epoch n ..." : "epoch bin lo hi count frac")
+      nc = split("remove:b blur:b:4 dissociate", DEF, " ")
+      for (fu = 0; fu < 3; fu++) for (dd = 1; dd <= nc; dd++) for (c = 1; c <= 8; c++) {
+        if (c <= 3) { k = "early"; L = 2 ^ c; S = 0; E = L } else if (c <= 6) { k = "late"; L = 2 ^ (c - 3); S = 12; E = 12 + L }
+        else { k = "none"; L = 0; S = E = (c == 7 ? 0 : 20) }
+        key = fu " " DEF[dd] " " k " " S " " E " " L; m = 0.3 + 0.05 * L + 0.01 * fu
+        if (t == "final") { l = key " " E + 12 " 3"; for (j = 9; j <= 36; j += 2) l = l " " m " 0.01"; print l }
+        else if (t == "epochs") for (e = 0; e <= E + 12; e += 2) { l = key " " e " 3"; for (j = 9; j <= 24; j += 2) l = l " " m + e / 100 " 0.01"; print l }
+        else { split(L " " L + 12 " " E " " E + 12, EP, " "); delete seen
+          for (q = 1; q <= 4; q++) if (!(EP[q] in seen)) { seen[EP[q]]; for (b = 0; b < 39; b++)
+            print key, EP[q], b, -1.15 + b * 2.3 / 39, -1.15 + (b + 1) * 2.3 / 39, b % 7, (b % 7) / 100 } } } }' >"$1"
+  }
+  inh "$H/inh_final.dat" final; inh "$H/inh_epochs.dat" epochs; inh "$H/inh_rsv.dat" rsv
+  # cp_end's summary.dat by column position (1 depth 2 deficit 3 end 4 final_loss 5 share_b_m0 ... 29
+  # loss_without_a 30 loss_without_b)
+  awk 'BEGIN { print "# critsim fixture: cp_end summary.dat by position"; print "# depth deficit end final_loss share_b_m0 ... loss_without_a loss_without_b"
+    for (d = 1; d <= 8; d *= 2) for (e = 0; e <= 400; e += 50) { l = d " gate:b@0-" e " " e; for (j = 4; j <= 30; j++) l = l " " 0.05 * d + e / 2000; print l } }' >"$H/lin.dat"
   # modes.dat of flow (step mode s K_a K_b, step-major, 8 modes)
   modes() {
     mkdir -p "$1"
@@ -131,8 +138,8 @@ else
       cnn_cp_restart) v="f1='$Q/paired.dat'; f2='$Q/paired.dat'" ;;
       cnn_cp_window) v="f='$Q/paired.dat'; ff='$Q/fisher_seeds.dat'" ;;
       cnn_inh) v="fin='$Q/inh_final.dat'; ep='$Q/inh_epochs.dat'; rsv='$Q/inh_rsv.dat'; bfin='$Q/inh_final.dat'; brsv='$Q/inh_rsv.dat'" ;;
-      cnn_inh_restart) v="fin='$Q/inh_final.dat'; ep='$Q/inh_epochs.dat'; nfin='$Q/inh_final.dat'; lin='$Q/cp_end.dat'" ;;
-      cnn_inh_theory) v="dfin='$Q/inh_final.dat'; sfin='$Q/inh_final.dat'; lin='$Q/cp_end.dat'" ;;
+      cnn_inh_restart) v="fin='$Q/inh_final.dat'; ep='$Q/inh_epochs.dat'; nfin='$Q/inh_final.dat'; lin='$Q/lin.dat'" ;;
+      cnn_inh_theory) v="dfin='$Q/inh_final.dat'; sfin='$Q/inh_final.dat'; lin='$Q/lin.dat'" ;;
       cp_act) v="f='$Q/summary.dat'; g='$Q/summary.dat'" ;;
       cp_end|cp_gate|cp_generic|cp_latent|cp_latent_recovery|cp_lesion|cp_onset) v="f='$Q/summary.dat'" ;;
       flow_fig3) v="dir='$Q/flow3'" ;;
