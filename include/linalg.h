@@ -33,4 +33,13 @@ void linalg_random_orthogonal(gsl_rng *rng, int n, double *Q);
 void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
                  double beta, double *C);
 
+/* OpenBLAS's thread count for the whole process: the one place that sets it (docs/design.md#blas).
+ *   LINALG_BLAS_WORKER  this process is one of several workers sharing the cores (a sweep point, a
+ *                       switch-sweep branch or its trunk) or parallelises itself: one thread.
+ *   LINALG_BLAS_SMALL   its products are small (largest dimension under 512, where OpenBLAS's threads
+ *                       cost more than they gain): one thread unless the user set OPENBLAS_NUM_THREADS.
+ * Anything else leaves OpenBLAS's own choice. */
+typedef enum { LINALG_BLAS_WORKER, LINALG_BLAS_SMALL } linalg_blas_use;
+void linalg_blas_threads(linalg_blas_use use);
+
 #endif

@@ -291,6 +291,120 @@ static void total_map(const snap_run *run, int k, double *tot)
     }
 }
 
+/* analyze_run's scratch, allocated once for every snapshot */
+typedef struct {
+    svd_ws ws;
+    double *Cang; /* (astride x astride) Q_P^T U_k */
+    double *Up;   /* (n_out x stride) left singular vectors of a per-source map */
+    double *Uk;   /* (n_out x astride) the target's top-k left singular vectors */
+    double *Qp;   /* (n_out x astride) the map's top-k */
+    double *sp;   /* (stride) singular values */
+} an_scratch;
+
+static void an_scratch_alloc(an_scratch *w, const snap_meta *m, int nt, int stride, int astride)
+{
+    int no = m->n_out, S = m->n_src, a1 = astride > 0 ? astride : 1;
+    int shapes[2 * (SNAP_MAX_SRC + 2)], nsh = 0;
+    for (int p = 0; p < S; p++) {
+        shapes[2 * nsh] = no;
+        shapes[2 * nsh++ + 1] = m->n_in[p];
+    }
+    shapes[2 * nsh] = no;
+    shapes[2 * nsh++ + 1] = nt;
+    shapes[2 * nsh] = a1;
+    shapes[2 * nsh++ + 1] = a1;
+    svd_ws_alloc(&w->ws, nsh, shapes);
+    w->Cang = util_malloc((size_t)(astride ? astride * astride : 1) * sizeof *w->Cang);
+    w->Up = util_malloc((size_t)no * stride * sizeof *w->Up);
+    w->Uk = util_malloc((size_t)no * a1 * sizeof *w->Uk);
+    w->Qp = util_malloc((size_t)no * a1 * sizeof *w->Qp);
+    w->sp = util_malloc((size_t)stride * sizeof *w->sp);
+}
+
+static void an_scratch_free(an_scratch *w)
+{
+    svd_ws_free(&w->ws);
+    free(w->Cang);
+    free(w->Up);
+    free(w->Uk);
+    free(w->Qp);
+    free(w->sp);
+}
+
+/* The shapes of the result and its arrays (for n1 snapshots): singular values per source and of the
+ * total map, k_angle per source, the blocks of degenerate modes. */
+static void result_alloc(const snap_meta *m, int nt, int n_ok, int k_angle, analyze_result *res)
+{
+    int S = m->n_src, no = m->n_out, r = res->r, stride = 0;
+    for (int p = 0; p <= S; p++) {
+        int ni = p < S ? m->n_in[p] : nt;
+        res->n_sv[p] = no < ni ? no : ni;
+        if (res->n_sv[p] > stride) stride = res->n_sv[p];
+    }
+    res->sv_stride = stride;
+    int kA = k_angle > 0 ? k_angle : r, astride = 0;
+    if (kA > r) kA = r;
+    for (int p = 0; p < S; p++) {
+        res->k_angle[p] = kA < res->n_sv[p] ? kA : res->n_sv[p];
+        if (res->k_angle[p] > astride) astride = res->k_angle[p];
+    }
+    res->angle_stride = astride;
+    size_t n1 = (size_t)(n_ok > 0 ? n_ok : 1);
+    res->sv = util_malloc(n1 * (S + 1) * stride * sizeof(double));
+    res->K = util_malloc(n1 * S * r * sizeof(double));
+    res->share = util_malloc(n1 * r * sizeof(double));
+    res->inhib = util_malloc(n1 * r * sizeof(double));
+    res->angle = util_malloc(n1 * S * (astride ? astride : 1) * sizeof(double));
+    res->half_step = util_malloc((size_t)r * sizeof(double));
+    res->blk_first = util_malloc((size_t)(r + 1) * sizeof *res->blk_first);
+    res->n_blk = analyze_blocks(r, res->s, ANALYZE_DEGEN_RTOL, res->blk_first);
+    res->blk_share = util_malloc(n1 * res->n_blk * sizeof(double));
+}
+
+/* Snapshot k, per source: the sorted singular values into svk, and the principal angles between the
+ * source's top-k left subspace and the target's.  A map identical to the previous snapshot's (a source
+ * frozen by a deficit, e.g. gate:b) has the same results: copied, not recomputed (the same LAPACK calls
+ * on the same bits would give the same bits); *n_same counts those sources. */
+static int source_svds(const snap_run *run, int k, const double *const *maps, analyze_result *res,
+                       an_scratch *w, double *svk, int *n_same_out)
+{
+    const snap_meta *m = &run->meta;
+    int S = m->n_src, no = m->n_out, r = res->r, stride = res->sv_stride, astride = res->angle_stride;
+    int rc = CS_OK;
+    int n_same = 0;
+    for (int p = 0; p < S && rc == CS_OK; p++) {
+        int ni = m->n_in[p], kp = res->n_sv[p], ka = res->k_angle[p];
+        size_t sz = (size_t)no * ni;
+        if (k > 0 && memcmp(maps[p], maps[p] - sz, sz * sizeof(double)) == 0) {
+            memcpy(svk + p * stride, svk - (size_t)(S + 1) * stride + p * stride, (size_t)kp * sizeof *svk);
+            double *ang = res->angle + ((size_t)k * S + p) * astride;
+            memcpy(ang, ang - (size_t)S * astride, (size_t)astride * sizeof *ang);
+            n_same++;
+            continue;
+        }
+        rc = svd_small(&w->ws, no, ni, maps[p], w->sp, ka > 0 ? w->Up : NULL);
+        if (rc != CS_OK) break;
+        memcpy(svk + p * stride, w->sp, (size_t)kp * sizeof *w->sp);
+        double *ang = res->angle + ((size_t)k * S + p) * astride;
+        for (int i = 0; i < astride; i++)
+            ang[i] = NAN;
+        if (ka > 0) {
+            for (int i = 0; i < no; i++)
+                for (int a = 0; a < ka; a++) {
+                    w->Qp[i * ka + a] = w->Up[i * kp + a];
+                    w->Uk[i * ka + a] = res->U[i * r + a];
+                }
+            /* cos theta = sigma(Q_P^T U_k), ascending angles (analyze_principal_angles, no allocation) */
+            linalg_gemm(1, 0, ka, ka, no, 1.0, w->Qp, w->Uk, 0.0, w->Cang);
+            rc = svd_small(&w->ws, ka, ka, w->Cang, ang, NULL);
+            for (int i = 0; rc == CS_OK && i < ka; i++)
+                ang[i] = acos(ang[i] > 1.0 ? 1.0 : (ang[i] < 0.0 ? 0.0 : ang[i]));
+        }
+    }
+    *n_same_out = n_same;
+    return rc;
+}
+
 int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -322,49 +436,11 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
         return rc;
     }
     int r = res->r;
-    int stride = 0;
-    for (int p = 0; p <= S; p++) {
-        int ni = p < S ? m->n_in[p] : nt;
-        res->n_sv[p] = no < ni ? no : ni;
-        if (res->n_sv[p] > stride) stride = res->n_sv[p];
-    }
-    res->sv_stride = stride;
-    int kA = k_angle > 0 ? k_angle : r, astride = 0;
-    if (kA > r) kA = r;
-    for (int p = 0; p < S; p++) {
-        res->k_angle[p] = kA < res->n_sv[p] ? kA : res->n_sv[p];
-        if (res->k_angle[p] > astride) astride = res->k_angle[p];
-    }
-    res->angle_stride = astride;
-    size_t n1 = (size_t)(n_ok > 0 ? n_ok : 1);
-    res->sv = util_malloc(n1 * (S + 1) * stride * sizeof(double));
-    res->K = util_malloc(n1 * S * r * sizeof(double));
-    res->share = util_malloc(n1 * r * sizeof(double));
-    res->inhib = util_malloc(n1 * r * sizeof(double));
-    res->angle = util_malloc(n1 * S * (astride ? astride : 1) * sizeof(double));
-    res->half_step = util_malloc((size_t)r * sizeof(double));
-    res->blk_first = util_malloc((size_t)(r + 1) * sizeof *res->blk_first);
-    res->n_blk = analyze_blocks(r, res->s, ANALYZE_DEGEN_RTOL, res->blk_first);
-    res->blk_share = util_malloc(n1 * res->n_blk * sizeof(double));
-    /* scratch, allocated once */
-    int kmax = stride;
-    int shapes[2 * (SNAP_MAX_SRC + 2)], nsh = 0;
-    for (int p = 0; p < S; p++) {
-        shapes[2 * nsh] = no;
-        shapes[2 * nsh++ + 1] = m->n_in[p];
-    }
-    shapes[2 * nsh] = no;
-    shapes[2 * nsh++ + 1] = nt;
-    shapes[2 * nsh] = astride > 0 ? astride : 1;
-    shapes[2 * nsh++ + 1] = astride > 0 ? astride : 1;
-    svd_ws ws;
-    svd_ws_alloc(&ws, nsh, shapes);
-    double *Cang = util_malloc((size_t)(astride ? astride * astride : 1) * sizeof *Cang);
-    double *Up = util_malloc((size_t)no * kmax * sizeof *Up);
-    double *Uk = util_malloc((size_t)no * (astride ? astride : 1) * sizeof *Uk);
-    double *Qp = util_malloc((size_t)no * (astride ? astride : 1) * sizeof *Qp);
-    double *sp = util_malloc((size_t)kmax * sizeof *sp);
-    double *ktot = util_malloc(n1 * sizeof *ktot);
+    result_alloc(m, nt, n_ok, k_angle, res);
+    int stride = res->sv_stride;
+    an_scratch w;
+    an_scratch_alloc(&w, m, nt, stride, res->angle_stride);
+    double *ktot = util_malloc((size_t)(n_ok > 0 ? n_ok : 1) * sizeof *ktot);
     const double *maps[SNAP_MAX_SRC];
     for (int k = 0; k < n_ok && rc == CS_OK; k++) {
         for (int p = 0; p < S; p++)
@@ -372,49 +448,17 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
         double *svk = res->sv + (size_t)k * (S + 1) * stride;
         for (int i = 0; i < (S + 1) * stride; i++)
             svk[i] = NAN;
-        /* per-source sorted SVD, and the source's top-k left subspace vs the target's.  A map identical
-         * to the previous snapshot's (a source frozen by a deficit, e.g. gate:b) has the same results:
-         * copied, not recomputed (the same LAPACK calls on the same bits would give the same bits). */
-        int n_same = 0;
-        for (int p = 0; p < S && rc == CS_OK; p++) {
-            int ni = m->n_in[p], kp = res->n_sv[p], ka = res->k_angle[p];
-            size_t sz = (size_t)no * ni;
-            if (k > 0 && memcmp(maps[p], maps[p] - sz, sz * sizeof(double)) == 0) {
-                memcpy(svk + p * stride, svk - (size_t)(S + 1) * stride + p * stride,
-                       (size_t)kp * sizeof *svk);
-                double *ang = res->angle + ((size_t)k * S + p) * astride;
-                memcpy(ang, ang - (size_t)S * astride, (size_t)astride * sizeof *ang);
-                n_same++;
-                continue;
-            }
-            rc = svd_small(&ws, no, ni, maps[p], sp, ka > 0 ? Up : NULL);
-            if (rc != CS_OK) break;
-            memcpy(svk + p * stride, sp, (size_t)kp * sizeof *sp);
-            double *ang = res->angle + ((size_t)k * S + p) * astride;
-            for (int i = 0; i < astride; i++)
-                ang[i] = NAN;
-            if (ka > 0) {
-                for (int i = 0; i < no; i++)
-                    for (int a = 0; a < ka; a++) {
-                        Qp[i * ka + a] = Up[i * kp + a];
-                        Uk[i * ka + a] = res->U[i * r + a];
-                    }
-                /* cos theta = sigma(Q_P^T U_k), ascending angles (analyze_principal_angles, no allocation) */
-                linalg_gemm(1, 0, ka, ka, no, 1.0, Qp, Uk, 0.0, Cang);
-                rc = svd_small(&ws, ka, ka, Cang, ang, NULL);
-                for (int i = 0; rc == CS_OK && i < ka; i++)
-                    ang[i] = acos(ang[i] > 1.0 ? 1.0 : (ang[i] < 0.0 ? 0.0 : ang[i]));
-            }
-        }
+        int n_same;
+        rc = source_svds(run, k, maps, res, &w, svk, &n_same);
         if (rc != CS_OK) break;
         if (n_same == S) /* every map as before: so is the total */
             memcpy(svk + S * stride, svk - (size_t)(S + 1) * stride + S * stride,
                    (size_t)res->n_sv[S] * sizeof *svk);
         else {
             total_map(run, k, tot);
-            rc = svd_small(&ws, no, nt, tot, sp, NULL);
+            rc = svd_small(&w.ws, no, nt, tot, w.sp, NULL);
             if (rc != CS_OK) break;
-            memcpy(svk + S * stride, sp, (size_t)res->n_sv[S] * sizeof *sp);
+            memcpy(svk + S * stride, w.sp, (size_t)res->n_sv[S] * sizeof *w.sp);
         }
         double *Kk = res->K + (size_t)k * S * r;
         analyze_project(m, maps, r, res->U, res->V, Kk);
@@ -436,12 +480,7 @@ int analyze_run(const snap_run *run, int k_angle, analyze_result *res)
             }
             res->half_step[a] = analyze_half_step(n_ok, run->step, ktot);
         }
-    svd_ws_free(&ws);
-    free(Cang);
-    free(Up);
-    free(Uk);
-    free(Qp);
-    free(sp);
+    an_scratch_free(&w);
     free(ktot);
     free(tot);
     if (rc != CS_OK) analyze_result_free(res);

@@ -10,9 +10,13 @@
 #include <gsl/gsl_randist.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/* OpenBLAS's own (its cblas.h cannot meet GSL's in one translation unit) */
+void openblas_set_num_threads(int n);
 
 /* Flip signs so that the largest-|.| entry of each column of U is positive. */
 static void fix_signs(int m, int n, int k, double *U, double *V)
@@ -166,7 +170,7 @@ int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
     int k = m < n ? m : n, L = m < n ? n : m, L8 = (L + 7) / 8 * 8;
     double amax = 0;
     for (long i = 0; i < (long)m * n; i++)
-        amax = fmax(amax, fabs(A[i]));
+        amax = fabs(A[i]) > amax ? fabs(A[i]) : amax; /* (no libm call per entry) */
     if (amax == 0) {
         for (int j = 0; j < k; j++)
             s[j] = 0;
@@ -177,9 +181,21 @@ int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
     double sc = ldexp(1.0, -e); /* |A sc| < 1: squared norms of up to 2^30 entries cannot overflow */
     if (k <= 8 && L <= 512) {   /* rows of B as 8 lanes */
         sv8 R[512];
-        for (int q = 0; q < L; q++)
-            for (int j = 0; j < 8; j++)
-                R[q][j] = j < k ? sc * sv_entry(n, A, V0, m >= n ? q : j, m >= n ? j : q) : 0;
+        if (V0 && m >= n) { /* R[q] = row q of A V0, lane-wise the sums of sv_entry in its order */
+            sv8 v[8] = {{0}};
+            for (int c = 0; c < n; c++)
+                for (int j = 0; j < n; j++)
+                    v[c][j] = V0[(size_t)c * n + j];
+            for (int q = 0; q < L; q++) {
+                sv8 acc = {0};
+                for (int c = 0; c < n; c++)
+                    acc += A[(size_t)q * n + c] * v[c];
+                R[q] = acc * sc;
+            }
+        } else
+            for (int q = 0; q < L; q++)
+                for (int j = 0; j < 8; j++)
+                    R[q][j] = j < k ? sc * sv_entry(n, A, V0, m >= n ? q : j, m >= n ? j : q) : 0;
         sv_lanes(L, R, k, s);
         for (int j = 0; j < k; j++)
             s[j] /= sc;
@@ -301,4 +317,10 @@ void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double
 {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
                 A, ta ? m : k, B, tb ? k : n, beta, C, n);
+}
+
+void linalg_blas_threads(linalg_blas_use use)
+{
+    if (use == LINALG_BLAS_SMALL && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice wins */
+    openblas_set_num_threads(1);
 }

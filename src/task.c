@@ -373,216 +373,234 @@ static int build_latent(const task_cfg *c, gsl_rng *rng, task *t)
 
 /* ---- build ----------------------------------------------------------------------------------- */
 
+/* task_build's steps.  Each fills t and returns CS_OK or the error; task_build frees t on failure. */
+
+/* completion: the target (file or random of rank rank1), the observed entries (file or m distinct
+ * random positions), the second target, one source */
+static int build_completion(const task_cfg *c, gsl_rng *rng, task *t)
+{
+    int rc = CS_OK;
+    int nr = c->n, nc = c->n;
+    if (c->target_file) {
+        int r, cc;
+        double *d;
+        rc = task_load_matrix(c->target_file, "task_cfg.target_file", &r, &cc, &d);
+        if (rc) return rc;
+        free(d);
+        nr = r;
+        nc = cc;
+        rc = load_exact(c->target_file, "task_cfg.target_file", nr, nc, "the task", &t->target);
+        if (rc) return rc;
+    } else {
+        if (c->n < 1) {
+            return util_seterr(CS_EUSAGE, "task_cfg.n must be >= 1 for matrix completion");
+        }
+        if (c->rank1 < 1 || c->rank1 > c->n) {
+            return util_seterr(CS_EUSAGE, "task_cfg.rank1 %d must lie in [1, task_cfg.n = %d]", c->rank1,
+                               c->n);
+        }
+        t->target = util_malloc((size_t)nr * nc * sizeof *t->target);
+        random_completion_target(rng, nr, nc, c->rank1, t->target);
+    }
+    t->n_out = nr;
+    t->n_in = nc;
+    t->n_items = 1;
+    if (c->observed_file) {
+        rc = load_observed(c->observed_file, nr, nc, t);
+        if (rc) return rc;
+    } else {
+        long N = (long)nr * nc;
+        if (c->n_obs < 1 || c->n_obs > N) {
+            return util_seterr(CS_EUSAGE, "task_cfg.n_obs %d must lie in [1, %ld] (rows x cols)", c->n_obs,
+                               N);
+        }
+        int *perm = util_malloc((size_t)N * sizeof *perm);
+        for (long i = 0; i < N; i++)
+            perm[i] = (int)i;
+        t->n_obs = c->n_obs;
+        t->obs_r = util_malloc((size_t)c->n_obs * sizeof(int));
+        t->obs_c = util_malloc((size_t)c->n_obs * sizeof(int));
+        for (int i = 0; i < c->n_obs; i++) { /* partial Fisher-Yates: m distinct positions in draw order */
+            long j = i + (long)gsl_rng_uniform_int(rng, (unsigned long)(N - i));
+            int tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+            t->obs_r[i] = perm[i] / nc;
+            t->obs_c[i] = perm[i] % nc;
+        }
+        free(perm);
+    }
+    if (c->target2_file) {
+        rc = load_exact(c->target2_file, "task_cfg.target2_file", nr, nc,
+                        "task_cfg.target_file (first target)", &t->target2);
+        if (rc) return rc;
+    } else if (c->need_target2) {
+        if (c->rank2 < 1 || c->rank2 > (nr < nc ? nr : nc)) {
+            return util_seterr(CS_EUSAGE, "task_cfg.rank2 %d must lie in [1, %d]", c->rank2,
+                               nr < nc ? nr : nc);
+        }
+        t->target2 = util_malloc((size_t)nr * nc * sizeof *t->target2);
+        random_completion_target(rng, nr, nc, c->rank2, t->target2);
+    }
+    task_cfg c1 = *c;
+    c1.n_src = 1;
+    c1.src_dims = NULL;
+    rc = set_sources(&c1, t);
+    if (rc) return rc;
+    return CS_OK;
+}
+
+/* the statistics from files: Syx (out x in) and a symmetric Sxx (in x in) */
+static int build_files(const task_cfg *c, task *t)
+{
+    int rc = CS_OK;
+    if (!c->sxx_file || !c->syx_file) {
+        return util_seterr(CS_EUSAGE, "task_cfg.sxx_file and task_cfg.syx_file must be given together");
+    }
+    int r, cc;
+    rc = task_load_matrix(c->syx_file, "task_cfg.syx_file", &r, &cc, &t->syx);
+    if (rc) return rc;
+    t->n_out = r;
+    t->n_in = cc;
+    rc =
+        load_exact(c->sxx_file, "task_cfg.sxx_file", cc, cc, "task_cfg.syx_file (its column count)", &t->sxx);
+    if (rc) return rc;
+    for (int i = 0; i < cc; i++)
+        for (int j = 0; j < i; j++)
+            if (fabs(t->sxx[i * cc + j] - t->sxx[j * cc + i]) > 1e-12 * (1 + fabs(t->sxx[i * cc + j]))) {
+                return util_seterr(
+                    CS_EUSAGE,
+                    "task_cfg.sxx_file: '%s' is not symmetric (entries (%d,%d) and (%d,%d) differ)",
+                    c->sxx_file, i, j, j, i);
+            }
+    t->kind = TASK_FILE;
+    t->n_items = 1;
+    rc = set_sources(c, t);
+    if (rc) return rc;
+    return CS_OK;
+}
+
+/* one-hot items: hier, lowrank, or a target file; Sxx = I / n, Syx = T / n */
+static int build_onehot(const task_cfg *c, gsl_rng *rng, task *t)
+{
+    int rc = CS_OK;
+    if (c->target_file) {
+        int r, cc;
+        rc = task_load_matrix(c->target_file, "task_cfg.target_file", &r, &cc, &t->target);
+        if (rc) return rc;
+        t->n_out = r;
+        t->n_in = cc;
+    } else if (c->kind == TASK_HIER) {
+        t->n_out = 15;
+        t->n_in = 8;
+        t->target = util_malloc(15 * 8 * sizeof *t->target);
+        task_hier_yt(t->target);
+    } else {
+        if (c->n_out < 1 || c->n_in < 1) {
+            return util_seterr(CS_EUSAGE, "task_cfg.n_out and task_cfg.n_in must be >= 1");
+        }
+        int r = c->n_out < c->n_in ? c->n_out : c->n_in;
+        if (c->n_sv < 1 || c->n_sv > r) {
+            return util_seterr(CS_EUSAGE,
+                               "task_cfg.sv gives %d singular values; a %d x %d lowrank target takes 1 to %d",
+                               c->n_sv, c->n_out, c->n_in, r);
+        }
+        t->n_out = c->n_out;
+        t->n_in = c->n_in;
+        t->target = util_malloc((size_t)t->n_out * t->n_in * sizeof *t->target);
+        random_lowrank(rng, t->n_out, t->n_in, c->sv, c->n_sv, t->target);
+    }
+    int ni = t->n_in, no = t->n_out;
+    t->n_items = ni;
+    t->onehot = 1;
+    t->sxx = util_calloc((size_t)ni * ni, sizeof *t->sxx);
+    for (int i = 0; i < ni; i++)
+        t->sxx[i * ni + i] = 1.0 / ni;
+    t->syx = util_malloc((size_t)no * ni * sizeof *t->syx);
+    for (int i = 0; i < no * ni; i++)
+        t->syx[i] = t->target[i] / ni;
+    rc = set_sources(c, t);
+    if (rc) return rc;
+    return CS_OK;
+}
+
+/* item tasks: the target T = Syx Sxx^+ when only moments were given, tr Syy, the second target */
+static int item_targets(const task_cfg *c, gsl_rng *rng, task *t)
+{
+    int rc = CS_OK;
+    int ni = t->n_in, no = t->n_out;
+    if (!t->target) { /* T = Syx Sxx^+ */
+        double *P = util_malloc((size_t)ni * ni * sizeof *P);
+        rc = pinv_sym(ni, t->sxx, P);
+        if (rc) {
+            free(P);
+            return rc;
+        }
+        t->target = util_malloc((size_t)no * ni * sizeof *t->target);
+        linalg_gemm(0, 0, no, ni, ni, 1.0, t->syx, P, 0.0, t->target);
+        free(P);
+    }
+    if (t->kind != TASK_LATENT) {
+        double tr = 0;
+        for (int i = 0; i < no * ni; i++)
+            tr += t->target[i] * t->syx[i];
+        t->tr_syy = tr;
+    }
+    if (c->target2_file || c->need_target2) {
+        if (c->target2_file) {
+            rc = load_exact(c->target2_file, "task_cfg.target2_file", no, ni, "the task's target",
+                            &t->target2);
+            if (rc) return rc;
+        } else {
+            /* a second target with the same singular values and new random singular vectors */
+            int r = no < ni ? no : ni;
+            double *s = util_malloc((size_t)r * sizeof *s);
+            rc = linalg_svd(no, ni, t->target, NULL, s, NULL);
+            if (rc) {
+                free(s);
+                return rc;
+            }
+            t->target2 = util_malloc((size_t)no * ni * sizeof *t->target2);
+            random_lowrank(rng, no, ni, s, r, t->target2);
+            free(s);
+        }
+        t->syx2 = util_malloc((size_t)no * ni * sizeof *t->syx2);
+        linalg_gemm(0, 0, no, ni, ni, 1.0, t->target2, t->sxx, 0.0, t->syx2);
+        double tr = 0;
+        for (int i = 0; i < no * ni; i++)
+            tr += t->target2[i] * t->syx2[i];
+        t->tr_syy2 = tr;
+    }
+    return CS_OK;
+}
+
 int task_build(const task_cfg *c, task *t)
 {
     memset(t, 0, sizeof *t);
     t->kind = c->kind;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, c->seed);
-    int rc = CS_OK;
-    int item = c->kind != TASK_COMPLETION;
-
-    if (c->kind == TASK_COMPLETION) {
-        int nr = c->n, nc = c->n;
-        if (c->target_file) {
-            int r, cc;
-            double *d;
-            rc = task_load_matrix(c->target_file, "task_cfg.target_file", &r, &cc, &d);
-            if (rc) goto fail;
-            free(d);
-            nr = r;
-            nc = cc;
-            rc = load_exact(c->target_file, "task_cfg.target_file", nr, nc, "the task", &t->target);
-            if (rc) goto fail;
-        } else {
-            if (c->n < 1) {
-                rc = util_seterr(CS_EUSAGE, "task_cfg.n must be >= 1 for matrix completion");
-                goto fail;
-            }
-            if (c->rank1 < 1 || c->rank1 > c->n) {
-                rc = util_seterr(CS_EUSAGE, "task_cfg.rank1 %d must lie in [1, task_cfg.n = %d]", c->rank1,
-                                 c->n);
-                goto fail;
-            }
-            t->target = util_malloc((size_t)nr * nc * sizeof *t->target);
-            random_completion_target(rng, nr, nc, c->rank1, t->target);
-        }
-        t->n_out = nr;
-        t->n_in = nc;
-        t->n_items = 1;
-        if (c->observed_file) {
-            rc = load_observed(c->observed_file, nr, nc, t);
-            if (rc) goto fail;
-        } else {
-            long N = (long)nr * nc;
-            if (c->n_obs < 1 || c->n_obs > N) {
-                rc = util_seterr(CS_EUSAGE, "task_cfg.n_obs %d must lie in [1, %ld] (rows x cols)", c->n_obs,
-                                 N);
-                goto fail;
-            }
-            int *perm = util_malloc((size_t)N * sizeof *perm);
-            for (long i = 0; i < N; i++)
-                perm[i] = (int)i;
-            t->n_obs = c->n_obs;
-            t->obs_r = util_malloc((size_t)c->n_obs * sizeof(int));
-            t->obs_c = util_malloc((size_t)c->n_obs * sizeof(int));
-            for (int i = 0; i < c->n_obs;
-                 i++) { /* partial Fisher-Yates: m distinct positions in draw order */
-                long j = i + (long)gsl_rng_uniform_int(rng, (unsigned long)(N - i));
-                int tmp = perm[i];
-                perm[i] = perm[j];
-                perm[j] = tmp;
-                t->obs_r[i] = perm[i] / nc;
-                t->obs_c[i] = perm[i] % nc;
-            }
-            free(perm);
-        }
-        if (c->target2_file) {
-            rc = load_exact(c->target2_file, "task_cfg.target2_file", nr, nc,
-                            "task_cfg.target_file (first target)", &t->target2);
-            if (rc) goto fail;
-        } else if (c->need_target2) {
-            if (c->rank2 < 1 || c->rank2 > (nr < nc ? nr : nc)) {
-                rc = util_seterr(CS_EUSAGE, "task_cfg.rank2 %d must lie in [1, %d]", c->rank2,
-                                 nr < nc ? nr : nc);
-                goto fail;
-            }
-            t->target2 = util_malloc((size_t)nr * nc * sizeof *t->target2);
-            random_completion_target(rng, nr, nc, c->rank2, t->target2);
-        }
-        task_cfg c1 = *c;
-        c1.n_src = 1;
-        c1.src_dims = NULL;
-        rc = set_sources(&c1, t);
-        if (rc) goto fail;
-    } else if (c->sxx_file || c->syx_file) {
-        if (!c->sxx_file || !c->syx_file) {
-            rc = util_seterr(CS_EUSAGE, "task_cfg.sxx_file and task_cfg.syx_file must be given together");
-            goto fail;
-        }
-        int r, cc;
-        rc = task_load_matrix(c->syx_file, "task_cfg.syx_file", &r, &cc, &t->syx);
-        if (rc) goto fail;
-        t->n_out = r;
-        t->n_in = cc;
-        rc = load_exact(c->sxx_file, "task_cfg.sxx_file", cc, cc, "task_cfg.syx_file (its column count)",
-                        &t->sxx);
-        if (rc) goto fail;
-        for (int i = 0; i < cc; i++)
-            for (int j = 0; j < i; j++)
-                if (fabs(t->sxx[i * cc + j] - t->sxx[j * cc + i]) > 1e-12 * (1 + fabs(t->sxx[i * cc + j]))) {
-                    rc = util_seterr(
-                        CS_EUSAGE,
-                        "task_cfg.sxx_file: '%s' is not symmetric (entries (%d,%d) and (%d,%d) differ)",
-                        c->sxx_file, i, j, j, i);
-                    goto fail;
-                }
-        t->kind = TASK_FILE;
-        t->n_items = 1;
-        rc = set_sources(c, t);
-        if (rc) goto fail;
-    } else if (c->kind == TASK_LATENT) {
+    int rc;
+    if (c->kind == TASK_COMPLETION)
+        rc = build_completion(c, rng, t);
+    else if (c->sxx_file || c->syx_file)
+        rc = build_files(c, t);
+    else if (c->kind == TASK_LATENT)
         rc = build_latent(c, rng, t);
-        if (rc) goto fail;
-    } else {
-        /* one-hot items: hier, lowrank, or --target FILE */
-        if (c->target_file) {
-            int r, cc;
-            rc = task_load_matrix(c->target_file, "task_cfg.target_file", &r, &cc, &t->target);
-            if (rc) goto fail;
-            t->n_out = r;
-            t->n_in = cc;
-        } else if (c->kind == TASK_HIER) {
-            t->n_out = 15;
-            t->n_in = 8;
-            t->target = util_malloc(15 * 8 * sizeof *t->target);
-            task_hier_yt(t->target);
-        } else {
-            if (c->n_out < 1 || c->n_in < 1) {
-                rc = util_seterr(CS_EUSAGE, "task_cfg.n_out and task_cfg.n_in must be >= 1");
-                goto fail;
-            }
-            int r = c->n_out < c->n_in ? c->n_out : c->n_in;
-            if (c->n_sv < 1 || c->n_sv > r) {
-                rc = util_seterr(
-                    CS_EUSAGE, "task_cfg.sv gives %d singular values; a %d x %d lowrank target takes 1 to %d",
-                    c->n_sv, c->n_out, c->n_in, r);
-                goto fail;
-            }
-            t->n_out = c->n_out;
-            t->n_in = c->n_in;
-            t->target = util_malloc((size_t)t->n_out * t->n_in * sizeof *t->target);
-            random_lowrank(rng, t->n_out, t->n_in, c->sv, c->n_sv, t->target);
-        }
-        int ni = t->n_in, no = t->n_out;
-        t->n_items = ni;
-        t->onehot = 1;
-        t->sxx = util_calloc((size_t)ni * ni, sizeof *t->sxx);
-        for (int i = 0; i < ni; i++)
-            t->sxx[i * ni + i] = 1.0 / ni;
-        t->syx = util_malloc((size_t)no * ni * sizeof *t->syx);
-        for (int i = 0; i < no * ni; i++)
-            t->syx[i] = t->target[i] / ni;
-        rc = set_sources(c, t);
-        if (rc) goto fail;
+    else
+        rc = build_onehot(c, rng, t);
+    if (rc == CS_OK && c->kind != TASK_COMPLETION) rc = item_targets(c, rng, t);
+    if (rc == CS_OK) {
+        t->rank = t->n_out < t->n_in ? t->n_out : t->n_in;
+        t->U = util_malloc((size_t)t->n_out * t->rank * sizeof *t->U);
+        t->V = util_malloc((size_t)t->n_in * t->rank * sizeof *t->V);
+        t->s = util_malloc((size_t)t->rank * sizeof *t->s);
+        rc = linalg_svd(t->n_out, t->n_in, t->target, t->U, t->s, t->V);
     }
-
-    if (item) {
-        int ni = t->n_in, no = t->n_out;
-        if (!t->target) { /* T = Syx Sxx^+ */
-            double *P = util_malloc((size_t)ni * ni * sizeof *P);
-            rc = pinv_sym(ni, t->sxx, P);
-            if (rc) {
-                free(P);
-                goto fail;
-            }
-            t->target = util_malloc((size_t)no * ni * sizeof *t->target);
-            linalg_gemm(0, 0, no, ni, ni, 1.0, t->syx, P, 0.0, t->target);
-            free(P);
-        }
-        if (t->kind != TASK_LATENT) {
-            double tr = 0;
-            for (int i = 0; i < no * ni; i++)
-                tr += t->target[i] * t->syx[i];
-            t->tr_syy = tr;
-        }
-        if (c->target2_file || c->need_target2) {
-            if (c->target2_file) {
-                rc = load_exact(c->target2_file, "task_cfg.target2_file", no, ni, "the task's target",
-                                &t->target2);
-                if (rc) goto fail;
-            } else {
-                /* a second target with the same singular values and new random singular vectors */
-                int r = no < ni ? no : ni;
-                double *s = util_malloc((size_t)r * sizeof *s);
-                rc = linalg_svd(no, ni, t->target, NULL, s, NULL);
-                if (rc) {
-                    free(s);
-                    goto fail;
-                }
-                t->target2 = util_malloc((size_t)no * ni * sizeof *t->target2);
-                random_lowrank(rng, no, ni, s, r, t->target2);
-                free(s);
-            }
-            t->syx2 = util_malloc((size_t)no * ni * sizeof *t->syx2);
-            linalg_gemm(0, 0, no, ni, ni, 1.0, t->target2, t->sxx, 0.0, t->syx2);
-            double tr = 0;
-            for (int i = 0; i < no * ni; i++)
-                tr += t->target2[i] * t->syx2[i];
-            t->tr_syy2 = tr;
-        }
-    }
-
-    t->rank = t->n_out < t->n_in ? t->n_out : t->n_in;
-    t->U = util_malloc((size_t)t->n_out * t->rank * sizeof *t->U);
-    t->V = util_malloc((size_t)t->n_in * t->rank * sizeof *t->V);
-    t->s = util_malloc((size_t)t->rank * sizeof *t->s);
-    rc = linalg_svd(t->n_out, t->n_in, t->target, t->U, t->s, t->V);
-    if (rc) goto fail;
     gsl_rng_free(rng);
+    if (rc != CS_OK) {
+        task_free(t);
+        return rc;
+    }
     return CS_OK;
-fail:
-    gsl_rng_free(rng);
-    task_free(t);
-    return rc ? rc : CS_EUSAGE;
 }

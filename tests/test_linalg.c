@@ -32,6 +32,8 @@ static double recon_err(int m, int n, int k, const double *A, const double *U, c
     return w;
 }
 
+int openblas_get_num_threads(void); /* OpenBLAS's own */
+
 int main(void)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -169,5 +171,8 @@ int main(void)
         CHECK_ARRAY_CLOSE(Ct, want_t, 4, 0, 0);
     }
     gsl_rng_free(rng);
+    /* the one setter of OpenBLAS's thread count: a worker runs on one thread */
+    linalg_blas_threads(LINALG_BLAS_WORKER);
+    CHECK_INT(openblas_get_num_threads(), 1);
     return check_done("test_linalg");
 }

@@ -196,6 +196,384 @@ static void share_columns(char *cols, const char *lead, int S)
     strcat(cols, " K_total s");
 }
 
+/* What every table writer of run_analyze reads: where, the provenance, the loaded run and its analysis,
+ * the row buffer (pointed at each table's stream in turn) and, for a run that failed, the FAILED line
+ * every table ends with. */
+typedef struct {
+    const table_prov *prov;
+    const char *out, *run_dir;
+    const snap_run *run;
+    const analyze_result *res;
+    outbuf *ob;
+    int failed;
+    long fail_step;
+    const char *fail_why;
+} an_ctx;
+
+/* RSV figures that summary.dat repeats */
+typedef struct {
+    int have, nh; /* RSV computed; for nh units */
+    long n_fused, n_single, n_dead, last_step;
+} rsv_summary;
+
+static table *an_open(const an_ctx *c, const char *name)
+{
+    table *t = table_open(c->out, name, c->prov);
+    if (t) common_meta(t, c->run, c->res, c->run_dir);
+    return t;
+}
+
+static int an_close(const an_ctx *c, table *t)
+{
+    return c->failed ? table_fail(t, c->fail_step, c->fail_why) : table_close(t);
+}
+
+#define AN_VARS                                                                                              \
+    const snap_run *run = c->run;                                                                            \
+    const analyze_result *res = c->res;                                                                      \
+    int S = run->meta.n_src, r = res->r, ns = res->n_snap;                                                   \
+    (void)S, (void)r, (void)ns
+
+/* svd.dat: the sorted singular values of every per-source map and of the total map */
+static int write_svd(const an_ctx *c, table *t)
+{
+    AN_VARS;
+    outbuf *ob = c->ob;
+    table_meta(
+        t,
+        "sorted singular values (LAPACKE dgesdd, descending) of each per-source map M_P and of the "
+        "total map (%s); sorted curves swap identity where modes cross: see share.dat for tracked modes",
+        run->meta.layout == SNAP_SHARED ? "sum_P M_P" : "[M_a M_b ...]");
+    table_columns(t, "step source index sigma");
+    ob->f = table_stream(t);
+    char lab[8];
+    for (int k = 0; k < ns; k++)
+        for (int p = 0; p <= S; p++) {
+            src_label(lab, p, S);
+            for (int i = 0; i < res->n_sv[p]; i++) { /* "%ld %s %d %.17g" */
+                ob_row(ob);
+                ob_long(ob, run->step[k]);
+                ob_str(ob, lab);
+                ob_ilong(ob, i);
+                ob_g(ob, res->sv[((size_t)k * (S + 1) + p) * res->sv_stride + i]);
+                ob_nl(ob);
+            }
+        }
+    ob_flush(ob);
+    return an_close(c, t);
+}
+
+/* share.dat: K_P of every tracked mode, the share of b, the inhibition */
+static int write_share(const an_ctx *c, table *t)
+{
+    AN_VARS;
+    outbuf *ob = c->ob;
+    table_meta(t, "K_P = u_alpha^T M_P v_alpha (block of v_alpha acting on source P for concat runs), fixed "
+                  "u_alpha, v_alpha, never re-sorted; K_total = sum_P K_P; s = target singular value");
+    table_meta(
+        t, "share_b = K_b / sum_P K_P (= K_b/(K_a+K_b) for two sources; nan for one source or a zero sum)");
+    table_meta(
+        t, "inhibition = (max_P K_P - min_P K_P) / sum_P |K_P| in [0,1]: 0 = the sources carry the mode "
+           "equally, > 0 = one source carries more of it (suppresses the other), 1 = one source carries all");
+    char cols[512];
+    share_columns(cols, "step mode share_b inhibition", S);
+    table_columns(t, cols);
+    ob->f = table_stream(t);
+    for (int k = 0; k < ns; k++)
+        for (int a = 0; a < r; a++) { /* "%ld %d %.17g %.17g", S x " %.17g", " %.17g %.17g" */
+            double tot = 0.0;
+            ob_row(ob);
+            ob_long(ob, run->step[k]);
+            ob_ilong(ob, a);
+            ob_g(ob, res->share[(size_t)k * r + a]);
+            ob_g(ob, res->inhib[(size_t)k * r + a]);
+            for (int p = 0; p < S; p++) {
+                double K = res->K[((size_t)k * S + p) * r + a];
+                tot += K;
+                ob_g(ob, K);
+            }
+            ob_g(ob, tot);
+            ob_g(ob, res->s[a]);
+            ob_nl(ob);
+        }
+    ob_flush(ob);
+    return an_close(c, t);
+}
+
+/* share_blocks.dat: the same per block of degenerate modes */
+static int write_share_blocks(const an_ctx *c, table *t)
+{
+    AN_VARS;
+    char cols[512];
+    outbuf *ob = c->ob;
+    table_meta(t,
+               "per block of degenerate modes first..last: K_P = sum over the block's modes of u_alpha^T M_P "
+               "v_alpha (= tr(U_B^T M_P V_B), the same for every basis of the block), K_total = sum_P K_P, "
+               "share_b = K_b / K_total, s = the block's singular value");
+    share_columns(cols, "step block first last share_b", S);
+    table_columns(t, cols);
+    ob->f = table_stream(t);
+    for (int k = 0; k < ns; k++)
+        for (int b = 0; b < res->n_blk; b++) {
+            int a0 = res->blk_first[b], a1 = res->blk_first[b + 1];
+            double tot = 0.0;
+            ob_row(ob);
+            ob_long(ob, run->step[k]);
+            ob_ilong(ob, b);
+            ob_ilong(ob, a0);
+            ob_ilong(ob, a1 - 1);
+            ob_g(ob, res->blk_share[(size_t)k * res->n_blk + b]);
+            for (int p = 0; p < S; p++) {
+                double K = 0.0;
+                for (int a = a0; a < a1; a++)
+                    K += res->K[((size_t)k * S + p) * r + a];
+                tot += K;
+                ob_g(ob, K);
+            }
+            ob_g(ob, tot);
+            ob_g(ob, res->s[a0]);
+            ob_nl(ob);
+        }
+    ob_flush(ob);
+    return an_close(c, t);
+}
+
+/* angles.dat: principal angles between each per-source map and the tracked basis */
+static int write_angles(const an_ctx *c, table *t, long angle_rank)
+{
+    AN_VARS;
+    char lab[8];
+    outbuf *ob = c->ob;
+    table_meta(t,
+               "principal angles (radians, ascending) between the top-k left singular subspace of M_P and "
+               "span(u_1..u_k) of the tracked basis; k = %d (or fewer when M_P has lower dimension)",
+               angle_rank > 0 && angle_rank < r ? (int)angle_rank : r);
+    table_columns(t, "step source index angle");
+    ob->f = table_stream(t);
+    for (int k = 0; k < ns; k++)
+        for (int p = 0; p < S; p++) {
+            src_label(lab, p, S);
+            for (int i = 0; i < res->k_angle[p]; i++) { /* "%ld %c %d %.17g" */
+                ob_row(ob);
+                ob_long(ob, run->step[k]);
+                ob_str(ob, lab);
+                ob_ilong(ob, i);
+                ob_g(ob, res->angle[((size_t)k * S + p) * res->angle_stride + i]);
+                ob_nl(ob);
+            }
+        }
+    ob_flush(ob);
+    return an_close(c, t);
+}
+
+/* the header lines of rsv.dat (tr) and rsv_hist.dat (th): the sign convention and where SV_a, SV_b
+ * come from (the closed form on the hidden maps, or the engine's estimates) */
+static void rsv_meta(const an_ctx *c, table *tr, table *th, int from_hidden, int conditional, int nh)
+{
+    const snap_run *run = c->run;
+    const snap_meta *m = &run->meta;
+    int S = m->n_src;
+    const char *sign =
+        "RSV = (SV_b - SV_a)/(SV_a + SV_b) (official [C1] convention): -1 = unit driven only "
+        "by source a, +1 = only by source b, 0 = both equally; nan = dead unit (SV_a+SV_b = 0)";
+    const char *cov = conditional ? "conditional: Schur complements of sxx, Var(z | other source)"
+                      : run->sxx  ? (m->layout == SNAP_SHARED ? "marginal: the shared input covariance sxx"
+                                                              : "marginal: diagonal blocks of sxx")
+                                  : "identity: white inputs";
+    const char *more = S > 2 ? "; sources a and b only" : "";
+    table *both[2] = {tr, th};
+    for (int i = 0; i < 2; i++) {
+        common_meta(both[i], c->run, c->res, c->run_dir);
+        table_meta(both[i], "%s", sign);
+        if (from_hidden)
+            table_meta(both[i],
+                       "closed form for the linear map to hidden layer %d: SV_P = h_P,i^T C_P h_P,i with "
+                       "C_P the source covariance (%s), exact, no sampling%s",
+                       m->hidden_layer, cov, more);
+        else
+            table_meta(both[i],
+                       "SV_a, SV_b estimated by the engine (%s, snap/sv_a.npy, sv_b.npy; official sampled "
+                       "estimator), %d unit samples; steps without an estimate are skipped",
+                       run->engine, nh);
+    }
+    table_meta(th, "histogram: edges numpy.linspace(-1.15, 1.15, 40) = 39 bins [lo, hi) (last closed); nan "
+                   "units left out");
+    table_columns(tr, "step unit rsv sv_a sv_b");
+    table_columns(th, "step bin lo hi count");
+}
+
+/* rsv.dat and rsv_hist.dat, when the run has hidden maps (closed form) or the engine's estimates; rs
+ * receives what summary.dat repeats.  *closed: the tables were published (rc is theirs). */
+static int write_rsv(const an_ctx *c, const char *mark, int rsv_var, rsv_summary *rs, int *closed)
+{
+    AN_VARS;
+    const snap_meta *m = &run->meta;
+    outbuf *ob = c->ob;
+    /* source of the per-unit variances: hidden maps (closed form, exact) or the engine's estimates */
+    int from_hidden = m->n_hidden > 0 && S >= 2,
+        from_engine = !from_hidden && m->n_units > 0 && run->sv_src[0];
+    rs->have = from_hidden || from_engine;
+    int nh = rs->nh = from_hidden   ? m->n_hidden
+                      : from_engine ? m->n_units
+                                    : 0; /* units the RSV is computed for */
+    if (!rs->have) return CS_OK;
+    int na = m->n_in[0], nb = m->n_in[1];
+    int conditional = rsv_var == 1 && from_hidden;
+    double *Ca = util_malloc((size_t)na * na * sizeof *Ca), *Cb = util_malloc((size_t)nb * nb * sizeof *Cb);
+    const double *ca = NULL, *cb = NULL;
+    if (from_hidden && conditional) {
+        if (!(m->layout == SNAP_CONCAT && S == 2 && run->sxx)) {
+            free(Ca);
+            free(Cb);
+            return util_seterr(CS_EUSAGE,
+                               "--rsv-variance conditional needs a two-source concat run with an input "
+                               "covariance (snap/sxx.npy); use marginal");
+        }
+        int rc = rsv_conditional_cov(na, nb, run->sxx, Ca, Cb);
+        if (rc != CS_OK) {
+            free(Ca);
+            free(Cb);
+            return rc;
+        }
+        ca = Ca;
+        cb = Cb;
+    } else if (from_hidden) {
+        ca = cov_block(run, 0, Ca);
+        cb = cov_block(run, 1, Cb);
+    }
+    double *rsv = util_malloc((size_t)nh * sizeof *rsv), *sva = util_malloc((size_t)nh * sizeof *sva),
+           *svb = util_malloc((size_t)nh * sizeof *svb);
+    table *tr = table_open(c->out, "rsv.dat", c->prov),
+          *th = tr ? table_open(c->out, "rsv_hist.dat", c->prov) : NULL;
+    if (!tr || !th) {
+        table_discard(tr);
+        free(Ca);
+        free(Cb);
+        free(rsv);
+        free(sva);
+        free(svb);
+        return CS_EUSAGE;
+    }
+    rsv_meta(c, tr, th, from_hidden, conditional, nh);
+    double edges[RSV_NEDGES];
+    rsv_hist_edges(edges);
+    long counts[RSV_NBINS];
+    outbuf *oh = util_malloc(sizeof *oh);
+    ob->f = table_stream(tr);
+    oh->f = table_stream(th);
+    oh->n = 0;
+    for (int k = 0; k < ns; k++) {
+        if (!mark[k]) continue;
+        if (from_hidden) {
+            const double *Ha = run->hidden[0] + (size_t)k * nh * na,
+                         *Hb = run->hidden[1] + (size_t)k * nh * nb;
+            rsv_linear(nh, na, Ha, ca, nb, Hb, cb, rsv, sva, svb);
+        } else {
+            int any = 0;
+            for (int u = 0; u < nh; u++) {
+                sva[u] = run->sv_src[0][(size_t)k * nh + u];
+                svb[u] = run->sv_src[1][(size_t)k * nh + u];
+                rsv[u] = rsv_value(sva[u], svb[u]);
+                any |= !isnan(sva[u]) || !isnan(svb[u]);
+            }
+            if (!any) continue; /* no estimate at this step */
+        }
+        for (int u = 0; u < nh; u++) { /* "%ld %d %.17g %.17g %.17g" */
+            ob_row(ob);
+            ob_long(ob, run->step[k]);
+            ob_ilong(ob, u);
+            ob_g(ob, rsv[u]);
+            ob_g(ob, sva[u]);
+            ob_g(ob, svb[u]);
+            ob_nl(ob);
+        }
+        rsv_hist((size_t)nh, rsv, counts);
+        for (int b = 0; b < RSV_NBINS; b++) { /* "%ld %d %.17g %.17g %ld" */
+            ob_row(oh);
+            ob_long(oh, run->step[k]);
+            ob_ilong(oh, b);
+            ob_g(oh, edges[b]);
+            ob_g(oh, edges[b + 1]);
+            ob_ilong(oh, counts[b]);
+            ob_nl(oh);
+        }
+        rsv_count((size_t)nh, rsv, &rs->n_fused, &rs->n_single, &rs->n_dead);
+        rs->last_step = run->step[k];
+    }
+    ob_flush(ob);
+    ob_flush(oh);
+    free(oh);
+    int rc1 = an_close(c, tr), rc2 = an_close(c, th);
+    free(Ca);
+    free(Cb);
+    free(rsv);
+    free(sva);
+    free(svb);
+    *closed = 1;
+    return rc1 != CS_OK ? rc1 : rc2;
+}
+
+/* summary.dat: final values, half steps, the RSV counts */
+static int write_summary(const an_ctx *c, table *t, double t0, const rsv_summary *rs)
+{
+    AN_VARS;
+    table_meta(
+        t, "final values at the last analysed step; half_step_mM = first step (linear interpolation between "
+           "recorded steps) at which K_total of mode M reaches half its final value; half_step_P_mM the same "
+           "for K_P alone (nan when its final value is 0)");
+    table_meta(t, "n_fused: units with |RSV| < 0.5, n_single: |RSV| > 0.8, at rsv_step (the last RSV step); "
+                  "n_dead: RSV undefined");
+    table_meta(t, "wall time: %.3f s", util_now() - t0);
+    table_columns(t, "key value");
+    double *kser = util_malloc((size_t)(ns > 0 ? ns : 1) * sizeof *kser);
+    table_row(t, "n_snap %d", ns);
+    table_row(t, "final_step %ld", ns > 0 ? run->step[ns - 1] : -1L);
+    table_row(t, "n_modes %d", r);
+    for (int a = 0; a < r; a++) {
+        size_t kl = (size_t)(ns > 0 ? ns - 1 : 0);
+        double tot = 0.0;
+        table_row(t, "share_b_m%d %.17g", a, ns > 0 ? res->share[kl * r + a] : NAN);
+        table_row(t, "inhibition_m%d %.17g", a, ns > 0 ? res->inhib[kl * r + a] : NAN);
+        for (int p = 0; p < S; p++) {
+            double K = ns > 0 ? res->K[(kl * S + p) * r + a] : NAN;
+            tot += K;
+            table_row(t, "K_%c_m%d %.17g", snap_src_name(p), a, K);
+        }
+        table_row(t, "K_total_m%d %.17g", a, tot);
+        table_row(t, "half_step_m%d %.17g", a, res->half_step[a]);
+        for (int p = 0; p < S; p++) {
+            for (int k = 0; k < ns; k++)
+                kser[k] = res->K[((size_t)k * S + p) * r + a];
+            table_row(t, "half_step_%c_m%d %.17g", snap_src_name(p), a,
+                      analyze_half_step(ns, run->step, kser));
+        }
+    }
+    table_row(t, "n_blocks %d", res->n_blk);
+    for (int b = 0; b < res->n_blk; b++) { /* degenerate blocks only: a block of one mode is its mode */
+        int a0 = res->blk_first[b], a1 = res->blk_first[b + 1];
+        if (a1 - a0 < 2) continue;
+        size_t kl = (size_t)(ns > 0 ? ns - 1 : 0);
+        double tot = 0.0;
+        table_row(t, "share_b_m%d_%d %.17g", a0, a1 - 1, ns > 0 ? res->blk_share[kl * res->n_blk + b] : NAN);
+        for (int p = 0; p < S; p++) {
+            double K = 0.0;
+            for (int a = a0; a < a1; a++)
+                K += ns > 0 ? res->K[(kl * S + p) * r + a] : NAN;
+            tot += K;
+            table_row(t, "K_%c_m%d_%d %.17g", snap_src_name(p), a0, a1 - 1, K);
+        }
+        table_row(t, "K_total_m%d_%d %.17g", a0, a1 - 1, tot);
+    }
+    if (rs->have) {
+        table_row(t, "rsv_step %ld", rs->last_step);
+        table_row(t, "n_units %d", rs->nh);
+        table_row(t, "n_fused %ld", rs->n_fused);
+        table_row(t, "n_single %ld", rs->n_single);
+        table_row(t, "n_dead %ld", rs->n_dead);
+    }
+    return an_close(c, t);
+}
+
 static int run_analyze(const opts *o)
 {
     double t0 = util_now();
@@ -221,357 +599,37 @@ static int run_analyze(const opts *o)
         snap_free(&run);
         return rc;
     }
-    const snap_meta *m = &run.meta;
-    int S = m->n_src, r = res.r, ns = res.n_snap;
+    int ns = res.n_snap;
     int failed = ns < res.n_total;
     long fail_step = failed ? run.step[ns] : 0;
     char fail_why[256];
     snprintf(fail_why, sizeof fail_why, "non-finite per-source map in the snapshot at step %ld", fail_step);
     char *mark = util_calloc((size_t)run.n_snap + 1, 1);
-    outbuf *ob = NULL;
+    outbuf *ob = util_calloc(1, sizeof *ob);
+    an_ctx c = {opts_prov(o), out, run_dir, &run, &res, ob, failed, fail_step, fail_why};
+    rsv_summary rs = {0};
+    rs.last_step = -1;
+    table *t;
+    int closed = 0;
     rc = rsv_select(o, &run, ns, mark);
     if (rc != CS_OK) goto done;
-
-    /* ---- svd.dat ---- */
-    table *t = table_open(out, "svd.dat", opts_prov(o));
-    if (!t) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    common_meta(t, &run, &res, run_dir);
-    table_meta(
-        t,
-        "sorted singular values (LAPACKE dgesdd, descending) of each per-source map M_P and of the "
-        "total map (%s); sorted curves swap identity where modes cross: see share.dat for tracked modes",
-        m->layout == SNAP_SHARED ? "sum_P M_P" : "[M_a M_b ...]");
-    table_columns(t, "step source index sigma");
-    ob = util_malloc(sizeof *ob);
-    ob->f = table_stream(t);
-    ob->n = 0;
-    char lab[8];
-    for (int k = 0; k < ns; k++)
-        for (int p = 0; p <= S; p++) {
-            src_label(lab, p, S);
-            for (int i = 0; i < res.n_sv[p]; i++) { /* "%ld %s %d %.17g" */
-                ob_row(ob);
-                ob_long(ob, run.step[k]);
-                ob_str(ob, lab);
-                ob_ilong(ob, i);
-                ob_g(ob, res.sv[((size_t)k * (S + 1) + p) * res.sv_stride + i]);
-                ob_nl(ob);
-            }
-        }
-    ob_flush(ob);
-    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
-    if (rc != CS_OK && !failed) goto done;
-
-    /* ---- share.dat ---- */
-    t = table_open(out, "share.dat", opts_prov(o));
-    if (!t) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    common_meta(t, &run, &res, run_dir);
-    table_meta(t, "K_P = u_alpha^T M_P v_alpha (block of v_alpha acting on source P for concat runs), fixed "
-                  "u_alpha, v_alpha, never re-sorted; K_total = sum_P K_P; s = target singular value");
-    table_meta(
-        t, "share_b = K_b / sum_P K_P (= K_b/(K_a+K_b) for two sources; nan for one source or a zero sum)");
-    table_meta(
-        t, "inhibition = (max_P K_P - min_P K_P) / sum_P |K_P| in [0,1]: 0 = the sources carry the mode "
-           "equally, > 0 = one source carries more of it (suppresses the other), 1 = one source carries all");
-    char cols[512];
-    share_columns(cols, "step mode share_b inhibition", S);
-    table_columns(t, cols);
-    ob->f = table_stream(t);
-    for (int k = 0; k < ns; k++)
-        for (int a = 0; a < r; a++) { /* "%ld %d %.17g %.17g", S x " %.17g", " %.17g %.17g" */
-            double tot = 0.0;
-            ob_row(ob);
-            ob_long(ob, run.step[k]);
-            ob_ilong(ob, a);
-            ob_g(ob, res.share[(size_t)k * r + a]);
-            ob_g(ob, res.inhib[(size_t)k * r + a]);
-            for (int p = 0; p < S; p++) {
-                double K = res.K[((size_t)k * S + p) * r + a];
-                tot += K;
-                ob_g(ob, K);
-            }
-            ob_g(ob, tot);
-            ob_g(ob, res.s[a]);
-            ob_nl(ob);
-        }
-    ob_flush(ob);
-    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
-    if (rc != CS_OK && !failed) goto done;
-
-    /* ---- share_blocks.dat ---- */
-    t = table_open(out, "share_blocks.dat", opts_prov(o));
-    if (!t) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    common_meta(t, &run, &res, run_dir);
-    table_meta(t,
-               "per block of degenerate modes first..last: K_P = sum over the block's modes of u_alpha^T M_P "
-               "v_alpha (= tr(U_B^T M_P V_B), the same for every basis of the block), K_total = sum_P K_P, "
-               "share_b = K_b / K_total, s = the block's singular value");
-    share_columns(cols, "step block first last share_b", S);
-    table_columns(t, cols);
-    ob->f = table_stream(t);
-    for (int k = 0; k < ns; k++)
-        for (int b = 0; b < res.n_blk; b++) {
-            int a0 = res.blk_first[b], a1 = res.blk_first[b + 1];
-            double tot = 0.0;
-            ob_row(ob);
-            ob_long(ob, run.step[k]);
-            ob_ilong(ob, b);
-            ob_ilong(ob, a0);
-            ob_ilong(ob, a1 - 1);
-            ob_g(ob, res.blk_share[(size_t)k * res.n_blk + b]);
-            for (int p = 0; p < S; p++) {
-                double K = 0.0;
-                for (int a = a0; a < a1; a++)
-                    K += res.K[((size_t)k * S + p) * r + a];
-                tot += K;
-                ob_g(ob, K);
-            }
-            ob_g(ob, tot);
-            ob_g(ob, res.s[a0]);
-            ob_nl(ob);
-        }
-    ob_flush(ob);
-    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
-    if (rc != CS_OK && !failed) goto done;
-
-    /* ---- angles.dat ---- */
-    t = table_open(out, "angles.dat", opts_prov(o));
-    if (!t) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    common_meta(t, &run, &res, run_dir);
-    table_meta(t,
-               "principal angles (radians, ascending) between the top-k left singular subspace of M_P and "
-               "span(u_1..u_k) of the tracked basis; k = %d (or fewer when M_P has lower dimension)",
-               angle_rank > 0 && angle_rank < r ? (int)angle_rank : r);
-    table_columns(t, "step source index angle");
-    ob->f = table_stream(t);
-    for (int k = 0; k < ns; k++)
-        for (int p = 0; p < S; p++) {
-            src_label(lab, p, S);
-            for (int i = 0; i < res.k_angle[p]; i++) { /* "%ld %c %d %.17g" */
-                ob_row(ob);
-                ob_long(ob, run.step[k]);
-                ob_str(ob, lab);
-                ob_ilong(ob, i);
-                ob_g(ob, res.angle[((size_t)k * S + p) * res.angle_stride + i]);
-                ob_nl(ob);
-            }
-        }
-    ob_flush(ob);
-    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
-    if (rc != CS_OK && !failed) goto done;
-
-    /* ---- rsv.dat, rsv_hist.dat ---- */
-    /* source of the per-unit variances: hidden maps (closed form, exact) or the engine's estimates */
-    int from_hidden = m->n_hidden > 0 && S >= 2,
-        from_engine = !from_hidden && m->n_units > 0 && run.sv_src[0];
-    int have_rsv = from_hidden || from_engine;
-    long n_fused = 0, n_single = 0, n_dead = 0, rsv_last_step = -1;
-    int nh = from_hidden ? m->n_hidden : from_engine ? m->n_units : 0; /* units the RSV is computed for */
-    if (have_rsv) {
-        int na = m->n_in[0], nb = m->n_in[1];
-        int conditional = rsv_var == 1 && from_hidden;
-        double *Ca = util_malloc((size_t)na * na * sizeof *Ca),
-               *Cb = util_malloc((size_t)nb * nb * sizeof *Cb);
-        const double *ca = NULL, *cb = NULL;
-        if (from_hidden && conditional) {
-            if (!(m->layout == SNAP_CONCAT && S == 2 && run.sxx)) {
-                free(Ca);
-                free(Cb);
-                rc = util_seterr(CS_EUSAGE,
-                                 "--rsv-variance conditional needs a two-source concat run with an input "
-                                 "covariance (snap/sxx.npy); use marginal");
-                goto done;
-            }
-            rc = rsv_conditional_cov(na, nb, run.sxx, Ca, Cb);
-            if (rc != CS_OK) {
-                free(Ca);
-                free(Cb);
-                goto done;
-            }
-            ca = Ca;
-            cb = Cb;
-        } else if (from_hidden) {
-            ca = cov_block(&run, 0, Ca);
-            cb = cov_block(&run, 1, Cb);
-        }
-        double *rsv = util_malloc((size_t)nh * sizeof *rsv), *sva = util_malloc((size_t)nh * sizeof *sva),
-               *svb = util_malloc((size_t)nh * sizeof *svb);
-        table *tr = table_open(out, "rsv.dat", opts_prov(o)),
-              *th = tr ? table_open(out, "rsv_hist.dat", opts_prov(o)) : NULL;
-        if (!tr || !th) {
-            table_discard(tr);
-            free(Ca);
-            free(Cb);
-            free(rsv);
-            free(sva);
-            free(svb);
-            rc = CS_EUSAGE;
-            goto done;
-        }
-        const char *sign =
-            "RSV = (SV_b - SV_a)/(SV_a + SV_b) (official [C1] convention): -1 = unit driven only "
-            "by source a, +1 = only by source b, 0 = both equally; nan = dead unit (SV_a+SV_b = 0)";
-        const char *cov = conditional ? "conditional: Schur complements of sxx, Var(z | other source)"
-                          : run.sxx ? (m->layout == SNAP_SHARED ? "marginal: the shared input covariance sxx"
-                                                                : "marginal: diagonal blocks of sxx")
-                                    : "identity: white inputs";
-        const char *more = S > 2 ? "; sources a and b only" : "";
-        table *both[2] = {tr, th};
-        for (int i = 0; i < 2; i++) {
-            common_meta(both[i], &run, &res, run_dir);
-            table_meta(both[i], "%s", sign);
-            if (from_hidden)
-                table_meta(both[i],
-                           "closed form for the linear map to hidden layer %d: SV_P = h_P,i^T C_P h_P,i with "
-                           "C_P the source covariance (%s), exact, no sampling%s",
-                           m->hidden_layer, cov, more);
-            else
-                table_meta(
-                    both[i],
-                    "SV_a, SV_b estimated by the engine (%s, snap/sv_a.npy, sv_b.npy; official sampled "
-                    "estimator), %d unit samples; steps without an estimate are skipped",
-                    run.engine, nh);
-        }
-        table_meta(th,
-                   "histogram: edges numpy.linspace(-1.15, 1.15, 40) = 39 bins [lo, hi) (last closed); nan "
-                   "units left out");
-        table_columns(tr, "step unit rsv sv_a sv_b");
-        table_columns(th, "step bin lo hi count");
-        double edges[RSV_NEDGES];
-        rsv_hist_edges(edges);
-        long counts[RSV_NBINS];
-        outbuf *oh = util_malloc(sizeof *oh);
-        ob->f = table_stream(tr);
-        oh->f = table_stream(th);
-        oh->n = 0;
-        for (int k = 0; k < ns; k++) {
-            if (!mark[k]) continue;
-            if (from_hidden) {
-                const double *Ha = run.hidden[0] + (size_t)k * nh * na,
-                             *Hb = run.hidden[1] + (size_t)k * nh * nb;
-                rsv_linear(nh, na, Ha, ca, nb, Hb, cb, rsv, sva, svb);
-            } else {
-                int any = 0;
-                for (int u = 0; u < nh; u++) {
-                    sva[u] = run.sv_src[0][(size_t)k * nh + u];
-                    svb[u] = run.sv_src[1][(size_t)k * nh + u];
-                    rsv[u] = rsv_value(sva[u], svb[u]);
-                    any |= !isnan(sva[u]) || !isnan(svb[u]);
-                }
-                if (!any) continue; /* no estimate at this step */
-            }
-            for (int u = 0; u < nh; u++) { /* "%ld %d %.17g %.17g %.17g" */
-                ob_row(ob);
-                ob_long(ob, run.step[k]);
-                ob_ilong(ob, u);
-                ob_g(ob, rsv[u]);
-                ob_g(ob, sva[u]);
-                ob_g(ob, svb[u]);
-                ob_nl(ob);
-            }
-            rsv_hist((size_t)nh, rsv, counts);
-            for (int b = 0; b < RSV_NBINS; b++) { /* "%ld %d %.17g %.17g %ld" */
-                ob_row(oh);
-                ob_long(oh, run.step[k]);
-                ob_ilong(oh, b);
-                ob_g(oh, edges[b]);
-                ob_g(oh, edges[b + 1]);
-                ob_ilong(oh, counts[b]);
-                ob_nl(oh);
-            }
-            rsv_count((size_t)nh, rsv, &n_fused, &n_single, &n_dead);
-            rsv_last_step = run.step[k];
-        }
-        ob_flush(ob);
-        ob_flush(oh);
-        free(oh);
-        int rc1 = failed ? table_fail(tr, fail_step, fail_why) : table_close(tr);
-        int rc2 = failed ? table_fail(th, fail_step, fail_why) : table_close(th);
-        free(Ca);
-        free(Cb);
-        free(rsv);
-        free(sva);
-        free(svb);
-        rc = rc1 != CS_OK ? rc1 : rc2;
-        if (rc != CS_OK && !failed) goto done;
-    }
-
-    /* ---- summary.dat ---- */
-    t = table_open(out, "summary.dat", opts_prov(o));
-    if (!t) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    common_meta(t, &run, &res, run_dir);
-    table_meta(
-        t, "final values at the last analysed step; half_step_mM = first step (linear interpolation between "
-           "recorded steps) at which K_total of mode M reaches half its final value; half_step_P_mM the same "
-           "for K_P alone (nan when its final value is 0)");
-    table_meta(t, "n_fused: units with |RSV| < 0.5, n_single: |RSV| > 0.8, at rsv_step (the last RSV step); "
-                  "n_dead: RSV undefined");
-    table_meta(t, "wall time: %.3f s", util_now() - t0);
-    table_columns(t, "key value");
-    double *kser = util_malloc((size_t)(ns > 0 ? ns : 1) * sizeof *kser);
-    table_row(t, "n_snap %d", ns);
-    table_row(t, "final_step %ld", ns > 0 ? run.step[ns - 1] : -1L);
-    table_row(t, "n_modes %d", r);
-    for (int a = 0; a < r; a++) {
-        size_t kl = (size_t)(ns > 0 ? ns - 1 : 0);
-        double tot = 0.0;
-        table_row(t, "share_b_m%d %.17g", a, ns > 0 ? res.share[kl * r + a] : NAN);
-        table_row(t, "inhibition_m%d %.17g", a, ns > 0 ? res.inhib[kl * r + a] : NAN);
-        for (int p = 0; p < S; p++) {
-            double K = ns > 0 ? res.K[(kl * S + p) * r + a] : NAN;
-            tot += K;
-            table_row(t, "K_%c_m%d %.17g", snap_src_name(p), a, K);
-        }
-        table_row(t, "K_total_m%d %.17g", a, tot);
-        table_row(t, "half_step_m%d %.17g", a, res.half_step[a]);
-        for (int p = 0; p < S; p++) {
-            for (int k = 0; k < ns; k++)
-                kser[k] = res.K[((size_t)k * S + p) * r + a];
-            table_row(t, "half_step_%c_m%d %.17g", snap_src_name(p), a,
-                      analyze_half_step(ns, run.step, kser));
-        }
-    }
-    table_row(t, "n_blocks %d", res.n_blk);
-    for (int b = 0; b < res.n_blk; b++) { /* degenerate blocks only: a block of one mode is its mode */
-        int a0 = res.blk_first[b], a1 = res.blk_first[b + 1];
-        if (a1 - a0 < 2) continue;
-        size_t kl = (size_t)(ns > 0 ? ns - 1 : 0);
-        double tot = 0.0;
-        table_row(t, "share_b_m%d_%d %.17g", a0, a1 - 1, ns > 0 ? res.blk_share[kl * res.n_blk + b] : NAN);
-        for (int p = 0; p < S; p++) {
-            double K = 0.0;
-            for (int a = a0; a < a1; a++)
-                K += ns > 0 ? res.K[(kl * S + p) * r + a] : NAN;
-            tot += K;
-            table_row(t, "K_%c_m%d_%d %.17g", snap_src_name(p), a0, a1 - 1, K);
-        }
-        table_row(t, "K_total_m%d_%d %.17g", a0, a1 - 1, tot);
-    }
-    if (have_rsv) {
-        table_row(t, "rsv_step %ld", rsv_last_step);
-        table_row(t, "n_units %d", nh);
-        table_row(t, "n_fused %ld", n_fused);
-        table_row(t, "n_single %ld", n_single);
-        table_row(t, "n_dead %ld", n_dead);
-    }
-    free(kser);
-    rc = failed ? table_fail(t, fail_step, fail_why) : table_close(t);
+    /* a table that cannot be opened ends the run; one that fails to publish only when the run did not fail */
+    if (!(t = an_open(&c, "svd.dat"))) goto io;
+    if ((rc = write_svd(&c, t)) != CS_OK && !failed) goto done;
+    if (!(t = an_open(&c, "share.dat"))) goto io;
+    if ((rc = write_share(&c, t)) != CS_OK && !failed) goto done;
+    if (!(t = an_open(&c, "share_blocks.dat"))) goto io;
+    if ((rc = write_share_blocks(&c, t)) != CS_OK && !failed) goto done;
+    if (!(t = an_open(&c, "angles.dat"))) goto io;
+    if ((rc = write_angles(&c, t, angle_rank)) != CS_OK && !failed) goto done;
+    rc = write_rsv(&c, mark, rsv_var, &rs, &closed);
+    if (rc != CS_OK && (!closed || !failed)) goto done;
+    if (!(t = an_open(&c, "summary.dat"))) goto io;
+    rc = write_summary(&c, t, t0, &rs);
     if (rc == CS_EFAIL) util_seterr(CS_EFAIL, "%s; tables written up to the step before", fail_why);
+    goto done;
+io:
+    rc = CS_EUSAGE;
 done:
     free(ob);
     free(mark);

@@ -50,8 +50,6 @@
 #include "task.h"
 #include "util.h"
 
-void openblas_set_num_threads(int n); /* OpenBLAS (cblas.h cannot be included next to GSL's) */
-
 /* Choices: names to the library's values.  --method: gradient descent (gd and euler name the same
  * update, METH_GD) or the gradient flow with one of dln_stepper's GSL steppers. */
 #define METH_GD (-1)
@@ -183,6 +181,66 @@ typedef struct {
     double final_loss, final_test;
 } run_out;
 
+/* snap/ for analyze: the per-source layout of the maps, the hidden layer (linear fused networks) or the
+ * engine's RSV estimate (nonlinear ones), the target's modes.  On failure the tables are discarded. */
+static int open_snap(run_out *r, dln *d, const char *dir)
+{
+    const task *t = d->task;
+    int no = d->n_out, ni = d->n_in, rk = t->rank;
+    snap_meta m;
+    memset(&m, 0, sizeof m);
+    m.engine = "flow";
+    m.n_out = no;
+    int shared = d->cfg.arch == DLN_PATHS && d->in_dim[0] == ni && d->n_chain > 1;
+    if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
+        m.n_src = d->n_chain;
+        m.layout = shared ? SNAP_SHARED : SNAP_CONCAT;
+        for (int p = 0; p < d->n_chain; p++)
+            m.n_in[p] = d->in_dim[p];
+    } else {
+        m.n_src = t->n_src;
+        m.layout = SNAP_CONCAT;
+        for (int p = 0; p < t->n_src; p++)
+            m.n_in[p] = t->src_dim[p];
+        if (d->depth >= 2 && d->cfg.act == DLN_ACT_LINEAR) {
+            m.n_hidden = d->width;
+            m.hidden_layer = d->depth - 1;
+            r->fused_hidden = 1;
+        } else if (d->cfg.act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
+            /* no closed form: the engine's sampled estimate of the last hidden layer (after phi) */
+            m.n_units = r->n_units = dln_rsv_units(d);
+            r->sva = util_malloc(2 * (size_t)r->n_units * sizeof(double));
+            r->svb = r->sva + r->n_units;
+        }
+    }
+    if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
+    /* the analyzer gets only the target's modes: U and V packed to their first nz columns */
+    int nz = target_modes(t);
+    double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)), *Vz = Uz + (size_t)no * nz;
+    for (int i = 0; i < no; i++)
+        memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
+    for (int i = 0; i < ni; i++)
+        memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
+    m.rank = nz;
+    m.target = t->target;
+    m.U = Uz;
+    m.s = t->s;
+    m.V = Vz;
+    m.sxx = t->sxx;
+    if (m.n_src > 0) {
+        r->snap = snap_open(dir, &m); /* copies U, s, V */
+        if (!r->snap) {
+            free(Uz);
+            table_discard(r->loss);
+            table_discard(r->modes);
+            table_discard(r->sv);
+            return CS_EUSAGE;
+        }
+    }
+    free(Uz);
+    return CS_OK;
+}
+
 static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long last)
 {
     memset(&r->loss, 0, sizeof(run_out) - offsetof(run_out, loss));
@@ -259,60 +317,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     r->v0 = rk == ni ? t->V : NULL;
     r->tot = util_malloc((size_t)no * ni * sizeof(double));
     r->buf = util_malloc(((size_t)no * ni + (size_t)(d->width + 1) * ni) * sizeof(double));
-    if (r->snap_every != 0) {
-        snap_meta m;
-        memset(&m, 0, sizeof m);
-        m.engine = "flow";
-        m.n_out = no;
-        int shared = d->cfg.arch == DLN_PATHS && d->in_dim[0] == ni && d->n_chain > 1;
-        if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
-            m.n_src = d->n_chain;
-            m.layout = shared ? SNAP_SHARED : SNAP_CONCAT;
-            for (int p = 0; p < d->n_chain; p++)
-                m.n_in[p] = d->in_dim[p];
-        } else {
-            m.n_src = t->n_src;
-            m.layout = SNAP_CONCAT;
-            for (int p = 0; p < t->n_src; p++)
-                m.n_in[p] = t->src_dim[p];
-            if (d->depth >= 2 && d->cfg.act == DLN_ACT_LINEAR) {
-                m.n_hidden = d->width;
-                m.hidden_layer = d->depth - 1;
-                r->fused_hidden = 1;
-            } else if (d->cfg.act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
-                /* no closed form: the engine's sampled estimate of the last hidden layer (after phi) */
-                m.n_units = r->n_units = dln_rsv_units(d);
-                r->sva = util_malloc(2 * (size_t)r->n_units * sizeof(double));
-                r->svb = r->sva + r->n_units;
-            }
-        }
-        if (m.n_src > SNAP_MAX_SRC) m.n_src = 0;
-        /* the analyzer gets only the target's modes: U and V packed to their first nz columns */
-        int nz = target_modes(t);
-        double *Uz = util_malloc(((size_t)no + ni) * (nz ? nz : 1) * sizeof(double)),
-               *Vz = Uz + (size_t)no * nz;
-        for (int i = 0; i < no; i++)
-            memcpy(Uz + (size_t)i * nz, t->U + (size_t)i * rk, (size_t)nz * sizeof(double));
-        for (int i = 0; i < ni; i++)
-            memcpy(Vz + (size_t)i * nz, t->V + (size_t)i * rk, (size_t)nz * sizeof(double));
-        m.rank = nz;
-        m.target = t->target;
-        m.U = Uz;
-        m.s = t->s;
-        m.V = Vz;
-        m.sxx = t->sxx;
-        if (m.n_src > 0) {
-            r->snap = snap_open(dir, &m); /* copies U, s, V */
-            if (!r->snap) {
-                free(Uz);
-                table_discard(r->loss);
-                table_discard(r->modes);
-                table_discard(r->sv);
-                return CS_EUSAGE;
-            }
-        }
-        free(Uz);
-    }
+    if (r->snap_every != 0) return open_snap(r, d, dir);
     return CS_OK;
 }
 
@@ -630,7 +635,7 @@ static int br_sched_init(br_sched *bs, const opts *o, const char *out, int n, si
     bs->jobs = jobs < 1 ? 1 : (int)jobs;
     /* the trunk shares the cores with the branches: OpenBLAS's own threads would only contend (small
      * products; 66 s instead of 44 s for the official D = 3 sweep on 2 cores) */
-    if (bs->jobs > 1) openblas_set_num_threads(1);
+    if (bs->jobs > 1) linalg_blas_threads(LINALG_BLAS_WORKER);
     bs->n = n;
     bs->o = o;
     bs->out = out;
@@ -655,7 +660,7 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
 {
     br_result res;
     memset(&res, 0, sizeof res);
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     dln_forget_threads(d); /* the trunk's workers did not come through fork() */
     memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
     deficit_list bl = *dl;
@@ -815,33 +820,36 @@ static int flow_conflicts(const opts *o, int kind, const dln_cfg *dc)
     return opts_long(o, "jobs", 0, 4096, &jobs);
 }
 
-static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
+/* The network's options into dc (the task kind is read first, by build). */
+static int read_dln_cfg(const opts *o, dln_cfg *dc)
 {
-    int rc;
-    task_cfg c;
-    memset(&c, 0, sizeof c);
-    int kind, arch, loss;
-    if ((rc = opts_enum(o, "task", task_kinds, &kind))) return rc;
+    int rc, arch, loss, prec;
+    memset(dc, 0, sizeof *dc);
     if ((rc = opts_enum(o, "arch", archs, &arch))) return rc;
     if ((rc = opts_enum(o, "loss", losses, &loss))) return rc;
-    c.kind = (task_kind)kind;
-    dln_cfg dc;
-    memset(&dc, 0, sizeof dc);
-    dc.arch = (dln_arch)arch;
-    dc.shared_input = opts_flag(o, "shared-input");
-    dc.loss = (dln_loss)loss;
-    if ((rc = dln_act_parse(opts_str(o, "act"), &dc.act))) return rc;
-    dc.act_output = opts_flag(o, "act-output");
-    int prec;
+    dc->arch = (dln_arch)arch;
+    dc->shared_input = opts_flag(o, "shared-input");
+    dc->loss = (dln_loss)loss;
+    if ((rc = dln_act_parse(opts_str(o, "act"), &dc->act))) return rc;
+    dc->act_output = opts_flag(o, "act-output");
     if ((rc = opts_enum(o, "precision", precisions, &prec))) return rc;
-    dc.single = prec;
-    if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc.n_chain))) return rc;
-    if ((rc = get_int(o, "depth", 1, 1000, &dc.depth))) return rc;
-    if ((rc = get_int(o, "width", 1, 100000, &dc.width))) return rc;
+    dc->single = prec;
+    if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc->n_chain))) return rc;
+    if ((rc = get_int(o, "depth", 1, 1000, &dc->depth))) return rc;
+    return get_int(o, "width", 1, 100000, &dc->width);
+}
+
+/* The task's options into c (c->kind set; sdims holds the source dimensions c->src_dims points to).
+ * c->sv and c->noise_var point to *sv_out and *nv_out, which the caller frees after success (freed here
+ * on failure). */
+static int read_task_cfg(const opts *o, const dln_cfg *dc, task_cfg *c, int *sdims, double **sv_out,
+                         double **nv_out)
+{
+    int rc;
     int nsrc;
     if ((rc = get_int(o, "sources", 0, TASK_MAX_SRC, &nsrc))) return rc;
     long *sd = NULL;
-    int nsd = 0, sdims[TASK_MAX_SRC];
+    int nsd = 0;
     if (opts_count(o, "source-dims")) {
         if ((rc = opts_list_long(o, "source-dims", 1, 1000000, &sd, &nsd))) return rc;
         if (nsd > TASK_MAX_SRC) {
@@ -856,42 +864,59 @@ static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
             sdims[i] = (int)sd[i];
         free(sd);
         nsrc = nsd;
-        c.src_dims = sdims;
+        c->src_dims = sdims;
     }
-    if (nsrc == 0) nsrc = dc.arch == DLN_FUSED ? 2 : (dc.shared_input ? 1 : dc.n_chain);
-    c.n_src = nsrc;
+    if (nsrc == 0) nsrc = dc->arch == DLN_FUSED ? 2 : (dc->shared_input ? 1 : dc->n_chain);
+    c->n_src = nsrc;
     long seed, tseed;
     if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
     if ((rc = opts_long(o, "task-seed", -1, 4294967295L, &tseed))) return rc;
-    c.seed = (unsigned long)(tseed < 0 ? seed : tseed);
+    c->seed = (unsigned long)(tseed < 0 ? seed : tseed);
     double *sv = NULL, *nv = NULL;
-    if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c.n_sv))) return rc;
-    c.sv = sv;
-    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c.n_noise))) {
+    if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c->n_sv))) return rc;
+    c->sv = sv;
+    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c->n_noise))) {
         free(sv);
         return rc;
     }
-    c.noise_var = nv;
-    if ((rc = get_int(o, "n-out", 1, 100000, &c.n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c.n_in)) ||
-        (rc = get_int(o, "latent-dim", 1, 100000, &c.latent_dim)) ||
-        (rc = opts_double(o, "redundancy", 0, 1, &c.redundancy)) ||
-        (rc = opts_double(o, "synergy", 0, 1, &c.synergy)) || (rc = get_int(o, "n", 1, 100000, &c.n)) ||
-        (rc = get_int(o, "rank", 1, 100000, &c.rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c.rank2)) ||
-        (rc = get_int(o, "n-obs", 1, 2000000000, &c.n_obs))) {
+    c->noise_var = nv;
+    if ((rc = get_int(o, "n-out", 1, 100000, &c->n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c->n_in)) ||
+        (rc = get_int(o, "latent-dim", 1, 100000, &c->latent_dim)) ||
+        (rc = opts_double(o, "redundancy", 0, 1, &c->redundancy)) ||
+        (rc = opts_double(o, "synergy", 0, 1, &c->synergy)) || (rc = get_int(o, "n", 1, 100000, &c->n)) ||
+        (rc = get_int(o, "rank", 1, 100000, &c->rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c->rank2)) ||
+        (rc = get_int(o, "n-obs", 1, 2000000000, &c->n_obs))) {
         free(sv);
         free(nv);
         return rc;
     }
-    c.target_file = opts_str(o, "target");
-    c.target2_file = opts_str(o, "target2");
-    c.observed_file = opts_str(o, "observed");
-    c.sxx_file = opts_str(o, "sigma-xx");
-    c.syx_file = opts_str(o, "sigma-yx");
-    if (c.observed_file && kind != TASK_COMPLETION) {
+    c->target_file = opts_str(o, "target");
+    c->target2_file = opts_str(o, "target2");
+    c->observed_file = opts_str(o, "observed");
+    c->sxx_file = opts_str(o, "sigma-xx");
+    c->syx_file = opts_str(o, "sigma-yx");
+    if (c->observed_file && c->kind != TASK_COMPLETION) {
         free(sv);
         free(nv);
         return util_seterr(CS_EUSAGE, "--observed needs --task completion");
     }
+    *sv_out = sv;
+    *nv_out = nv;
+    return CS_OK;
+}
+
+static int build(const opts *o, task *t, dln **dout, deficit_list *dl)
+{
+    int rc, kind;
+    task_cfg c;
+    memset(&c, 0, sizeof c);
+    if ((rc = opts_enum(o, "task", task_kinds, &kind))) return rc;
+    c.kind = (task_kind)kind;
+    dln_cfg dc;
+    if ((rc = read_dln_cfg(o, &dc))) return rc;
+    int sdims[TASK_MAX_SRC];
+    double *sv = NULL, *nv = NULL;
+    if ((rc = read_task_cfg(o, &dc, &c, sdims, &sv, &nv))) return rc;
     if ((rc = flow_conflicts(o, kind, &dc))) {
         free(sv);
         free(nv);
@@ -1002,6 +1027,89 @@ static int init_weights(const opts *o, dln *d)
     return rc;
 }
 
+/* --switch-sweep T1,T2,...: one trunk without the switch, run to the last T, and from the trunk's
+ * state at each T a forked branch with switch@T for `cont` more updates; switch_sweep.dat collects their
+ * final losses. */
+static int switch_sweep(const opts *o, run_out *r, dln *d, const deficit_list *dl, const char *out, long cont,
+                        int meth, double epsabs, double epsrel)
+{
+    for (int i = 0; i < dl->n; i++)
+        if (dl->d[i].kind == DEF_SWITCH) {
+            return util_seterr(CS_EUSAGE,
+                               "--switch-sweep sets the switch itself; drop switch@ from --deficit");
+        }
+    if (dl->n + 1 > DEFICIT_MAX) return util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
+    long *sw = NULL;
+    int n_sw;
+    int rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw);
+    if (rc) return rc;
+    for (int i = 1; i < n_sw; i++)
+        if (sw[i] <= sw[i - 1]) {
+            free(sw);
+            return util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
+        }
+    table *sum = table_open(out, "switch_sweep.dat", opts_prov(o));
+    if (!sum) {
+        free(sw);
+        return CS_EUSAGE;
+    }
+    table_meta(sum,
+               "one trunk without switch; branch T: switch@T, %ld more updates (steps = T + %ld); official "
+               "T_c = T - 1",
+               cont, cont);
+    table_columns(sum, "switch_step steps final_loss test_loss");
+    long trunk_last = sw[n_sw - 1];
+    run_out tr;
+    tr = *r;
+    if ((rc = out_open(&tr, o, d, out, trunk_last))) {
+        table_discard(sum);
+        free(sw);
+        return rc;
+    }
+    br_sched bs;
+    long fs = 0;
+    int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
+    for (int i = 0; i < n_sw && st == CS_OK; i++) {
+        st = run_steps(&tr, i ? sw[i - 1] : 0, sw[i], &fs);
+        if (st) break;
+        memcpy(bs.theta + (size_t)i * d->n_param, d->theta, d->n_param * sizeof(double));
+        bs.n_ready = i + 1;
+        st = br_sched_launch(&bs, r, d, dl, sw, cont, meth, epsabs, epsrel, 1);
+    }
+    char why[512];
+    snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
+    if (st == CS_OK) { /* trunk done: every core serves the remaining branches */
+        st = br_sched_launch(&bs, r, d, dl, sw, cont, meth, epsabs, epsrel, 0);
+        snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
+    }
+    int bad = br_sched_wait(&bs);
+    int nfail = 0;
+    for (int i = 0; i < n_sw && st == CS_OK; i++) {
+        const br_result *b = &bs.res[i];
+        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss,
+                  b->st ? NAN : b->final_test);
+        if (b->st) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], b->why);
+        nfail += b->st != CS_OK;
+    }
+    if (st == CS_OK && bad) {
+        st = CS_EFAIL;
+        snprintf(why, sizeof why, "a branch could not write its outputs (see the messages above)");
+    }
+    br_sched_free(&bs);
+    rc = out_close(&tr, st, fs, why);
+    int s2 = st == CS_OK ? table_close(sum) : table_fail(sum, fs, why);
+    if (st) {
+        util_seterr(st, "%s", why);
+        rc = st;
+    } else if (!rc)
+        rc = s2;
+    if (!rc && nfail)
+        rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)",
+                         nfail, n_sw);
+    free(sw);
+    return rc;
+}
+
 static int run(const opts *o)
 {
     int rc, meth;
@@ -1037,7 +1145,7 @@ static int run(const opts *o)
      * CPU instead of 1.3 s for 3000 completion steps); OPENBLAS_NUM_THREADS set by the user wins */
     int mxd = d->width > d->n_in ? d->width : d->n_in;
     if (d->n_out > mxd) mxd = d->n_out;
-    if (mxd < 512 && !getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
+    if (mxd < 512) linalg_blas_threads(LINALG_BLAS_SMALL);
     int flow = meth != METH_GD;
     if (flow && (rc = dln_flow_alloc(d, (dln_stepper)meth, epsabs, epsrel, lr * 0.1))) goto done;
 
@@ -1064,85 +1172,7 @@ static int run(const opts *o)
         }
         goto done;
     }
-    /* switch sweep: trunk without switch deficits, branches with switch@T */
-    for (int i = 0; i < dl.n; i++)
-        if (dl.d[i].kind == DEF_SWITCH) {
-            rc = util_seterr(CS_EUSAGE, "--switch-sweep sets the switch itself; drop switch@ from --deficit");
-            goto done;
-        }
-    if (dl.n + 1 > DEFICIT_MAX) {
-        rc = util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
-        goto done;
-    }
-    long *sw = NULL;
-    int n_sw;
-    if ((rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw))) goto done;
-    for (int i = 1; i < n_sw; i++)
-        if (sw[i] <= sw[i - 1]) {
-            free(sw);
-            rc = util_seterr(CS_EUSAGE, "--switch-sweep: steps must increase strictly");
-            goto done;
-        }
-    table *sum = table_open(out, "switch_sweep.dat", opts_prov(o));
-    if (!sum) {
-        free(sw);
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    table_meta(sum,
-               "one trunk without switch; branch T: switch@T, %ld more updates (steps = T + %ld); official "
-               "T_c = T - 1",
-               cont, cont);
-    table_columns(sum, "switch_step steps final_loss test_loss");
-    long trunk_last = sw[n_sw - 1];
-    run_out tr;
-    tr = r;
-    if ((rc = out_open(&tr, o, d, out, trunk_last))) {
-        table_discard(sum);
-        free(sw);
-        goto done;
-    }
-    br_sched bs;
-    long fs = 0;
-    int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
-    for (int i = 0; i < n_sw && st == CS_OK; i++) {
-        st = run_steps(&tr, i ? sw[i - 1] : 0, sw[i], &fs);
-        if (st) break;
-        memcpy(bs.theta + (size_t)i * d->n_param, d->theta, d->n_param * sizeof(double));
-        bs.n_ready = i + 1;
-        st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 1);
-    }
-    char why[512];
-    snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
-    if (st == CS_OK) { /* trunk done: every core serves the remaining branches */
-        st = br_sched_launch(&bs, &r, d, &dl, sw, cont, meth, epsabs, epsrel, 0);
-        snprintf(why, sizeof why, "%s", opts_errmsg(&cmd_flow));
-    }
-    int bad = br_sched_wait(&bs);
-    int nfail = 0;
-    for (int i = 0; i < n_sw && st == CS_OK; i++) {
-        const br_result *b = &bs.res[i];
-        table_row(sum, "%ld %ld %.17g %.17g", sw[i], sw[i] + cont, b->st ? NAN : b->final_loss,
-                  b->st ? NAN : b->final_test);
-        if (b->st) fprintf(stderr, "critsim flow: branch switch@%ld failed: %s\n", sw[i], b->why);
-        nfail += b->st != CS_OK;
-    }
-    if (st == CS_OK && bad) {
-        st = CS_EFAIL;
-        snprintf(why, sizeof why, "a branch could not write its outputs (see the messages above)");
-    }
-    br_sched_free(&bs);
-    rc = out_close(&tr, st, fs, why);
-    int s2 = st == CS_OK ? table_close(sum) : table_fail(sum, fs, why);
-    if (st) {
-        util_seterr(st, "%s", why);
-        rc = st;
-    } else if (!rc)
-        rc = s2;
-    if (!rc && nfail)
-        rc = util_seterr(CS_EFAIL, "%d of %d switch-sweep branches failed (nan rows in switch_sweep.dat)",
-                         nfail, n_sw);
-    free(sw);
+    rc = switch_sweep(o, &r, d, &dl, out, cont, meth, epsabs, epsrel);
 done:
     dln_free(d);
     task_free(&t);

@@ -70,105 +70,128 @@ enum { START_RANDOM, START_GRID, START_POINT };
 static const opt_enum starts[] = {
     {"random", START_RANDOM}, {"grid", START_GRID}, {"point", START_POINT}, {NULL, 0}};
 
-static int run(const opts *o)
-{
+/* The options of a phase run, read once. */
+typedef struct {
     long D, n, fn, steps, every, lr, seed;
     double s, c, psd, kmax, dt, ea, er;
-    int rc, init, start, meth;
-    if ((rc = opts_long(o, "depth", 1, 10000, &D)) || (rc = opts_double(o, "s", -1e300, 1e300, &s)) ||
-        (rc = opts_enum(o, "init", inits, &init)) || (rc = opts_double(o, "c", 1e-300, 1e300, &c)) ||
-        (rc = opts_enum(o, "start", starts, &start)) || (rc = opts_long(o, "n", 1, 100000, &n)) ||
-        (rc = opts_double(o, "p-sd", 0, 1e300, &psd)) ||
-        (rc = opts_double(o, "kmax", 1e-300, 1e300, &kmax)) ||
-        (rc = opts_long(o, "field-n", 2, 10000, &fn)) || (rc = opts_long(o, "seed", 0, 4294967295L, &seed)) ||
-        (rc = opts_double(o, "dt", 1e-300, 1e300, &dt)) ||
-        (rc = opts_long(o, "steps", 0, 1000000000000L, &steps)) ||
-        (rc = opts_long(o, "every", 1, 1000000000000L, &every)) ||
-        (rc = opts_long(o, "log-rows", 0, 10000, &lr)) || (rc = opts_enum(o, "method", methods, &meth)) ||
-        (rc = opts_double(o, "epsabs", 0, 1, &ea)) || (rc = opts_double(o, "epsrel", 0, 1, &er)))
+    int init, start, meth;
+    double *pp; /* --start point: the per-layer start values (npp = 1: both pathways, 2: PA, PB) */
+    int npp;
+} phase_cfg;
+
+static int read_cfg(const opts *o, phase_cfg *p)
+{
+    int rc;
+    memset(p, 0, sizeof *p);
+    if ((rc = opts_long(o, "depth", 1, 10000, &p->D)) || (rc = opts_double(o, "s", -1e300, 1e300, &p->s)) ||
+        (rc = opts_enum(o, "init", inits, &p->init)) || (rc = opts_double(o, "c", 1e-300, 1e300, &p->c)) ||
+        (rc = opts_enum(o, "start", starts, &p->start)) || (rc = opts_long(o, "n", 1, 100000, &p->n)) ||
+        (rc = opts_double(o, "p-sd", 0, 1e300, &p->psd)) ||
+        (rc = opts_double(o, "kmax", 1e-300, 1e300, &p->kmax)) ||
+        (rc = opts_long(o, "field-n", 2, 10000, &p->fn)) ||
+        (rc = opts_long(o, "seed", 0, 4294967295L, &p->seed)) ||
+        (rc = opts_double(o, "dt", 1e-300, 1e300, &p->dt)) ||
+        (rc = opts_long(o, "steps", 0, 1000000000000L, &p->steps)) ||
+        (rc = opts_long(o, "every", 1, 1000000000000L, &p->every)) ||
+        (rc = opts_long(o, "log-rows", 0, 10000, &p->lr)) ||
+        (rc = opts_enum(o, "method", methods, &p->meth)) || (rc = opts_double(o, "epsabs", 0, 1, &p->ea)) ||
+        (rc = opts_double(o, "epsrel", 0, 1, &p->er)))
         return rc;
-    if (start != START_POINT && opts_is_set(o, "init-p"))
+    if (p->start != START_POINT && opts_is_set(o, "init-p"))
         return util_seterr(CS_EUSAGE,
                            "--start %s and --init-p: --init-p sets the start of --start point; drop one",
                            opts_str(o, "start"));
-    if (start == START_POINT && opts_is_set(o, "n"))
+    if (p->start == START_POINT && opts_is_set(o, "n"))
         return util_seterr(CS_EUSAGE, "--start point and --n: one trajectory starts at --init-p; drop --n");
-    double *pp = NULL;
-    int npp = 0;
-    if (start == START_POINT) {
-        if ((rc = opts_list_double(o, "init-p", -1e300, 1e300, &pp, &npp))) return rc;
-        if (npp > 2) {
-            free(pp);
+    if (p->start == START_POINT) {
+        if ((rc = opts_list_double(o, "init-p", -1e300, 1e300, &p->pp, &p->npp))) return rc;
+        if (p->npp > 2) {
+            free(p->pp);
+            p->pp = NULL;
             return util_seterr(CS_EUSAGE, "--init-p takes P or PA,PB");
         }
     }
-    long ntraj = start == START_RANDOM ? n : start == START_GRID ? n * n : 1;
+    return CS_OK;
+}
+
+/* The starts of the trajectories: Gaussian per-layer values, a grid in (K_a, K_b), or one point. */
+static void set_starts(modes *m, const phase_cfg *p, long ntraj)
+{
+    if (p->start == START_RANDOM) {
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(r, (unsigned long)p->seed);
+        for (long i = 0; i < ntraj; i++) {
+            modes_set_p(m, 0, (int)i, gsl_ran_gaussian(r, p->psd));
+            modes_set_p(m, 1, (int)i, gsl_ran_gaussian(r, p->psd));
+        }
+        gsl_rng_free(r);
+    } else if (p->start == START_GRID) {
+        for (long i = 0; i < p->n; i++)
+            for (long j = 0; j < p->n; j++) {
+                modes_set_k(m, 0, (int)(i * p->n + j), p->kmax * (i + 0.5) / p->n);
+                modes_set_k(m, 1, (int)(i * p->n + j), p->kmax * (j + 0.5) / p->n);
+            }
+    } else {
+        modes_set_p(m, 0, 0, p->pp[0]);
+        modes_set_p(m, 1, 0, p->pp[p->npp - 1]);
+    }
+}
+
+/* field.dat: the deficit-free vector field on a field-n x field-n grid of (K_a, K_b) */
+static int write_field(const char *dir, const table_prov *prov, const phase_cfg *p)
+{
+    table *tf = table_open(dir, "field.dat", prov);
+    if (!tf) return CS_EUSAGE;
+    table_meta(tf,
+               "deficit-free vector field (dK_a/dt, dK_b/dt); depth = %ld; s = %.17g; init = %s; c = %.17g",
+               p->D, p->s, p->init == MODES_LARGE ? "large" : "small", p->init == MODES_LARGE ? p->c : 0.0);
+    table_meta(tf, "(u, v): direction scaled to 0.8 grid cells, for gnuplot `with vectors`");
+    table_columns(tf, "K_a K_b dK_a dK_b u v");
+    double one_s = p->s, K[2], dk[2], h = p->kmax / (p->fn - 1);
+    modes *f1 = modes_alloc((int)p->D, 1, 2, (modes_param)p->init, p->c, &one_s);
+    for (long i = 0; i < p->fn; i++)
+        for (long j = 0; j < p->fn; j++) {
+            K[0] = h * i, K[1] = h * j;
+            modes_field(f1, K, dk);
+            double nrm = hypot(dk[0], dk[1]), sc = nrm > 0 ? 0.8 * h / nrm : 0;
+            table_row(tf, "%.17g %.17g %.17g %.17g %.17g %.17g", K[0], K[1], dk[0], dk[1], dk[0] * sc,
+                      dk[1] * sc);
+        }
+    modes_free(f1);
+    return table_close(tf);
+}
+
+static int run(const opts *o)
+{
+    phase_cfg P;
+    int rc = read_cfg(o, &P);
+    if (rc) return rc;
+    long ntraj = P.start == START_RANDOM ? P.n : P.start == START_GRID ? P.n * P.n : 1;
     double *sv = util_malloc((size_t)ntraj * sizeof(double));
     for (long i = 0; i < ntraj; i++)
-        sv[i] = s;
-    modes *m = modes_alloc((int)D, (int)ntraj, 2, (modes_param)init, c, sv);
+        sv[i] = P.s;
+    modes *m = modes_alloc((int)P.D, (int)ntraj, 2, (modes_param)P.init, P.c, sv);
     free(sv);
     deficit_list dl;
     rc = opts_deficits(o, "deficit", &dl);
     if (!rc) rc = modes_set_deficits(m, &dl);
-    if (!rc) rc = modes_set_method(m, (modes_method)meth, dt, ea, er);
+    if (!rc) rc = modes_set_method(m, (modes_method)P.meth, P.dt, P.ea, P.er);
     if (rc) {
         modes_free(m);
-        free(pp);
+        free(P.pp);
         return rc;
     }
-    if (start == START_RANDOM) {
-        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-        gsl_rng_set(r, (unsigned long)seed);
-        for (long i = 0; i < ntraj; i++) {
-            modes_set_p(m, 0, (int)i, gsl_ran_gaussian(r, psd));
-            modes_set_p(m, 1, (int)i, gsl_ran_gaussian(r, psd));
-        }
-        gsl_rng_free(r);
-    } else if (start == START_GRID) {
-        for (long i = 0; i < n; i++)
-            for (long j = 0; j < n; j++) {
-                modes_set_k(m, 0, (int)(i * n + j), kmax * (i + 0.5) / n);
-                modes_set_k(m, 1, (int)(i * n + j), kmax * (j + 0.5) / n);
-            }
-    } else {
-        modes_set_p(m, 0, 0, pp[0]);
-        modes_set_p(m, 1, 0, pp[npp - 1]);
-    }
-    free(pp);
+    set_starts(m, &P, ntraj);
+    free(P.pp);
     const char *dir = opts_str(o, "out");
-    /* vector field */
-    table *tf = table_open(dir, "field.dat", opts_prov(o));
-    if (!tf) {
-        modes_free(m);
-        return CS_EUSAGE;
-    }
-    table_meta(tf,
-               "deficit-free vector field (dK_a/dt, dK_b/dt); depth = %ld; s = %.17g; init = %s; c = %.17g",
-               D, s, init == MODES_LARGE ? "large" : "small", init == MODES_LARGE ? c : 0.0);
-    table_meta(tf, "(u, v): direction scaled to 0.8 grid cells, for gnuplot `with vectors`");
-    table_columns(tf, "K_a K_b dK_a dK_b u v");
-    {
-        double one_s = s, K[2], dk[2], h = kmax / (fn - 1);
-        modes *f1 = modes_alloc((int)D, 1, 2, init ? MODES_LARGE : MODES_SMALL, c, &one_s);
-        for (long i = 0; i < fn; i++)
-            for (long j = 0; j < fn; j++) {
-                K[0] = h * i, K[1] = h * j;
-                modes_field(f1, K, dk);
-                double nrm = hypot(dk[0], dk[1]), sc = nrm > 0 ? 0.8 * h / nrm : 0;
-                table_row(tf, "%.17g %.17g %.17g %.17g %.17g %.17g", K[0], K[1], dk[0], dk[1], dk[0] * sc,
-                          dk[1] * sc);
-            }
-        modes_free(f1);
-    }
-    if ((rc = table_close(tf))) {
+    if ((rc = write_field(dir, opts_prov(o), &P))) {
         modes_free(m);
         return rc;
     }
     /* trajectories: record into memory-free streaming blocks: one table, rows grouped per record step,
      * then rewritten per trajectory would need storage; keep (steps x ntraj) rows in a buffer */
     long nrec = 1;
-    for (long t = 0; t < steps; t = next_rec(t, every, (int)lr, steps))
+    for (long t = 0; t < P.steps; t = next_rec(t, P.every, (int)P.lr, P.steps))
         nrec++;
     double *buf = util_malloc((size_t)nrec * (size_t)ntraj * 2 * sizeof(double));
     long *rs = util_malloc((size_t)nrec * sizeof(long));
@@ -180,8 +203,8 @@ static int run(const opts *o)
         for (long i = 0; i < ntraj; i++)
             buf[(k * ntraj + i) * 2] = m->K[i], buf[(k * ntraj + i) * 2 + 1] = m->K[ntraj + i];
         k++;
-        if (t >= steps) break;
-        long nx = next_rec(t, every, (int)lr, steps);
+        if (t >= P.steps) break;
+        long nx = next_rec(t, P.every, (int)P.lr, P.steps);
         if ((rc = modes_advance(m, t, nx, &fs, &fm))) break;
         t = nx;
     }
@@ -193,9 +216,9 @@ static int run(const opts *o)
     table_meta(tt,
                "engine = phase (per-mode theory, one trajectory per column block); depth = %ld; s = %.17g; "
                "init = %s; c = %.17g",
-               D, s, init == MODES_LARGE ? "large" : "small", init == MODES_LARGE ? c : 0.0);
+               P.D, P.s, P.init == MODES_LARGE ? "large" : "small", P.init == MODES_LARGE ? P.c : 0.0);
     table_meta(tt, "method = %s; dt = %.17g; steps = %ld; start = %s; trajectories = %ld",
-               opts_str(o, "method"), dt, steps, opts_str(o, "start"), ntraj);
+               opts_str(o, "method"), P.dt, P.steps, opts_str(o, "start"), ntraj);
     for (int i = 0; i < dl.n; i++)
         table_meta(tt, "deficit = %s (update t affected iff START <= t < END)", dl.d[i].text);
     table_meta(tt, "solver statistics: steps = %ld; rhs evaluations = %ld; failed steps = %ld; wall = %.6f s",
@@ -211,7 +234,7 @@ static int run(const opts *o)
     free(buf), free(rs);
     double mean = 0, sd = 0, loss = 0;
     for (long i = 0; i < ntraj; i++) {
-        double sh = m->K[ntraj + i] / (m->K[i] + m->K[ntraj + i]), r = s - m->K[i] - m->K[ntraj + i];
+        double sh = m->K[ntraj + i] / (m->K[i] + m->K[ntraj + i]), r = P.s - m->K[i] - m->K[ntraj + i];
         mean += sh / ntraj, sd += sh * sh / ntraj, loss += 0.5 * r * r / ntraj;
     }
     sd = ntraj > 1 ? sqrt(fmax(0, (sd - mean * mean) * ntraj / (ntraj - 1))) : 0;

@@ -392,9 +392,9 @@ static char *join_argv(int argc, char **argv)
     return s;
 }
 
-int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
+/* opts_parse, step 1: a store holding every option's default */
+static opts *opts_new(const cmd_def *cmd)
 {
-    *out = NULL;
     opts *o = util_calloc(1, sizeof *o);
     o->pc = util_calloc(1, sizeof *o->pc);
     o->pc->stale = 1;
@@ -409,35 +409,40 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
             CS_ASSERT(rc == CS_OK);
         }
     }
-    o->cmdline = join_argv(argc, argv);
-    for (int a = 1; a < argc; a++) { /* a newline would end a table's '#' header line early */
+    return o;
+}
+
+/* step 2: no control character in any argument (a newline would end a table's '#' header line early) */
+static int check_argv_text(int argc, char **argv)
+{
+    for (int a = 1; a < argc; a++) {
         int bad = opts_text_check(argv[a]);
         if (bad >= 0) {
             char shown[128];
             opts_text_show(shown, sizeof shown, argv[a]);
-            opts_free(o);
             return util_seterr(CS_EUSAGE,
                                "argument %d '%s' holds a control character (0x%02x); paths and values must "
                                "be printable text",
                                a, shown, (unsigned char)argv[a][bad]);
         }
     }
-    /* a command that declares its own `model` option (critsim sweep) reads that file itself */
-    int own_model = spec_index(cmd, "model") >= 0;
+    return CS_OK;
+}
 
-    /* pass 1: --help and --model */
+/* step 3 (pass 1): --help (OPTS_HELP) and --model FILE, read before the command line so that the
+ * command line overrides it.  A command that declares its own `model` (critsim sweep) reads it itself. */
+static int pass_help_model(opts *o, int argc, char **argv, int own_model)
+{
+    const cmd_def *cmd = o->cmd;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
             opts_help(stdout, cmd);
-            opts_free(o);
             return OPTS_HELP;
         }
         const char *file = NULL;
         if (!own_model && strcmp(argv[a], "--model") == 0) {
-            if (a + 1 >= argc) {
-                opts_free(o);
+            if (a + 1 >= argc)
                 return util_seterr(CS_EUSAGE, "--model needs a file name (e.g. --model models/fig2.ini)");
-            }
             file = argv[++a];
         } else if (!own_model && strncmp(argv[a], "--model=", 8) == 0) {
             file = argv[a] + 8;
@@ -446,19 +451,19 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
             if (i >= 0 && cmd->specs[i].type != OPT_FLAG) a++; /* skip its value */
         }
         if (file) {
-            if (o->model[0]) {
-                opts_free(o);
-                return util_seterr(CS_EUSAGE, "--model given twice; give one model file");
-            }
+            if (o->model[0]) return util_seterr(CS_EUSAGE, "--model given twice; give one model file");
             snprintf(o->model, sizeof o->model, "%s", file);
             int rc = load_model(o, file);
-            if (rc != CS_OK) {
-                opts_free(o);
-                return rc;
-            }
+            if (rc != CS_OK) return rc;
         }
     }
-    /* pass 2: everything else */
+    return CS_OK;
+}
+
+/* step 4 (pass 2): every other argument, `--name value`, `--name=value`, a flag, or the positional one */
+static int pass_values(opts *o, int argc, char **argv, int own_model)
+{
+    const cmd_def *cmd = o->cmd;
     int positional_seen = 0;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
@@ -472,19 +477,14 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
             CS_ASSERT(i >= 0); /* the command table names an option it does not declare */
             positional_seen = 1;
             int rc = store(o, i, arg, LV_CMDLINE, "command line");
-            if (rc != CS_OK) {
-                opts_free(o);
-                return rc;
-            }
+            if (rc != CS_OK) return rc;
             continue;
         }
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            opts_free(o);
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
             return util_seterr(CS_EUSAGE,
                                "unexpected argument '%s'; options are written --name value "
                                "(see 'critsim %s --help')",
                                arg, cmd->name);
-        }
         char name[128];
         const char *value = NULL;
         const char *eq = strchr(arg + 2, '=');
@@ -493,40 +493,52 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
         memcpy(name, arg + 2, nl);
         name[nl] = '\0';
         int i = spec_index(cmd, name);
-        if (i < 0) {
-            opts_free(o);
+        if (i < 0)
             return util_seterr(CS_EUSAGE, "unknown option '--%s' for 'critsim %s' (see 'critsim %s --help')",
                                name, cmd->name, cmd->name);
-        }
         if (eq) {
             value = eq + 1;
         } else if (cmd->specs[i].type == OPT_FLAG) {
             value = "true";
         } else {
-            if (a + 1 >= argc) {
-                opts_free(o);
+            if (a + 1 >= argc)
                 return util_seterr(CS_EUSAGE, "option '--%s' needs a value (%s)", name, cmd->specs[i].help);
-            }
             value = argv[++a];
         }
         int rc = store(o, i, value, LV_CMDLINE, "command line");
-        if (rc != CS_OK) {
-            opts_free(o);
-            return rc;
-        }
+        if (rc != CS_OK) return rc;
     }
-    /* validate flags early so a typo in a file is caught even if the command never reads it */
+    return CS_OK;
+}
+
+/* step 5: flags validated early, so that a typo in a file is caught even if the command never reads it */
+static int check_flags(const opts *o)
+{
     for (int i = 0; i < o->nspec; i++)
-        if (cmd->specs[i].type == OPT_FLAG && o->v[i].raw) {
+        if (o->cmd->specs[i].type == OPT_FLAG && o->v[i].raw) {
             const char *r = o->v[i].raw;
             if (strcmp(r, "true") && strcmp(r, "false") && strcmp(r, "1") && strcmp(r, "0") &&
-                strcmp(r, "yes") && strcmp(r, "no")) {
-                int rc = util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not a truth value; use true or false",
-                                     cmd->specs[i].name, o->v[i].origin, r);
-                opts_free(o);
-                return rc;
-            }
+                strcmp(r, "yes") && strcmp(r, "no"))
+                return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not a truth value; use true or false",
+                                   o->cmd->specs[i].name, o->v[i].origin, r);
         }
+    return CS_OK;
+}
+
+int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
+{
+    *out = NULL;
+    opts *o = opts_new(cmd);
+    o->cmdline = join_argv(argc, argv);
+    int own_model = spec_index(cmd, "model") >= 0;
+    int rc = check_argv_text(argc, argv);
+    if (rc == CS_OK) rc = pass_help_model(o, argc, argv, own_model);
+    if (rc == CS_OK) rc = pass_values(o, argc, argv, own_model);
+    if (rc == CS_OK) rc = check_flags(o);
+    if (rc != CS_OK) {
+        opts_free(o);
+        return rc;
+    }
     *out = o;
     return CS_OK;
 }
@@ -806,40 +818,40 @@ const char *opts_item(const opts *o, const char *name, int i)
     return i >= 0 && i < v->n ? v->items[i] : NULL;
 }
 
-int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n)
+/* The items of a list option as numbers, each checked against [lo, hi]: doubles (is_long = 0, *out a
+ * double *) or longs (is_long = 1, *out a long *). */
+static int list_numbers(const opts *o, const char *name, int is_long, double dlo, double dhi, long llo,
+                        long lhi, void **out, int *n)
 {
     const opt_val *v = find(o, name);
     int rc = need(o, name, v);
     if (rc) return rc;
     int cnt = opts_count(o, name);
-    double *x = util_malloc((size_t)cnt * sizeof *x);
-    for (int i = 0; i < cnt; i++) {
-        rc = check_double(name, v->origin, opts_item(o, name, i), lo, hi, &x[i]);
-        if (rc) {
-            free(x);
-            return rc;
-        }
+    void *x = util_malloc((size_t)cnt * (is_long ? sizeof(long) : sizeof(double)));
+    for (int i = 0; i < cnt && rc == CS_OK; i++)
+        rc = is_long ? check_long(name, v->origin, opts_item(o, name, i), llo, lhi, (long *)x + i)
+                     : check_double(name, v->origin, opts_item(o, name, i), dlo, dhi, (double *)x + i);
+    if (rc) {
+        free(x);
+        return rc;
     }
     *out = x;
     *n = cnt;
     return CS_OK;
 }
 
+int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n)
+{
+    void *x;
+    int rc = list_numbers(o, name, 0, lo, hi, 0, 0, &x, n);
+    if (rc == CS_OK) *out = x;
+    return rc;
+}
+
 int opts_list_long(const opts *o, const char *name, long lo, long hi, long **out, int *n)
 {
-    const opt_val *v = find(o, name);
-    int rc = need(o, name, v);
-    if (rc) return rc;
-    int cnt = opts_count(o, name);
-    long *x = util_malloc((size_t)cnt * sizeof *x);
-    for (int i = 0; i < cnt; i++) {
-        rc = check_long(name, v->origin, opts_item(o, name, i), lo, hi, &x[i]);
-        if (rc) {
-            free(x);
-            return rc;
-        }
-    }
-    *out = x;
-    *n = cnt;
-    return CS_OK;
+    void *x;
+    int rc = list_numbers(o, name, 1, 0, 0, lo, hi, &x, n);
+    if (rc == CS_OK) *out = x;
+    return rc;
 }

@@ -30,11 +30,9 @@
 
 #include "publish.h"
 #include "deficit.h"
+#include "linalg.h"
 #include "table.h"
 #include "util.h"
-
-/* OpenBLAS (pthread build): every point runs single-threaded, the parallelism is across points. */
-void openblas_set_num_threads(int n);
 
 #define FNV_BASIS 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
@@ -876,6 +874,137 @@ static int key_index(char **keys, int n, const char *k)
     return -1;
 }
 
+/* The rows of summary.dat (t open): one per point of the shard, the grid's columns, every outcome key
+ * any point wrote (okeys, in order of appearance; nan where a point lacks it) and the status. */
+static int summary_rows(table *t, const grid_file *gf, const point_result *res, char **okeys, int nok,
+                        int shard_i, int shard_n, long np, long nfailed)
+{
+    table_meta(t, "sweep of critsim %s, model %s", gf->engine, gf->model);
+    if (shard_n > 1)
+        table_meta(t, "shard %d/%d: %ld of the grid's %ld points", shard_i, shard_n, np, gf->np);
+    else
+        table_meta(t, "points: %ld", gf->np);
+    table_meta(t, "finished: %ld, failed or not run: %ld", np - nfailed, nfailed);
+    for (long p = 0; p < gf->np; p++) {
+        if (!sweep_in_shard(p, shard_i, shard_n) || res[p].status == 0) continue;
+        char as[2048] = "";
+        for (int k = 0; k < gf->ncols; k++) {
+            size_t l = strlen(as);
+            snprintf(as + l, sizeof as - l, "%s%s=%s", k ? " " : "", gf->cols[k],
+                     gf->vals[p * gf->ncols + k]);
+        }
+        table_meta(t, "failed: point %ld (%s) id %s status %d: %s", p, as, gf->ids[p], res[p].status,
+                   res[p].msg);
+    }
+    size_t cl = 16;
+    for (int k = 0; k < gf->ncols; k++)
+        cl += strlen(gf->cols[k]) + 1;
+    for (int k = 0; k < nok; k++)
+        cl += strlen(okeys[k]) + 1;
+    char *cols = util_malloc(cl);
+    cols[0] = '\0';
+    for (int k = 0; k < gf->ncols; k++)
+        strcat(strcat(cols, k ? " " : ""), gf->cols[k]);
+    for (int k = 0; k < nok; k++)
+        strcat(strcat(cols, cols[0] ? " " : ""), okeys[k]);
+    strcat(strcat(cols, cols[0] ? " " : ""), "status");
+    table_columns(t, cols);
+    free(cols);
+    FILE *f = table_stream(t);
+    for (long p = 0; p < gf->np; p++) {
+        if (!sweep_in_shard(p, shard_i, shard_n)) continue;
+        int first = 1;
+        for (int k = 0; k < gf->ncols; k++, first = 0)
+            fprintf(f, "%s%s", first ? "" : " ", gf->vals[p * gf->ncols + k]);
+        for (int k = 0; k < nok; k++, first = 0) {
+            int j = key_index(res[p].keys, res[p].nk, okeys[k]);
+            fprintf(f, "%s%s", first ? "" : " ", j >= 0 ? res[p].vals[j] : "nan");
+        }
+        fprintf(f, "%s%d\n", first ? "" : " ", res[p].status);
+    }
+    return table_close(t);
+}
+
+/* The rows of summary_seeds.dat (t open): the finished points grouped over the seed column, the mean
+ * and sample sd of every outcome key per group. */
+static int seeds_rows(table *t, const grid_file *gf, const point_result *res, char **okeys, int nok,
+                      int shard_i, int shard_n)
+{
+    int seedc = key_index(gf->cols, gf->ncols, "seed");
+    table_meta(t, "sweep of critsim %s, model %s: mean and sample sd over seeds of the finished points",
+               gf->engine, gf->model);
+    if (shard_n > 1) table_meta(t, "shard %d/%d", shard_i, shard_n);
+    size_t cl = 32;
+    for (int k = 0; k < gf->ncols; k++)
+        cl += strlen(gf->cols[k]) + 1;
+    for (int k = 0; k < nok; k++)
+        cl += 2 * strlen(okeys[k]) + 12;
+    char *cols = util_malloc(cl);
+    cols[0] = '\0';
+    for (int k = 0; k < gf->ncols; k++)
+        if (k != seedc) strcat(strcat(cols, cols[0] ? " " : ""), gf->cols[k]);
+    strcat(strcat(cols, cols[0] ? " " : ""), "n");
+    for (int k = 0; k < nok; k++) {
+        strcat(strcat(strcat(cols, " "), okeys[k]), "_mean");
+        strcat(strcat(strcat(cols, " "), okeys[k]), "_sd");
+    }
+    table_columns(t, cols);
+    free(cols);
+    FILE *f = table_stream(t);
+    char *done = util_calloc((size_t)gf->np + 1, 1);
+    long *members = util_malloc(((size_t)gf->np + 1) * sizeof *members);
+    for (long p = 0; p < gf->np; p++) {
+        if (!sweep_in_shard(p, shard_i, shard_n) || done[p]) continue;
+        long nm = 0;
+        for (long q = p; q < gf->np; q++) {
+            if (done[q] || !sweep_in_shard(q, shard_i, shard_n)) continue;
+            int same = 1;
+            for (int k = 0; k < gf->ncols && same; k++)
+                if (k != seedc && strcmp(gf->vals[p * gf->ncols + k], gf->vals[q * gf->ncols + k])) same = 0;
+            if (!same) {
+                if (seedc == gf->ncols - 1) break; /* seed is the fastest axis: a group is one block */
+                continue;
+            }
+            done[q] = 1;
+            if (res[q].status == 0) members[nm++] = q;
+            if (seedc < 0) break;
+        }
+        int first = 1;
+        for (int k = 0; k < gf->ncols; k++)
+            if (k != seedc) {
+                fprintf(f, "%s%s", first ? "" : " ", gf->vals[p * gf->ncols + k]);
+                first = 0;
+            }
+        fprintf(f, "%s%ld", first ? "" : " ", nm);
+        for (int k = 0; k < nok; k++) {
+            double sum = 0, ss = 0;
+            for (long m = 0; m < nm; m++) {
+                int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
+                sum += j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN;
+            }
+            double mean = nm ? sum / (double)nm : NAN;
+            for (long m = 0; m < nm; m++) {
+                int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
+                double d = (j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN) - mean;
+                ss += d * d;
+            }
+            double sd = nm >= 2 ? sqrt(ss / (double)(nm - 1)) : NAN;
+            if (isnan(mean))
+                fprintf(f, " nan");
+            else
+                fprintf(f, " %.17g", mean);
+            if (isnan(sd))
+                fprintf(f, " nan");
+            else
+                fprintf(f, " %.17g", sd);
+        }
+        fputc('\n', f);
+    }
+    free(done);
+    free(members);
+    return table_close(t);
+}
+
 int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed)
 {
     grid_file gf;
@@ -897,130 +1026,11 @@ int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed)
     /* summary.dat */
     table *t = table_open(out, "summary.dat", NULL);
     if (!t) rc = CS_EUSAGE;
-    if (t) {
-        table_meta(t, "sweep of critsim %s, model %s", gf.engine, gf.model);
-        if (shard_n > 1)
-            table_meta(t, "shard %d/%d: %ld of the grid's %ld points", shard_i, shard_n, np, gf.np);
-        else
-            table_meta(t, "points: %ld", gf.np);
-        table_meta(t, "finished: %ld, failed or not run: %ld", np - *nfailed, *nfailed);
-        for (long p = 0; p < gf.np; p++) {
-            if (!sweep_in_shard(p, shard_i, shard_n) || res[p].status == 0) continue;
-            char as[2048] = "";
-            for (int k = 0; k < gf.ncols; k++) {
-                size_t l = strlen(as);
-                snprintf(as + l, sizeof as - l, "%s%s=%s", k ? " " : "", gf.cols[k],
-                         gf.vals[p * gf.ncols + k]);
-            }
-            table_meta(t, "failed: point %ld (%s) id %s status %d: %s", p, as, gf.ids[p], res[p].status,
-                       res[p].msg);
-        }
-        size_t cl = 16;
-        for (int k = 0; k < gf.ncols; k++)
-            cl += strlen(gf.cols[k]) + 1;
-        for (int k = 0; k < nok; k++)
-            cl += strlen(okeys[k]) + 1;
-        char *cols = util_malloc(cl);
-        cols[0] = '\0';
-        for (int k = 0; k < gf.ncols; k++)
-            strcat(strcat(cols, k ? " " : ""), gf.cols[k]);
-        for (int k = 0; k < nok; k++)
-            strcat(strcat(cols, cols[0] ? " " : ""), okeys[k]);
-        strcat(strcat(cols, cols[0] ? " " : ""), "status");
-        table_columns(t, cols);
-        free(cols);
-        FILE *f = table_stream(t);
-        for (long p = 0; p < gf.np; p++) {
-            if (!sweep_in_shard(p, shard_i, shard_n)) continue;
-            int first = 1;
-            for (int k = 0; k < gf.ncols; k++, first = 0)
-                fprintf(f, "%s%s", first ? "" : " ", gf.vals[p * gf.ncols + k]);
-            for (int k = 0; k < nok; k++, first = 0) {
-                int j = key_index(res[p].keys, res[p].nk, okeys[k]);
-                fprintf(f, "%s%s", first ? "" : " ", j >= 0 ? res[p].vals[j] : "nan");
-            }
-            fprintf(f, "%s%d\n", first ? "" : " ", res[p].status);
-        }
-        rc = table_close(t);
-    }
+    if (t) rc = summary_rows(t, &gf, res, okeys, nok, shard_i, shard_n, np, *nfailed);
     /* summary_seeds.dat: group over the seed column */
-    int seedc = key_index(gf.cols, gf.ncols, "seed");
     if (rc == CS_OK) t = table_open(out, "summary_seeds.dat", NULL);
     if (rc == CS_OK && !t) rc = CS_EUSAGE;
-    if (rc == CS_OK) {
-        table_meta(t, "sweep of critsim %s, model %s: mean and sample sd over seeds of the finished points",
-                   gf.engine, gf.model);
-        if (shard_n > 1) table_meta(t, "shard %d/%d", shard_i, shard_n);
-        size_t cl = 32;
-        for (int k = 0; k < gf.ncols; k++)
-            cl += strlen(gf.cols[k]) + 1;
-        for (int k = 0; k < nok; k++)
-            cl += 2 * strlen(okeys[k]) + 12;
-        char *cols = util_malloc(cl);
-        cols[0] = '\0';
-        for (int k = 0; k < gf.ncols; k++)
-            if (k != seedc) strcat(strcat(cols, cols[0] ? " " : ""), gf.cols[k]);
-        strcat(strcat(cols, cols[0] ? " " : ""), "n");
-        for (int k = 0; k < nok; k++) {
-            strcat(strcat(strcat(cols, " "), okeys[k]), "_mean");
-            strcat(strcat(strcat(cols, " "), okeys[k]), "_sd");
-        }
-        table_columns(t, cols);
-        free(cols);
-        FILE *f = table_stream(t);
-        char *done = util_calloc((size_t)gf.np + 1, 1);
-        long *members = util_malloc(((size_t)gf.np + 1) * sizeof *members);
-        for (long p = 0; p < gf.np; p++) {
-            if (!sweep_in_shard(p, shard_i, shard_n) || done[p]) continue;
-            long nm = 0;
-            for (long q = p; q < gf.np; q++) {
-                if (done[q] || !sweep_in_shard(q, shard_i, shard_n)) continue;
-                int same = 1;
-                for (int k = 0; k < gf.ncols && same; k++)
-                    if (k != seedc && strcmp(gf.vals[p * gf.ncols + k], gf.vals[q * gf.ncols + k])) same = 0;
-                if (!same) {
-                    if (seedc == gf.ncols - 1) break; /* seed is the fastest axis: a group is one block */
-                    continue;
-                }
-                done[q] = 1;
-                if (res[q].status == 0) members[nm++] = q;
-                if (seedc < 0) break;
-            }
-            int first = 1;
-            for (int k = 0; k < gf.ncols; k++)
-                if (k != seedc) {
-                    fprintf(f, "%s%s", first ? "" : " ", gf.vals[p * gf.ncols + k]);
-                    first = 0;
-                }
-            fprintf(f, "%s%ld", first ? "" : " ", nm);
-            for (int k = 0; k < nok; k++) {
-                double sum = 0, ss = 0;
-                for (long m = 0; m < nm; m++) {
-                    int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
-                    sum += j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN;
-                }
-                double mean = nm ? sum / (double)nm : NAN;
-                for (long m = 0; m < nm; m++) {
-                    int j = key_index(res[members[m]].keys, res[members[m]].nk, okeys[k]);
-                    double d = (j >= 0 ? strtod(res[members[m]].vals[j], NULL) : NAN) - mean;
-                    ss += d * d;
-                }
-                double sd = nm >= 2 ? sqrt(ss / (double)(nm - 1)) : NAN;
-                if (isnan(mean))
-                    fprintf(f, " nan");
-                else
-                    fprintf(f, " %.17g", mean);
-                if (isnan(sd))
-                    fprintf(f, " nan");
-                else
-                    fprintf(f, " %.17g", sd);
-            }
-            fputc('\n', f);
-        }
-        free(done);
-        free(members);
-        rc = table_close(t);
-    }
+    if (rc == CS_OK) rc = seeds_rows(t, &gf, res, okeys, nok, shard_i, shard_n);
     for (long p = 0; p < gf.np; p++) {
         strv_free(res[p].keys, res[p].nk);
         strv_free(res[p].vals, res[p].nk);
@@ -1051,7 +1061,7 @@ static void child_main(const sweep_grid *g, const sweep_config *c, opts *o, long
         dup2(fd, 1);
         dup2(fd, 2);
     }
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     util_clearerr();
     const cmd_def *cmd = c->cmd;
     int idx[SWEEP_MAX_AXES];
@@ -1345,7 +1355,7 @@ static void trunk_main(const sweep_grid *g, const sweep_config *c, opts *o, cons
         dup2(fd, 1);
         dup2(fd, 2);
     }
-    openblas_set_num_threads(1);
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     util_clearerr();
     int idx[SWEEP_MAX_AXES];
     sweep_grid_point(g, t->rep, idx);
@@ -1450,15 +1460,273 @@ static void record_failure(const sweep_grid *g, const sweep_config *c, const cha
     }
 }
 
+/* The executor's state while sweep_run runs the points of its shard (sweep_run's steps below). */
+typedef struct {
+    const sweep_grid *g;
+    const sweep_config *c;
+    sweep_stats *st;
+    opts *base; /* the model file parsed once; every child (after fork) changes its own copy */
+    const unsigned long long *ids;
+    const long *todo; /* the points to run, in order */
+    long ntodo;
+    trunk *tr; /* deficit trunks; ptr[p] the trunk of point p (-1: from scratch), pend[p] its END */
+    int ntr;
+    const int *ptr;
+    const long *pend;
+    char pts[4200];    /* OUT/points */
+    char scratch[256]; /* scratch run folders in memory, or "" */
+    slot *run;         /* jobs slots, pid 0 when free */
+    int jobs, running;
+    char *started;  /* started[k]: todo[k] started (or failed without starting) */
+    long lo, nleft; /* todo[lo..] holds every point not started yet; nleft of them */
+    pid_t self;
+} exec_state;
+
+static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void slot_take(exec_state *x, pid_t pid, long p)
+{
+    for (int s = 0; s < x->jobs; s++)
+        if (!x->run[s].pid) {
+            x->run[s].pid = pid;
+            x->run[s].p = p;
+            break;
+        }
+    x->running++;
+}
+
+/* Scratch run folders in memory (/dev/shm) unless the full tables are wanted or it is unusable. */
+static void make_scratch(const sweep_config *c, long ntodo, char *scratch, size_t n)
+{
+    scratch[0] = '\0';
+    if (c->full || ntodo == 0) return;
+    remove_stale_scratch();
+    snprintf(scratch, n, "/dev/shm/critsim-sweep.%ld", (long)getpid());
+    if (mkdir(scratch, 0700) != 0 && errno == EEXIST) { /* left by an earlier process with our pid */
+        remove_tree(scratch);
+        if (mkdir(scratch, 0700) != 0) scratch[0] = '\0';
+    } else if (!path_exists(scratch)) {
+        scratch[0] = '\0';
+    }
+}
+
+/* Start idle trunks while slots are free (trunks first: their points wait for them). */
+static int start_trunks(exec_state *x)
+{
+    for (int t = 0; t < x->ntr && x->running < x->jobs && !sweep_stop; t++) {
+        if (x->tr[t].state != TR_IDLE) continue;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) return util_seterr(CS_EFAIL, "fork failed: %s", strerror(errno));
+        if (pid == 0) {
+            for (int k = 0; k < 3; k++)
+                signal(stop_sigs[k], SIG_DFL);
+            trunk_main(x->g, x->c, x->base, &x->tr[t], x->self);
+        }
+        x->tr[t].state = TR_RUNNING;
+        x->tr[t].pid = pid;
+        slot_take(x, pid, -1 - t);
+    }
+    return CS_OK;
+}
+
+/* Start points while slots are free; *waiting counts the points whose trunk has not reached their END
+ * yet.  A point whose trunk failed or finished without its checkpoint fails without starting. */
+static int start_points(exec_state *x, int *waiting)
+{
+    const sweep_config *c = x->c;
+    *waiting = 0;
+    while (x->lo < x->ntodo && x->started[x->lo])
+        x->lo++;
+    for (long k = x->lo; k < x->ntodo && x->running < x->jobs && !sweep_stop; k++) {
+        if (x->started[k]) continue;
+        long p = x->todo[k];
+        char ck[4400] = "";
+        if (x->ptr && x->ptr[p] >= 0) {
+            trunk *t = &x->tr[x->ptr[p]];
+            trunk_ckpt(t, x->pend[p], ck, sizeof ck);
+            if (!path_exists(ck)) {
+                if (t->state == TR_IDLE || t->state == TR_RUNNING) {
+                    (*waiting)++;
+                    continue;
+                }
+                char msg[9500];
+                if (t->state == TR_FAILED)
+                    snprintf(msg, sizeof msg, "its deficit trunk %s failed: %s", t->dir, t->msg);
+                else
+                    snprintf(msg, sizeof msg, "its deficit trunk %s finished without %s", t->dir, ck);
+                x->started[k] = 1;
+                x->nleft--;
+                x->st->ran++;
+                x->st->failed++;
+                record_failure(x->g, c, x->pts, p, x->ids[p], t->state == TR_FAILED ? t->code : 1, msg);
+                continue;
+            }
+        }
+        char rundir[4300];
+        if (x->scratch[0])
+            snprintf(rundir, sizeof rundir, "%s/%016llx", x->scratch, x->ids[p]);
+        else
+            point_file(rundir, sizeof rundir, c->out, x->ids[p], "");
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) return util_seterr(CS_EFAIL, "fork failed: %s", strerror(errno));
+        if (pid == 0) {
+            for (int k2 = 0; k2 < 3; k2++)
+                signal(stop_sigs[k2], SIG_DFL);
+            child_main(x->g, c, x->base, p, x->ids[p], rundir, x->scratch[0] != '\0', x->self,
+                       ck[0] ? ck : NULL);
+        }
+        x->started[k] = 1;
+        x->nleft--;
+        slot_take(x, pid, p);
+    }
+    return CS_OK;
+}
+
+/* A child ended: a trunk (its state, and its message when it failed) or a point (published, or
+ * recorded as failed with the last line of its log). */
+static void reap(exec_state *x, pid_t pid, int status)
+{
+    const sweep_config *c = x->c;
+    char path[4300];
+    int s = 0;
+    while (s < x->jobs && x->run[s].pid != pid)
+        s++;
+    if (s == x->jobs) return; /* not one of ours */
+    long p = x->run[s].p;
+    x->run[s].pid = 0;
+    x->running--;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+    if (p < 0) { /* a trunk */
+        trunk *t = &x->tr[-1 - p];
+        t->pid = 0;
+        t->code = code;
+        t->state = code == 0 ? TR_DONE : TR_FAILED;
+        if (code != 0) {
+            if (WIFSIGNALED(status))
+                snprintf(t->msg, sizeof t->msg, "killed by signal %d", WTERMSIG(status));
+            else {
+                util_path(path, sizeof path, t->dir, "trunk.log");
+                last_message(path, t->msg, sizeof t->msg);
+            }
+            if (!c->quiet)
+                fprintf(stderr, "critsim sweep: deficit trunk %s failed with status %d: %s\n", t->dir, code,
+                        t->msg);
+        }
+        return;
+    }
+    x->st->ran++;
+    char msg[600] = "";
+    point_file(path, sizeof path, c->out, x->ids[p], ".dat");
+    if (code == 0 && !path_exists(path)) {
+        code = 1;
+        snprintf(msg, sizeof msg, "critsim sweep: the point exited 0 but published no %016llx.dat",
+                 x->ids[p]);
+    }
+    if (code == 0) {
+        point_file(path, sizeof path, c->out, x->ids[p], ".failed");
+        unlink(path);
+        point_file(path, sizeof path, c->out, x->ids[p], ".log");
+        unlink(path);
+        return;
+    }
+    x->st->failed++;
+    if (x->scratch[0]) { /* a child killed by a signal leaves its scratch folder */
+        char rundir[4300];
+        snprintf(rundir, sizeof rundir, "%s/%016llx", x->scratch, x->ids[p]);
+        remove_tree(rundir);
+    }
+    if (!msg[0]) {
+        if (WIFSIGNALED(status))
+            snprintf(msg, sizeof msg, "killed by signal %d", WTERMSIG(status));
+        else {
+            point_file(path, sizeof path, c->out, x->ids[p], ".log");
+            last_message(path, msg, sizeof msg);
+            if (!msg[0]) snprintf(msg, sizeof msg, "the point exited with status %d and no message", code);
+        }
+    }
+    record_failure(x->g, c, x->pts, p, x->ids[p], code, msg);
+}
+
+/* The executor loop: start trunks and points on free slots, reap children, until every point ran or a
+ * stop signal came.  CS_OK, or CS_EFAIL (interrupted, fork/waitpid failed). */
+static int execute(exec_state *x, double t0)
+{
+    const sweep_config *c = x->c;
+    sweep_stats *st = x->st;
+    double last_note = util_now();
+    while (x->nleft > 0 || x->running > 0) {
+        if (sweep_stop) {
+            for (int k = 0; k < x->jobs; k++)
+                if (x->run[k].pid) kill(x->run[k].pid, SIGKILL);
+            return util_seterr(
+                CS_EFAIL,
+                "interrupted by signal %d after %ld of %ld points; run the same command again to "
+                "continue",
+                (int)sweep_stop, st->skipped + st->ran - st->failed, st->points);
+        }
+        if (!c->quiet && util_now() - last_note > 10) {
+            fprintf(stderr, "critsim sweep: %ld of %ld points done (%ld failed), %.0f s\n",
+                    st->skipped + st->ran, st->points, st->failed, util_now() - t0);
+            last_note = util_now();
+        }
+        int rc, waiting;
+        if ((rc = start_trunks(x)) != CS_OK || (rc = start_points(x, &waiting)) != CS_OK) return rc;
+        if (x->running == 0) {
+            if (x->nleft > 0 && !sweep_stop) /* cannot happen: a waiting point's trunk is idle or running */
+                return util_seterr(CS_EFAIL, "internal error: %ld points wait for no running trunk",
+                                   x->nleft);
+            continue;
+        }
+        int status;
+        pid_t pid;
+        if (waiting > 0 && x->running < x->jobs) { /* a free slot: poll, so that waiting points start as
+                                                    * soon as their trunk checkpoint appears */
+            pid = waitpid(-1, &status, WNOHANG);
+            if (pid == 0) {
+                struct timespec ts = {0, 50000000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+        } else
+            pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            return util_seterr(CS_EFAIL, "waitpid failed: %s", strerror(errno));
+        }
+        reap(x, pid, status);
+    }
+    return CS_OK;
+}
+
+/* The points of this shard that have no published result yet (todo, in order), and the counts. */
+static long plan_todo(const sweep_grid *g, const sweep_config *c, const unsigned long long *ids, long np,
+                      long *todo, sweep_stats *st)
+{
+    char path[4300];
+    long ntodo = 0;
+    for (long p = 0; p < np; p++) {
+        if (!sweep_in_shard(p, c->shard_i, c->shard_n)) continue;
+        st->points++;
+        point_file(path, sizeof path, c->out, ids[p], ".dat");
+        if (path_exists(path))
+            st->skipped++;
+        else
+            todo[ntodo++] = p;
+    }
+    return ntodo;
+}
+
 int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
 {
     double t0 = util_now();
     memset(st, 0, sizeof *st);
     int rc = sweep_validate(g, c);
     if (rc != CS_OK) return rc;
-    char pts[4200];
-    util_path(pts, sizeof pts, c->out, "points");
-    if ((rc = util_mkdir_p(pts)) != CS_OK) return rc;
+    exec_state x = {.g = g, .c = c, .st = st};
+    util_path(x.pts, sizeof x.pts, c->out, "points");
+    if ((rc = util_mkdir_p(x.pts)) != CS_OK) return rc;
     unsigned long long mh;
     if ((rc = sweep_hash_file(c->model, &mh)) != CS_OK) return rc;
     long np = sweep_grid_size(g);
@@ -1469,18 +1737,9 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
         free(ids);
         return rc;
     }
-    long *todo = util_malloc((size_t)np * sizeof *todo), ntodo = 0;
-    char path[4300];
-    for (long p = 0; p < np; p++) {
-        if (!sweep_in_shard(p, c->shard_i, c->shard_n)) continue;
-        st->points++;
-        point_file(path, sizeof path, c->out, ids[p], ".dat");
-        if (path_exists(path))
-            st->skipped++;
-        else
-            todo[ntodo++] = p;
-    }
-    opts *base = NULL; /* the model file parsed once; every child starts from its own copy */
+    long *todo = util_malloc((size_t)np * sizeof *todo);
+    long ntodo = plan_todo(g, c, ids, np, todo, st);
+    opts *base = NULL;
     char *argv[3] = {(char *)c->cmd->name, "--model", (char *)c->model};
     rc = opts_parse(&base, c->cmd, c->model ? 3 : 1, argv);
     if (rc != CS_OK) {
@@ -1488,7 +1747,6 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
         free(ids);
         return rc;
     }
-    /* deficit trunks: ptr[p] is the trunk of todo point p (-1: runs from scratch), pend[p] its END */
     trunk *tr = NULL;
     int ntr = 0;
     int *ptr = NULL;
@@ -1513,27 +1771,20 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
         st->wall_s = util_now() - t0;
         return CS_OK;
     }
-    /* scratch run folders in memory unless the full tables are wanted (or /dev/shm is unusable) */
-    char scratch[256] = "";
-    if (!c->full && ntodo > 0) {
-        remove_stale_scratch();
-        snprintf(scratch, sizeof scratch, "/dev/shm/critsim-sweep.%ld", (long)getpid());
-        if (mkdir(scratch, 0700) != 0 && errno == EEXIST) { /* left by an earlier process with our pid */
-            remove_tree(scratch);
-            if (mkdir(scratch, 0700) != 0) scratch[0] = '\0';
-        } else if (!path_exists(scratch)) {
-            scratch[0] = '\0';
-        }
-    }
-    int jobs = c->jobs < 1 ? 1 : c->jobs;
-    slot *run = util_calloc((size_t)jobs, sizeof *run);
-    char *started = util_calloc((size_t)ntodo + 1, 1);
-    int running = 0;
-    long lo = 0, nleft = ntodo; /* todo[lo..] holds every point not started yet */
-    int handlers = 0;
-    pid_t self = getpid();
-    openblas_set_num_threads(1);
-    static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    x.base = base;
+    x.ids = ids;
+    x.todo = todo;
+    x.ntodo = x.nleft = ntodo;
+    x.tr = tr;
+    x.ntr = ntr;
+    x.ptr = ptr;
+    x.pend = pend;
+    make_scratch(c, ntodo, x.scratch, sizeof x.scratch);
+    x.jobs = c->jobs < 1 ? 1 : c->jobs;
+    x.run = util_calloc((size_t)x.jobs, sizeof *x.run);
+    x.started = util_calloc((size_t)ntodo + 1, 1);
+    x.self = getpid();
+    linalg_blas_threads(LINALG_BLAS_WORKER);
     struct sigaction sa, old[3];
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop; /* no SA_RESTART: waitpid returns EINTR */
@@ -1541,209 +1792,31 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
     sweep_stop = 0;
     for (int k = 0; k < 3; k++)
         sigaction(stop_sigs[k], &sa, &old[k]);
-    handlers = 1;
-    double last_note = util_now();
-    while (nleft > 0 || running > 0) {
-        if (sweep_stop) {
-            for (int k = 0; k < jobs; k++)
-                if (run[k].pid) kill(run[k].pid, SIGKILL);
-            rc =
-                util_seterr(CS_EFAIL,
-                            "interrupted by signal %d after %ld of %ld points; run the same command again to "
-                            "continue",
-                            (int)sweep_stop, st->skipped + st->ran - st->failed, st->points);
-            goto out;
-        }
-        if (!c->quiet && util_now() - last_note > 10) {
-            fprintf(stderr, "critsim sweep: %ld of %ld points done (%ld failed), %.0f s\n",
-                    st->skipped + st->ran, st->points, st->failed, util_now() - t0);
-            last_note = util_now();
-        }
-        /* trunks first: their points wait for them */
-        for (int t = 0; t < ntr && running < jobs && !sweep_stop; t++) {
-            if (tr[t].state != TR_IDLE) continue;
-            fflush(NULL);
-            pid_t pid = fork();
-            if (pid < 0) {
-                rc = util_seterr(CS_EFAIL, "fork failed: %s", strerror(errno));
-                goto out;
-            }
-            if (pid == 0) {
-                for (int k = 0; k < 3; k++)
-                    signal(stop_sigs[k], SIG_DFL);
-                trunk_main(g, c, base, &tr[t], self);
-            }
-            tr[t].state = TR_RUNNING;
-            tr[t].pid = pid;
-            for (int s = 0; s < jobs; s++)
-                if (!run[s].pid) {
-                    run[s].pid = pid;
-                    run[s].p = -1 - t;
-                    break;
-                }
-            running++;
-        }
-        int waiting = 0; /* points whose trunk has not reached their END yet */
-        while (lo < ntodo && started[lo])
-            lo++;
-        for (long k = lo; k < ntodo && running < jobs && !sweep_stop; k++) {
-            if (started[k]) continue;
-            long p = todo[k];
-            char ck[4400] = "";
-            if (ptr && ptr[p] >= 0) {
-                trunk *t = &tr[ptr[p]];
-                trunk_ckpt(t, pend[p], ck, sizeof ck);
-                if (!path_exists(ck)) {
-                    if (t->state == TR_IDLE || t->state == TR_RUNNING) {
-                        waiting++;
-                        continue;
-                    }
-                    char msg[9500];
-                    if (t->state == TR_FAILED)
-                        snprintf(msg, sizeof msg, "its deficit trunk %s failed: %s", t->dir, t->msg);
-                    else
-                        snprintf(msg, sizeof msg, "its deficit trunk %s finished without %s", t->dir, ck);
-                    started[k] = 1;
-                    nleft--;
-                    st->ran++;
-                    st->failed++;
-                    record_failure(g, c, pts, p, ids[p], t->state == TR_FAILED ? t->code : 1, msg);
-                    continue;
-                }
-            }
-            char rundir[4300];
-            if (scratch[0])
-                snprintf(rundir, sizeof rundir, "%s/%016llx", scratch, ids[p]);
-            else
-                point_file(rundir, sizeof rundir, c->out, ids[p], "");
-            fflush(NULL);
-            pid_t pid = fork();
-            if (pid < 0) {
-                rc = util_seterr(CS_EFAIL, "fork failed: %s", strerror(errno));
-                goto out;
-            }
-            if (pid == 0) {
-                for (int k2 = 0; k2 < 3; k2++)
-                    signal(stop_sigs[k2], SIG_DFL);
-                child_main(g, c, base, p, ids[p], rundir, scratch[0] != '\0', self, ck[0] ? ck : NULL);
-            }
-            started[k] = 1;
-            nleft--;
-            for (int s = 0; s < jobs; s++)
-                if (!run[s].pid) {
-                    run[s].pid = pid;
-                    run[s].p = p;
-                    break;
-                }
-            running++;
-        }
-        if (running == 0) {
-            if (nleft > 0 && !sweep_stop) { /* cannot happen: a waiting point's trunk is idle or running */
-                rc = util_seterr(CS_EFAIL, "internal error: %ld points wait for no running trunk", nleft);
-                goto out;
-            }
-            continue;
-        }
-        int status;
-        pid_t pid;
-        if (waiting > 0 && running < jobs) { /* a free slot: poll, so that waiting points start as soon
-                                              * as their trunk checkpoint appears */
-            pid = waitpid(-1, &status, WNOHANG);
-            if (pid == 0) {
-                struct timespec ts = {0, 50000000};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-        } else
-            pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            rc = util_seterr(CS_EFAIL, "waitpid failed: %s", strerror(errno));
-            goto out;
-        }
-        int s = 0;
-        while (s < jobs && run[s].pid != pid)
-            s++;
-        if (s == jobs) continue; /* not one of ours */
-        long p = run[s].p;
-        run[s].pid = 0;
-        running--;
-        int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-        if (p < 0) { /* a trunk */
-            trunk *t = &tr[-1 - p];
-            t->pid = 0;
-            t->code = code;
-            t->state = code == 0 ? TR_DONE : TR_FAILED;
-            if (code != 0) {
-                if (WIFSIGNALED(status))
-                    snprintf(t->msg, sizeof t->msg, "killed by signal %d", WTERMSIG(status));
-                else {
-                    util_path(path, sizeof path, t->dir, "trunk.log");
-                    last_message(path, t->msg, sizeof t->msg);
-                }
-                if (!c->quiet)
-                    fprintf(stderr, "critsim sweep: deficit trunk %s failed with status %d: %s\n", t->dir,
-                            code, t->msg);
-            }
-            continue;
-        }
-        st->ran++;
-        char msg[600] = "";
-        point_file(path, sizeof path, c->out, ids[p], ".dat");
-        if (code == 0 && !path_exists(path)) {
-            code = 1;
-            snprintf(msg, sizeof msg, "critsim sweep: the point exited 0 but published no %016llx.dat",
-                     ids[p]);
-        }
-        if (code == 0) {
-            point_file(path, sizeof path, c->out, ids[p], ".failed");
-            unlink(path);
-            point_file(path, sizeof path, c->out, ids[p], ".log");
-            unlink(path);
-            continue;
-        }
-        st->failed++;
-        if (scratch[0]) { /* a child killed by a signal leaves its scratch folder */
-            char rundir[4300];
-            snprintf(rundir, sizeof rundir, "%s/%016llx", scratch, ids[p]);
-            remove_tree(rundir);
-        }
-        if (!msg[0]) {
-            if (WIFSIGNALED(status))
-                snprintf(msg, sizeof msg, "killed by signal %d", WTERMSIG(status));
-            else {
-                point_file(path, sizeof path, c->out, ids[p], ".log");
-                last_message(path, msg, sizeof msg);
-                if (!msg[0])
-                    snprintf(msg, sizeof msg, "the point exited with status %d and no message", code);
-            }
-        }
-        record_failure(g, c, pts, p, ids[p], code, msg);
+    rc = execute(&x, t0);
+    if (rc == CS_OK) {
+        trunks_cleanup(c, tr, ntr, ids);
+        long nf = 0;
+        rc = sweep_summarize(c->out, c->shard_i, c->shard_n, &nf);
+        if (rc == CS_OK && nf > 0)
+            rc = util_seterr(CS_EFAIL,
+                             "%ld of %ld points failed (named in %s/summary.dat; logs in %s/points/ID.log)",
+                             nf, st->points, c->out, c->out);
     }
-    trunks_cleanup(c, tr, ntr, ids);
-    long nf = 0;
-    rc = sweep_summarize(c->out, c->shard_i, c->shard_n, &nf);
-    if (rc == CS_OK && nf > 0)
-        rc = util_seterr(CS_EFAIL,
-                         "%ld of %ld points failed (named in %s/summary.dat; logs in %s/points/ID.log)", nf,
-                         st->points, c->out, c->out);
-out:
-    while (running > 0) { /* only after an error: collect the children */
+    while (x.running > 0) { /* only after an error: collect the children */
         int status;
         if (wait(&status) < 0 && errno != EINTR) break;
-        running--;
+        x.running--;
     }
-    if (handlers)
-        for (int k = 0; k < 3; k++)
-            sigaction(stop_sigs[k], &old[k], NULL);
-    if (scratch[0]) remove_tree(scratch);
+    for (int k = 0; k < 3; k++)
+        sigaction(stop_sigs[k], &old[k], NULL);
+    if (x.scratch[0]) remove_tree(x.scratch);
     st->wall_s = util_now() - t0;
     opts_free(base);
     trunks_free(tr, ntr);
     free(ptr);
     free(pend);
-    free(started);
-    free(run);
+    free(x.started);
+    free(x.run);
     free(todo);
     free(ids);
     return rc;
