@@ -336,7 +336,7 @@ static int run_sweep(const char *model, const char *out, const char *const *vary
     sweep_grid g = {0};
     char command[64];
     long ns = 0;
-    int rc = sweep_read_model(model, &g, command, sizeof command, &ns);
+    int rc = sweep_read_model(model, &g, command, sizeof command, &ns, NULL);
     if (rc) return rc;
     for (int i = 0; i < nvary && rc == CS_OK; i++) {
         sweep_axis a;
@@ -361,7 +361,7 @@ static void test_run(void)
     char cmdname[64];
     sweep_grid g = {0};
     long ns = 0;
-    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns), CS_OK);
+    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns, NULL), CS_OK);
     CHECK(!strcmp(cmdname, "fake") && g.naxes == 2 && sweep_grid_size(&g) == 6);
     sweep_grid_clear(&g);
 
@@ -518,11 +518,25 @@ static void test_run(void)
 
     /* [sweep] section errors name the line */
     write_text(model, "command = fake\n[sweep]\nvary = x=3:1:1\n");
-    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns), CS_EUSAGE);
+    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns, NULL), CS_EUSAGE);
     CHECK(strstr(util_errmsg(), "m.ini:3") != NULL);
     sweep_grid_clear(&g);
     write_text(model, "command = fake\n[sweep]\nbogus = 1\n");
-    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns), CS_EUSAGE);
+    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns, NULL), CS_EUSAGE);
+    sweep_grid_clear(&g);
+    /* full = true|false (as --full); anything else is refused naming the value */
+    int full = 0;
+    write_text(model, "command = fake\n[sweep]\nfull = true\n");
+    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns, &full), CS_OK);
+    CHECK_INT(full, 1);
+    sweep_grid_clear(&g);
+    write_text(model, "command = fake\n[sweep]\nfull = no\n");
+    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns, &full), CS_OK);
+    CHECK_INT(full, 0);
+    sweep_grid_clear(&g);
+    write_text(model, "command = fake\n[sweep]\nfull = maybe\n");
+    CHECK_INT(sweep_read_model(model, &g, cmdname, sizeof cmdname, &ns, &full), CS_EUSAGE);
+    CHECK(strstr(util_errmsg(), "'maybe'") != NULL);
     sweep_grid_clear(&g);
 }
 
@@ -543,7 +557,7 @@ static int toy_sweep(const char *model, const char *out, int no_trunks, int si, 
     sweep_grid g = {0};
     char command[64];
     long ns = 0;
-    int rc = sweep_read_model(model, &g, command, sizeof command, &ns);
+    int rc = sweep_read_model(model, &g, command, sizeof command, &ns, NULL);
     if (rc == CS_OK && ns) rc = sweep_grid_add_seeds(&g, 0, ns);
     sweep_config c = {.cmd = &toy,
                       .model = model,

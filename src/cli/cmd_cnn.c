@@ -6,7 +6,8 @@
  * cnn.h is the network, train.h the loop, the tables and the checkpoints.
  * Writes DIR/epochs.dat (epoch lr train_loss train_acc test_loss test_acc seconds; two sources add
  * test_acc_a test_acc_b test_loss_a test_loss_b info_a info_b), DIR/final.dat (final_loss = last epoch's
- * training loss, test_loss, test_acc, train_acc), DIR/checkpoint.bin, and with --snap-every DIR/snap/
+ * training loss, test_loss, test_acc, train_acc; two sources also test_acc_a test_acc_b info_a info_b of
+ * the last epoch), DIR/checkpoint.bin, and with --snap-every DIR/snap/
  * (snap.h format: per-source Jacobians, their SVD, RSV source variances; cnn_probe.h), with
  * --fisher-every DIR/fisher.dat.
  * Exit status: 0 ok; 1 non-finite loss/weights/Jacobian/Fisher (tables end with "# FAILED at step N");
@@ -59,6 +60,9 @@ static const opt_spec specs[] = {
     {"deficit", OPT_MULTI, NULL,
      "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P, dissociate"},
     {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit"},
+    {"rand-zero", OPT_DOUBLE, "0",
+     "two sources, training only: source a zeroed with probability P, source b with probability P "
+     "(disjoint, P <= 0.5), so single-source test inputs are in distribution (0: off)"},
     {"bn-batches", OPT_INT, "20",
      "training batches (without the deficits) of the BN re-estimation before each test (0: all)"},
     {"checkpoint-every", OPT_INT, "0",
@@ -140,7 +144,7 @@ static int run(const opts *o)
 {
     long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
         threads, cycle;
-    double lr, mom, wd, decay;
+    double lr, mom, wd, decay, rzero;
     int dsi, archi, fusi, viewi, schedi, bmode;
     int rc;
     if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
@@ -158,6 +162,7 @@ static int run(const opts *o)
         (rc = opts_double(o, "momentum", 0, 1, &mom)) || (rc = opts_double(o, "wd", 0, 10, &wd)) ||
         (rc = opts_double(o, "decay", 0, 10, &decay)) || (rc = opts_long(o, "shift", 0, 16, &shift)) ||
         (rc = opts_long(o, "noise-images", 1, 100000000, &nnoise)) ||
+        (rc = opts_double(o, "rand-zero", 0, 0.5, &rzero)) ||
         (rc = opts_long(o, "bn-batches", 0, 100000000, &bnb)) ||
         (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) ||
         (rc = opts_long(o, "threads", 1, 64, &threads)) ||
@@ -209,7 +214,8 @@ static int run(const opts *o)
                    .batch = (int)batch,
                    .augment = opts_flag(o, "augment"),
                    .shift = (int)shift,
-                   .n_noise = (int)nnoise};
+                   .n_noise = (int)nnoise,
+                   .rand_zero = rzero};
     if (!(pipe = data_pipe_alloc(&train, &dc, &defs, (uint64_t)seed))) {
         rc = CS_EUSAGE;
         goto done;
@@ -335,21 +341,25 @@ static int run(const opts *o)
     hist = util_calloc((size_t)epochs, sizeof *hist);
     int ndone = 0;
     rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
-    if (rc == CS_OK && ndone > 0) {
-        const char *keys[] = {"final_loss", "test_loss", "test_acc", "train_acc"};
+    /* final.dat: the last epoch's figures; two sources add the per-source test accuracy and usable
+     * information of that epoch (test_acc_a test_acc_b info_a info_b, as in epochs.dat) */
+    const char *keys[] = {"final_loss", "test_loss",  "test_acc", "train_acc",
+                          "test_acc_a", "test_acc_b", "info_a",   "info_b"};
+    int nkeys = sources == 2 ? 8 : 4;
+    double v[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    if (ndone > 0) {
         const train_epoch *e = &hist[ndone - 1];
-        double v[] = {e->train_loss, e->test_loss, e->test_acc, e->train_acc};
-        rc = table_write_outcomes(out, opts_prov(o), 4, keys, v);
+        double l2k = log2((double)train.n_class);
+        v[0] = e->train_loss, v[1] = e->test_loss, v[2] = e->test_acc, v[3] = e->train_acc;
+        v[4] = e->acc_src[0], v[5] = e->acc_src[1];
+        v[6] = l2k - e->loss_src[0] / log(2.0), v[7] = l2k - e->loss_src[1] / log(2.0);
+    }
+    if (rc == CS_OK && ndone > 0) {
+        rc = table_write_outcomes(out, opts_prov(o), nkeys, keys, v);
     } else if (rc == CS_EFAIL) { /* final.dat says FAILED (a sweep's summary reads only final.dat) */
         char why[1024];
         snprintf(why, sizeof why, "%s", util_errmsg());
-        const char *keys[] = {"final_loss", "test_loss", "test_acc", "train_acc"};
-        double v[] = {NAN, NAN, NAN, NAN};
-        if (ndone > 0) {
-            const train_epoch *e = &hist[ndone - 1];
-            v[0] = e->train_loss, v[1] = e->test_loss, v[2] = e->test_acc, v[3] = e->train_acc;
-        }
-        int r = table_write_outcomes_failed(out, opts_prov(o), 4, keys, v, ndone + 1, why);
+        int r = table_write_outcomes_failed(out, opts_prov(o), nkeys, keys, v, ndone + 1, why);
         util_seterr(r, "%s", why);
         rc = r;
     }

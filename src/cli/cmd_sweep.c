@@ -7,8 +7,8 @@
  *
  * The engine is named by the model file's `command = NAME` (or --command NAME) and found with
  * cmd_find(); nothing here knows any engine.  Axes come from the model file's [sweep] section
- * (`vary = KEY=...`, repeatable; `seeds = N`) and from --vary, which replaces a file axis of the same
- * key.  Grid syntax, point folders, resumption and summary formats: include/sweep.h.
+ * (`vary = KEY=...`, repeatable; `seeds = N`; `full = true`) and from --vary, which replaces a file axis of
+ * the same key.  Grid syntax, point folders, resumption and summary formats: include/sweep.h.
  *
  * The model file is given with --model (or its alias --experiment).  Because sweep declares its own
  * `model` option, opts_parse() leaves the file to this command instead of loading it as the sweep's
@@ -33,7 +33,8 @@ static const opt_spec sweep_specs[] = {
      "points run in parallel, one process each, single-threaded BLAS (0: one per core)"},
     {"shard", OPT_STRING, "1/1",
      "run only the I-th of N disjoint parts of the grid (point index mod N = I-1)"},
-    {"full", OPT_FLAG, NULL, "let every point write the engine's full tables (default: final.dat only)"},
+    {"full", OPT_FLAG, NULL,
+     "let every point write the engine's full tables (default: final.dat only; model file: full = true)"},
     {"plan", OPT_FLAG, NULL, "only check the grid, write DIR/grid.dat and print the number of points"},
     {"quiet", OPT_FLAG, NULL, "no progress line and no per-failure lines on stderr"},
     {"no-trunks", OPT_FLAG, NULL,
@@ -166,7 +167,8 @@ static int sweep_main(const opts *o)
     char command[128] = "";
     long seeds = 0;
     int rc = CS_OK;
-    if (model) rc = sweep_read_model(model, &g, command, sizeof command, &seeds);
+    int mfull = 0; /* full = true in the model's [sweep] section */
+    if (model) rc = sweep_read_model(model, &g, command, sizeof command, &seeds, &mfull);
     if (rc == CS_OK && opts_str(o, "command")) {
         if (command[0] && strcmp(command, opts_str(o, "command")) != 0)
             rc = util_seterr(CS_EUSAGE, "--command %s contradicts 'command = %s' in %s; drop one",
@@ -210,7 +212,7 @@ static int sweep_main(const opts *o)
                       .jobs = (int)jobs,
                       .shard_i = 1,
                       .shard_n = 1,
-                      .full = opts_flag(o, "full"),
+                      .full = opts_flag(o, "full") || mfull,
                       .quiet = opts_flag(o, "quiet"),
                       .plan = opts_flag(o, "plan"),
                       .no_trunks = opts_flag(o, "no-trunks")};

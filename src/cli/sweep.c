@@ -536,6 +536,7 @@ typedef struct {
     char *command;
     size_t ncommand;
     long *seeds;
+    int *full;
 } model_ctx;
 
 static int model_handler(void *user, const char *section, const char *name, const char *value, int line)
@@ -557,12 +558,21 @@ static int model_handler(void *user, const char *section, const char *name, cons
         *c->seeds = n;
         return 1;
     }
-    return !util_seterr(CS_EUSAGE, "unknown key '%s' in [sweep]; use 'vary = KEY=...' or 'seeds = N'", name);
+    if (!strcmp(name, "full")) {
+        int f = -1;
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) f = 1;
+        if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no")) f = 0;
+        if (f < 0) return !util_seterr(CS_EUSAGE, "full = '%s' in [sweep]: use true or false", value);
+        if (c->full) *c->full = f;
+        return 1;
+    }
+    return !util_seterr(
+        CS_EUSAGE, "unknown key '%s' in [sweep]; use 'vary = KEY=...', 'seeds = N' or 'full = true'", name);
 }
 
-int sweep_read_model(const char *path, sweep_grid *g, char *command, size_t ncommand, long *seeds)
+int sweep_read_model(const char *path, sweep_grid *g, char *command, size_t ncommand, long *seeds, int *full)
 {
-    model_ctx c = {.g = g, .command = command, .ncommand = ncommand, .seeds = seeds};
+    model_ctx c = {.g = g, .command = command, .ncommand = ncommand, .seeds = seeds, .full = full};
     command[0] = '\0';
     return opts_ini_read(path, model_handler, &c);
 }

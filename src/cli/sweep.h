@@ -134,10 +134,11 @@ unsigned long long sweep_hash_bytes(unsigned long long h, const void *data, size
 int sweep_hash_file(const char *path, unsigned long long *out);
 
 /* Read the [sweep] section of a model file: `vary = KEY=...` (repeatable; a key given again continues
- * its axis: sweep_grid_append), `seeds = N`; and the
- * top-level `command = NAME`.  `command` receives the engine name ("" when absent).  Axes are added
- * to g (not replacing); *seeds is set when given (else left alone). */
-int sweep_read_model(const char *path, sweep_grid *g, char *command, size_t ncommand, long *seeds);
+ * its axis: sweep_grid_append), `seeds = N`, `full = true|false` (as --full: every point keeps its full
+ * tables, e.g. epochs.dat and snapshots); and the top-level `command = NAME`.  `command` receives the
+ * engine name ("" when absent).  Axes are added to g (not replacing); *seeds and *full (may be NULL)
+ * are set when given (else left alone). */
+int sweep_read_model(const char *path, sweep_grid *g, char *command, size_t ncommand, long *seeds, int *full);
 
 typedef struct {
     const cmd_def *cmd;   /* the engine */

@@ -55,7 +55,7 @@ int fuzz_model(const uint8_t *data, size_t n)
     sweep_grid g = {0};
     char command[64];
     long seeds = 0;
-    if (sweep_read_model(path, &g, command, sizeof command, &seeds) == 0) {
+    if (sweep_read_model(path, &g, command, sizeof command, &seeds, NULL) == 0) {
         bad |= seeds < 0 || seeds > 1000000 || opts_text_check(command) >= 0;
         for (int a = 0; !bad && a < g.naxes; a++) {
             bad = g.ax[a].n < 1;
