@@ -4,8 +4,9 @@
 #   make run        install missing Debian packages, build, run the main job (headline comparison)
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
-#                   the CNN deficit sweep (models/cnn_cp_deficits.ini, ~45 minutes on two cores,
-#                   resumable) and tests/science/check_cp_deficits.sh on its summary_seeds.dat
+#                   the CNN deficit sweeps (models/cnn_cp_deficits.ini and cnn_cp_restart.ini, about
+#                   2200 single-thread core-seconds: ~20 minutes on two quiet cores, resumable) and
+#                   tests/science/check_cp_deficits.sh, check_cp_restart.sh on their summary_seeds.dat
 #   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
 #                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
 #   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
@@ -169,8 +170,9 @@ check: deps
 # effect assertions of the nonlinear experiments (issue 11): long sweeps, so never part of make check
 check-science: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
+	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/sweep/cnn_cp_restart/summary.dat
 	sh tests/science/check_cp_deficits.sh $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
+	sh tests/science/check_cp_restart.sh $(RESULTS)/sweep/cnn_cp_restart/summary_seeds.dat
 
 bench: $(BIN) $(BENCH_BIN)
 	@CRITSIM=./$(BIN) BENCH=$(BUILD)/bench sh tests/bench/table.sh

@@ -47,11 +47,15 @@ expect_exit 2 curves-no-clean awk -f $AWKF "$TMP/short.dat"
 plant() { # FILE [DEFICIT MEAN SD] overrides
   {
     echo "# deficit n test_acc_mean test_acc_sd"
-    for d in blur:4@0-0 blur:4@12-12 blur:4@0-4 blur:4@0-8 blur:4@0-12 flip@0-4 flip@0-8 flip@0-12 \
-             labels@0-4 labels@0-8 labels@0-12 noise@0-4 noise@0-8 noise@0-12; do
+    for d in blur:4@0-0 blur:4@12-12 blur:4@0-2 blur:4@0-4 blur:4@0-6 blur:4@0-8 blur:4@0-12 flip@0-2 flip@0-4 \
+             flip@0-6 flip@0-8 flip@0-12 labels@0-4 labels@0-8 labels@0-12 noise@0-4 noise@0-8 noise@0-12; do
       case $d in
         blur:4@0-0|blur:4@12-12) echo "$d 3 0.85 0.004" ;;
+        blur:4@0-2) echo "$d 3 0.835 0.004" ;;
         blur:4@0-4) echo "$d 3 0.82 0.004" ;;
+        blur:4@0-6) echo "$d 3 0.80 0.004" ;;
+        flip@0-2) echo "$d 3 0.848 0.004" ;;
+        flip@0-6) echo "$d 3 0.835 0.004" ;;
         blur:4@0-8) echo "$d 3 0.79 0.004" ;;
         blur:4@0-12) echo "$d 3 0.76 0.004" ;;
         flip@0-4) echo "$d 3 0.84 0.004" ;;

@@ -69,6 +69,16 @@ expect_exit 2 fisher-failed awk -f $FAW "$TMP/ff.dat"
 printf '# epoch L1\n0 1\n' >"$TMP/fn.dat"
 expect_exit 2 fisher-no-total awk -f $FAW "$TMP/fn.dat"
 
+# check_cp_restart.sh (make check-science): passes a planted table where the restarted blur runs are
+# level with the 12-epoch control, fails one where t0 = 12 is 0.03 below it: pooled sd
+# sqrt((0.004^2 + 0.004^2) / 2) = 0.004, difference -0.03 = -7.5 pooled sd, outside the margin 2
+printf '# deficit n test_acc_mean test_acc_sd\nblur:4@0-0 3 0.85 0.004\nblur:4@0-4 3 0.851 0.004\nblur:4@0-8 3 0.849 0.004\nblur:4@0-12 3 0.85 0.004\n' >"$TMP/rs.dat"
+expect_exit 0 restart-check-pass sh tests/science/check_cp_restart.sh "$TMP/rs.dat"
+expect_grep restart-check-count '^check_cp_restart: 3 assertions, 0 failed$' "$TMP/out"
+sed 's/^blur:4@0-12 3 0.85 /blur:4@0-12 3 0.82 /' "$TMP/rs.dat" >"$TMP/rs_bad.dat"
+expect_exit 1 restart-check-fail sh tests/science/check_cp_restart.sh "$TMP/rs_bad.dat"
+expect_grep restart-check-names '^FAIL within blur:4@0-12 +vs blur:4@0-0 *: .*-7\.50 pooled sd' "$TMP/out"
+
 # the figures draw the planted tables (no gnuplot: skipped)
 if command -v gnuplot >/dev/null 2>&1; then
   cat >"$TMP/p0.dat" <<'T'
