@@ -5,7 +5,9 @@
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
 #                   the CNN deficit sweep (models/cnn_cp_deficits.ini, ~45 minutes on two cores,
-#                   resumable) and tests/science/check_cp_deficits.sh on its summary_seeds.dat
+#                   resumable) and tests/science/check_cp_deficits.sh on its summary_seeds.dat; the
+#                   inhibition sweep (models/cnn_inh_remove.ini, ~17 minutes on two cores) and
+#                   tests/science/check_inh.sh on its final.dat
 #   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
 #                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
 #   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
@@ -171,6 +173,8 @@ check-science: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
 	sh tests/science/check_cp_deficits.sh $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
+	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_inh_remove/final.dat
+	sh tests/science/check_inh.sh $(RESULTS)/sweep/cnn_inh_remove/final.dat tests/science/inh_remove.txt
 
 bench: $(BIN) $(BENCH_BIN)
 	@CRITSIM=./$(BIN) BENCH=$(BUILD)/bench sh tests/bench/table.sh
