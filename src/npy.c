@@ -67,113 +67,129 @@ static int bad(const char *path, const char *why)
                        why);
 }
 
-int npy_read(const char *path, npy_array *out)
+/* npy_read's steps.  The magic string, the version and the header text (*hdr, malloc'ed). */
+static int read_header(FILE *f, const char *path, char **hdr)
 {
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return util_seterr(CS_EUSAGE, "cannot open '%s': %s", path, strerror(errno));
     unsigned char pre[10];
-    int rc = CS_OK;
-    char *hdr = NULL;
-    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        rc = bad(path, "missing magic string");
-        goto done;
-    }
+    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, "\x93NUMPY", 6) != 0)
+        return bad(path, "missing magic string");
     size_t hlen;
     if (pre[6] == 1) {
-        if (fread(pre + 8, 1, 2, f) != 2) {
-            rc = bad(path, "truncated header");
-            goto done;
-        }
+        if (fread(pre + 8, 1, 2, f) != 2) return bad(path, "truncated header");
         hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
     } else if (pre[6] == 2 || pre[6] == 3) {
         unsigned char l4[4];
-        if (fread(l4, 1, 4, f) != 4) {
-            rc = bad(path, "truncated header");
-            goto done;
-        }
+        if (fread(l4, 1, 4, f) != 4) return bad(path, "truncated header");
         hlen = (size_t)l4[0] | ((size_t)l4[1] << 8) | ((size_t)l4[2] << 16) | ((size_t)l4[3] << 24);
     } else {
-        rc = bad(path, "unsupported format version");
-        goto done;
+        return bad(path, "unsupported format version");
     }
-    if (hlen > 1 << 20) {
-        rc = bad(path, "header too long");
-        goto done;
-    }
-    hdr = util_malloc(hlen + 1);
-    if (fread(hdr, 1, hlen, f) != hlen) {
-        rc = bad(path, "truncated header");
-        goto done;
-    }
-    hdr[hlen] = '\0';
+    if (hlen > 1 << 20) return bad(path, "header too long");
+    *hdr = util_malloc(hlen + 1);
+    if (fread(*hdr, 1, hlen, f) != hlen) return bad(path, "truncated header");
+    (*hdr)[hlen] = '\0';
+    return CS_OK;
+}
+
+/* The header's dtype (*esize bytes; *kind 0 f8, 1 f4, 2 i4, 3 i8), C order, and shape (out->shape,
+ * out->ndim, out->size, the product checked for overflow). */
+static int parse_header(const char *path, const char *hdr, size_t *esize, int *kind, npy_array *out)
+{
     const char *d = strstr(hdr, "'descr'");
     const char *fo = strstr(hdr, "'fortran_order'");
     const char *sh = strstr(hdr, "'shape'");
-    if (!d || !fo || !sh) {
-        rc = bad(path, "header lacks descr/fortran_order/shape");
-        goto done;
-    }
+    if (!d || !fo || !sh) return bad(path, "header lacks descr/fortran_order/shape");
     char descr[16] = "";
-    if (sscanf(d, "'descr' : '%15[^']'", descr) != 1 && sscanf(d, "'descr': '%15[^']'", descr) != 1) {
-        rc = bad(path, "cannot read descr");
-        goto done;
-    }
-    if (strstr(fo, "True") && (!strstr(fo, "False") || strstr(fo, "True") < strstr(fo, "False"))) {
-        rc = bad(path, "Fortran order is not supported (save a C-contiguous array)");
-        goto done;
-    }
-    size_t esize;
-    int kind; /* 0 f8, 1 f4, 2 i4, 3 i8 */
+    if (sscanf(d, "'descr' : '%15[^']'", descr) != 1 && sscanf(d, "'descr': '%15[^']'", descr) != 1)
+        return bad(path, "cannot read descr");
+    if (strstr(fo, "True") && (!strstr(fo, "False") || strstr(fo, "True") < strstr(fo, "False")))
+        return bad(path, "Fortran order is not supported (save a C-contiguous array)");
     if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) {
-        esize = 8;
-        kind = 0;
+        *esize = 8;
+        *kind = 0;
     } else if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) {
-        esize = 4;
-        kind = 1;
+        *esize = 4;
+        *kind = 1;
     } else if (!strcmp(descr, "<i4") || !strcmp(descr, "=i4")) {
-        esize = 4;
-        kind = 2;
+        *esize = 4;
+        *kind = 2;
     } else if (!strcmp(descr, "<i8") || !strcmp(descr, "=i8")) {
-        esize = 8;
-        kind = 3;
+        *esize = 8;
+        *kind = 3;
     } else {
-        rc = bad(path, "dtype must be float64, float32, int32 or int64");
-        goto done;
+        return bad(path, "dtype must be float64, float32, int32 or int64");
     }
     const char *p = strchr(sh, '(');
     const char *q = p ? strchr(p, ')') : NULL;
-    if (!p || !q) {
-        rc = bad(path, "cannot read shape");
-        goto done;
-    }
+    if (!p || !q) return bad(path, "cannot read shape");
     out->ndim = 0;
     out->size = 1;
     for (p++; p < q;) {
         while (p < q && (*p == ' ' || *p == ','))
             p++;
         if (p >= q) break;
-        if (*p < '0' || *p > '9') { /* strtoull would accept "-1" (as 2^64 - 1) and "+1" */
-            rc = bad(path, "bad shape (every dimension must be a non-negative integer)");
-            goto done;
-        }
+        if (*p < '0' || *p > '9') /* strtoull would accept "-1" (as 2^64 - 1) and "+1" */
+            return bad(path, "bad shape (every dimension must be a non-negative integer)");
         char *e;
         errno = 0;
         unsigned long long v = strtoull(p, &e, 10);
-        if (e == p || e > q || errno || out->ndim >= NPY_MAXDIM || v > SIZE_MAX) {
-            rc = bad(path, "bad shape");
-            goto done;
-        }
+        if (e == p || e > q || errno || out->ndim >= NPY_MAXDIM || v > SIZE_MAX)
+            return bad(path, "bad shape");
         out->shape[out->ndim++] = (size_t)v;
         p = e;
     }
     /* the product of the dimensions, checked for overflow (a wrapped product could pass the payload
      * check with an empty payload and index far outside it) */
     for (int i = 0; i < out->ndim; i++)
-        if (__builtin_mul_overflow(out->size, out->shape[i], &out->size) || out->size > ((size_t)1 << 34)) {
-            rc = bad(path, "array too large (the shape's product exceeds 2^34 elements)");
-            goto done;
+        if (__builtin_mul_overflow(out->size, out->shape[i], &out->size) || out->size > ((size_t)1 << 34))
+            return bad(path, "array too large (the shape's product exceeds 2^34 elements)");
+    return CS_OK;
+}
+
+/* n elements of the given kind (little-endian, as stored) as doubles */
+static void to_double(const unsigned char *raw, int kind, size_t n, double *x)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case 0: {
+            double v;
+            memcpy(&v, raw + 8 * i, 8);
+            x[i] = v;
+            break;
         }
+        case 1: {
+            float v;
+            memcpy(&v, raw + 4 * i, 4);
+            x[i] = v;
+            break;
+        }
+        case 2: {
+            int32_t v;
+            memcpy(&v, raw + 4 * i, 4);
+            x[i] = v;
+            break;
+        }
+        default: {
+            int64_t v;
+            memcpy(&v, raw + 8 * i, 8);
+            x[i] = (double)v;
+            break;
+        }
+        }
+    }
+}
+
+int npy_read(const char *path, npy_array *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return util_seterr(CS_EUSAGE, "cannot open '%s': %s", path, strerror(errno));
+    char *hdr = NULL;
+    size_t esize = 0;
+    int kind = 0;
+    int rc = read_header(f, path, &hdr);
+    if (rc == CS_OK) rc = parse_header(path, hdr, &esize, &kind, out);
+    if (rc != CS_OK) goto done;
     long here = ftell(f);
     fseek(f, 0, SEEK_END);
     long end = ftell(f);
@@ -192,34 +208,7 @@ int npy_read(const char *path, npy_array *out)
         goto done;
     }
     out->data = util_malloc((out->size ? out->size : 1) * sizeof(double));
-    for (size_t i = 0; i < out->size; i++) {
-        switch (kind) {
-        case 0: {
-            double v;
-            memcpy(&v, raw + 8 * i, 8);
-            out->data[i] = v;
-            break;
-        }
-        case 1: {
-            float v;
-            memcpy(&v, raw + 4 * i, 4);
-            out->data[i] = v;
-            break;
-        }
-        case 2: {
-            int32_t v;
-            memcpy(&v, raw + 4 * i, 4);
-            out->data[i] = v;
-            break;
-        }
-        default: {
-            int64_t v;
-            memcpy(&v, raw + 8 * i, 8);
-            out->data[i] = (double)v;
-            break;
-        }
-        }
-    }
+    to_double(raw, kind, out->size, out->data);
     free(raw);
 done:
     free(hdr);

@@ -594,6 +594,72 @@ static int parse_int_key(const char *path, const char *key, const char *val, int
 }
 
 /* Parse index.dat: metadata keys and the rows `k step time`. */
+/* The keys of index.dat's '#' lines seen so far (load_index). */
+typedef struct {
+    int format, nsrc, nout, nin, nsnap, layout; /* seen */
+    int n_in_count;
+    int *has_target, *has_svd, *has_sxx;
+} index_keys;
+
+/* One '#' line of index.dat: `# key = value` sets a field of r (other '#' lines are comments). */
+static int index_key(const char *path, const char *line, snap_run *r, index_keys *ix)
+{
+    snap_meta *m = &r->meta;
+    int rc = CS_OK;
+    char key[64], val[1024];
+    if (sscanf(line, "# %63[A-Za-z_] = %1023s", key, val) != 2) return CS_OK; /* a comment */
+    if (!strcmp(key, "snap_format")) {
+        int v = 0;
+        rc = parse_int_key(path, key, val, 1, 1000000, &v);
+        if (rc == CS_OK && v != SNAP_FORMAT)
+            rc = util_seterr(CS_EUSAGE, "snapshot: '%s' has snap_format %d; this critsim reads format %d",
+                             path, v, SNAP_FORMAT);
+        ix->format = 1;
+    } else if (!strcmp(key, "engine"))
+        snprintf(r->engine, sizeof r->engine, "%.31s", val);
+    else if (!strcmp(key, "n_src"))
+        rc = parse_int_key(path, key, val, 1, SNAP_MAX_SRC, &m->n_src), ix->nsrc = 1;
+    else if (!strcmp(key, "n_out"))
+        rc = parse_int_key(path, key, val, 1, 1 << 28, &m->n_out), ix->nout = 1;
+    else if (!strcmp(key, "n_hidden"))
+        rc = parse_int_key(path, key, val, 0, 1 << 28, &m->n_hidden);
+    else if (!strcmp(key, "n_units"))
+        rc = parse_int_key(path, key, val, 0, 1 << 30, &m->n_units);
+    else if (!strcmp(key, "hidden_layer"))
+        rc = parse_int_key(path, key, val, 0, 1 << 20, &m->hidden_layer);
+    else if (!strcmp(key, "rank"))
+        rc = parse_int_key(path, key, val, 0, 1 << 28, &m->rank);
+    else if (!strcmp(key, "n_snap"))
+        rc = parse_int_key(path, key, val, 0, 1 << 30, &r->n_snap), ix->nsnap = 1;
+    else if (!strcmp(key, "has_target"))
+        rc = parse_int_key(path, key, val, 0, 1, ix->has_target);
+    else if (!strcmp(key, "has_svd"))
+        rc = parse_int_key(path, key, val, 0, 1, ix->has_svd);
+    else if (!strcmp(key, "has_sxx"))
+        rc = parse_int_key(path, key, val, 0, 1, ix->has_sxx);
+    else if (!strcmp(key, "layout")) {
+        ix->layout = 1;
+        if (!strcmp(val, "concat"))
+            m->layout = SNAP_CONCAT;
+        else if (!strcmp(val, "shared"))
+            m->layout = SNAP_SHARED;
+        else
+            rc = util_seterr(CS_EUSAGE, "snapshot: '%s': layout '%s' is not concat or shared", path, val);
+    } else if (!strcmp(key, "n_in")) {
+        ix->nin = 1;
+        char *save = NULL;
+        for (char *tok = strtok_r(val, ",", &save); tok && rc == CS_OK; tok = strtok_r(NULL, ",", &save)) {
+            if (ix->n_in_count >= SNAP_MAX_SRC) {
+                rc = util_seterr(CS_EUSAGE, "snapshot: '%s': n_in lists more than %d sources", path,
+                                 SNAP_MAX_SRC);
+                break;
+            }
+            rc = parse_int_key(path, key, tok, 1, 1 << 28, &m->n_in[ix->n_in_count++]);
+        }
+    }
+    return rc;
+}
+
 static int load_index(const char *dir, snap_run *r, int *has_target, int *has_svd, int *has_sxx)
 {
     char path[PATH_MAX];
@@ -606,8 +672,8 @@ static int load_index(const char *dir, snap_run *r, int *has_target, int *has_sv
             "--snap-every 0)",
             path, strerror(errno));
     snap_meta *m = &r->meta;
-    int seen_format = 0, seen_nsrc = 0, seen_nout = 0, seen_nin = 0, seen_nsnap = 0, seen_layout = 0;
-    int n_in_count = 0, rows = 0, cap = 0, rc = CS_OK, lineno = 0;
+    index_keys ix = {.has_target = has_target, .has_svd = has_svd, .has_sxx = has_sxx};
+    int rows = 0, cap = 0, rc = CS_OK, lineno = 0;
     char line[4096];
     while (rc == CS_OK && fgets(line, sizeof line, f)) {
         lineno++;
@@ -623,60 +689,7 @@ static int load_index(const char *dir, snap_run *r, int *has_target, int *has_sv
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
             line[--len] = 0;
         if (line[0] == '#') {
-            char key[64], val[1024];
-            if (sscanf(line, "# %63[A-Za-z_] = %1023s", key, val) != 2) continue;
-            if (!strcmp(key, "snap_format")) {
-                int v = 0;
-                rc = parse_int_key(path, key, val, 1, 1000000, &v);
-                if (rc == CS_OK && v != SNAP_FORMAT)
-                    rc = util_seterr(CS_EUSAGE,
-                                     "snapshot: '%s' has snap_format %d; this critsim reads format %d", path,
-                                     v, SNAP_FORMAT);
-                seen_format = 1;
-            } else if (!strcmp(key, "engine"))
-                snprintf(r->engine, sizeof r->engine, "%.31s", val);
-            else if (!strcmp(key, "n_src"))
-                rc = parse_int_key(path, key, val, 1, SNAP_MAX_SRC, &m->n_src), seen_nsrc = 1;
-            else if (!strcmp(key, "n_out"))
-                rc = parse_int_key(path, key, val, 1, 1 << 28, &m->n_out), seen_nout = 1;
-            else if (!strcmp(key, "n_hidden"))
-                rc = parse_int_key(path, key, val, 0, 1 << 28, &m->n_hidden);
-            else if (!strcmp(key, "n_units"))
-                rc = parse_int_key(path, key, val, 0, 1 << 30, &m->n_units);
-            else if (!strcmp(key, "hidden_layer"))
-                rc = parse_int_key(path, key, val, 0, 1 << 20, &m->hidden_layer);
-            else if (!strcmp(key, "rank"))
-                rc = parse_int_key(path, key, val, 0, 1 << 28, &m->rank);
-            else if (!strcmp(key, "n_snap"))
-                rc = parse_int_key(path, key, val, 0, 1 << 30, &r->n_snap), seen_nsnap = 1;
-            else if (!strcmp(key, "has_target"))
-                rc = parse_int_key(path, key, val, 0, 1, has_target);
-            else if (!strcmp(key, "has_svd"))
-                rc = parse_int_key(path, key, val, 0, 1, has_svd);
-            else if (!strcmp(key, "has_sxx"))
-                rc = parse_int_key(path, key, val, 0, 1, has_sxx);
-            else if (!strcmp(key, "layout")) {
-                seen_layout = 1;
-                if (!strcmp(val, "concat"))
-                    m->layout = SNAP_CONCAT;
-                else if (!strcmp(val, "shared"))
-                    m->layout = SNAP_SHARED;
-                else
-                    rc = util_seterr(CS_EUSAGE, "snapshot: '%s': layout '%s' is not concat or shared", path,
-                                     val);
-            } else if (!strcmp(key, "n_in")) {
-                seen_nin = 1;
-                char *save = NULL;
-                for (char *tok = strtok_r(val, ",", &save); tok && rc == CS_OK;
-                     tok = strtok_r(NULL, ",", &save)) {
-                    if (n_in_count >= SNAP_MAX_SRC) {
-                        rc = util_seterr(CS_EUSAGE, "snapshot: '%s': n_in lists more than %d sources", path,
-                                         SNAP_MAX_SRC);
-                        break;
-                    }
-                    rc = parse_int_key(path, key, tok, 1, 1 << 28, &m->n_in[n_in_count++]);
-                }
-            }
+            rc = index_key(path, line, r, &ix);
             continue;
         }
         if (len == 0) continue;
@@ -705,15 +718,15 @@ static int load_index(const char *dir, snap_run *r, int *has_target, int *has_sv
     }
     fclose(f);
     if (rc != CS_OK) return rc;
-    if (!seen_format || !seen_nsrc || !seen_nout || !seen_nin || !seen_nsnap || !seen_layout)
+    if (!ix.format || !ix.nsrc || !ix.nout || !ix.nin || !ix.nsnap || !ix.layout)
         return util_seterr(
             CS_EUSAGE,
             "snapshot: '%s' lacks one of the keys snap_format, n_src, layout, n_out, n_in, n_snap "
             "(truncated or not a snapshot index)",
             path);
-    if (n_in_count != m->n_src)
+    if (ix.n_in_count != m->n_src)
         return util_seterr(CS_EUSAGE, "snapshot: '%s': n_in lists %d sources but n_src = %d", path,
-                           n_in_count, m->n_src);
+                           ix.n_in_count, m->n_src);
     if (rows != r->n_snap)
         return util_seterr(CS_EUSAGE,
                            "snapshot: '%s' has %d rows but n_snap = %d (truncated?); re-run the engine", path,

@@ -10,7 +10,7 @@
 #     rest; a new script needs its fixture here), passed in gnuplot's own quoting ('' for a quote);
 #     afterwards no PWNED file exists anywhere.
 #  3. make refuses RESULTS, BIN, BUILD or a goal that holds such characters (exit 2, one line naming the
-#     variable) before any recipe runs.
+#     variable) before any recipe runs; plain paths pass, and `make -n figures` / `make -n paper` resolve.
 # A few seconds (one gnuplot run per script, one tiny flow run, a few make -n).
 . tests/lib.sh
 ROOT=$(pwd)
@@ -178,6 +178,12 @@ mk "$H/run/fig_svd.png"
 for p in "" "-rf" "a b" "x;y" "x\`y\`"; do
   mk "RESULTS=$p" figures
   [ "$rc" -eq 2 ] && grep -q "critsim: RESULTS" "$TMP/err" && ok || bad "make RESULTS='$p': exit $rc, want a refusal"
+done
+# every figure and the paper resolve their prerequisites (a fragment that names another fragment's
+# variable in a prerequisite sees it empty: make reads plots/*.mk in name order)
+for goal in figures paper; do
+  mk "RESULTS=$TMP/dry" "$goal"
+  [ "$rc" -eq 0 ] && ok || bad "make -n $goal: exit $rc: $(tail -n 1 "$TMP/err")"
 done
 # plain paths pass: letters, digits and . _ / + , @ -
 mkdir -p "$TMP/plain-1/run/snap"; : >"$TMP/plain-1/run/snap/index.dat"
