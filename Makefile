@@ -6,7 +6,9 @@
 #   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
 #                   the CNN deficit sweeps (models/cnn_cp_deficits.ini and cnn_cp_restart.ini, about
 #                   2200 single-thread core-seconds: ~20 minutes on two quiet cores, resumable) and
-#                   tests/science/check_cp_deficits.sh, check_cp_restart.sh on their summary_seeds.dat
+#                   tests/science/check_cp_deficits.sh, check_cp_restart.sh on their summary_seeds.dat; the
+#                   inhibition sweep (models/cnn_inh_remove.ini, ~17 minutes on two cores) and
+#                   tests/science/check_inh.sh on its final.dat
 #   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
 #                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
 #   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
@@ -173,6 +175,8 @@ check-science: deps
 	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/sweep/cnn_cp_restart/summary.dat
 	sh tests/science/check_cp_deficits.sh $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
 	sh tests/science/check_cp_restart.sh $(RESULTS)/sweep/cnn_cp_restart/summary_seeds.dat
+	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_inh_remove/final.dat
+	sh tests/science/check_inh.sh $(RESULTS)/sweep/cnn_inh_remove/final.dat tests/science/inh_remove.txt
 
 bench: $(BIN) $(BENCH_BIN)
 	@CRITSIM=./$(BIN) BENCH=$(BUILD)/bench sh tests/bench/table.sh

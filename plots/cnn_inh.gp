@@ -14,7 +14,7 @@
 if (!exists("fin")) fin = 'results/sweep/cnn_inh_remove/final.dat'
 if (!exists("ep")) ep = 'results/sweep/cnn_inh_remove/epochs.dat'
 if (!exists("rsv")) rsv = 'results/sweep/cnn_inh_remove/rsv.dat'
-if (!exists("bfin")) bfin = 'results/sweep/cnn_inh_blur/final.dat'
+if (!exists("bfin")) bfin = 'results/sweep/cnn_inh_blur/final.dat'   # bfin='' and brsv='': no blur sweep
 if (!exists("brsv")) brsv = 'results/sweep/cnn_inh_blur/rsv.dat'
 if (!exists("out")) out = 'cnn_inh.png'
 if (!exists("psz")) psz = 1
@@ -36,12 +36,20 @@ set xlabel "window length L (epochs)"
 set ylabel "accuracy"
 set xrange [0:9]
 set yrange [0:1]
+if (bfin ne "") {
 plot fin using ($6 - 0.15):(is("early") ? $9 : NaN):10 with yerrorlines pt 7 lw 2 lc rgb "#1f77b4" title "early [0,L): joint", \
      fin using ($6 - 0.15):(is("early") ? $13 : NaN):14 with yerrorlines pt 7 lw 2 dt 2 lc rgb "#d62728" title "early [0,L): b alone", \
      fin using ($6 + 0.15):(is("late") ? $9 : NaN):10 with yerrorlines pt 5 lw 2 lc rgb "#17becf" title "late [12,12+L): joint", \
      fin using ($6 + 0.15):(is("late") ? $13 : NaN):14 with yerrorlines pt 5 lw 2 dt 2 lc rgb "#ff7f0e" title "late [12,12+L): b alone", \
      fin using 6:(is("early") ? $27 : NaN):28 with yerrorlines pt 1 lw 1 lc rgb "gray40" title "no deficit, same epochs: b alone", \
      bfin using ($6 + 0.3):(strcol(2) eq "blur:b:4" ? $13 : NaN):14 with yerrorlines pt 9 lw 2 dt 3 lc rgb "#9467bd" title "early blur:b:4: b alone"
+} else {
+plot fin using ($6 - 0.15):(is("early") ? $9 : NaN):10 with yerrorlines pt 7 lw 2 lc rgb "#1f77b4" title "early [0,L): joint", \
+     fin using ($6 - 0.15):(is("early") ? $13 : NaN):14 with yerrorlines pt 7 lw 2 dt 2 lc rgb "#d62728" title "early [0,L): b alone", \
+     fin using ($6 + 0.15):(is("late") ? $9 : NaN):10 with yerrorlines pt 5 lw 2 lc rgb "#17becf" title "late [12,12+L): joint", \
+     fin using ($6 + 0.15):(is("late") ? $13 : NaN):14 with yerrorlines pt 5 lw 2 dt 2 lc rgb "#ff7f0e" title "late [12,12+L): b alone", \
+     fin using 6:(is("early") ? $27 : NaN):28 with yerrorlines pt 1 lw 1 lc rgb "gray40" title "no deficit, same epochs: b alone"
+}
 set title sprintf("(b) b-alone test accuracy, L = %d", Lsel)
 set xlabel "epoch"
 set xrange [0:*]
@@ -64,9 +72,15 @@ set xrange [-1.15:1.15]
 set yrange [0:*]
 set key top center
 rs(k, e) = is(k) && $6 == Lsel && $7 == e
+if (brsv ne "") {
 plot rsv using (($9 + $10) / 2):(rs("early", Lsel) ? $12 : NaN) with histeps lw 2 lc rgb "#d62728" title sprintf("b removed on [0,%d): epoch %d", Lsel, Lsel), \
      rsv using (($9 + $10) / 2):(rs("early", Lsel + 12) ? $12 : NaN) with histeps lw 2 lc rgb "#1f77b4" title sprintf("b removed on [0,%d): epoch %d", Lsel, Lsel + 12), \
      rsv using (($9 + $10) / 2):(is("none") && $7 == Lsel + 12 ? $12 : NaN) with histeps lw 1 lc rgb "gray40" title sprintf("no deficit, epoch %d", Lsel + 12), \
      brsv using (($9 + $10) / 2):(strcol(2) eq "dissociate" && $7 == $5 ? $12 : NaN) with histeps lw 2 dt 2 lc rgb "#2ca02c" title "dissociate, end of window", \
      brsv using (($9 + $10) / 2):(strcol(2) eq "dissociate" && $7 == $5 + 12 ? $12 : NaN) with histeps lw 2 lc rgb "#2ca02c" title "dissociate, end of run"
+} else {
+plot rsv using (($9 + $10) / 2):(rs("early", Lsel) ? $12 : NaN) with histeps lw 2 lc rgb "#d62728" title sprintf("b removed on [0,%d): epoch %d", Lsel, Lsel), \
+     rsv using (($9 + $10) / 2):(rs("early", Lsel + 12) ? $12 : NaN) with histeps lw 2 lc rgb "#1f77b4" title sprintf("b removed on [0,%d): epoch %d", Lsel, Lsel + 12), \
+     rsv using (($9 + $10) / 2):(is("none") && $7 == Lsel + 12 ? $12 : NaN) with histeps lw 1 lc rgb "gray40" title sprintf("no deficit, epoch %d", Lsel + 12)
+}
 unset multiplot

@@ -14,7 +14,7 @@
 # usage: gnuplot -e "fin='final.dat'; ep='epochs.dat'; nfin='norz_final.dat'; lin='cp_end/summary.dat'; out='x.png'" plots/cnn_inh_restart.gp
 if (!exists("fin")) fin = 'results/sweep/cnn_inh_restart/final.dat'
 if (!exists("ep")) ep = 'results/sweep/cnn_inh_restart/epochs.dat'
-if (!exists("nfin")) nfin = 'results/sweep/cnn_inh_norz/final.dat'
+if (!exists("nfin")) nfin = 'results/sweep/cnn_inh_norz/final.dat'   # nfin='': no such sweep
 if (!exists("lin")) lin = 'results/sweep/cp_end/summary.dat'
 if (!exists("out")) out = 'cnn_inh_restart.png'
 if (!exists("psz")) psz = 1
@@ -31,12 +31,19 @@ set xlabel "window length L (epochs)"
 set ylabel "accuracy"
 set xrange [-0.5:9]
 set yrange [0:1]
+if (nfin ne "") {
 plot fin using ($6 - 0.15):(is("early") || ($5 == 0) ? $9 : NaN):10 with yerrorlines pt 7 lw 2 lc rgb "#1f77b4" title "early [0,L): joint", \
      fin using ($6 - 0.15):(is("early") || ($5 == 0) ? $13 : NaN):14 with yerrorlines pt 7 lw 2 dt 2 lc rgb "#d62728" title "early [0,L): b alone", \
      fin using ($6 + 0.15):(is("late") ? $9 : NaN):10 with yerrorlines pt 5 lw 2 lc rgb "#17becf" title "late [12,12+L): joint", \
      fin using ($6 + 0.15):(is("late") ? $13 : NaN):14 with yerrorlines pt 5 lw 2 dt 2 lc rgb "#ff7f0e" title "late [12,12+L): b alone", \
      nfin using ($6 + 0.35):(is("early") ? $13 : NaN):14 with yerrorbars pt 6 ps 1.3 lw 2 lc rgb "#d62728" title "early, no random zeroing: b alone", \
      nfin using ($6 + 0.45):(is("late") ? $13 : NaN):14 with yerrorbars pt 4 ps 1.3 lw 2 lc rgb "#ff7f0e" title "late, no random zeroing: b alone"
+} else {
+plot fin using ($6 - 0.15):(is("early") || ($5 == 0) ? $9 : NaN):10 with yerrorlines pt 7 lw 2 lc rgb "#1f77b4" title "early [0,L): joint", \
+     fin using ($6 - 0.15):(is("early") || ($5 == 0) ? $13 : NaN):14 with yerrorlines pt 7 lw 2 dt 2 lc rgb "#d62728" title "early [0,L): b alone", \
+     fin using ($6 + 0.15):(is("late") ? $9 : NaN):10 with yerrorlines pt 5 lw 2 lc rgb "#17becf" title "late [12,12+L): joint", \
+     fin using ($6 + 0.15):(is("late") ? $13 : NaN):14 with yerrorlines pt 5 lw 2 dt 2 lc rgb "#ff7f0e" title "late [12,12+L): b alone"
+}
 set title sprintf("(b) CNN, restart: b-alone accuracy, L = %d", Lsel)
 set xlabel "epoch"
 set xrange [0:*]

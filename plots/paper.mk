@@ -12,7 +12,7 @@
 # Paths are spelled out here (not taken from the other fragments' variables) because make expands
 # prerequisites when it reads this file, before plots/sweep.mk is read.
 PAPER_PSZ  ?= 0.6
-PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp cnn_cp_deficits cnn_cp_restart
+PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp cnn_cp_deficits cnn_cp_restart cnn_inh cnn_inh_restart
 PAPER_PNG  := $(PAPER_FIGS:%=paper/figures/%.png)
 PAPER_SW   := $(foreach s,cp_gate cp_lesion cp_end cp_onset cp_latent cp_latent_long,$(RESULTS)/sweep/$(s)/summary.dat)
 PAPER_MC   := $(foreach d,d1 d2 d3 d3_r2 d3_m1000,$(RESULTS)/mc/$(d)/switch_sweep.dat)

@@ -57,6 +57,16 @@ awk '!/^#/ && $3 == "early" { d = $13 - $27 - $35; if (d > 1e-5 || d < -1e-5) ba
 awk '!/^#/ && NF { k = $3 " " $5 " " $7; f[k] += $12; c[k] += $11 } END { for (k in f) if (f[k] < 0.999999 || f[k] > 1.000001) exit 1; exit !length(f) }' "$TMP/rsv.dat" && ok || bad "rsv.dat: fractions do not sum to 1"
 units=$(sed -n 's/^# n_units = //p' "$(ls -d "$S"/points/*/ | head -n 1)snap/index.dat")
 awk -v u="$units" '!/^#/ && NF { c[$3 " " $5 " " $7] += $11 } END { for (k in c) if (c[k] > 2 * u || c[k] < 1) exit 1; exit !length(c) }' "$TMP/rsv.dat" && ok || bad "rsv.dat: counts should be in 1 .. 2 seeds x $units units"
+# tests/science/check_inh.sh: a condition equals itself (within passes, below fails), refusals exit 2
+C=tests/science/check_inh.sh
+printf 'within remove:b:early:2 remove:b:early:2 test_acc 0\n' >"$TMP/a1"
+printf 'below remove:b:early:2 remove:b:early:2 test_acc 0\n' >"$TMP/a2"
+printf 'below remove:b:early:5 remove:b:early:2 test_acc 2\n' >"$TMP/a3"
+expect_exit 0 check-within sh $C "$TMP/final.dat" "$TMP/a1" 2
+expect_exit 1 check-below-fails sh $C "$TMP/final.dat" "$TMP/a2" 2
+expect_exit 2 check-no-row sh $C "$TMP/final.dat" "$TMP/a3" 2
+expect_exit 2 check-seeds sh $C "$TMP/final.dat" "$TMP/a1" 3
+expect_exit 2 check-no-table sh $C "$TMP/nope.dat" "$TMP/a1"
 # it refuses what it cannot read
 expect_exit 2 awk-no-dir awk -v what=final -f $AWKF "$S/grid.dat"
 expect_exit 2 awk-bad-ctrl awk -v dir="$S" -v what=final -v ctrl=remove:b@9-9 -f $AWKF "$S/grid.dat"
