@@ -12,7 +12,7 @@
 # Paths are spelled out here (not taken from the other fragments' variables) because make expands
 # prerequisites when it reads this file, before plots/sweep.mk is read.
 PAPER_PSZ  ?= 0.6
-PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp cnn_cp_deficits cnn_cp_restart cnn_inh cnn_inh_restart
+PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp_deficits cnn_cp_restart cnn_inh cnn_inh_restart
 PAPER_PNG  := $(PAPER_FIGS:%=paper/figures/%.png)
 PAPER_SW   := $(foreach s,cp_gate cp_lesion cp_end cp_onset cp_latent cp_latent_long,$(RESULTS)/sweep/$(s)/summary.dat)
 PAPER_MC   := $(foreach d,d1 d2 d3 d3_r2 d3_m1000,$(RESULTS)/mc/$(d)/switch_sweep.dat)
@@ -27,8 +27,6 @@ PAPER_L2   := $(RESULTS)/paper/l2_flow/modes.dat $(RESULTS)/paper/l2_modes/modes
 # L9: a shallow (D = 1) early gate [0, 10) per mode, Euler and gradient flow (rk8pd), K(0) = 0.01, 0.001,
 # 0.0001: the mode dependence of the damage is K(0)/s, not the Euler step
 PAPER_D1   := $(foreach m,euler rk8pd,$(foreach k,0.01 0.001 0.0001,$(RESULTS)/paper/d1_k0/$(m)_$(k)/final.dat))
-# the CNN sweeps (plots/cnn.mk): about 20 minutes on two cores, most of make paper's time
-PAPER_CNN  := $(RESULTS)/sweep/cnn_blur/summary.dat $(RESULTS)/sweep/cnn_split_blur/summary.dat
 # the CNN deficit experiment of section 5 (plots/cnn.mk, models/cnn_cp_deficits.ini): about 45 minutes
 PAPER_CPD  := $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/sweep/cnn_cp_deficits/curves.dat
 # its learning-rate restart experiment and the Fisher trace of the deficit-free run (plots/cnn.mk;
@@ -37,7 +35,7 @@ PAPER_CPD  := $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/swee
 # cnn_cp_split.ini) have figures in plots/cnn.mk but are not quoted by the paper (not run yet).
 PAPER_CP2  := $(RESULTS)/sweep/cnn_cp_deficits/paired.dat $(RESULTS)/sweep/cnn_cp_restart/paired.dat \
               $(RESULTS)/sweep/cnn_cp_fisher/fisher_seeds.dat
-PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_D1) $(PAPER_CTL) $(PAPER_CNN) $(PAPER_CPD) $(PAPER_CP2) $(RESULTS)/headline/share.dat
+PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_D1) $(PAPER_CTL) $(PAPER_CPD) $(PAPER_CP2) $(RESULTS)/headline/share.dat
 
 .PHONY: paper
 paper: paper/critsim.md $(PAPER_PNG)
@@ -84,9 +82,6 @@ paper/figures/mc_switch.png: $(filter-out %_r2/switch_sweep.dat %_m1000/switch_s
 paper/figures/mc_factors.png: $(RESULTS)/mc/d3/switch_sweep.dat $(RESULTS)/mc/d3_r2/switch_sweep.dat $(RESULTS)/mc/d3_m1000/switch_sweep.dat plots/mc_factors.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "dir='$(RESULTS)/mc'; psz=$(PAPER_PSZ); out='$@'" plots/mc_factors.gp
-paper/figures/cnn_cp.png: $(PAPER_CNN) plots/cnn.gp
-	@mkdir -p $(dir $@)
-	gnuplot -e "f1='$(word 1,$(PAPER_CNN))'; f2='$(word 2,$(PAPER_CNN))'; psz=$(PAPER_PSZ); out='$@'" plots/cnn.gp
 paper/figures/cnn_cp_deficits.png: $(RESULTS)/sweep/cnn_cp_deficits/curves.dat plots/cnn_cp_deficits.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "f='$<'; clean=$(CP_CLEAN); psz=$(PAPER_PSZ); out='$@'" plots/cnn_cp_deficits.gp
