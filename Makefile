@@ -4,11 +4,11 @@
 #   make run        install missing Debian packages, build, run the main job (headline comparison)
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
-#                   the CNN deficit sweeps (models/cnn_cp_deficits.ini and cnn_cp_restart.ini, about
-#                   2200 single-thread core-seconds: ~20 minutes on two quiet cores, resumable) and
+#                   the CNN deficit sweeps (models/cnn_cp_deficits.ini and cnn_cp_restart.ini) and
 #                   tests/science/check_cp_deficits.sh, check_cp_restart.sh on their summary_seeds.dat; the
-#                   inhibition sweep (models/cnn_inh_remove.ini, ~17 minutes on two cores) and
-#                   tests/science/check_inh.sh on its final.dat
+#                   inhibition sweeps (models/cnn_inh_remove.ini and cnn_inh_restart.ini) and
+#                   tests/science/check_inh.sh on their final.dat.  Measured 2026-12-05 on two cores shared
+#                   with other work: 17, 10, 16 and 19 minutes, about an hour in all (sweeps resume)
 #   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
 #                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
 #   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
@@ -177,6 +177,8 @@ check-science: deps
 	sh tests/science/check_cp_restart.sh $(RESULTS)/sweep/cnn_cp_restart/summary_seeds.dat
 	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_inh_remove/final.dat
 	sh tests/science/check_inh.sh $(RESULTS)/sweep/cnn_inh_remove/final.dat tests/science/inh_remove.txt
+	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_inh_restart/final.dat
+	sh tests/science/check_inh.sh $(RESULTS)/sweep/cnn_inh_restart/final.dat tests/science/inh_restart.txt
 
 bench: $(BIN) $(BENCH_BIN)
 	@CRITSIM=./$(BIN) BENCH=$(BUILD)/bench sh tests/bench/table.sh
