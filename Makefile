@@ -132,7 +132,7 @@ $(BUILD)/buildid.h: FORCE
 $(BUILD)/version.o: $(BUILD)/buildid.h
 
 # the library sees include/ only; the command layer's own headers (opts.h, sweep.h) live in src/cli
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h)
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(CS_CFLAGS) $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
 $(BUILD)/cli/%.o: src/cli/%.c $(HDRS)

@@ -13,7 +13,7 @@
  * write disjoint rows, so its trajectory does not depend on the number of threads.
  * Non-goals: biases, non-linear layers, float32.
  */
-#include "dln.h"
+#include "dln_impl.h"
 
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_errno.h>
@@ -28,6 +28,19 @@
 #include "linalg.h"
 #include "rsv.h"
 #include "util.h"
+
+double *dln_weight(const dln *d, const double *theta, int p, int l) /* l = 1..D */
+{
+    return (double *)theta + d->w_off[(size_t)p * d->depth + l - 1];
+}
+int dln_rows(const dln *d, int l)
+{
+    return l == d->depth ? d->n_out : d->width;
+}
+int dln_cols(const dln *d, int p, int l)
+{
+    return l == 1 ? d->in_dim[p] : d->width;
+}
 
 #ifdef __AVX512F__
 /* Small products (the multipath networks: width ~100, 8 inputs, 15 outputs) without OpenBLAS's call
