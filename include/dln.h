@@ -216,8 +216,10 @@ int dln_gemm_small(int ta, int tb, int m, int n, int k, const double *A, int lda
 
 /* Threads for the gradient (default 1): matrix completion with one chain (--arch fused, D >= 2) splits
  * each gradient over n threads, every thread writing disjoint rows, so the trajectory is the same for
- * every n (bit for bit) and so is the loss (summed per row, then in row order).  Other models ignore
- * it.  CS_OK, or CS_EUSAGE/CS_EFAIL with a message. */
+ * every n (bit for bit) and so is the loss (summed per row, then in row order).  Item tasks with two or
+ * more linear pathways (D >= 2), each on the whole input, none lesioned, width >= 256, run one pathway
+ * per thread (forward; the total map and loss on one thread; backward): the same bits for every n.
+ * Other models ignore it.  CS_OK, or CS_EUSAGE/CS_EFAIL with a message. */
 int dln_set_threads(dln *d, int n);
 /* In a child after fork(): the workers live only in the parent; go back to one thread. */
 void dln_forget_threads(dln *d);

@@ -53,12 +53,13 @@ struct dln {
     void *ode;
     long n_rhs;
     unsigned long flow_nmax; /* ReLU: solver steps allowed per dln_flow_advance (DLN_RELU_NMAX) */
-    /* threads (dln_set_threads): used by the completion gradient of one chain */
+    /* threads (dln_set_threads): the completion gradient of one chain, the item step of 2+ pathways */
     double *fx;     /* the fused linear engine's scratch (dln.c, fx_scratch; allocated at its first use) */
     int reference;  /* dln_use_reference */
     dln_team *team; /* NULL: one thread */
     const double *job_theta; /* arguments of the running team job */
     double *job_grad;
+    double job_lr, job_loss; /* the item step's (grad_items on a team): learning rate in, loss out */
 };
 
 #endif

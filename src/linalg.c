@@ -15,8 +15,11 @@
 
 #include "util.h"
 
-/* OpenBLAS's own (its cblas.h cannot meet GSL's in one translation unit) */
+/* OpenBLAS's own (its cblas.h cannot meet GSL's in one translation unit).  blas_thread_shutdown_
+ * (the pthread build's; what its fork handler calls) stops the worker threads, which the next
+ * multi-threaded call starts again; weak, so that a build without it still links and runs. */
 void openblas_set_num_threads(int n);
+int blas_thread_shutdown_(void) __attribute__((weak));
 
 /* Flip signs so that the largest-|.| entry of each column of U is positive. */
 static void fix_signs(int m, int n, int k, double *U, double *V)
@@ -323,4 +326,8 @@ void linalg_blas_threads(linalg_blas_use use)
 {
     if (use == LINALG_BLAS_SMALL && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice wins */
     openblas_set_num_threads(1);
+    /* OpenBLAS starts its workers when it loads, and an idle worker polls (sched_yield) for about 2^28
+     * cycles, ~0.1 s, before it sleeps: a whole short run's worth of a second core, taken from the
+     * other processes of a sweep.  With one thread they have nothing to do: stop them now. */
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
 }

@@ -157,7 +157,8 @@ static const opt_spec specs[] = {
     {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)",
      OPT_IN(0, 4096)},
     {"threads", OPT_INT, "1",
-     "threads per gradient (completion with one chain, D >= 2; same results for any count)",
+     "threads per gradient (completion with one chain, D >= 2; item tasks with linear pathways on the whole "
+     "input, width >= 256: a pathway per thread; same results for any count)",
      "dln_set_threads.n", OPT_IN(1, 8)},
     {NULL, 0, NULL, NULL}};
 

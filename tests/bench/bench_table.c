@@ -311,6 +311,7 @@ static int cmd_width(int width, int T)
     dln *d = mp_alloc(width, &t, rng);
     if (!d) return 1;
     openblas_set_num_threads(T);
+    if (dln_set_threads(d, T) != CS_OK) return 1; /* the step's own team: one chain per member */
     /* 1 thread: CPU time (steadier on a shared machine); 2 threads: wall time */
     double st = mp_step_time(d, width >= 1000 ? 1.5 : 0.6, T == 1 ? cpu_now : util_now);
     double bytes = 2.0 * sizeof(double) * (double)dln_n_param(d); /* every weight read and written once */
