@@ -31,62 +31,75 @@
 static const opt_spec specs[] = {
     {"data", OPT_STRING, "fashion-mnist", "data set: fashion-mnist|cifar10"},
     {"data-dir", OPT_STRING, NULL, "folder of the data files (default: /usr/share/datasets/fashion-mnist)"},
-    {"train-subset", OPT_INT, "0", "use only the first N training images (0: all)"},
-    {"test-subset", OPT_INT, "0", "use only the first N test images (0: all)"},
-    {"epochs", OPT_INT, "3", "training epochs"},
+    {"train-subset", OPT_INT, "0", "use only the first N training images (0: all)", OPT_IN(0, 100000000)},
+    {"test-subset", OPT_INT, "0", "use only the first N test images (0: all)", OPT_IN(0, 100000000)},
+    {"epochs", OPT_INT, "3", "training epochs", OPT_IN(1, 1000000)},
     {"clean-epochs", OPT_INT, "0",
-     "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)"},
-    {"seed", OPT_INT, "0", "seed of the initialisation, shuffling, augmentation and deficits"},
+     "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)",
+     OPT_IN(0, 1000000)},
+    {"seed", OPT_INT, "0", "seed of the initialisation, shuffling, augmentation and deficits",
+     OPT_IN(0, 4294967295L)},
     {"out", OPT_STRING, "runs/cnn", "run folder (epochs.dat, final.dat, checkpoint.bin)"},
     {"arch", OPT_STRING, "fused", "network: fused|split (see below)"},
-    {"width", OPT_INT, "16", "channels W of the first convolution (stage j has W*2^j)"},
-    {"depth", OPT_INT, "2", "stride-2 stages D"},
-    {"fuse-after", OPT_INT, "1", "split: stages inside each source's pathway before fusion (0..depth)"},
+    {"width", OPT_INT, "16", "channels W of the first convolution (stage j has W*2^j)", OPT_IN(1, 1024)},
+    {"depth", OPT_INT, "2", "stride-2 stages D", OPT_IN(0, 5)},
+    {"fuse-after", OPT_INT, "1", "split: stages inside each source's pathway before fusion (0..depth)",
+     OPT_IN(0, 5)},
     {"fusion", OPT_STRING, "sum", "split: how pathways are fused: sum|concat"},
-    {"sources", OPT_INT, "2", "input sources: 1 (whole image) or 2 (left and right halves)"},
+    {"sources", OPT_INT, "2", "input sources: 1 (whole image) or 2 (left and right halves)", OPT_IN(1, 2)},
     {"views", OPT_STRING, "zero",
      "two sources: zero (the other half zeroed, full width) or crop (half width)"},
-    {"batch", OPT_INT, "64", "batch size (the last partial batch of an epoch is dropped)"},
-    {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr per epoch: see --schedule)"},
-    {"momentum", OPT_DOUBLE, "0.9", "SGD momentum"},
-    {"wd", OPT_DOUBLE, "5e-4", "weight decay"},
-    {"decay", OPT_DOUBLE, "0.97", "learning-rate decay per epoch (schedules decay and restart)"},
+    {"batch", OPT_INT, "64", "batch size (the last partial batch of an epoch is dropped)", OPT_IN(1, 65536)},
+    {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr per epoch: see --schedule)", OPT_IN(0, 100)},
+    {"momentum", OPT_DOUBLE, "0.9", "SGD momentum", OPT_IN(0, 1)},
+    {"wd", OPT_DOUBLE, "5e-4", "weight decay", OPT_IN(0, 10)},
+    {"decay", OPT_DOUBLE, "0.97", "learning-rate decay per epoch (schedules decay and restart)",
+     OPT_IN(0, 10)},
     {"schedule", OPT_STRING, "decay",
      "learning rate per epoch: decay|restart|cyclic (formulas below; restart: back to lr0 when the last "
      "deficit ends)"},
-    {"cycle", OPT_INT, "10", "epochs N of one cosine cycle of --schedule cyclic"},
+    {"cycle", OPT_INT, "10", "epochs N of one cosine cycle of --schedule cyclic", OPT_IN(1, 1000000)},
     {"augment", OPT_FLAG, "false", "random translation up to --shift px and random horizontal flip"},
-    {"shift", OPT_INT, "4", "largest translation of --augment in pixels"},
+    {"shift", OPT_INT, "4", "largest translation of --augment in pixels", OPT_IN(0, 16)},
     {"deficit", OPT_MULTI, NULL,
      "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P, dissociate"},
-    {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit"},
+    {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit",
+     OPT_IN(1, 100000000)},
     {"rand-zero", OPT_DOUBLE, "0",
      "two sources, training only: source a zeroed with probability P, source b with probability P "
-     "(disjoint, P <= 0.5), so single-source test inputs are in distribution (0: off)"},
+     "(disjoint, P <= 0.5), so single-source test inputs are in distribution (0: off)",
+     OPT_IN(0, 0.5)},
     {"bn-batches", OPT_INT, "20",
-     "training batches (without the deficits) of the BN re-estimation before each test (0: all)"},
+     "training batches (without the deficits) of the BN re-estimation before each test (0: all)",
+     OPT_IN(0, 100000000)},
     {"checkpoint-every", OPT_INT, "0",
-     "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
+     "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)", OPT_IN(0, 1000000)},
     {"resume", OPT_FLAG, "false", "continue from DIR/checkpoint.bin when it exists"},
     {"branch", OPT_STRING, NULL, "start from this checkpoint at its epoch (see --branch-mode)"},
     {"branch-mode", OPT_STRING, "weights",
      "weights (weights and BN statistics, momentum reset) | exact (also momentum and history, same seed: "
      "bit-identical to the run from scratch when the checkpoint's run matched it until then)"},
-    {"checkpoint-at", OPT_LIST, NULL, "also keep ckpt_K.bin after each of these epochs K (e.g. 4,8,12)"},
+    {"checkpoint-at", OPT_LIST, NULL, "also keep ckpt_K.bin after each of these epochs K (e.g. 4,8,12)",
+     OPT_IN(1, 1000000)},
     {"snap-every", OPT_INT, "0",
-     "snapshots for critsim analyze every K epochs, at deficit boundaries, first and last epoch (0: none)"},
-    {"snap-ref-epoch", OPT_INT, "-1",
-     "epoch whose total-map SVD the snapshots carry (-1: the last snapshot)"},
+     "snapshots for critsim analyze every K epochs, at deficit boundaries, first and last epoch (0: none)",
+     OPT_IN(0, 1000000)},
+    {"snap-ref-epoch", OPT_INT, "-1", "epoch whose total-map SVD the snapshots carry (-1: the last snapshot)",
+     OPT_IN(-1, 1000000)},
     {"probe", OPT_INT, "0",
-     "probe test images of the Jacobian and RSV (0: the smaller of 256 and the test set)"},
+     "probe test images of the Jacobian and RSV (0: the smaller of 256 and the test set)",
+     OPT_IN(0, 100000000)},
     {"rsv-layer", OPT_STRING, NULL,
      "two sources: layer whose output the RSV measures (default: split, first stage after fusion; fused, "
      "last stage)"},
-    {"rsv-batches", OPT_INT, "16", "the probe is cut into this many RSV batches (variance over batches)"},
-    {"fisher-every", OPT_INT, "0", "Fisher-information trace every K epochs into fisher.dat (0: none)"},
+    {"rsv-batches", OPT_INT, "16", "the probe is cut into this many RSV batches (variance over batches)",
+     OPT_IN(2, 1000000)},
+    {"fisher-every", OPT_INT, "0", "Fisher-information trace every K epochs into fisher.dat (0: none)",
+     OPT_IN(0, 1000000)},
     {"fisher-samples", OPT_INT, "0",
-     "test images of the Fisher estimate (0: the smaller of 256 and the test set)"},
-    {"threads", OPT_INT, "2", "threads over the batch (results are deterministic per thread count)"},
+     "test images of the Fisher estimate (0: the smaller of 256 and the test set)", OPT_IN(0, 100000000)},
+    {"threads", OPT_INT, "2", "threads over the batch (results are deterministic per thread count)",
+     OPT_IN(1, 64)},
     {"quiet", OPT_FLAG, "false", "no progress bar (it is shown only when stderr is a terminal)"},
     {NULL, 0, NULL, NULL}};
 
@@ -148,36 +161,28 @@ static int run(const opts *o)
     int dsi, archi, fusi, viewi, schedi, bmode;
     int rc;
     if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
-        (rc = opts_long(o, "train-subset", 0, 100000000, &subset)) ||
-        (rc = opts_long(o, "test-subset", 0, 100000000, &tsubset)) ||
-        (rc = opts_long(o, "epochs", 1, 1000000, &epochs)) ||
-        (rc = opts_long(o, "seed", 0, LONG_MAX, &seed)) ||
-        (rc = opts_choice(o, "arch", "fused|split", &archi)) ||
-        (rc = opts_long(o, "width", 1, 1024, &width)) || (rc = opts_long(o, "depth", 0, 5, &depth)) ||
-        (rc = opts_long(o, "fuse-after", 0, 5, &fuse_after)) ||
-        (rc = opts_choice(o, "fusion", "sum|concat", &fusi)) ||
-        (rc = opts_long(o, "sources", 1, 2, &sources)) ||
-        (rc = opts_choice(o, "views", "zero|crop", &viewi)) ||
-        (rc = opts_long(o, "batch", 1, 65536, &batch)) || (rc = opts_double(o, "lr", 0, 100, &lr)) ||
-        (rc = opts_double(o, "momentum", 0, 1, &mom)) || (rc = opts_double(o, "wd", 0, 10, &wd)) ||
-        (rc = opts_double(o, "decay", 0, 10, &decay)) || (rc = opts_long(o, "shift", 0, 16, &shift)) ||
-        (rc = opts_long(o, "noise-images", 1, 100000000, &nnoise)) ||
-        (rc = opts_double(o, "rand-zero", 0, 0.5, &rzero)) ||
-        (rc = opts_long(o, "bn-batches", 0, 100000000, &bnb)) ||
-        (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) ||
-        (rc = opts_long(o, "threads", 1, 64, &threads)) ||
+        (rc = opts_long(o, "train-subset", &subset)) || (rc = opts_long(o, "test-subset", &tsubset)) ||
+        (rc = opts_long(o, "epochs", &epochs)) || (rc = opts_long(o, "seed", &seed)) ||
+        (rc = opts_choice(o, "arch", "fused|split", &archi)) || (rc = opts_long(o, "width", &width)) ||
+        (rc = opts_long(o, "depth", &depth)) || (rc = opts_long(o, "fuse-after", &fuse_after)) ||
+        (rc = opts_choice(o, "fusion", "sum|concat", &fusi)) || (rc = opts_long(o, "sources", &sources)) ||
+        (rc = opts_choice(o, "views", "zero|crop", &viewi)) || (rc = opts_long(o, "batch", &batch)) ||
+        (rc = opts_double(o, "lr", &lr)) || (rc = opts_double(o, "momentum", &mom)) ||
+        (rc = opts_double(o, "wd", &wd)) || (rc = opts_double(o, "decay", &decay)) ||
+        (rc = opts_long(o, "shift", &shift)) || (rc = opts_long(o, "noise-images", &nnoise)) ||
+        (rc = opts_double(o, "rand-zero", &rzero)) || (rc = opts_long(o, "bn-batches", &bnb)) ||
+        (rc = opts_long(o, "checkpoint-every", &ckev)) || (rc = opts_long(o, "threads", &threads)) ||
         (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &schedi)) ||
-        (rc = opts_long(o, "cycle", 1, 1000000, &cycle)) ||
-        (rc = opts_choice(o, "branch-mode", "weights|exact", &bmode)))
+        (rc = opts_long(o, "cycle", &cycle)) || (rc = opts_choice(o, "branch-mode", "weights|exact", &bmode)))
         return rc;
     int nat = opts_count(o, "checkpoint-at"), ckat[256];
     if (nat > 256) return util_seterr(CS_EUSAGE, "--checkpoint-at: at most 256 epochs");
-    for (int i = 0; i < nat; i++) {
-        long v;
-        if (util_parse_long(opts_item(o, "checkpoint-at", i), &v) || v < 1 || v > 1000000)
-            return util_seterr(CS_EUSAGE, "--checkpoint-at: '%s' is not an epoch in [1, 1000000]",
-                               opts_item(o, "checkpoint-at", i));
-        ckat[i] = (int)v;
+    if (nat) {
+        long *at;
+        if ((rc = opts_list_long(o, "checkpoint-at", &at, &nat))) return rc;
+        for (int i = 0; i < nat; i++)
+            ckat[i] = (int)at[i];
+        free(at);
     }
     if (archi == 1 && sources != 2)
         return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
@@ -190,7 +195,7 @@ static int run(const opts *o)
     for (int i = 0; i < defs.n; i++)
         if (defs.d[i].kind != DEF_SWITCH && defs.d[i].end > last) /* END <= 10^15: no overflow below */
             last = defs.d[i].end;
-    if ((rc = opts_long(o, "clean-epochs", 0, 1000000, &clean))) return rc;
+    if ((rc = opts_long(o, "clean-epochs", &clean))) return rc;
     if (clean > 0) /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
         epochs = last + clean;
     if (epochs > 1000000)
@@ -240,12 +245,9 @@ static int run(const opts *o)
     }
     cnn_init(net, (uint64_t)seed);
     long snev, sref, nprobe, rsvb, fev, nfish;
-    if ((rc = opts_long(o, "snap-every", 0, 1000000, &snev)) ||
-        (rc = opts_long(o, "snap-ref-epoch", -1, 1000000, &sref)) ||
-        (rc = opts_long(o, "probe", 0, 100000000, &nprobe)) ||
-        (rc = opts_long(o, "rsv-batches", 2, 1000000, &rsvb)) ||
-        (rc = opts_long(o, "fisher-every", 0, 1000000, &fev)) ||
-        (rc = opts_long(o, "fisher-samples", 0, 100000000, &nfish)))
+    if ((rc = opts_long(o, "snap-every", &snev)) || (rc = opts_long(o, "snap-ref-epoch", &sref)) ||
+        (rc = opts_long(o, "probe", &nprobe)) || (rc = opts_long(o, "rsv-batches", &rsvb)) ||
+        (rc = opts_long(o, "fisher-every", &fev)) || (rc = opts_long(o, "fisher-samples", &nfish)))
         goto done;
     if (bmode == 1 && (snev > 0 || fev > 0)) { /* their files would start at the branch epoch */
         rc = util_seterr(

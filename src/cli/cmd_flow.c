@@ -77,11 +77,14 @@ static const opt_spec specs[] = {
      "paths (one pathway per source, outputs summed) | fused (one network on all sources)", "dln_cfg.arch"},
     {"shared-input", OPT_FLAG, "false",
      "paths: every pathway reads the whole input (ICLR 2024 multipath model)", "dln_cfg.shared_input"},
-    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)", "dln_cfg.n_chain"},
-    {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)", "task_cfg.n_src"},
+    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)", "dln_cfg.n_chain",
+     OPT_IN(1, DLN_MAX_CHAIN)},
+    {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)", "task_cfg.n_src",
+     OPT_IN(0, TASK_MAX_SRC)},
     {"source-dims", OPT_LIST, NULL, "input dimension of each source (default: split the inputs evenly)",
-     "task_cfg.src_dims"},
-    {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)", "dln_cfg.depth"},
+     "task_cfg.src_dims", OPT_IN(1, 1000000)},
+    {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)", "dln_cfg.depth",
+     OPT_IN(1, 10000)},
     {"act", OPT_STRING, "linear",
      "linear|relu|tanh: nonlinearity after every hidden layer of each pathway (relu/tanh: one-hot tasks "
      "hier, lowrank, --target)",
@@ -90,26 +93,30 @@ static const opt_spec specs[] = {
     {"precision", OPT_STRING, "double",
      "double|single: single = float32 weights, products and updates (completion with gd only)",
      "dln_cfg.single"},
-    {"width", OPT_INT, "100", "hidden units per layer", "dln_cfg.width"},
+    {"width", OPT_INT, "100", "hidden units per layer", "dln_cfg.width", OPT_IN(1, 100000)},
     {"loss", OPT_STRING, "mean",
      "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
-    {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target", "task_cfg.sv"},
-    {"n-out", OPT_INT, "10", "lowrank/latent: output dimension", "task_cfg.n_out"},
-    {"n-in", OPT_INT, "8", "lowrank: input dimension", "task_cfg.n_in"},
-    {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block", "task_cfg.latent_dim"},
+    {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target", "task_cfg.sv", OPT_MIN(0)},
+    {"n-out", OPT_INT, "10", "lowrank/latent: output dimension", "task_cfg.n_out", OPT_IN(1, 100000)},
+    {"n-in", OPT_INT, "8", "lowrank: input dimension", "task_cfg.n_in", OPT_IN(1, 100000)},
+    {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block", "task_cfg.latent_dim",
+     OPT_IN(1, 100000)},
     {"redundancy", OPT_DOUBLE, "0.5",
      "latent: share rho in [0,1] of the signal common to all sources (each source superposes the shared and "
      "its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)",
-     "task_cfg.redundancy"},
+     "task_cfg.redundancy", OPT_IN(0, 1)},
     {"synergy", OPT_DOUBLE, "0",
-     "latent: share g in [0,1] of the target seen only in the difference of the sources", "task_cfg.synergy"},
+     "latent: share g in [0,1] of the target seen only in the difference of the sources", "task_cfg.synergy",
+     OPT_IN(0, 1)},
     {"noise-var", OPT_LIST, "0", "latent: noise variance of each source (one value: all)",
-     "task_cfg.noise_var"},
-    {"n", OPT_INT, "100", "completion: the target is n x n", "task_cfg.n"},
-    {"rank", OPT_INT, "10", "completion: rank of the first target", "task_cfg.rank1"},
-    {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)", "task_cfg.rank2"},
-    {"n-obs", OPT_INT, "2000", "completion: number of observed entries", "task_cfg.n_obs"},
-    {"task-seed", OPT_INT, "-1", "seed of the task's random matrices (-1: --seed)"},
+     "task_cfg.noise_var", OPT_MIN(0)},
+    {"n", OPT_INT, "100", "completion: the target is n x n", "task_cfg.n", OPT_IN(1, 100000)},
+    {"rank", OPT_INT, "10", "completion: rank of the first target", "task_cfg.rank1", OPT_IN(1, 100000)},
+    {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)", "task_cfg.rank2",
+     OPT_IN(1, 100000)},
+    {"n-obs", OPT_INT, "2000", "completion: number of observed entries", "task_cfg.n_obs",
+     OPT_IN(1, 2000000000)},
+    {"task-seed", OPT_INT, "-1", "seed of the task's random matrices (-1: --seed)", OPT_IN(-1, 4294967295L)},
     {"target", OPT_STRING, NULL,
      "target matrix file (text rows or .npy): item target map (out x in) or completion M*",
      "task_cfg.target_file"},
@@ -119,33 +126,40 @@ static const opt_spec specs[] = {
     {"sigma-xx", OPT_STRING, NULL, "input covariance file (in x in)", "task_cfg.sxx_file"},
     {"sigma-yx", OPT_STRING, NULL, "input-output covariance file (out x in)", "task_cfg.syx_file"},
     {"init", OPT_STRING, "gauss", "gauss|orthogonal|identity|aligned", "dln_init.kind"},
-    {"init-scale", OPT_DOUBLE, "0.001", "gauss/orthogonal/identity: per-layer scale init-scale^(1/D)"},
-    {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)", "dln_init.k0"},
-    {"init-eps", OPT_DOUBLE, NULL, "aligned: K(0) = sort_desc(eps (1 + init-noise xi)) instead of --init-k"},
-    {"init-noise", OPT_DOUBLE, "0", "aligned with --init-eps: relative noise; identity: diagonal noise"},
+    {"init-scale", OPT_DOUBLE, "0.001", "gauss/orthogonal/identity: per-layer scale init-scale^(1/D)",
+     OPT_MIN(0)},
+    {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)", "dln_init.k0", OPT_ANY},
+    {"init-eps", OPT_DOUBLE, NULL, "aligned: K(0) = sort_desc(eps (1 + init-noise xi)) instead of --init-k",
+     OPT_ANY},
+    {"init-noise", OPT_DOUBLE, "0", "aligned with --init-eps: relative noise; identity: diagonal noise",
+     OPT_MIN(0)},
     {"init-weights", OPT_LIST, NULL,
      "initial weights, one file per layer (first layer first, pathway a first), (out x in)"},
     {"method", OPT_STRING, "gd",
      "gd|euler (gradient descent) | rk8pd|rkf45|rkck (gradient flow, time = step * lr)", "dln_method"},
-    {"lr", OPT_DOUBLE, "0.01", "learning rate (gd) / time per step (flow)"},
-    {"steps", OPT_INT, "1000", "number of updates"},
-    {"every", OPT_INT, "10", "record every K steps (and always the last)"},
-    {"epsabs", OPT_DOUBLE, "1e-10", "gradient flow: absolute tolerance"},
-    {"epsrel", OPT_DOUBLE, "1e-10", "gradient flow: relative tolerance"},
+    {"lr", OPT_DOUBLE, "0.01", "learning rate (gd) / time per step (flow)", OPT_POSITIVE},
+    {"steps", OPT_INT, "1000", "number of updates", OPT_IN(0, 2000000000L)},
+    {"every", OPT_INT, "10", "record every K steps (and always the last)", OPT_IN(1, 2000000000L)},
+    {"epsabs", OPT_DOUBLE, "1e-10", "gradient flow: absolute tolerance", OPT_IN(0, 1)},
+    {"epsrel", OPT_DOUBLE, "1e-10", "gradient flow: relative tolerance", OPT_IN(0, 1)},
     {"deficit", OPT_MULTI, NULL,
      "gate:P@S-E lesion:P:M@S-E remove:P@S-E noise:P:V@S-E decorrelate@S-E subset:M@S-E switch@T"},
-    {"seed", OPT_INT, "0", "random seed (initialisation; task unless --task-seed)"},
+    {"seed", OPT_INT, "0", "random seed (initialisation; task unless --task-seed)", OPT_IN(0, 4294967295L)},
     {"out", OPT_STRING, "results/flow", "run folder"},
-    {"sv-top", OPT_INT, "20", "number of singular values written per map to sv.dat"},
+    {"sv-top", OPT_INT, "20", "number of singular values written per map to sv.dat", OPT_IN(0, 1000000)},
     {"snap-every", OPT_INT, "-1",
-     "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)"},
-    {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T"},
-    {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step"},
-    {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)"},
+     "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)",
+     OPT_IN(-1, 2000000000L)},
+    {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T",
+     OPT_IN(0, 2000000000L)},
+    {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step",
+     OPT_IN(0, 2000000000L)},
+    {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)",
+     OPT_IN(0, 4096)},
     {"threads", OPT_INT, "1",
      "threads per gradient (completion with one chain, D >= 2; item tasks with linear pathways on the whole "
      "input, width >= 256: a pathway per thread; same results for any count)",
-     "dln_set_threads.n"},
+     "dln_set_threads.n", OPT_IN(1, 8)},
     {NULL, 0, NULL, NULL}};
 
 /* Number of the target's modes: singular values above 1e-12 s_0 (below is rounding of an exact 0, e.g.
@@ -636,7 +650,7 @@ static int br_sched_init(br_sched *bs, const opts *o, const char *out, int n, si
 {
     long jobs;
     memset(bs, 0, sizeof *bs);
-    int rc = opts_long(o, "jobs", 0, 4096, &jobs);
+    int rc = opts_long(o, "jobs", &jobs);
     if (rc) return rc;
     if (jobs == 0) jobs = sysconf(_SC_NPROCESSORS_ONLN);
     bs->jobs = jobs < 1 ? 1 : (int)jobs;
@@ -790,10 +804,11 @@ static int br_sched_wait(br_sched *bs)
 
 /* ---- option handling ------------------------------------------------------------------------- */
 
-static int get_int(const opts *o, const char *name, long lo, long hi, int *out)
+/* An option whose declared range fits an int. */
+static int get_int(const opts *o, const char *name, int *out)
 {
     long v;
-    int rc = opts_long(o, name, lo, hi, &v);
+    int rc = opts_long(o, name, &v);
     if (rc == CS_OK) *out = (int)v;
     return rc;
 }
@@ -824,7 +839,7 @@ static int flow_conflicts(const opts *o, int kind, const dln_cfg *dc)
             "drop --pathways (or use --arch paths)",
             dc->n_chain);
     long jobs; /* read only by a switch sweep, checked always */
-    return opts_long(o, "jobs", 0, 4096, &jobs);
+    return opts_long(o, "jobs", &jobs);
 }
 
 /* The network's options into dc (the task kind is read first, by build). */
@@ -841,9 +856,9 @@ static int read_dln_cfg(const opts *o, dln_cfg *dc)
     dc->act_output = opts_flag(o, "act-output");
     if ((rc = opts_enum(o, "precision", precisions, &prec))) return rc;
     dc->single = prec;
-    if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc->n_chain))) return rc;
-    if ((rc = get_int(o, "depth", 1, 1000, &dc->depth))) return rc;
-    return get_int(o, "width", 1, 100000, &dc->width);
+    if ((rc = get_int(o, "pathways", &dc->n_chain))) return rc;
+    if ((rc = get_int(o, "depth", &dc->depth))) return rc;
+    return get_int(o, "width", &dc->width);
 }
 
 /* The task's options into c (c->kind set; sdims holds the source dimensions c->src_dims points to).
@@ -854,11 +869,11 @@ static int read_task_cfg(const opts *o, const dln_cfg *dc, task_cfg *c, int *sdi
 {
     int rc;
     int nsrc;
-    if ((rc = get_int(o, "sources", 0, TASK_MAX_SRC, &nsrc))) return rc;
+    if ((rc = get_int(o, "sources", &nsrc))) return rc;
     long *sd = NULL;
     int nsd = 0;
     if (opts_count(o, "source-dims")) {
-        if ((rc = opts_list_long(o, "source-dims", 1, 1000000, &sd, &nsd))) return rc;
+        if ((rc = opts_list_long(o, "source-dims", &sd, &nsd))) return rc;
         if (nsd > TASK_MAX_SRC) {
             free(sd);
             return util_seterr(CS_EUSAGE, "--source-dims: at most %d sources", TASK_MAX_SRC);
@@ -876,23 +891,23 @@ static int read_task_cfg(const opts *o, const dln_cfg *dc, task_cfg *c, int *sdi
     if (nsrc == 0) nsrc = dc->arch == DLN_FUSED ? 2 : (dc->shared_input ? 1 : dc->n_chain);
     c->n_src = nsrc;
     long seed, tseed;
-    if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
-    if ((rc = opts_long(o, "task-seed", -1, 4294967295L, &tseed))) return rc;
+    if ((rc = opts_long(o, "seed", &seed))) return rc;
+    if ((rc = opts_long(o, "task-seed", &tseed))) return rc;
     c->seed = (unsigned long)(tseed < 0 ? seed : tseed);
     double *sv = NULL, *nv = NULL;
-    if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c->n_sv))) return rc;
+    if ((rc = opts_list_double(o, "sv", &sv, &c->n_sv))) return rc;
     c->sv = sv;
-    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c->n_noise))) {
+    if ((rc = opts_list_double(o, "noise-var", &nv, &c->n_noise))) {
         free(sv);
         return rc;
     }
     c->noise_var = nv;
-    if ((rc = get_int(o, "n-out", 1, 100000, &c->n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c->n_in)) ||
-        (rc = get_int(o, "latent-dim", 1, 100000, &c->latent_dim)) ||
-        (rc = opts_double(o, "redundancy", 0, 1, &c->redundancy)) ||
-        (rc = opts_double(o, "synergy", 0, 1, &c->synergy)) || (rc = get_int(o, "n", 1, 100000, &c->n)) ||
-        (rc = get_int(o, "rank", 1, 100000, &c->rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c->rank2)) ||
-        (rc = get_int(o, "n-obs", 1, 2000000000, &c->n_obs))) {
+    if ((rc = get_int(o, "n-out", &c->n_out)) || (rc = get_int(o, "n-in", &c->n_in)) ||
+        (rc = get_int(o, "latent-dim", &c->latent_dim)) ||
+        (rc = opts_double(o, "redundancy", &c->redundancy)) ||
+        (rc = opts_double(o, "synergy", &c->synergy)) || (rc = get_int(o, "n", &c->n)) ||
+        (rc = get_int(o, "rank", &c->rank1)) || (rc = get_int(o, "rank2", &c->rank2)) ||
+        (rc = get_int(o, "n-obs", &c->n_obs))) {
         free(sv);
         free(nv);
         return rc;
@@ -978,7 +993,7 @@ static int init_weights(const opts *o, dln *d)
     int rc, kind;
     if ((rc = opts_enum(o, "init", init_kinds, &kind))) return rc;
     long seed;
-    if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
+    if ((rc = opts_long(o, "seed", &seed))) return rc;
     int nf = opts_count(o, "init-weights");
     if (nf) {
         if (nf != dln_n_chain(d) * dln_depth(d))
@@ -1004,9 +1019,7 @@ static int init_weights(const opts *o, dln *d)
         return CS_OK;
     }
     double scale, noise;
-    if ((rc = opts_double(o, "init-scale", 0, 1e300, &scale)) ||
-        (rc = opts_double(o, "init-noise", 0, 1e300, &noise)))
-        return rc;
+    if ((rc = opts_double(o, "init-scale", &scale)) || (rc = opts_double(o, "init-noise", &noise))) return rc;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, (unsigned long)seed);
     double *k0 = NULL;
@@ -1014,7 +1027,7 @@ static int init_weights(const opts *o, dln *d)
     if (kind == DLN_INIT_ALIGNED) {
         if (opts_is_set(o, "init-eps")) {
             double eps;
-            if ((rc = opts_double(o, "init-eps", -1e300, 1e300, &eps))) {
+            if ((rc = opts_double(o, "init-eps", &eps))) {
                 gsl_rng_free(rng);
                 return rc;
             }
@@ -1023,7 +1036,7 @@ static int init_weights(const opts *o, dln *d)
             for (int i = 0; i < nk; i++)
                 k0[i] = eps * (1 + noise * gsl_ran_gaussian_ziggurat(rng, 1.0));
             qsort(k0, (size_t)nk, sizeof *k0, cmp_desc);
-        } else if ((rc = opts_list_double(o, "init-k", -1e300, 1e300, &k0, &nk))) {
+        } else if ((rc = opts_list_double(o, "init-k", &k0, &nk))) {
             gsl_rng_free(rng);
             return rc;
         }
@@ -1048,7 +1061,7 @@ static int switch_sweep(const opts *o, run_out *r, dln *d, const deficit_list *d
     if (dl->n + 1 > DEFICIT_MAX) return util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
     long *sw = NULL;
     int n_sw;
-    int rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw);
+    int rc = opts_list_long(o, "switch-sweep", &sw, &n_sw);
     if (rc) return rc;
     for (int i = 1; i < n_sw; i++)
         if (sw[i] <= sw[i - 1]) {
@@ -1124,13 +1137,10 @@ static int run(const opts *o)
     long steps, every, se, cont;
     int svtop;
     double lr, epsabs, epsrel;
-    if ((rc = opts_long(o, "steps", 0, 2000000000L, &steps)) ||
-        (rc = opts_long(o, "every", 1, 2000000000L, &every)) ||
-        (rc = opts_long(o, "snap-every", -1, 2000000000L, &se)) ||
-        (rc = opts_long(o, "continue", 0, 2000000000L, &cont)) ||
-        (rc = get_int(o, "sv-top", 0, 1000000, &svtop)) || (rc = opts_double(o, "lr", 1e-300, 1e300, &lr)) ||
-        (rc = opts_double(o, "epsabs", 0, 1e300, &epsabs)) ||
-        (rc = opts_double(o, "epsrel", 0, 1e300, &epsrel)))
+    if ((rc = opts_long(o, "steps", &steps)) || (rc = opts_long(o, "every", &every)) ||
+        (rc = opts_long(o, "snap-every", &se)) || (rc = opts_long(o, "continue", &cont)) ||
+        (rc = get_int(o, "sv-top", &svtop)) || (rc = opts_double(o, "lr", &lr)) ||
+        (rc = opts_double(o, "epsabs", &epsabs)) || (rc = opts_double(o, "epsrel", &epsrel)))
         return rc;
     if (epsabs == 0 && epsrel == 0) return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
     const char *out = opts_str(o, "out");
@@ -1140,7 +1150,7 @@ static int run(const opts *o)
     if ((rc = build(o, &t, &d, &dl))) return rc;
     if ((rc = init_weights(o, d))) goto done;
     long nthr;
-    if ((rc = opts_long(o, "threads", 1, 8, &nthr))) goto done;
+    if ((rc = opts_long(o, "threads", &nthr))) goto done;
     if (dln_config(d)->single && (nthr > 1 || meth != METH_GD)) {
         rc = util_seterr(CS_EUSAGE,
                          "--precision single runs gradient descent on one thread: use --method gd and "
