@@ -1709,6 +1709,29 @@ void dln_modes(const dln *d, double *K)
     int r = t->rank, no = d->n_out;
     for (int p = 0; p < d->n_chain; p++) {
         int nip = d->in_dim[p], off = d->in_off[p];
+#ifdef __AVX512F__
+        /* eight modes a at a time, lane a summing in the order of the loop below, with its separate
+         * products and sums (ISO C: no contraction): the same bits */
+        const double *om = d->omega[p];
+        const __m512d z = _mm512_setzero_pd();
+        for (int a0 = 0; a0 < r; a0 += 8) {
+            __mmask8 mk = (__mmask8)(r - a0 >= 8 ? 0xFF : (1u << (r - a0)) - 1);
+            __m512d sv = z;
+            for (int i = 0; i < no; i++) {
+                __m512d ui = _mm512_maskz_loadu_pd(mk, t->U + (size_t)i * r + a0);
+                __mmask8 nz = _mm512_mask_cmp_pd_mask(mk, ui, z, _CMP_NEQ_UQ); /* ui != 0 (NaN too) */
+                if (!nz) continue;
+                __m512d rv = z;
+                for (int j = 0; j < nip; j++)
+                    rv = _mm512_add_pd(
+                        rv, _mm512_mul_pd(_mm512_set1_pd(om[(size_t)i * nip + j]),
+                                          _mm512_maskz_loadu_pd(mk, t->V + (size_t)(off + j) * r + a0)));
+                sv = _mm512_mask_add_pd(sv, nz, sv, _mm512_mul_pd(ui, rv));
+            }
+            _mm512_mask_storeu_pd(K + (size_t)p * r + a0, mk, sv);
+        }
+        continue;
+#endif
         for (int a = 0; a < r; a++) {
             double s = 0;
             for (int i = 0; i < no; i++) {
@@ -1740,6 +1763,25 @@ double dln_test_loss_of(const dln *d, const double *tot)
     double r0 = d->switched ? t->tr_syy2 : t->tr_syy, q = 0;
     for (size_t i = 0; i < (size_t)no * ni; i++)
         r0 -= T[i] * syx[i];
+#ifdef __AVX512F__
+    /* rs for eight columns j at a time, each lane summing over k in order with separate products and
+     * sums (ISO C: no contraction); q then summed over j in order: the same bits as the loop below */
+    for (int i = 0; i < no; i++) {
+        const double *oi = tot + (size_t)i * ni, *ti = T + (size_t)i * ni;
+        for (int j0 = 0; j0 < ni; j0 += 8) {
+            __mmask8 mk = (__mmask8)(ni - j0 >= 8 ? 0xFF : (1u << (ni - j0)) - 1);
+            __m512d rv = _mm512_setzero_pd();
+            for (int k = 0; k < ni; k++)
+                rv =
+                    _mm512_add_pd(rv, _mm512_mul_pd(_mm512_set1_pd(oi[k] - ti[k]),
+                                                    _mm512_maskz_loadu_pd(mk, t->sxx + (size_t)k * ni + j0)));
+            double rs[8];
+            _mm512_storeu_pd(rs, rv);
+            for (int j = j0; j < ni && j < j0 + 8; j++)
+                q += rs[j - j0] * (oi[j] - ti[j]);
+        }
+    }
+#else
     for (int i = 0; i < no; i++)
         for (int j = 0; j < ni; j++) {
             double rs = 0;
@@ -1747,6 +1789,7 @@ double dln_test_loss_of(const dln *d, const double *tot)
                 rs += (tot[(size_t)i * ni + k] - T[(size_t)i * ni + k]) * t->sxx[(size_t)k * ni + j];
             q += rs * (tot[(size_t)i * ni + j] - T[(size_t)i * ni + j]);
         }
+#endif
     return 0.5 * d->loss_c * ((r0 > 0 ? r0 : 0) + q);
 }
 
