@@ -106,7 +106,6 @@ static void last_message(const char *p, char *buf, size_t n)
     if (!buf[0]) snprintf(buf, n, "%s", any);
 }
 
-
 /* ---- execution --------------------------------------------------------------------------- */
 
 /* Child: the point's options on top of the parent's parsed model (inherited through fork); the engine
@@ -264,7 +263,8 @@ static int trunk_candidate(const sweep_grid *g, const sweep_config *c, const opt
     static const char *const per_epoch[] = {"snap-every", "fisher-every", NULL}; /* files an exact branch */
     for (int i = 0; per_epoch[i]; i++) {                                         /* does not carry over */
         long k = 0;
-        const char *kv = sweep_has_spec(c->cmd, per_epoch[i]) ? point_value(g, idx, base, per_epoch[i]) : NULL;
+        const char *kv =
+            sweep_has_spec(c->cmd, per_epoch[i]) ? point_value(g, idx, base, per_epoch[i]) : NULL;
         if (kv && (util_parse_long(kv, &k) || k != 0)) return 0;
     }
     if (d.end > (clean > 0 ? d.end + clean : epochs)) return 0; /* the deficit outlasts the run */
@@ -887,4 +887,3 @@ int sweep_run(const sweep_grid *g, const sweep_config *c, sweep_stats *st)
     free(ids);
     return rc;
 }
-

@@ -608,4 +608,3 @@ int sweep_validate(const sweep_grid *g, const sweep_config *c)
     opts_free(o);
     return rc;
 }
-

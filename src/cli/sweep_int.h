@@ -19,6 +19,7 @@ int sweep_has_spec(const cmd_def *cmd, const char *name); /* the engine has opti
 int sweep_path_exists(const char *p);
 
 /* sweep_summary.c: OUT/grid.dat of the grid g (ids: the point ids, in point order) */
-int sweep_write_grid(const sweep_grid *g, const sweep_config *c, unsigned long long mh, unsigned long long *ids);
+int sweep_write_grid(const sweep_grid *g, const sweep_config *c, unsigned long long mh,
+                     unsigned long long *ids);
 
 #endif

@@ -55,7 +55,7 @@ static void grid_file_free(grid_file *gf)
 }
 
 int sweep_write_grid(const sweep_grid *g, const sweep_config *c, unsigned long long mh,
-                      unsigned long long *ids)
+                     unsigned long long *ids)
 {
     table *t = table_open(c->out, "grid.dat", NULL);
     if (!t) return CS_EUSAGE;
@@ -365,7 +365,8 @@ int sweep_summarize(const char *out, int shard_i, int shard_n, long *nfailed)
         read_point(out, gf.ids[p], &res[p]);
         if (res[p].status != 0) (*nfailed)++;
         for (int k = 0; k < res[p].nk; k++)
-            if (key_index(okeys, nok, res[p].keys[k]) < 0) sweep_strv_push(&okeys, &nok, &okcap, res[p].keys[k]);
+            if (key_index(okeys, nok, res[p].keys[k]) < 0)
+                sweep_strv_push(&okeys, &nok, &okcap, res[p].keys[k]);
     }
     /* summary.dat */
     table *t = table_open(out, "summary.dat", NULL);
