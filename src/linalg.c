@@ -185,10 +185,10 @@ int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
     if (k <= 8 && L <= 512) {   /* rows of B as 8 lanes */
         sv8 R[512];
         if (V0 && m >= n) { /* R[q] = row q of A V0, lane-wise the sums of sv_entry in its order */
-            sv8 v[8] = {{0}};
-            for (int c = 0; c < n; c++)
-                for (int j = 0; j < n; j++)
-                    v[c][j] = V0[(size_t)c * n + j];
+            sv8 v[8];
+            for (int c = 0; c < n; c++) /* lane by lane (GCC would make a plain copy a memcpy call) */
+                for (int j = 0; j < 8; j++)
+                    v[c][j] = j < n ? V0[(size_t)c * n + j] : 0;
             for (int q = 0; q < L; q++) {
                 sv8 acc = {0};
                 for (int c = 0; c < n; c++)

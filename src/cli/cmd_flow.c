@@ -186,8 +186,8 @@ typedef struct {
     char dir[PATH_MAX];
     table *loss, *modes, *sv;
     snap_writer *snap;
-    double *K, *svals, *tot, *buf; /* scratch */
-    const double *v0; /* the task's V when square (rank = n_in): starting basis of linalg_sv_small */
+    double *K, *svals, *buf; /* scratch */
+    const double *v0;        /* the task's V when square (rank = n_in): starting basis of linalg_sv_small */
     int fused_hidden;
     int n_units;         /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
     double *sva, *svb;   /* (n_units) */
@@ -332,7 +332,6 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
     r->K = util_malloc((size_t)dln_n_chain(d) * rk * sizeof(double));
     r->svals = util_malloc((size_t)(dln_n_chain(d) + 1) * rk * sizeof(double));
     r->v0 = rk == ni ? t->V : NULL;
-    r->tot = util_malloc((size_t)no * ni * sizeof(double));
     r->buf = util_malloc(((size_t)no * ni + (size_t)(dln_width(d) + 1) * ni) * sizeof(double));
     if (r->snap_every != 0) return open_snap(r, d, dir);
     return CS_OK;
@@ -369,12 +368,13 @@ static int record(run_out *r, long step, int have, double train)
     if (!have) train = dln_grad(d, dln_params(d), dln_gradient(d));
     double test;
     int no = dln_n_out(d), ni = dln_n_in(d), rk = t->rank;
+    const double *tot;          /* the total map, read in place (nothing below changes the engine) */
     if (dln_is_completion(d)) { /* dln_grad does not form the dense maps of a completion network */
         test = dln_test_loss(d, dln_params(d)); /* leaves dln_map(d, p) and the total in dln_test_map(d) */
-        memcpy(r->tot, dln_test_map(d), (size_t)no * ni * sizeof(double));
+        tot = dln_test_map(d);
     } else {
-        test = dln_test_loss_of(d, dln_total_map(d));
-        memcpy(r->tot, dln_total_map(d), (size_t)no * ni * sizeof(double));
+        tot = dln_total_map(d);
+        test = dln_test_loss_of(d, tot);
     }
     double lv[2] = {train, test};
     put_row(table_stream(r->loss), step, -1, lv, 2, 1);
@@ -403,7 +403,7 @@ static int record(run_out *r, long step, int have, double train)
     /* one chain on all inputs, no lesion: the total map is the chain's map */
     if (dln_n_chain(d) == 1 && dln_in_dim(d, 0) == ni && !dln_n_lesions(d, 0))
         memcpy(r->svals + rk, r->svals, (size_t)rk * sizeof(double));
-    else if (linalg_sv_small(no, ni, r->tot, r->v0, r->svals + dln_n_chain(d) * rk))
+    else if (linalg_sv_small(no, ni, tot, r->v0, r->svals + dln_n_chain(d) * rk))
         return CS_EFAIL;
     f = table_stream(r->sv);
     for (int a = 0; a < rk && a < r->sv_top; a++)
@@ -552,7 +552,6 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
     free(r->sva);
     free(r->K);
     free(r->svals);
-    free(r->tot);
     free(r->buf);
     return status != CS_OK ? status : rc;
 }
