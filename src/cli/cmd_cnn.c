@@ -153,218 +153,259 @@ static void s_test(void *c, int first, int count, float *x, int *y)
     data_views(s->pipe, s->test, first, count, x, y);
 }
 
-static int run(const opts *o)
-{
+/* The options of one run that decide the data, the network and the schedule, read and checked once. */
+typedef struct {
     long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
         threads, cycle;
     double lr, mom, wd, decay, rzero;
     int dsi, archi, fusi, viewi, schedi, bmode;
+    int nat, ckat[256]; /* --checkpoint-at */
+    deficit_list defs;
+    long last; /* the epoch the last deficit ends (0: none) */
+    const char *dir, *out, *branch;
+} run_args;
+
+static int read_args(const opts *o, run_args *a)
+{
     int rc;
-    if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
-        (rc = opts_long(o, "train-subset", &subset)) || (rc = opts_long(o, "test-subset", &tsubset)) ||
-        (rc = opts_long(o, "epochs", &epochs)) || (rc = opts_long(o, "seed", &seed)) ||
-        (rc = opts_choice(o, "arch", "fused|split", &archi)) || (rc = opts_long(o, "width", &width)) ||
-        (rc = opts_long(o, "depth", &depth)) || (rc = opts_long(o, "fuse-after", &fuse_after)) ||
-        (rc = opts_choice(o, "fusion", "sum|concat", &fusi)) || (rc = opts_long(o, "sources", &sources)) ||
-        (rc = opts_choice(o, "views", "zero|crop", &viewi)) || (rc = opts_long(o, "batch", &batch)) ||
-        (rc = opts_double(o, "lr", &lr)) || (rc = opts_double(o, "momentum", &mom)) ||
-        (rc = opts_double(o, "wd", &wd)) || (rc = opts_double(o, "decay", &decay)) ||
-        (rc = opts_long(o, "shift", &shift)) || (rc = opts_long(o, "noise-images", &nnoise)) ||
-        (rc = opts_double(o, "rand-zero", &rzero)) || (rc = opts_long(o, "bn-batches", &bnb)) ||
-        (rc = opts_long(o, "checkpoint-every", &ckev)) || (rc = opts_long(o, "threads", &threads)) ||
-        (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &schedi)) ||
-        (rc = opts_long(o, "cycle", &cycle)) || (rc = opts_choice(o, "branch-mode", "weights|exact", &bmode)))
+    if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &a->dsi)) ||
+        (rc = opts_long(o, "train-subset", &a->subset)) || (rc = opts_long(o, "test-subset", &a->tsubset)) ||
+        (rc = opts_long(o, "epochs", &a->epochs)) || (rc = opts_long(o, "seed", &a->seed)) ||
+        (rc = opts_choice(o, "arch", "fused|split", &a->archi)) || (rc = opts_long(o, "width", &a->width)) ||
+        (rc = opts_long(o, "depth", &a->depth)) || (rc = opts_long(o, "fuse-after", &a->fuse_after)) ||
+        (rc = opts_choice(o, "fusion", "sum|concat", &a->fusi)) ||
+        (rc = opts_long(o, "sources", &a->sources)) ||
+        (rc = opts_choice(o, "views", "zero|crop", &a->viewi)) || (rc = opts_long(o, "batch", &a->batch)) ||
+        (rc = opts_double(o, "lr", &a->lr)) || (rc = opts_double(o, "momentum", &a->mom)) ||
+        (rc = opts_double(o, "wd", &a->wd)) || (rc = opts_double(o, "decay", &a->decay)) ||
+        (rc = opts_long(o, "shift", &a->shift)) || (rc = opts_long(o, "noise-images", &a->nnoise)) ||
+        (rc = opts_double(o, "rand-zero", &a->rzero)) || (rc = opts_long(o, "bn-batches", &a->bnb)) ||
+        (rc = opts_long(o, "checkpoint-every", &a->ckev)) || (rc = opts_long(o, "threads", &a->threads)) ||
+        (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &a->schedi)) ||
+        (rc = opts_long(o, "cycle", &a->cycle)) ||
+        (rc = opts_choice(o, "branch-mode", "weights|exact", &a->bmode)))
         return rc;
-    int nat = opts_count(o, "checkpoint-at"), ckat[256];
-    if (nat > 256) return util_seterr(CS_EUSAGE, "--checkpoint-at: at most 256 epochs");
-    if (nat) {
+    a->nat = opts_count(o, "checkpoint-at");
+    if (a->nat > 256) return util_seterr(CS_EUSAGE, "--checkpoint-at: at most 256 epochs");
+    if (a->nat) {
         long *at;
-        if ((rc = opts_list_long(o, "checkpoint-at", &at, &nat))) return rc;
-        for (int i = 0; i < nat; i++)
-            ckat[i] = (int)at[i];
+        if ((rc = opts_list_long(o, "checkpoint-at", &at, &a->nat))) return rc;
+        for (int i = 0; i < a->nat; i++)
+            a->ckat[i] = (int)at[i];
         free(at);
     }
-    if (archi == 1 && sources != 2)
+    if (a->archi == 1 && a->sources != 2)
         return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
-    if (archi == 1 && fuse_after > depth)
-        return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld", fuse_after,
-                           depth, depth);
-    deficit_list defs;
-    if ((rc = opts_deficits(o, "deficit", &defs)) != CS_OK) return rc;
-    long clean, last = 0; /* the epoch the last deficit ends */
-    for (int i = 0; i < defs.n; i++)
-        if (defs.d[i].kind != DEF_SWITCH && defs.d[i].end > last) /* END <= 10^15: no overflow below */
-            last = defs.d[i].end;
+    if (a->archi == 1 && a->fuse_after > a->depth)
+        return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld",
+                           a->fuse_after, a->depth, a->depth);
+    if ((rc = opts_deficits(o, "deficit", &a->defs)) != CS_OK) return rc;
+    long clean;
+    a->last = 0;
+    for (int i = 0; i < a->defs.n; i++)
+        if (a->defs.d[i].kind != DEF_SWITCH &&
+            a->defs.d[i].end > a->last) /* END <= 10^15: no overflow below */
+            a->last = a->defs.d[i].end;
     if ((rc = opts_long(o, "clean-epochs", &clean))) return rc;
     if (clean > 0) /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
-        epochs = last + clean;
-    if (epochs > 1000000)
+        a->epochs = a->last + clean;
+    if (a->epochs > 1000000)
         return util_seterr(
             CS_EUSAGE,
             "the last deficit ends at epoch %ld: with --clean-epochs %ld that is %ld epochs (at "
             "most 1000000); end it earlier",
-            last, clean, epochs);
-    const char *dir = opts_str(o, "data-dir"), *out = opts_str(o, "out"), *branch = opts_str(o, "branch");
-    if (!out || !*out) return util_seterr(CS_EUSAGE, "--out needs a folder name");
-    const char *dname = dsi == 0 ? "fashion-mnist" : "cifar10";
+            a->last, clean, a->epochs);
+    a->dir = opts_str(o, "data-dir"), a->out = opts_str(o, "out"), a->branch = opts_str(o, "branch");
+    if (!a->out || !*a->out) return util_seterr(CS_EUSAGE, "--out needs a folder name");
+    return CS_OK;
+}
 
-    data_set train = {0}, test = {0};
-    data_pipe *pipe = NULL;
-    cnn *net = NULL;
-    train_epoch *hist = NULL;
-    if ((rc = data_load(dname, dir, 1, subset, NULL, &train)) != CS_OK) goto done;
-    if ((rc = data_load(dname, dir, 0, tsubset, &train, &test)) != CS_OK) goto done;
-    data_cfg dc = {.n_src = (int)sources,
-                   .views = viewi,
-                   .batch = (int)batch,
-                   .augment = opts_flag(o, "augment"),
-                   .shift = (int)shift,
-                   .n_noise = (int)nnoise,
-                   .rand_zero = rzero};
-    if (!(pipe = data_pipe_alloc(&train, &dc, &defs, (uint64_t)seed))) {
-        rc = CS_EUSAGE;
-        goto done;
+/* --rsv-layer of net (default: cnnp_default_rsv_layer) as a layer index; CS_EUSAGE listing the layers
+ * when the name is not one. */
+static int rsv_layer(const cnn *net, const char *rsvname, int *out)
+{
+    int rsvl = rsvname ? cnnp_find_layer(net, rsvname) : cnnp_default_rsv_layer(net);
+    if (rsvl < 0) {
+        char *buf = NULL;
+        size_t nbuf = 0;
+        FILE *f = open_memstream(&buf, &nbuf);
+        for (int i = 0; i < net->n_layer; i++)
+            if (net->layer[i].type != CNN_CONV && net->layer[i].type != CNN_LINEAR)
+                fprintf(f, "%s%s", i ? " " : "", net->layer[i].name);
+        fclose(f);
+        int rc = util_seterr(CS_EUSAGE, "--rsv-layer '%s' is not a layer of this network; one of: %s",
+                             rsvname, buf);
+        free(buf);
+        return rc;
     }
-    int ch, h, w;
-    data_pipe_shape(pipe, &ch, &h, &w);
-    cnn_cfg cc = {.arch = archi,
-                  .in_c = ch,
-                  .in_h = h,
-                  .in_w = w,
-                  .n_src = (int)sources,
-                  .n_class = train.n_class,
-                  .width = (int)width,
-                  .depth = (int)depth,
-                  .fuse_after = (int)fuse_after,
-                  .fusion = fusi,
-                  .batch = (int)batch,
-                  .threads = (int)threads};
-    if (!(net = cnn_alloc(&cc))) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    cnn_init(net, (uint64_t)seed);
+    *out = rsvl;
+    return CS_OK;
+}
+
+/* The measurements at epoch ends (snapshots, probe, RSV, Fisher trace) for net on images of width w
+ * and a test set of n_test images.  extra (2 * DEFICIT_MAX) receives the deficit boundaries, which
+ * tm->extra points to. */
+static int read_meas(const opts *o, const run_args *a, const cnn *net, int n_test, int w, int *extra,
+                     train_meas *tm)
+{
     long snev, sref, nprobe, rsvb, fev, nfish;
+    int rc;
     if ((rc = opts_long(o, "snap-every", &snev)) || (rc = opts_long(o, "snap-ref-epoch", &sref)) ||
         (rc = opts_long(o, "probe", &nprobe)) || (rc = opts_long(o, "rsv-batches", &rsvb)) ||
         (rc = opts_long(o, "fisher-every", &fev)) || (rc = opts_long(o, "fisher-samples", &nfish)))
-        goto done;
-    if (bmode == 1 && (snev > 0 || fev > 0)) { /* their files would start at the branch epoch */
-        rc = util_seterr(
+        return rc;
+    if (a->bmode == 1 && (snev > 0 || fev > 0)) /* their files would start at the branch epoch */
+        return util_seterr(
             CS_EUSAGE, "--branch-mode exact does not carry snapshots or Fisher rows over; drop --snap-every "
                        "and --fisher-every, or train from scratch");
-        goto done;
-    }
-    if (nprobe > test.n || nfish > test.n) {
-        rc = util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
-                         nprobe > test.n ? "probe" : "fisher-samples", nprobe > test.n ? nprobe : nfish,
-                         test.n, test.n);
-        goto done;
-    }
-    if (sref >= 0 && snev == 0) {
-        rc = util_seterr(CS_EUSAGE, "--snap-ref-epoch needs --snap-every K (it names the snapshot whose SVD "
-                                    "the snapshots carry)");
-        goto done;
-    }
-    if (nprobe == 0) nprobe = test.n < 256 ? test.n : 256;
-    if (nfish == 0) nfish = test.n < 256 ? test.n : 256;
+    if (nprobe > n_test || nfish > n_test)
+        return util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
+                           nprobe > n_test ? "probe" : "fisher-samples", nprobe > n_test ? nprobe : nfish,
+                           n_test, n_test);
+    if (sref >= 0 && snev == 0)
+        return util_seterr(CS_EUSAGE,
+                           "--snap-ref-epoch needs --snap-every K (it names the snapshot whose SVD "
+                           "the snapshots carry)");
+    if (nprobe == 0) nprobe = n_test < 256 ? n_test : 256;
+    if (nfish == 0) nfish = n_test < 256 ? n_test : 256;
     const char *rsvname = opts_str(o, "rsv-layer");
     int rsvl = -1;
-    if (rsvname && sources != 2) {
-        rc = util_seterr(CS_EUSAGE, "--rsv-layer needs --sources 2 (the RSV compares two sources)");
-        goto done;
+    if (rsvname && a->sources != 2)
+        return util_seterr(CS_EUSAGE, "--rsv-layer needs --sources 2 (the RSV compares two sources)");
+    if (a->sources == 2) {
+        if ((rc = rsv_layer(net, rsvname, &rsvl))) return rc;
+        if (snev > 0 && (nprobe / rsvb < 1 || nprobe / rsvb > a->batch))
+            return util_seterr(CS_EUSAGE,
+                               "--probe %ld / --rsv-batches %ld = %ld images per RSV batch; it must be in "
+                               "1..--batch (%ld): change --rsv-batches",
+                               nprobe, rsvb, nprobe / rsvb, a->batch);
     }
-    if (sources == 2) {
-        rsvl = rsvname ? cnnp_find_layer(net, rsvname) : cnnp_default_rsv_layer(net);
-        if (rsvl < 0) {
-            char *buf = NULL;
-            size_t nbuf = 0;
-            FILE *f = open_memstream(&buf, &nbuf);
-            for (int i = 0; i < net->n_layer; i++)
-                if (net->layer[i].type != CNN_CONV && net->layer[i].type != CNN_LINEAR)
-                    fprintf(f, "%s%s", i ? " " : "", net->layer[i].name);
-            fclose(f);
-            rc = util_seterr(CS_EUSAGE, "--rsv-layer '%s' is not a layer of this network; one of: %s",
-                             rsvname, buf);
-            free(buf);
-            goto done;
-        }
-        if (snev > 0 && (nprobe / rsvb < 1 || nprobe / rsvb > batch)) {
-            rc = util_seterr(
-                CS_EUSAGE,
-                "--probe %ld / --rsv-batches %ld = %ld images per RSV batch; it must be in 1..--batch "
-                "(%ld): change --rsv-batches",
-                nprobe, rsvb, nprobe / rsvb, batch);
-            goto done;
-        }
+    int nextra = 0;
+    for (int i = 0; i < a->defs.n; i++) {
+        extra[nextra++] = (int)a->defs.d[i].start;
+        if (a->defs.d[i].end < 1000000000L) extra[nextra++] = (int)a->defs.d[i].end;
     }
-    int extra[2 * DEFICIT_MAX], nextra = 0;
-    for (int i = 0; i < defs.n; i++) {
-        extra[nextra++] = (int)defs.d[i].start;
-        if (defs.d[i].end < 1000000000L) extra[nextra++] = (int)defs.d[i].end;
+    *tm = (train_meas){.snap_every = (int)snev,
+                       .extra = extra,
+                       .n_extra = nextra,
+                       .snap_ref = (int)sref,
+                       .n_probe = (int)nprobe,
+                       .srcs = {.n_src = (int)a->sources},
+                       .rsv_layer = rsvl,
+                       .rsv_batches = (int)rsvb,
+                       .fisher_every = (int)fev,
+                       .n_fisher = (int)nfish,
+                       .src_eval = a->sources == 2};
+    for (int P = 0; P < a->sources; P++) {
+        int own = a->sources == 2 && a->viewi == DATA_VIEWS_ZERO;
+        tm->srcs.col0[P] = own ? P * (w / 2) : 0;
+        tm->srcs.col1[P] = own ? P * (w / 2) + w / 2 : w;
     }
-    train_meas tm = {.snap_every = (int)snev,
-                     .extra = extra,
-                     .n_extra = nextra,
-                     .snap_ref = (int)sref,
-                     .n_probe = (int)nprobe,
-                     .srcs = {.n_src = (int)sources},
-                     .rsv_layer = rsvl,
-                     .rsv_batches = (int)rsvb,
-                     .fisher_every = (int)fev,
-                     .n_fisher = (int)nfish,
-                     .src_eval = sources == 2};
-    for (int P = 0; P < sources; P++) {
-        int own = sources == 2 && viewi == DATA_VIEWS_ZERO;
-        tm.srcs.col0[P] = own ? P * (w / 2) : 0;
-        tm.srcs.col1[P] = own ? P * (w / 2) + w / 2 : w;
-    }
-    src_ctx sc = {pipe, &test};
-    train_source src = {&sc, s_epoch, s_batch, test.n, s_test, s_clean};
-    train_cfg tc = {.epochs = (int)epochs,
-                    .lr0 = lr,
-                    .momentum = mom,
-                    .wd = wd,
-                    .decay = decay,
-                    .bn_batches = (int)bnb,
-                    .ckpt_every = (int)ckev,
-                    .resume = opts_flag(o, "resume"),
-                    .branch = branch,
-                    .progress = !opts_flag(o, "quiet") && isatty(2),
-                    .seed = (uint64_t)seed,
-                    .out = out,
-                    .schedule = schedi,
-                    .restart_at = last < 1000000 ? (int)last : 1000000, /* >= epochs: never */
-                    .cycle = (int)cycle,
-                    .meas = tm,
-                    .branch_exact = bmode == 1,
-                    .ckpt_at = ckat,
-                    .n_ckpt_at = nat};
-    hist = util_calloc((size_t)epochs, sizeof *hist);
-    int ndone = 0;
-    rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
-    /* final.dat: the last epoch's figures; two sources add the per-source test accuracy and usable
-     * information of that epoch (test_acc_a test_acc_b info_a info_b, as in epochs.dat) */
+    return CS_OK;
+}
+
+/* final.dat after train_run returned rc with ndone epochs in hist: the last epoch's figures; two sources
+ * add the per-source test accuracy and usable information of that epoch (test_acc_a test_acc_b info_a
+ * info_b, as in epochs.dat).  A numerical failure (CS_EFAIL) writes the FAILED form (a sweep's summary
+ * reads only final.dat).  Returns the run's status. */
+static int write_final(const opts *o, const run_args *a, int n_class, const train_epoch *hist, int ndone,
+                       int rc)
+{
     const char *keys[] = {"final_loss", "test_loss",  "test_acc", "train_acc",
                           "test_acc_a", "test_acc_b", "info_a",   "info_b"};
-    int nkeys = sources == 2 ? 8 : 4;
+    int nkeys = a->sources == 2 ? 8 : 4;
     double v[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     if (ndone > 0) {
         const train_epoch *e = &hist[ndone - 1];
-        double l2k = log2((double)train.n_class);
+        double l2k = log2((double)n_class);
         v[0] = e->train_loss, v[1] = e->test_loss, v[2] = e->test_acc, v[3] = e->train_acc;
         v[4] = e->acc_src[0], v[5] = e->acc_src[1];
         v[6] = l2k - e->loss_src[0] / log(2.0), v[7] = l2k - e->loss_src[1] / log(2.0);
     }
     if (rc == CS_OK && ndone > 0) {
-        rc = table_write_outcomes(out, opts_prov(o), nkeys, keys, v);
-    } else if (rc == CS_EFAIL) { /* final.dat says FAILED (a sweep's summary reads only final.dat) */
+        rc = table_write_outcomes(a->out, opts_prov(o), nkeys, keys, v);
+    } else if (rc == CS_EFAIL) {
         char why[1024];
         snprintf(why, sizeof why, "%s", util_errmsg());
-        int r = table_write_outcomes_failed(out, opts_prov(o), nkeys, keys, v, ndone + 1, why);
+        int r = table_write_outcomes_failed(a->out, opts_prov(o), nkeys, keys, v, ndone + 1, why);
         util_seterr(r, "%s", why);
         rc = r;
     }
+    return rc;
+}
+
+/* Read the options, load the data, build the pipeline and the network, train, write final.dat. */
+static int run(const opts *o)
+{
+    run_args a;
+    int rc = read_args(o, &a);
+    if (rc) return rc;
+    const char *dname = a.dsi == 0 ? "fashion-mnist" : "cifar10";
+
+    data_set train = {0}, test = {0};
+    data_pipe *pipe = NULL;
+    cnn *net = NULL;
+    train_epoch *hist = NULL;
+    if ((rc = data_load(dname, a.dir, 1, a.subset, NULL, &train)) != CS_OK) goto done;
+    if ((rc = data_load(dname, a.dir, 0, a.tsubset, &train, &test)) != CS_OK) goto done;
+    data_cfg dc = {.n_src = (int)a.sources,
+                   .views = a.viewi,
+                   .batch = (int)a.batch,
+                   .augment = opts_flag(o, "augment"),
+                   .shift = (int)a.shift,
+                   .n_noise = (int)a.nnoise,
+                   .rand_zero = a.rzero};
+    if (!(pipe = data_pipe_alloc(&train, &dc, &a.defs, (uint64_t)a.seed))) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    int ch, h, w;
+    data_pipe_shape(pipe, &ch, &h, &w);
+    cnn_cfg cc = {.arch = a.archi,
+                  .in_c = ch,
+                  .in_h = h,
+                  .in_w = w,
+                  .n_src = (int)a.sources,
+                  .n_class = train.n_class,
+                  .width = (int)a.width,
+                  .depth = (int)a.depth,
+                  .fuse_after = (int)a.fuse_after,
+                  .fusion = a.fusi,
+                  .batch = (int)a.batch,
+                  .threads = (int)a.threads};
+    if (!(net = cnn_alloc(&cc))) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    cnn_init(net, (uint64_t)a.seed);
+    int extra[2 * DEFICIT_MAX];
+    train_meas tm;
+    if ((rc = read_meas(o, &a, net, test.n, w, extra, &tm))) goto done;
+    src_ctx sc = {pipe, &test};
+    train_source src = {&sc, s_epoch, s_batch, test.n, s_test, s_clean};
+    train_cfg tc = {.epochs = (int)a.epochs,
+                    .lr0 = a.lr,
+                    .momentum = a.mom,
+                    .wd = a.wd,
+                    .decay = a.decay,
+                    .bn_batches = (int)a.bnb,
+                    .ckpt_every = (int)a.ckev,
+                    .resume = opts_flag(o, "resume"),
+                    .branch = a.branch,
+                    .progress = !opts_flag(o, "quiet") && isatty(2),
+                    .seed = (uint64_t)a.seed,
+                    .out = a.out,
+                    .schedule = a.schedi,
+                    .restart_at = a.last < 1000000 ? (int)a.last : 1000000, /* >= epochs: never */
+                    .cycle = (int)a.cycle,
+                    .meas = tm,
+                    .branch_exact = a.bmode == 1,
+                    .ckpt_at = a.ckat,
+                    .n_ckpt_at = a.nat};
+    hist = util_calloc((size_t)a.epochs, sizeof *hist);
+    int ndone = 0;
+    rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
+    rc = write_final(o, &a, train.n_class, hist, ndone, rc);
 done:
     free(hist);
     cnn_free(net);
