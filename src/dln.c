@@ -1350,6 +1350,7 @@ static double grad_items(dln *d, const double *theta, double *grad, double lr)
 {
     int fast = fx_ok(d);
     if (fast && items_team_ok(d)) {
+        fx_scratch(d); /* allocated here, not by two members at once on their first use */
         d->job_theta = theta;
         d->job_grad = grad;
         d->job_lr = lr;
