@@ -246,7 +246,7 @@ static int expect_eof(gzFile f, const char *path)
 }
 
 static const char FMNIST_HINT[] =
-    "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data-dir "
+    "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass data_load.dir "
     "DIR holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz";
 
 /* Fashion-MNIST split `prefix` ("train" or "t10k") into a. */
@@ -337,7 +337,7 @@ done:
 }
 
 static const char CIFAR_HINT[] =
-    "pass --data-dir DIR holding the CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)";
+    "pass data_load.dir DIR holding the CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)";
 
 static int load_cifar_file(const char *dir, const char *name, accum *a)
 {
@@ -506,9 +506,10 @@ static int check_cfg(const data_set *train, const data_cfg *cfg)
         return util_seterr(CS_EUSAGE, "images of odd width %d cannot be split into two views", train->w);
     }
     if (cfg->batch < 1 || cfg->batch > train->n) {
-        return util_seterr(CS_EUSAGE,
-                           "batch size %d must be in [1, %d] (the number of training images); lower --batch",
-                           cfg->batch, train->n);
+        return util_seterr(
+            CS_EUSAGE,
+            "batch size %d must be in [1, %d] (the number of training images); lower data_cfg.batch",
+            cfg->batch, train->n);
     }
     if (cfg->augment && (cfg->shift < 0 || cfg->shift >= train->h || cfg->shift >= train->w)) {
         return util_seterr(CS_EUSAGE, "augmentation shift %d must be in [0, %d)", cfg->shift,
@@ -558,12 +559,12 @@ static int pdef_parse(const deficit *d, const data_set *train, const data_cfg *c
         if (cfg->n_src != 2)
             rc = util_seterr(CS_EUSAGE,
                              "deficit '%s': dissociate pairs source a with source b of another image; it "
-                             "needs --sources 2",
+                             "needs data_cfg.n_src 2",
                              d->text);
         else if (cfg->batch < 2)
             rc = util_seterr(CS_EUSAGE,
                              "deficit '%s': dissociate takes source b from another image of the batch; "
-                             "use --batch 2 or more",
+                             "use data_cfg.batch 2 or more",
                              d->text);
         else if (d->nargs)
             rc = util_seterr(CS_EUSAGE, "deficit '%s': dissociate takes no arguments (write dissociate@S-E)",

@@ -29,6 +29,8 @@ struct table {
     char *columns;
     long hdr_end; /* bytes of header in the body file; -1: header not written yet */
     int stale;    /* header lines or columns changed after the header was written */
+    void (*reword)(const void *ctx, const char *msg, char *out, size_t n); /* table_prov.reword */
+    const void *reword_ctx;
 };
 
 static void meta_add(table *t, const char *line)
@@ -72,6 +74,7 @@ table *table_open(const char *dir, const char *name, const table_prov *prov)
     t->path = path;
     t->pb = pb;
     t->body = pub_stream(pb);
+    if (prov) t->reword = prov->reword, t->reword_ctx = prov->reword_ctx;
     char line[256];
     snprintf(line, sizeof line, "critsim %s: %s", cs_version_line(), name); /* "0.1.0+BUILDID" */
     meta_add(t, line);
@@ -188,7 +191,11 @@ int table_close(table *t)
 
 int table_fail(table *t, long step, const char *reason)
 {
-    char tail[1024];
+    char tail[1024], said[1000];
+    if (t->reword && reason) {
+        t->reword(t->reword_ctx, reason, said, sizeof said);
+        reason = said;
+    }
     snprintf(tail, sizeof tail, "# FAILED at step %ld: %s", step, reason);
     int rc = publish(t, tail);
     return rc == CS_OK ? CS_EFAIL : rc;

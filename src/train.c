@@ -440,8 +440,8 @@ static int meas_open(meas *ms, cnn *net, const train_cfg *cfg, const train_sourc
     if (m->snap_ref >= 0 && !is_snap(ms, m->snap_ref))
         return util_seterr(
             CS_EUSAGE,
-            "--snap-ref-epoch %d is not a snapshot epoch (snapshots at epoch %d, every multiple of "
-            "--snap-every %d, the deficit boundaries and epoch %d)",
+            "train_meas.snap_ref %d is not a snapshot epoch (snapshots at epoch %d, every multiple of "
+            "train_meas.snap_every %d, the deficit boundaries and epoch %d)",
             m->snap_ref, first, m->snap_every, cfg->epochs);
     snap_meta sm = {.engine = "cnn", .n_src = m->srcs.n_src, .layout = SNAP_CONCAT, .n_out = ms->n_class};
     ms->n_src = m->srcs.n_src;
@@ -613,12 +613,14 @@ static int load_start(cnn *net, const train_cfg *cfg, const char *ck, train_epoc
                         cfg->branch_exact ? cfg->epochs : 0, !cfg->branch_exact);
         if (rc != CS_OK) return rc;
         if (done > cfg->epochs)
-            return util_seterr(CS_EUSAGE,
-                               "--branch checkpoint '%s' has %d epochs done, more than --epochs %d",
-                               cfg->branch, done, cfg->epochs);
+            return util_seterr(
+                CS_EUSAGE,
+                "train_cfg.branch checkpoint '%s' has %d epochs done, more than train_cfg.epochs %d",
+                cfg->branch, done, cfg->epochs);
         if (cfg->branch_exact && sd != cfg->seed)
             return util_seterr(CS_EUSAGE,
-                               "--branch-mode exact: checkpoint '%s' was written with --seed %llu, not %llu; "
+                               "train_cfg.branch_exact (exact): checkpoint '%s' was written with "
+                               "train_cfg.seed %llu, not %llu; "
                                "an exact continuation needs the same seed",
                                cfg->branch, (unsigned long long)sd, (unsigned long long)cfg->seed);
         if (cfg->branch_exact)
@@ -635,13 +637,14 @@ static int load_start(cnn *net, const train_cfg *cfg, const char *ck, train_epoc
         int d;
         rc = ckpt_load(net, ck, &sd, &d, hist, cfg->epochs, 0, fr0);
         if (rc == CS_OK && sd != cfg->seed)
-            rc = util_seterr(CS_EUSAGE,
-                             "checkpoint '%s' was written with --seed %llu, not %llu; use the same seed "
-                             "or another --out",
-                             ck, (unsigned long long)sd, (unsigned long long)cfg->seed);
+            rc = util_seterr(
+                CS_EUSAGE,
+                "checkpoint '%s' was written with train_cfg.seed %llu, not %llu; use the same seed "
+                "or another train_cfg.out",
+                ck, (unsigned long long)sd, (unsigned long long)cfg->seed);
         if (rc == CS_OK && d > cfg->epochs)
-            rc = util_seterr(CS_EUSAGE, "checkpoint '%s' has %d epochs done, more than --epochs %d", ck, d,
-                             cfg->epochs);
+            rc = util_seterr(CS_EUSAGE, "checkpoint '%s' has %d epochs done, more than train_cfg.epochs %d",
+                             ck, d, cfg->epochs);
         if (rc != CS_OK) return rc;
         for (first = 0; first < d && isnan(hist[first].train_loss);)
             first++; /* rows before a branch */
@@ -684,7 +687,7 @@ static const char *sgd_epoch(cnn *net, const train_cfg *cfg, const train_source 
         int c;
         double l = cnn_loss(net, y, &c, 1);
         if (!isfinite(l)) {
-            snprintf(why, nwhy, "non-finite training loss at epoch %d batch %d (lower --lr)", e, b);
+            snprintf(why, nwhy, "non-finite training loss at epoch %d batch %d (lower train_cfg.lr0)", e, b);
             fail = why;
             break;
         }
@@ -772,7 +775,7 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const tab
         int nbatch = src->epoch(src->ctx, e);
         fail = sgd_epoch(net, cfg, src, e, nbatch, lr, x, y, &sl, &hits, &seen, why, sizeof why);
         if (!fail && !cnn_finite(net)) {
-            snprintf(why, sizeof why, "non-finite weights after epoch %d (lower --lr)", e);
+            snprintf(why, sizeof why, "non-finite weights after epoch %d (lower train_cfg.lr0)", e);
             fail = why;
         }
         if (fail) {

@@ -607,13 +607,15 @@ void opts_set_cmdline(opts *o, const char *cmdline)
     if (o->pc) o->pc->stale = 1;
 }
 
+static void prov_reword(const void *ctx, const char *msg, char *out, size_t n);
+
 const table_prov *opts_prov(const opts *o)
 {
     prov_cache *pc = o->pc;
     if (!pc->stale) return &pc->prov;
     free(pc->model);
     pc->model = NULL;
-    pc->prov = (table_prov){.cmdline = o->cmdline};
+    pc->prov = (table_prov){.cmdline = o->cmdline, .reword = prov_reword, .reword_ctx = o->cmd};
     /* values read from a model file are not on the command line: record them, so that the table alone
      * says how the run was made even after the model file changes */
     const opt_spec *sp = o->cmd->specs;
@@ -638,12 +640,12 @@ const table_prov *opts_prov(const opts *o)
     return &pc->prov;
 }
 
-const char *opts_errmsg(const cmd_def *cmd)
+/* m with every configuration field that cmd's option table declares replaced by its option, into out
+ * (n bytes). */
+static void fieldmap(const cmd_def *cmd, const char *m, char *out, size_t n)
 {
-    const char *m = util_errmsg();
-    char out[1024];
     size_t k = 0;
-    for (const char *p = m; *p && k + 1 < sizeof out;) {
+    for (const char *p = m; *p && k + 1 < n;) {
         int hit = 0;
         /* a field starts a word: not inside another identifier or after a '.' */
         int starts = p == m || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.');
@@ -651,8 +653,8 @@ const char *opts_errmsg(const cmd_def *cmd)
             for (const char *f = cmd->specs[i].field; f && *f && !hit;) {
                 size_t fl = strcspn(f, " ");
                 if (fl && !strncmp(p, f, fl) && !isalnum((unsigned char)p[fl]) && p[fl] != '_') {
-                    int w = snprintf(out + k, sizeof out - k, "--%s", cmd->specs[i].name);
-                    k = w < 0 || (size_t)w >= sizeof out - k ? sizeof out - 1 : k + (size_t)w;
+                    int w = snprintf(out + k, n - k, "--%s", cmd->specs[i].name);
+                    k = w < 0 || (size_t)w >= n - k ? n - 1 : k + (size_t)w;
                     p += fl;
                     hit = 1;
                 }
@@ -664,6 +666,18 @@ const char *opts_errmsg(const cmd_def *cmd)
         if (!hit) out[k++] = *p++;
     }
     out[k] = '\0';
+}
+
+/* table_prov.reword: a FAILED line's reason in the options' words */
+static void prov_reword(const void *ctx, const char *msg, char *out, size_t n)
+{
+    fieldmap(ctx, msg, out, n);
+}
+
+const char *opts_errmsg(const cmd_def *cmd)
+{
+    char out[1024];
+    fieldmap(cmd, util_errmsg(), out, sizeof out);
     util_seterr(CS_OK, "%s", out);
     return util_errmsg();
 }
