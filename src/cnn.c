@@ -845,7 +845,7 @@ static void linear_bwd(cnn *n, const cnn_layer *L)
 
 /* ---- passes -------------------------------------------------------------------------------------------- */
 
-void cnn_forward(cnn *n, const float *x, int nb, int mode)
+void cnn_forward(cnn *n, const float *x, int nb, cnn_mode mode)
 {
     CS_ASSERT(nb >= 1 && nb <= n->cfg.batch);
     n->nb = nb, n->mode = mode;

@@ -158,12 +158,19 @@ typedef struct {
     long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
         threads, cycle;
     double lr, mom, wd, decay, rzero;
-    int dsi, archi, fusi, viewi, schedi, bmode;
-    int nat, ckat[256]; /* --checkpoint-at */
+    int dsi, archi, fusi, viewi, schedi, bmode; /* choices: archi a cnn_arch, fusi a cnn_fusion, ... */
+    int nat, ckat[256];                         /* --checkpoint-at */
     deficit_list defs;
     long last; /* the epoch the last deficit ends (0: none) */
     const char *dir, *out, *branch;
 } run_args;
+
+/* The choices by name (opts_enum), in the order --help lists them. */
+static const opt_enum archs[] = {{"fused", CNN_FUSED}, {"split", CNN_SPLIT}, {NULL, 0}};
+static const opt_enum fusions[] = {{"sum", CNN_FUSE_SUM}, {"concat", CNN_FUSE_CONCAT}, {NULL, 0}};
+static const opt_enum views[] = {{"zero", DATA_VIEWS_ZERO}, {"crop", DATA_VIEWS_CROP}, {NULL, 0}};
+static const opt_enum schedules[] = {
+    {"decay", TRAIN_DECAY}, {"restart", TRAIN_RESTART}, {"cyclic", TRAIN_CYCLIC}, {NULL, 0}};
 
 static int read_args(const opts *o, run_args *a)
 {
@@ -171,18 +178,16 @@ static int read_args(const opts *o, run_args *a)
     if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &a->dsi)) ||
         (rc = opts_long(o, "train-subset", &a->subset)) || (rc = opts_long(o, "test-subset", &a->tsubset)) ||
         (rc = opts_long(o, "epochs", &a->epochs)) || (rc = opts_long(o, "seed", &a->seed)) ||
-        (rc = opts_choice(o, "arch", "fused|split", &a->archi)) || (rc = opts_long(o, "width", &a->width)) ||
+        (rc = opts_enum(o, "arch", archs, &a->archi)) || (rc = opts_long(o, "width", &a->width)) ||
         (rc = opts_long(o, "depth", &a->depth)) || (rc = opts_long(o, "fuse-after", &a->fuse_after)) ||
-        (rc = opts_choice(o, "fusion", "sum|concat", &a->fusi)) ||
-        (rc = opts_long(o, "sources", &a->sources)) ||
-        (rc = opts_choice(o, "views", "zero|crop", &a->viewi)) || (rc = opts_long(o, "batch", &a->batch)) ||
+        (rc = opts_enum(o, "fusion", fusions, &a->fusi)) || (rc = opts_long(o, "sources", &a->sources)) ||
+        (rc = opts_enum(o, "views", views, &a->viewi)) || (rc = opts_long(o, "batch", &a->batch)) ||
         (rc = opts_double(o, "lr", &a->lr)) || (rc = opts_double(o, "momentum", &a->mom)) ||
         (rc = opts_double(o, "wd", &a->wd)) || (rc = opts_double(o, "decay", &a->decay)) ||
         (rc = opts_long(o, "shift", &a->shift)) || (rc = opts_long(o, "noise-images", &a->nnoise)) ||
         (rc = opts_double(o, "rand-zero", &a->rzero)) || (rc = opts_long(o, "bn-batches", &a->bnb)) ||
         (rc = opts_long(o, "checkpoint-every", &a->ckev)) || (rc = opts_long(o, "threads", &a->threads)) ||
-        (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &a->schedi)) ||
-        (rc = opts_long(o, "cycle", &a->cycle)) ||
+        (rc = opts_enum(o, "schedule", schedules, &a->schedi)) || (rc = opts_long(o, "cycle", &a->cycle)) ||
         (rc = opts_choice(o, "branch-mode", "weights|exact", &a->bmode)))
         return rc;
     a->nat = opts_count(o, "checkpoint-at");
@@ -194,9 +199,9 @@ static int read_args(const opts *o, run_args *a)
             a->ckat[i] = (int)at[i];
         free(at);
     }
-    if (a->archi == 1 && a->sources != 2)
+    if (a->archi == CNN_SPLIT && a->sources != 2)
         return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
-    if (a->archi == 1 && a->fuse_after > a->depth)
+    if (a->archi == CNN_SPLIT && a->fuse_after > a->depth)
         return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld",
                            a->fuse_after, a->depth, a->depth);
     if ((rc = opts_deficits(o, "deficit", &a->defs)) != CS_OK) return rc;
@@ -349,7 +354,7 @@ static int run(const opts *o)
     if ((rc = data_load(dname, a.dir, 1, a.subset, NULL, &train)) != CS_OK) goto done;
     if ((rc = data_load(dname, a.dir, 0, a.tsubset, &train, &test)) != CS_OK) goto done;
     data_cfg dc = {.n_src = (int)a.sources,
-                   .views = a.viewi,
+                   .views = (data_view_kind)a.viewi,
                    .batch = (int)a.batch,
                    .augment = opts_flag(o, "augment"),
                    .shift = (int)a.shift,
@@ -361,7 +366,7 @@ static int run(const opts *o)
     }
     int ch, h, w;
     data_pipe_shape(pipe, &ch, &h, &w);
-    cnn_cfg cc = {.arch = a.archi,
+    cnn_cfg cc = {.arch = (cnn_arch)a.archi,
                   .in_c = ch,
                   .in_h = h,
                   .in_w = w,
@@ -370,7 +375,7 @@ static int run(const opts *o)
                   .width = (int)a.width,
                   .depth = (int)a.depth,
                   .fuse_after = (int)a.fuse_after,
-                  .fusion = a.fusi,
+                  .fusion = (cnn_fusion)a.fusi,
                   .batch = (int)a.batch,
                   .threads = (int)a.threads};
     if (!(net = cnn_alloc(&cc))) {
@@ -395,7 +400,7 @@ static int run(const opts *o)
                     .progress = !opts_flag(o, "quiet") && isatty(2),
                     .seed = (uint64_t)a.seed,
                     .out = a.out,
-                    .schedule = a.schedi,
+                    .schedule = (train_schedule)a.schedi,
                     .restart_at = a.last < 1000000 ? (int)a.last : 1000000, /* >= epochs: never */
                     .cycle = (int)a.cycle,
                     .meas = tm,
