@@ -322,6 +322,11 @@ void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double
                 A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }
 
+void linalg_blas_idle(void)
+{
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 void linalg_blas_threads(linalg_blas_use use)
 {
     if (use == LINALG_BLAS_SMALL && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice wins */
