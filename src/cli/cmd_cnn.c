@@ -237,13 +237,7 @@ static int rsv_layer(const cnn *net, const char *rsvname, int *out)
 {
     int rsvl = rsvname ? cnnp_find_layer(net, rsvname) : cnnp_default_rsv_layer(net);
     if (rsvl < 0) {
-        char *buf = NULL;
-        size_t nbuf = 0;
-        FILE *f = open_memstream(&buf, &nbuf);
-        for (int i = 0; i < net->n_layer; i++)
-            if (net->layer[i].type != CNN_CONV && net->layer[i].type != CNN_LINEAR)
-                fprintf(f, "%s%s", i ? " " : "", net->layer[i].name);
-        fclose(f);
+        char *buf = cnnp_layer_names(net);
         int rc = util_seterr(CS_EUSAGE, "--rsv-layer '%s' is not a layer of this network; one of: %s",
                              rsvname, buf);
         free(buf);
