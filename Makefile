@@ -19,6 +19,8 @@
 #                   (separate build folder build-san, binary build-san/critsim)
 #   make man        regenerate the manual pages man/*.1 from the --help texts (tools/mkman.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make STATIC_LIBS=0  link GSL, LAPACKE and OpenBLAS into ./critsim dynamically (default: statically
+#                   when their archives are installed; start-up, see docs/design.md#blas)
 #
 # Required flags live in CS_CFLAGS so that `make CFLAGS='-O1 -g -fsanitize=address'` adds to them.
 # BLAS: GSL's reference CBLAS is replaced by OpenBLAS (GSL_CBLAS_LIB defined empty), see docs/design.md#blas.
@@ -71,6 +73,15 @@ PKG_LIBS   = $(shell pkg-config --define-variable=GSL_CBLAS_LIB= --libs $(PKGS) 
 CS_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers \
              -Iinclude -I$(BUILD) $(PKG_CFLAGS)
 LDLIBS     = $(PKG_LIBS) -lm -lpthread
+# The critsim binary links GSL, LAPACKE and OpenBLAS statically when their archives are installed
+# (Debian's -dev packages ship them): resolving OpenBLAS's ~15000 exported symbols and LAPACKE's
+# bind-now imports at every start was about half of a process's start-up (docs/design.md#blas).
+# STATIC_LIBS=0 links them dynamically, as the test and bench programs always are.
+STATIC_LIBS ?= 1
+pkg_libdir  = $(patsubst %/,%,$(shell pkg-config --variable=libdir $(1) 2>/dev/null))
+STATIC_A    = $(call pkg_libdir,gsl)/libgsl.a $(call pkg_libdir,lapacke)/liblapacke.a \
+              $(call pkg_libdir,openblas)/libopenblas.a
+BIN_LDLIBS  = $(if $(and $(filter 1,$(STATIC_LIBS)),$(call pkg_libdir,openblas),$(call pkg_libdir,gsl),$(call pkg_libdir,lapacke)),$(if $(filter-out $(wildcard $(STATIC_A)),$(STATIC_A)),$(LDLIBS),$(STATIC_A) $(shell pkg-config --libs inih zlib 2>/dev/null) -lgfortran -lm -lpthread),$(LDLIBS))
 
 # the library (engines, analysis, infrastructure) and the command layer (src/cli: options, the
 # registry, one cmd_NAME.c per subcommand, the sweep executor), each an archive; main.c is the program
@@ -121,7 +132,7 @@ $(BUILD)/buildid.h: FORCE
 $(BUILD)/version.o: $(BUILD)/buildid.h
 
 # the library sees include/ only; the command layer's own headers (opts.h, sweep.h) live in src/cli
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h)
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(CS_CFLAGS) $(CFLAGS) $(ARCHFLAGS) -c $< -o $@
 $(BUILD)/cli/%.o: src/cli/%.c $(HDRS)
@@ -138,7 +149,7 @@ $(BUILD)/libcritsim_cli.a: $(CLI_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(BUILD)/cli/main.o $(LIBS)
-	$(CC) $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(ARCHFLAGS) $(LDFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(LIBS) $(HDRS)
 	@mkdir -p $(BUILD)/tests

@@ -45,21 +45,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { CNN_FUSED = 0, CNN_SPLIT = 1 };
-enum { CNN_FUSE_SUM = 0, CNN_FUSE_CONCAT = 1 };
-enum { CNN_TRAIN = 0, CNN_EVAL = 1, CNN_REESTIMATE = 2 };
-enum { CNN_CONV, CNN_BN, CNN_RELU, CNN_ADD, CNN_GAP, CNN_LINEAR };
+typedef enum { CNN_FUSED = 0, CNN_SPLIT = 1 } cnn_arch;
+typedef enum { CNN_FUSE_SUM = 0, CNN_FUSE_CONCAT = 1 } cnn_fusion;
+/* forward pass: training (batch statistics), evaluation (running statistics), re-estimation of them */
+typedef enum { CNN_TRAIN = 0, CNN_EVAL = 1, CNN_REESTIMATE = 2 } cnn_mode;
+typedef enum { CNN_CONV, CNN_BN, CNN_RELU, CNN_ADD, CNN_GAP, CNN_LINEAR } cnn_layer_type;
 
 typedef struct {
-    int arch;             /* CNN_FUSED or CNN_SPLIT */
+    cnn_arch arch;
     int in_c, in_h, in_w; /* input tensor (all sources): channels, height, width */
     int n_src;            /* split: number of sources, each in_c / n_src channels */
     int n_class;
-    int width, depth; /* W, D above */
-    int fuse_after;   /* split: stages inside each pathway before fusion (0..depth) */
-    int fusion;       /* CNN_FUSE_SUM or CNN_FUSE_CONCAT */
-    int batch;        /* largest batch */
-    int threads;      /* >= 1 */
+    int width, depth;  /* W, D above */
+    int fuse_after;    /* split: stages inside each pathway before fusion (0..depth) */
+    cnn_fusion fusion; /* split */
+    int batch;         /* largest batch */
+    int threads;       /* >= 1 */
 } cnn_cfg;
 
 typedef struct {
@@ -69,7 +70,7 @@ typedef struct {
 } cnn_tensor;
 
 typedef struct {
-    int type;            /* CNN_CONV ... */
+    cnn_layer_type type;
     int in, in2, out;    /* tensor indices (in2: second input of CNN_ADD) */
     int in_c0, out_c0;   /* channel offsets in the input / output tensor */
     int cin, cout;       /* channels read / written */
@@ -97,7 +98,7 @@ typedef struct {
     long wf_size;
     double *bn_count; /* batches seen in the current re-estimation pass */
     int nb;           /* rows of the current batch */
-    int mode;
+    cnn_mode mode;
     double macs;    /* multiply-accumulates of one image's forward pass */
     double *ltime;  /* when non-NULL: seconds spent per layer (forward + backward), accumulated */
     cnn_pool *pool; /* threads - 1 persistent workers (NULL with one thread) */
@@ -118,7 +119,7 @@ void cnn_init(cnn *n, uint64_t seed);
 void cnn_describe(const cnn *n, FILE *f, const char *prefix);
 
 /* Forward pass of nb <= batch images x (nb x in_c x in_h x in_w); logits in n->t[n_tensor-1].x. */
-void cnn_forward(cnn *n, const float *x, int nb, int mode);
+void cnn_forward(cnn *n, const float *x, int nb, cnn_mode mode);
 /* Mean softmax cross-entropy of the logits against y (nb labels); when dlogits is nonzero the
  * gradient of the mean loss is stored in the logits' gradient.  *correct (may be NULL) receives the
  * number of arg-max hits. */

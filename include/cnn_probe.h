@@ -63,6 +63,9 @@ void cnnp_source_map(const cnn *n, const cnnp_sources *s, int P, const double *J
 /* Layer whose output tensor is the representation: by name (the names of cnn_describe; a block name
  * such as "stage2.b" means its batch norm + ReLU), -1 when there is none. */
 int cnnp_find_layer(const cnn *n, const char *name);
+/* The names of the layers whose output can be the representation (every layer but the convolutions
+ * and the linear head), separated by single spaces, for a message listing them; malloc'ed. */
+char *cnnp_layer_names(const cnn *n);
 /* Default: split network, the output of the first stage after fusion (the head's conv1x1 block when
  * every stage is inside the pathways); fused network, the last stage's output (before the head). */
 int cnnp_default_rsv_layer(const cnn *n);

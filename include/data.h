@@ -71,11 +71,12 @@ void data_free(data_set *d); /* NULL-safe */
  * centres, edge clamp) back to h x w.  `tmp` has room for c*k*k + c*h*k floats (no allocation). */
 void data_blur(float *img, int c, int h, int w, int k, float *tmp);
 
-enum { DATA_VIEWS_ZERO = 0, DATA_VIEWS_CROP = 1 };
+/* two sources: each view keeps the full width with the other half zeroed, or is cropped to its half */
+typedef enum { DATA_VIEWS_ZERO = 0, DATA_VIEWS_CROP = 1 } data_view_kind;
 
 typedef struct {
-    int n_src;   /* 1 (whole image) or 2 (left/right views) */
-    int views;   /* DATA_VIEWS_ZERO or DATA_VIEWS_CROP */
+    int n_src; /* 1 (whole image) or 2 (left/right views) */
+    data_view_kind views;
     int batch;   /* batch size */
     int augment; /* random translation up to `shift` px (zero padding) + random horizontal flip */
     int shift;

@@ -84,74 +84,59 @@ typedef struct {
     int single;       /* completion, GD: float32 weights and gradient (dln_gd_step) */
 } dln_cfg;
 
+/* The engine's state, opaque (its layout: src/dln_impl.h): read through the accessors below. */
 typedef struct dln dln;
-typedef struct dln_team dln_team; /* threads of one gradient (dln.c) */
-
-struct dln {
-    dln_cfg cfg;
-    const task *task;
-    int n_chain, depth, width, n_out, n_in, completion;
-    int in_dim[DLN_MAX_CHAIN], in_off[DLN_MAX_CHAIN];
-    size_t n_param;
-    size_t *w_off; /* (n_chain * depth): offset of W^p_l (l = 1..D) at [p * D + l - 1] */
-    size_t chain_off[DLN_MAX_CHAIN + 1];
-    double *theta; /* (n_param) all weights */
-    double *grad;  /* (n_param) scratch gradient */
-    double loss_c; /* 1 or n_items */
-    /* active deficit state (dln_set_step) */
-    unsigned long long active_mask;
-    int gated[DLN_MAX_CHAIN];
-    int n_les[DLN_MAX_CHAIN];
-    int les_mode[DLN_MAX_CHAIN][8];
-    int switched, m_eff;
-    const double *tgt_active;              /* completion: active target */
-    double *sxx_eff, *syx_eff, tr_syy_eff; /* item: effective statistics */
-    const double *tgt_item;                /* item, no input deficit: active target T (else NULL) */
-    double r0_eff;                         /* irreducible loss tr Syy - <T, Syx> (mean form) */
-    deficit_list defs;
-    /* scratch, carved from one block */
-    double *scratch;
-    double **prefix;              /* [p * D + l], l = 1..D-1: (dims[l] x in_dim[p]); completion: transposed */
-    double **suffix;              /* [l], l = 1..D-1: (n_out x dims[l]) */
-    double *omega[DLN_MAX_CHAIN]; /* (n_out x in_dim[p]) raw end-to-end maps */
-    double *omega_tot, *E, *C;    /* (n_out x n_in) */
-    double *Gp;                   /* (n_out x n_in) */
-    double *A, *A2;               /* (width x n_in) or (n_in x width); A2 completion only */
-    double *resid;                /* (n_obs) */
-    int *row_ptr, *row_k, *row_c; /* completion: observed entries grouped by row (CSR): index k, column */
-    int *col_ptr, *col_k, *col_r; /* ... and by column: index k, row */
-    double *vec;                  /* (max dim) */
-    double *nl_x, *nl_y;          /* nonlinear chains: (max(width, n_out) x n_in) backward buffers */
-    float *sp;                    /* cfg.single: one block for the float32 step (dln.c, single_*) */
-    /* gradient flow */
-    void *ode;
-    long n_rhs;
-    unsigned long flow_nmax; /* ReLU: solver steps allowed per dln_flow_advance (DLN_RELU_NMAX) */
-    /* threads (dln_set_threads): used by the completion gradient of one chain */
-    double *fx;     /* the fused linear engine's scratch (dln.c, fx_scratch; allocated at its first use) */
-    int reference;  /* dln_use_reference */
-    dln_team *team; /* NULL: one thread */
-    const double *job_theta; /* arguments of the running team job */
-    double *job_grad;
-};
 
 /* Allocate for the task (dimensions checked; messages name the option; a nonlinear act needs a one-hot
  * item task).  CS_OK or CS_EUSAGE. */
 int dln_alloc(const dln_cfg *cfg, const task *t, dln **out);
 void dln_free(dln *d);
 
-static inline double *dln_weight(const dln *d, const double *theta, int p, int l) /* l = 1..D */
-{
-    return (double *)theta + d->w_off[(size_t)p * d->depth + l - 1];
-}
-static inline int dln_rows(const dln *d, int l)
-{
-    return l == d->depth ? d->n_out : d->width;
-}
-static inline int dln_cols(const dln *d, int p, int l)
-{
-    return l == 1 ? d->in_dim[p] : d->width;
-}
+/* Read access, GSL-workspace style.  Dimensions as allocated (fused: one chain reading all n_in
+ * inputs; paths with shared input: every chain reads all of them). */
+const dln_cfg *dln_config(const dln *d); /* the configuration given to dln_alloc */
+const task *dln_task(const dln *d);
+int dln_n_chain(const dln *d);
+int dln_depth(const dln *d);
+int dln_width(const dln *d);
+int dln_n_out(const dln *d);
+int dln_n_in(const dln *d);
+int dln_in_dim(const dln *d, int p); /* input columns of chain p */
+int dln_is_completion(const dln *d); /* the task is matrix completion */
+double dln_loss_scale(const dln *d); /* c of the loss: 1 (mean) or n_items (sum) */
+size_t dln_n_param(const dln *d);    /* weights in the block dln_params */
+size_t dln_chain_offset(const dln *d,
+                        int p); /* first weight of chain p in that block (p = n_chain: n_param) */
+/* The weights: one block of dln_n_param doubles, chain after chain, layers W^p_1 .. W^p_D row-major
+ * (dln_weight finds one).  Callers may read and write it (initial states, branches from a checkpoint);
+ * every function below evaluates the state found there. */
+double *dln_params(dln *d);
+/* The engine's gradient buffer (dln_n_param doubles): dln_grad(d, dln_params(d), dln_gradient(d))
+ * fills it, dln_gd_apply reads it. */
+double *dln_gradient(dln *d);
+/* Results left by the last evaluation (read only; valid until the next call on d):
+ *   dln_map(d, p)     chain p's raw map Omega_p, (n_out x in_dim[p]): dln_maps, dln_grad, dln_gd_step,
+ *                     dln_test_loss, dln_loss_without;
+ *   dln_total_map(d)  the total map of the state dln_grad or dln_gd_step evaluated (item tasks, lesions
+ *                     applied), (n_out x n_in);
+ *   dln_test_map(d)   the total map dln_test_loss or dln_loss_without evaluated, (n_out x n_in) (the
+ *                     only dense total map of a completion network);
+ *   dln_hidden(d)     chain 0's last hidden layer on the inputs, (width x n_in), after dln_maps of a
+ *                     linear network with depth >= 2 on an item task (the prefix product W_{D-1}..W_1). */
+const double *dln_map(const dln *d, int p);
+const double *dln_total_map(const dln *d);
+const double *dln_test_map(const dln *d);
+const double *dln_hidden(const dln *d);
+/* The active deficit state (dln_set_deficits, dln_set_step): the installed list, and the number of
+ * lesioned modes now projected out of chain p (0: none). */
+const deficit_list *dln_deficits(const dln *d);
+int dln_n_lesions(const dln *d, int p);
+
+/* Layer l (1..D) of chain p inside a weight block theta laid out as the engine's (n_param doubles:
+ * chain after chain, W^p_1 first, each row-major), and its shape (dln_rows x dln_cols). */
+double *dln_weight(const dln *d, const double *theta, int p, int l);
+int dln_rows(const dln *d, int l);
+int dln_cols(const dln *d, int p, int l);
 
 /* Initialisation.  aligned: W_1 = R D V^T, W_l = R D R^T, W_D = U D R^T from the task's SVD with
  * K(0) = k0[mode] per mode (n_k values; 1 value = every mode); needs every chain to read the whole
@@ -168,15 +153,16 @@ void dln_set_step(dln *d, long t);
 
 /* Train loss at theta under the active deficits, and its gradient (zero on gated chains). */
 double dln_grad(dln *d, const double *theta, double *grad);
-/* One GD update of d->theta; returns the train loss of the pre-step state.  cfg.single (completion):
- * the step runs in float32 on theta rounded to float (dense sgemm products, the residual matrix G dense
- * with the observed entries only), and theta holds the float32 weights again afterwards (exactly, as
+/* One GD update of the weights (dln_params); returns the train loss of the pre-step state.  cfg.single
+ * (completion): the step runs in float32 on theta rounded to float (dense sgemm products, the residual matrix
+ * G dense with the observed entries only), and theta holds the float32 weights again afterwards (exactly, as
  * doubles), so every other function (records, test loss, maps) evaluates the float32 network in double. */
 double dln_gd_step(dln *d, double lr);
 /* cfg.single: the float32 train loss and gradient at theta rounded to float (gradient returned as
  * doubles into grad; gated chains zero).  For tests and dln_gd_step. */
 double dln_grad_single(dln *d, const double *theta, double *grad);
-/* The GD update from the gradient already in d->grad (left there by dln_grad(d, d->theta, d->grad)
+/* The GD update from the gradient already in dln_gradient(d) (left there by
+ * dln_grad(d, dln_params(d), dln_gradient(d))
  * under the same active deficits): theta -= lr grad on the chains not gated.  dln_gd_step = dln_grad +
  * this; a caller that has just computed the gradient (flow's recording) saves the second pass.  Not for
  * cfg.single (the recorded gradient is the double one): use dln_gd_step. */
@@ -185,17 +171,17 @@ void dln_gd_apply(dln *d, double lr);
  * completion, mean over all entries of the squared error against the active target (no 1/2). */
 double dln_test_loss(dln *d, const double *theta);
 /* The same loss of a given total map tot (n_out x n_in).  Item tasks: dln_grad and dln_gd_step leave the
- * raw maps of the state they evaluated in d->omega[p] and its total map (lesions applied, as dln_maps
- * forms it) in d->omega_tot, so dln_test_loss_of(d, d->omega_tot) is that state's test loss without a
+ * raw maps of the state they evaluated in dln_map(d, p) and its total map (lesions applied, as dln_maps
+ * forms it) in dln_total_map(d), so dln_test_loss_of(d, dln_total_map(d)) is that state's test loss without a
  * second forward pass (completion: dln_grad forms no dense maps; use dln_test_loss). */
 double dln_test_loss_of(const dln *d, const double *tot);
-/* Raw end-to-end maps Omega_p (stored weights, no lesion projection) into d->omega[p], and
+/* Raw end-to-end maps Omega_p (stored weights, no lesion projection) into dln_map(d, p), and
  * omega_tot = sum_p embed_p(Omega_p) when omega_tot != NULL ((n_out x n_in)). */
 void dln_maps(dln *d, const double *theta, double *omega_tot);
 /* Test loss (as dln_test_loss) of the network with one part removed: with two or more chains, chain p's
  * output removed from the sum; with one chain (fused, or a single pathway), source p's inputs zeroed
  * (columns of source p of the total map set to 0: exact for linear maps, and for nonlinear networks on
- * one-hot items, which then output phi(0) = 0).  p < n_chain, resp. p < task->n_src.  Leaves d->omega. */
+ * one-hot items, which then output phi(0) = 0).  p < n_chain, resp. p < task->n_src.  Leaves dln_map. */
 double dln_loss_without(dln *d, const double *theta, int p);
 /* Name of an activation ("linear", "relu", "tanh"); dln_act_parse: CS_OK or CS_EUSAGE naming dln_cfg.act. */
 const char *dln_act_name(dln_act a);
@@ -218,7 +204,7 @@ int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, e
 void dln_use_reference(dln *d, int on);
 
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
- * (uses d->omega, so call dln_maps first). */
+ * (uses dln_map(d, p), so call dln_maps first). */
 void dln_modes(const dln *d, double *K);
 
 #ifdef __AVX512F__
@@ -230,8 +216,10 @@ int dln_gemm_small(int ta, int tb, int m, int n, int k, const double *A, int lda
 
 /* Threads for the gradient (default 1): matrix completion with one chain (--arch fused, D >= 2) splits
  * each gradient over n threads, every thread writing disjoint rows, so the trajectory is the same for
- * every n (bit for bit) and so is the loss (summed per row, then in row order).  Other models ignore
- * it.  CS_OK, or CS_EUSAGE/CS_EFAIL with a message. */
+ * every n (bit for bit) and so is the loss (summed per row, then in row order).  Item tasks with two or
+ * more linear pathways (D >= 2), each on the whole input, none lesioned, width >= 256, run one pathway
+ * per thread (forward; the total map and loss on one thread; backward): the same bits for every n.
+ * Other models ignore it.  CS_OK, or CS_EUSAGE/CS_EFAIL with a message. */
 int dln_set_threads(dln *d, int n);
 /* In a child after fork(): the workers live only in the parent; go back to one thread. */
 void dln_forget_threads(dln *d);
@@ -240,12 +228,14 @@ void dln_forget_threads(dln *d);
  * CS_OK, or CS_EFAIL with a message when the state turns non-finite or the driver fails.  With ReLU the
  * flow is a differential inclusion where a unit's input slides along the kink (pushed onto it by some
  * items, off it by others; possible from depth 3, or depth 2 with act_output): one call then stops
- * after d->flow_nmax (default DLN_RELU_NMAX) solver steps with CS_EFAIL naming the cause (use GD).  Depth 1-2
- * ReLU without act_output cannot slide with one-hot items (each first-layer entry sees one item) and
- * integrates. */
+ * after dln_set_flow_nmax's limit (default DLN_RELU_NMAX) solver steps with CS_EFAIL naming the cause (use
+ * GD).  Depth 1-2 ReLU without act_output cannot slide with one-hot items (each first-layer entry sees one
+ * item) and integrates. */
 #define DLN_RELU_NMAX 100000
 int dln_flow_alloc(dln *d, dln_stepper st, double epsabs, double epsrel, double h0);
 int dln_flow_advance(dln *d, double t0, double t1);
 void dln_flow_stats(const dln *d, long *steps, long *failed, long *rhs);
+/* Solver steps allowed per dln_flow_advance with ReLU (default DLN_RELU_NMAX); before dln_flow_alloc. */
+void dln_set_flow_nmax(dln *d, unsigned long n);
 
 #endif

@@ -41,5 +41,9 @@ void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double
  * Anything else leaves OpenBLAS's own choice. */
 typedef enum { LINALG_BLAS_WORKER, LINALG_BLAS_SMALL } linalg_blas_use;
 void linalg_blas_threads(linalg_blas_use use);
+/* Stop OpenBLAS's idle worker threads (started when it loads; each polls sched_yield for ~0.1 s before
+ * it sleeps) without changing the thread count: OpenBLAS starts them again on its next multi-threaded
+ * call.  The command calls it first thing; linalg_blas_threads does it too when it sets one thread. */
+void linalg_blas_idle(void);
 
 #endif

@@ -30,6 +30,11 @@ typedef struct {
     const char *model;   /* the values a model file supplied, "key = value; key = value; ...":
                             "# from the model file: ..." (not on the command line, so recorded) */
     const char *seed;    /* the seed as given: "# seed: ..." */
+    /* NULL, or the command layer's rewording of the reason of a FAILED line (table_fail): the library's
+     * messages name configuration fields (train_cfg.lr0), the command writes its options in their
+     * place (opts_errmsg), so a table says what the user can change.  out holds n bytes. */
+    void (*reword)(const void *ctx, const char *msg, char *out, size_t n);
+    const void *reword_ctx;
 } table_prov;
 
 /* Create DIR (mkdir -p) and start DIR/NAME.  `prov` (may be NULL: no provenance lines) supplies the

@@ -85,7 +85,7 @@ typedef struct {
     int src_eval;      /* two sources: per-source test columns in epochs.dat every epoch */
 } train_meas;
 
-enum { TRAIN_DECAY = 0, TRAIN_RESTART = 1, TRAIN_CYCLIC = 2 };
+typedef enum { TRAIN_DECAY = 0, TRAIN_RESTART = 1, TRAIN_CYCLIC = 2 } train_schedule;
 
 typedef struct {
     int epochs;
@@ -98,13 +98,13 @@ typedef struct {
     uint64_t seed;
     const char *out; /* run folder */
     /* Added after the first version (trailing; zero = the decay schedule): */
-    int schedule;       /* TRAIN_DECAY, TRAIN_RESTART or TRAIN_CYCLIC (above) */
-    int restart_at;     /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
-    int cycle;          /* cyclic: N >= 1 */
-    train_meas meas;    /* snapshots, RSV, Fisher, per-source columns */
-    int branch_exact;   /* with branch: restore the momentum buffer and the history too and require the
-                         * same seed: an exact continuation (see "Branches" above) */
-    const int *ckpt_at; /* also keep ckpt_K.bin after these epochs K (n_ckpt_at of them; may be NULL) */
+    train_schedule schedule; /* (zero: TRAIN_DECAY) */
+    int restart_at;          /* restart: R, the epoch from which lr0 * decay^(e - R) applies */
+    int cycle;               /* cyclic: N >= 1 */
+    train_meas meas;         /* snapshots, RSV, Fisher, per-source columns */
+    int branch_exact;        /* with branch: restore the momentum buffer and the history too and require the
+                              * same seed: an exact continuation (see "Branches" above) */
+    const int *ckpt_at;      /* also keep ckpt_K.bin after these epochs K (n_ckpt_at of them; may be NULL) */
     int n_ckpt_at;
 } train_cfg;
 

@@ -191,7 +191,7 @@ cnn *cnn_alloc(const cnn_cfg *cfg)
                                  c->fuse_after > c->depth)) {
         util_seterr(CS_EUSAGE,
                     "split network needs 2..8 sources dividing the %d input channels and "
-                    "--fuse-after in 0..depth (%d); got %d sources, fuse-after %d",
+                    "cnn_cfg.fuse_after in 0..depth (%d); got %d sources, fuse-after %d",
                     c->in_c, c->depth, c->n_src, c->fuse_after);
         return NULL;
     }
@@ -845,7 +845,7 @@ static void linear_bwd(cnn *n, const cnn_layer *L)
 
 /* ---- passes -------------------------------------------------------------------------------------------- */
 
-void cnn_forward(cnn *n, const float *x, int nb, int mode)
+void cnn_forward(cnn *n, const float *x, int nb, cnn_mode mode)
 {
     CS_ASSERT(nb >= 1 && nb <= n->cfg.batch);
     n->nb = nb, n->mode = mode;

@@ -129,6 +129,19 @@ int cnnp_find_layer(const cnn *n, const char *name)
     return -1;
 }
 
+char *cnnp_layer_names(const cnn *n)
+{
+    char *buf = NULL;
+    size_t nbuf = 0;
+    FILE *f = open_memstream(&buf, &nbuf);
+    if (!f) return util_strdup("");
+    for (int i = 0, k = 0; i < n->n_layer; i++)
+        if (n->layer[i].type != CNN_CONV && n->layer[i].type != CNN_LINEAR)
+            fprintf(f, "%s%s", k++ ? " " : "", n->layer[i].name);
+    fclose(f);
+    return buf;
+}
+
 int cnnp_default_rsv_layer(const cnn *n)
 {
     const cnn_cfg *c = &n->cfg;

@@ -246,7 +246,7 @@ static int expect_eof(gzFile f, const char *path)
 }
 
 static const char FMNIST_HINT[] =
-    "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data-dir "
+    "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass data_load.dir "
     "DIR holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz";
 
 /* Fashion-MNIST split `prefix` ("train" or "t10k") into a. */
@@ -337,7 +337,7 @@ done:
 }
 
 static const char CIFAR_HINT[] =
-    "pass --data-dir DIR holding the CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)";
+    "pass data_load.dir DIR holding the CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)";
 
 static int load_cifar_file(const char *dir, const char *name, accum *a)
 {
@@ -491,45 +491,104 @@ struct data_pipe {
 
 static const char SUPPORTED[] = "blur, flip, labels, noise, remove, dissociate";
 
+/* The configuration against the training set (sources, views, batch, augmentation, zeroing, classes). */
+static int check_cfg(const data_set *train, const data_cfg *cfg)
+{
+    if (cfg->n_src != 1 && cfg->n_src != 2) {
+        return util_seterr(
+            CS_EUSAGE, "%d sources requested; the CNN data layer supports 1 (whole image) or 2 (left/right)",
+            cfg->n_src);
+    }
+    if (cfg->views != DATA_VIEWS_ZERO && cfg->views != DATA_VIEWS_CROP) {
+        return util_seterr(CS_EUSAGE, "unknown views mode %d (zero or crop)", cfg->views);
+    }
+    if (cfg->n_src == 2 && train->w % 2) {
+        return util_seterr(CS_EUSAGE, "images of odd width %d cannot be split into two views", train->w);
+    }
+    if (cfg->batch < 1 || cfg->batch > train->n) {
+        return util_seterr(
+            CS_EUSAGE,
+            "batch size %d must be in [1, %d] (the number of training images); lower data_cfg.batch",
+            cfg->batch, train->n);
+    }
+    if (cfg->augment && (cfg->shift < 0 || cfg->shift >= train->h || cfg->shift >= train->w)) {
+        return util_seterr(CS_EUSAGE, "augmentation shift %d must be in [0, %d)", cfg->shift,
+                           train->h < train->w ? train->h : train->w);
+    }
+    if (!(cfg->rand_zero >= 0 && cfg->rand_zero <= 0.5) || (cfg->rand_zero > 0 && cfg->n_src != 2)) {
+        return util_seterr(
+            CS_EUSAGE, "random zeroing of a source: probability %g must be in [0, 0.5] and needs 2 sources",
+            cfg->rand_zero);
+    }
+    if (train->n_class < 1 || train->n_class > 256) {
+        return util_seterr(CS_EUSAGE, "%d classes: the data layer supports 1 to 256", train->n_class);
+    }
+    return CS_OK;
+}
+
+/* Deficit d of the CNN's kinds into q (its source, blur size, window); *kmax: the largest blur size so
+ * far.  CS_OK or CS_EUSAGE naming the deficit. */
+static int pdef_parse(const deficit *d, const data_set *train, const data_cfg *cfg, pdef *q, int *kmax)
+{
+    q->kind = d->kind;
+    q->src = -1;
+    q->start = d->start;
+    q->end = d->end;
+    int rc = CS_OK;
+    long k;
+    switch (d->kind) {
+    case DEF_BLUR: {
+        int lim = train->h < train->w ? train->h : train->w;
+        if (d->nargs == 0) {
+            rc = util_seterr(CS_EUSAGE, "deficit '%s': blur needs a size, blur[:P]:K (e.g. blur:8@0-40)",
+                             d->text);
+            break;
+        }
+        if (d->nargs == 2) rc = deficit_arg_source(d, 0, cfg->n_src, &q->src);
+        if (!rc) rc = deficit_arg_long(d, d->nargs - 1, 1, lim, &k);
+        if (!rc) {
+            q->k = (int)k;
+            if (q->k > *kmax) *kmax = q->k;
+        }
+        break;
+    }
+    case DEF_REMOVE:
+        rc = deficit_arg_source(d, 0, cfg->n_src, &q->src);
+        break;
+    case DEF_DISSOCIATE:
+        if (cfg->n_src != 2)
+            rc = util_seterr(CS_EUSAGE,
+                             "deficit '%s': dissociate pairs source a with source b of another image; it "
+                             "needs data_cfg.n_src 2",
+                             d->text);
+        else if (cfg->batch < 2)
+            rc = util_seterr(CS_EUSAGE,
+                             "deficit '%s': dissociate takes source b from another image of the batch; "
+                             "use data_cfg.batch 2 or more",
+                             d->text);
+        else if (d->nargs)
+            rc = util_seterr(CS_EUSAGE, "deficit '%s': dissociate takes no arguments (write dissociate@S-E)",
+                             d->text);
+        break;
+    case DEF_FLIP:
+    case DEF_LABELS:
+    case DEF_NOISE:
+        if (d->nargs)
+            rc = util_seterr(CS_EUSAGE,
+                             "deficit '%s': %s takes no arguments in critsim cnn (write %s@START-END)",
+                             d->text, deficit_kind_name(d->kind), deficit_kind_name(d->kind));
+        break;
+    default:
+        rc = deficit_unsupported(d, "cnn", SUPPORTED);
+    }
+    return rc;
+}
+
 data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const deficit_list *defs,
                            uint64_t seed)
 {
     CS_ASSERT(train && cfg && train->x && train->n >= 1);
-    if (cfg->n_src != 1 && cfg->n_src != 2) {
-        util_seterr(CS_EUSAGE,
-                    "%d sources requested; the CNN data layer supports 1 (whole image) or 2 (left/right)",
-                    cfg->n_src);
-        return NULL;
-    }
-    if (cfg->views != DATA_VIEWS_ZERO && cfg->views != DATA_VIEWS_CROP) {
-        util_seterr(CS_EUSAGE, "unknown views mode %d (zero or crop)", cfg->views);
-        return NULL;
-    }
-    if (cfg->n_src == 2 && train->w % 2) {
-        util_seterr(CS_EUSAGE, "images of odd width %d cannot be split into two views", train->w);
-        return NULL;
-    }
-    if (cfg->batch < 1 || cfg->batch > train->n) {
-        util_seterr(CS_EUSAGE,
-                    "batch size %d must be in [1, %d] (the number of training images); lower --batch",
-                    cfg->batch, train->n);
-        return NULL;
-    }
-    if (cfg->augment && (cfg->shift < 0 || cfg->shift >= train->h || cfg->shift >= train->w)) {
-        util_seterr(CS_EUSAGE, "augmentation shift %d must be in [0, %d)", cfg->shift,
-                    train->h < train->w ? train->h : train->w);
-        return NULL;
-    }
-    if (!(cfg->rand_zero >= 0 && cfg->rand_zero <= 0.5) || (cfg->rand_zero > 0 && cfg->n_src != 2)) {
-        util_seterr(CS_EUSAGE,
-                    "random zeroing of a source: probability %g must be in [0, 0.5] and needs 2 sources",
-                    cfg->rand_zero);
-        return NULL;
-    }
-    if (train->n_class < 1 || train->n_class > 256) {
-        util_seterr(CS_EUSAGE, "%d classes: the data layer supports 1 to 256", train->n_class);
-        return NULL;
-    }
+    if (check_cfg(train, cfg) != CS_OK) return NULL;
     data_pipe *p = util_calloc(1, sizeof *p);
     p->d = train;
     p->cfg = *cfg;
@@ -543,60 +602,7 @@ data_pipe *data_pipe_alloc(const data_set *train, const data_cfg *cfg, const def
     p->epoch = -1;
     int kmax = 1;
     for (int i = 0; defs && i < defs->n; i++) {
-        const deficit *d = &defs->d[i];
-        pdef *q = &p->def[p->ndef];
-        q->kind = d->kind;
-        q->src = -1;
-        q->start = d->start;
-        q->end = d->end;
-        int rc = CS_OK;
-        long k;
-        switch (d->kind) {
-        case DEF_BLUR: {
-            int lim = train->h < train->w ? train->h : train->w;
-            if (d->nargs == 0) {
-                rc = util_seterr(CS_EUSAGE, "deficit '%s': blur needs a size, blur[:P]:K (e.g. blur:8@0-40)",
-                                 d->text);
-                break;
-            }
-            if (d->nargs == 2) rc = deficit_arg_source(d, 0, cfg->n_src, &q->src);
-            if (!rc) rc = deficit_arg_long(d, d->nargs - 1, 1, lim, &k);
-            if (!rc) {
-                q->k = (int)k;
-                if (q->k > kmax) kmax = q->k;
-            }
-            break;
-        }
-        case DEF_REMOVE:
-            rc = deficit_arg_source(d, 0, cfg->n_src, &q->src);
-            break;
-        case DEF_DISSOCIATE:
-            if (cfg->n_src != 2)
-                rc = util_seterr(CS_EUSAGE,
-                                 "deficit '%s': dissociate pairs source a with source b of another image; it "
-                                 "needs --sources 2",
-                                 d->text);
-            else if (cfg->batch < 2)
-                rc = util_seterr(CS_EUSAGE,
-                                 "deficit '%s': dissociate takes source b from another image of the batch; "
-                                 "use --batch 2 or more",
-                                 d->text);
-            else if (d->nargs)
-                rc = util_seterr(
-                    CS_EUSAGE, "deficit '%s': dissociate takes no arguments (write dissociate@S-E)", d->text);
-            break;
-        case DEF_FLIP:
-        case DEF_LABELS:
-        case DEF_NOISE:
-            if (d->nargs)
-                rc = util_seterr(CS_EUSAGE,
-                                 "deficit '%s': %s takes no arguments in critsim cnn (write %s@START-END)",
-                                 d->text, deficit_kind_name(d->kind), deficit_kind_name(d->kind));
-            break;
-        default:
-            rc = deficit_unsupported(d, "cnn", SUPPORTED);
-        }
-        if (rc) {
+        if (pdef_parse(&defs->d[i], train, cfg, &p->def[p->ndef], &kmax) != CS_OK) {
             free(p);
             return NULL;
         }

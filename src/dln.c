@@ -13,7 +13,7 @@
  * write disjoint rows, so its trajectory does not depend on the number of threads.
  * Non-goals: biases, non-linear layers, float32.
  */
-#include "dln.h"
+#include "dln_impl.h"
 
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_errno.h>
@@ -28,6 +28,19 @@
 #include "linalg.h"
 #include "rsv.h"
 #include "util.h"
+
+double *dln_weight(const dln *d, const double *theta, int p, int l) /* l = 1..D */
+{
+    return (double *)theta + d->w_off[(size_t)p * d->depth + l - 1];
+}
+int dln_rows(const dln *d, int l)
+{
+    return l == d->depth ? d->n_out : d->width;
+}
+int dln_cols(const dln *d, int p, int l)
+{
+    return l == 1 ? d->in_dim[p] : d->width;
+}
 
 #ifdef __AVX512F__
 /* Small products (the multipath networks: width ~100, 8 inputs, 15 outputs) without OpenBLAS's call
@@ -1155,14 +1168,15 @@ static void fx_back(int m, int k, int n, double *W, const double *Hin, const dou
 }
 
 /* Scratch of the fused step (allocated at its first use): PT_l per chain and layer l = 1..D-1
- * (in_dim[p] x width), two (width x n_in) backward buffers. */
+ * (in_dim[p] x width), then two (width x n_in) backward buffers per team member (TEAM_MAX pairs: the
+ * pages of members that never run are never touched). */
 static double *fx_scratch(dln *d)
 {
     if (!d->fx) {
         size_t w = (size_t)(d->width > 0 ? d->width : 1), n = 0;
         for (int p = 0; p < d->n_chain; p++)
             n += (size_t)(d->depth > 1 ? d->depth - 1 : 0) * w * d->in_dim[p];
-        d->fx = util_malloc((n + 2 * w * (size_t)d->n_in) * sizeof(double));
+        d->fx = util_malloc((n + 2 * TEAM_MAX * w * (size_t)d->n_in) * sizeof(double));
     }
     return d->fx;
 }
@@ -1176,13 +1190,13 @@ static double *fx_pt(dln *d, int p, int l)
     return fx_scratch(d) + off + (size_t)(l - 1) * w * d->in_dim[p];
 }
 
-/* the two backward buffers, after every PT_l */
-static double *fx_h(dln *d)
+/* the two backward buffers of team member tid, after every PT_l */
+static double *fx_h(dln *d, int tid)
 {
     size_t off = 0;
     for (int q = 0; q < d->n_chain; q++)
         off += (size_t)(d->depth - 1) * d->width * d->in_dim[q];
-    return fx_scratch(d) + off;
+    return fx_scratch(d) + off + (size_t)tid * 2 * d->width * d->n_in;
 }
 
 /* Forward of linear chain p: prefixes P_l (d->prefix), their transposes (pt != 0), Omega_p. */
@@ -1209,7 +1223,7 @@ static void fx_forward(dln *d, const double *theta, int p, int pt)
 
 /* Backward of linear chain p from G = dL/dOmega_p (n_out x in_dim[p]): grad != NULL: the gradient into
  * grad; else theta (= d->theta) -= lr * gradient, in the same pass. */
-static void fx_backward(dln *d, double *theta, int p, const double *G, double *grad, double lr)
+static void fx_backward(dln *d, double *theta, int p, const double *G, double *grad, double lr, int tid)
 {
     int D = d->depth, w = d->width, n = d->in_dim[p], no = d->n_out;
 #define GR(l) (grad ? dln_weight(d, grad, p, l) : NULL)
@@ -1217,7 +1231,7 @@ static void fx_backward(dln *d, double *theta, int p, const double *G, double *g
         fx_back(no, n, n, dln_weight(d, theta, p, 1), G, NULL, NULL, lr, GR(1));
         return;
     }
-    double *Ha = fx_h(d), *Hb = Ha + (size_t)w * d->n_in;
+    double *Ha = fx_h(d, tid), *Hb = Ha + (size_t)w * d->n_in;
     fx_back(no, w, n, dln_weight(d, theta, p, D), G, fx_pt(d, p, D - 1), Ha, lr, GR(D));
     for (int l = D - 1; l >= 2; l--) {
         fx_back(w, w, n, dln_weight(d, theta, p, l), Ha, fx_pt(d, p, l - 1), Hb, lr, GR(l));
@@ -1235,19 +1249,14 @@ static int fx_ok(const dln *d)
     return !d->completion && d->cfg.act == DLN_ACT_LINEAR && !d->reference;
 }
 
-/* Item tasks: loss at theta and, grad != NULL, its gradient; grad NULL (fused engine only): theta (=
- * d->theta) -= lr * gradient in the same pass. */
-static double grad_items(dln *d, const double *theta, double *grad, double lr)
+/* Item tasks, the total map from the chains' maps d->omega[p] (in chain order), the residual
+ * R = c (Omega Sxx - Syx) into d->E and the loss c/2 (trSyy + <Omega, R/c> - <Omega, Syx>). */
+static double items_residual(dln *d, int fast)
 {
-    int fast = fx_ok(d);
     int no = d->n_out, ni = d->n_in;
     double *tot = d->omega_tot;
     memset(tot, 0, (size_t)no * ni * sizeof *tot);
     for (int p = 0; p < d->n_chain; p++) {
-        if (fast)
-            fx_forward(d, theta, p, 1);
-        else
-            chain_forward(d, theta, p);
         if (d->n_les[p]) {
             memset(d->C, 0, (size_t)no * ni * sizeof(double));
             embed_add(d, p, d->omega[p], d->C);
@@ -1269,39 +1278,93 @@ static double grad_items(dln *d, const double *theta, double *grad, double lr)
         b += tot[i] * d->syx_eff[i];
         d->E[i] *= d->loss_c;
     }
-    double loss;
     if (d->tgt_item) { /* no input deficit: L = c/2 (r0 + <(Omega - T) Sxx, Omega - T>), R = (Omega - T) Sxx
                         */
         double q = 0;
         for (size_t i = 0; i < (size_t)no * ni; i++)
             q += (tot[i] - d->tgt_item[i]) * d->E[i];
-        loss = 0.5 * d->loss_c * (d->r0_eff + q / d->loss_c);
-    } else
-        loss = 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
-    for (int p = 0; p < d->n_chain; p++) {
-        if (d->gated[p]) {
-            if (grad)
-                memset(grad + d->chain_off[p], 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
-            continue;
-        }
-        const double *G = d->E;
-        int nip = d->in_dim[p];
-        if (d->n_les[p]) {
-            memcpy(d->C, d->E, (size_t)no * ni * sizeof(double));
-            lesion_project(d, p, d->C);
-            G = d->C;
-        }
-        if (nip != ni || d->in_off[p] != 0) {
-            for (int i = 0; i < no; i++)
-                memcpy(d->Gp + (size_t)i * nip, G + (size_t)i * ni + d->in_off[p],
-                       (size_t)nip * sizeof(double));
-            G = d->Gp;
-        }
-        if (fast)
-            fx_backward(d, (double *)theta, p, G, grad, lr);
-        else
-            chain_backward_dense(d, theta, p, G, grad);
+        return 0.5 * d->loss_c * (d->r0_eff + q / d->loss_c);
     }
+    return 0.5 * d->loss_c * (d->tr_syy_eff + a - b);
+}
+
+/* Item tasks, the backward pass of chain p from d->E (tid: the team member, whose buffers it uses). */
+static void items_backward(dln *d, const double *theta, double *grad, double lr, int p, int fast, int tid)
+{
+    int no = d->n_out, ni = d->n_in;
+    if (d->gated[p]) {
+        if (grad) memset(grad + d->chain_off[p], 0, (d->chain_off[p + 1] - d->chain_off[p]) * sizeof(double));
+        return;
+    }
+    const double *G = d->E;
+    int nip = d->in_dim[p];
+    if (d->n_les[p]) {
+        memcpy(d->C, d->E, (size_t)no * ni * sizeof(double));
+        lesion_project(d, p, d->C);
+        G = d->C;
+    }
+    if (nip != ni || d->in_off[p] != 0) {
+        for (int i = 0; i < no; i++)
+            memcpy(d->Gp + (size_t)i * nip, G + (size_t)i * ni + d->in_off[p], (size_t)nip * sizeof(double));
+        G = d->Gp;
+    }
+    if (fast)
+        fx_backward(d, (double *)theta, p, G, grad, lr, tid);
+    else
+        chain_backward_dense(d, theta, p, G, grad);
+}
+
+/* Minimum width for the item step on a team: below it a chain's forward or backward (~width^2 n_in
+ * multiply-adds) is as short as the barriers between them (tens of us when a core is shared). */
+#define ITEMS_TEAM_MIN_WIDTH 256
+
+/* The item step on a team (dln_set_threads; fused linear chains, each on the whole input, no lesion):
+ * member tid runs chains tid, tid + n, ...: their forward; barrier; member 0 alone the total map,
+ * residual and loss; barrier; their backward, with member tid's own buffers.  Every sum is the one
+ * thread's, in the same order: the same bits for any number of members. */
+static void items_team_job(dln *d, int tid)
+{
+    dln_team *tm = d->team;
+    int nt = tm->n;
+    const double *theta = d->job_theta;
+    for (int p = tid; p < d->n_chain; p += nt)
+        fx_forward(d, theta, p, 1);
+    team_barrier(tm, tid);
+    if (tid == 0) d->job_loss = items_residual(d, 1);
+    team_barrier(tm, tid);
+    for (int p = tid; p < d->n_chain; p += nt)
+        items_backward(d, theta, d->job_grad, d->job_lr, p, 1, tid);
+}
+
+static int items_team_ok(const dln *d)
+{
+    if (!d->team || d->n_chain < 2 || d->width < ITEMS_TEAM_MIN_WIDTH || d->depth < 2) return 0;
+    for (int p = 0; p < d->n_chain; p++)
+        if (d->n_les[p] || d->in_dim[p] != d->n_in || d->in_off[p] != 0) return 0;
+    return 1;
+}
+
+/* Item tasks: loss at theta and, grad != NULL, its gradient; grad NULL (fused engine only): theta (=
+ * d->theta) -= lr * gradient in the same pass. */
+static double grad_items(dln *d, const double *theta, double *grad, double lr)
+{
+    int fast = fx_ok(d);
+    if (fast && items_team_ok(d)) {
+        fx_scratch(d); /* allocated here, not by two members at once on their first use */
+        d->job_theta = theta;
+        d->job_grad = grad;
+        d->job_lr = lr;
+        team_run(d->team, d, items_team_job);
+        return d->job_loss;
+    }
+    for (int p = 0; p < d->n_chain; p++)
+        if (fast)
+            fx_forward(d, theta, p, 1);
+        else
+            chain_forward(d, theta, p);
+    double loss = items_residual(d, fast);
+    for (int p = 0; p < d->n_chain; p++)
+        items_backward(d, theta, grad, lr, p, fast, 0);
     return loss;
 }
 
@@ -1647,6 +1710,29 @@ void dln_modes(const dln *d, double *K)
     int r = t->rank, no = d->n_out;
     for (int p = 0; p < d->n_chain; p++) {
         int nip = d->in_dim[p], off = d->in_off[p];
+#ifdef __AVX512F__
+        /* eight modes a at a time, lane a summing in the order of the loop below, with its separate
+         * products and sums (ISO C: no contraction): the same bits */
+        const double *om = d->omega[p];
+        const __m512d z = _mm512_setzero_pd();
+        for (int a0 = 0; a0 < r; a0 += 8) {
+            __mmask8 mk = (__mmask8)(r - a0 >= 8 ? 0xFF : (1u << (r - a0)) - 1);
+            __m512d sv = z;
+            for (int i = 0; i < no; i++) {
+                __m512d ui = _mm512_maskz_loadu_pd(mk, t->U + (size_t)i * r + a0);
+                __mmask8 nz = _mm512_mask_cmp_pd_mask(mk, ui, z, _CMP_NEQ_UQ); /* ui != 0 (NaN too) */
+                if (!nz) continue;
+                __m512d rv = z;
+                for (int j = 0; j < nip; j++)
+                    rv = _mm512_add_pd(
+                        rv, _mm512_mul_pd(_mm512_set1_pd(om[(size_t)i * nip + j]),
+                                          _mm512_maskz_loadu_pd(mk, t->V + (size_t)(off + j) * r + a0)));
+                sv = _mm512_mask_add_pd(sv, nz, sv, _mm512_mul_pd(ui, rv));
+            }
+            _mm512_mask_storeu_pd(K + (size_t)p * r + a0, mk, sv);
+        }
+        continue;
+#endif
         for (int a = 0; a < r; a++) {
             double s = 0;
             for (int i = 0; i < no; i++) {
@@ -1678,6 +1764,25 @@ double dln_test_loss_of(const dln *d, const double *tot)
     double r0 = d->switched ? t->tr_syy2 : t->tr_syy, q = 0;
     for (size_t i = 0; i < (size_t)no * ni; i++)
         r0 -= T[i] * syx[i];
+#ifdef __AVX512F__
+    /* rs for eight columns j at a time, each lane summing over k in order with separate products and
+     * sums (ISO C: no contraction); q then summed over j in order: the same bits as the loop below */
+    for (int i = 0; i < no; i++) {
+        const double *oi = tot + (size_t)i * ni, *ti = T + (size_t)i * ni;
+        for (int j0 = 0; j0 < ni; j0 += 8) {
+            __mmask8 mk = (__mmask8)(ni - j0 >= 8 ? 0xFF : (1u << (ni - j0)) - 1);
+            __m512d rv = _mm512_setzero_pd();
+            for (int k = 0; k < ni; k++)
+                rv =
+                    _mm512_add_pd(rv, _mm512_mul_pd(_mm512_set1_pd(oi[k] - ti[k]),
+                                                    _mm512_maskz_loadu_pd(mk, t->sxx + (size_t)k * ni + j0)));
+            double rs[8];
+            _mm512_storeu_pd(rs, rv);
+            for (int j = j0; j < ni && j < j0 + 8; j++)
+                q += rs[j - j0] * (oi[j] - ti[j]);
+        }
+    }
+#else
     for (int i = 0; i < no; i++)
         for (int j = 0; j < ni; j++) {
             double rs = 0;
@@ -1685,6 +1790,7 @@ double dln_test_loss_of(const dln *d, const double *tot)
                 rs += (tot[(size_t)i * ni + k] - T[(size_t)i * ni + k]) * t->sxx[(size_t)k * ni + j];
             q += rs * (tot[(size_t)i * ni + j] - T[(size_t)i * ni + j]);
         }
+#endif
     return 0.5 * d->loss_c * ((r0 > 0 ? r0 : 0) + q);
 }
 

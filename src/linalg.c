@@ -15,8 +15,11 @@
 
 #include "util.h"
 
-/* OpenBLAS's own (its cblas.h cannot meet GSL's in one translation unit) */
+/* OpenBLAS's own (its cblas.h cannot meet GSL's in one translation unit).  blas_thread_shutdown_
+ * (the pthread build's; what its fork handler calls) stops the worker threads, which the next
+ * multi-threaded call starts again; weak, so that a build without it still links and runs. */
 void openblas_set_num_threads(int n);
+int blas_thread_shutdown_(void) __attribute__((weak));
 
 /* Flip signs so that the largest-|.| entry of each column of U is positive. */
 static void fix_signs(int m, int n, int k, double *U, double *V)
@@ -182,10 +185,10 @@ int linalg_sv_small(int m, int n, const double *A, const double *V0, double *s)
     if (k <= 8 && L <= 512) {   /* rows of B as 8 lanes */
         sv8 R[512];
         if (V0 && m >= n) { /* R[q] = row q of A V0, lane-wise the sums of sv_entry in its order */
-            sv8 v[8] = {{0}};
-            for (int c = 0; c < n; c++)
-                for (int j = 0; j < n; j++)
-                    v[c][j] = V0[(size_t)c * n + j];
+            sv8 v[8];
+            for (int c = 0; c < n; c++) /* lane by lane (GCC would make a plain copy a memcpy call) */
+                for (int j = 0; j < 8; j++)
+                    v[c][j] = j < n ? V0[(size_t)c * n + j] : 0;
             for (int q = 0; q < L; q++) {
                 sv8 acc = {0};
                 for (int c = 0; c < n; c++)
@@ -319,8 +322,17 @@ void linalg_gemm(int ta, int tb, int m, int n, int k, double alpha, const double
                 A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }
 
+void linalg_blas_idle(void)
+{
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 void linalg_blas_threads(linalg_blas_use use)
 {
     if (use == LINALG_BLAS_SMALL && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice wins */
     openblas_set_num_threads(1);
+    /* OpenBLAS starts its workers when it loads, and an idle worker polls (sched_yield) for about 2^28
+     * cycles, ~0.1 s, before it sleeps: a whole short run's worth of a second core, taken from the
+     * other processes of a sweep.  With one thread they have nothing to do: stop them now. */
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
 }

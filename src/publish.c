@@ -93,7 +93,7 @@ pub *pub_open(const char *path, int flags)
     }
     if (!p->f) {
         char sb[256];
-        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable --out", shown(path, sb, sizeof sb),
+        util_seterr(CS_EUSAGE, "cannot write '%s': %s; choose a writable folder", shown(path, sb, sizeof sb),
                     strerror(err ? err : EIO));
         free(p->final);
         free(p->tmp);

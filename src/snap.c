@@ -214,7 +214,7 @@ static int stream_reset(const char *path, long n, long d1, long d2, size_t count
         fclose(f);
         return util_seterr(CS_EUSAGE,
                            "snapshot '%s' holds fewer than the %ld snapshots the checkpoint needs; "
-                           "resume with the options of the run that wrote it, or use another --out",
+                           "resume with the options of the run that wrote it, or use another run folder",
                            path, n);
     }
     bad = stream_header(f, n, d1, d2) || fflush(f) || ftruncate(fileno(f), want);
@@ -260,8 +260,9 @@ snap_writer *snap_open_stream(const char *run_dir, const snap_meta *m, int n_kee
         if (rc == CS_OK && !same)
             rc = util_seterr(
                 CS_EUSAGE,
-                "cannot resume: '%s' does not hold the %d snapshots the checkpoint needs (other "
-                "--snap-every, --probe or network?); resume with the run's options or use another --out",
+                "cannot resume: '%s' does not hold the %d snapshots the checkpoint needs (another "
+                "snapshot interval, probe set or network?); resume with the run's options or use another run "
+                "folder",
                 w->dir, n_keep);
     } else {
         const char *stale[] = {"index.dat",  "U.npy",   "s.npy",    "V.npy",
@@ -668,8 +669,8 @@ static int load_index(const char *dir, snap_run *r, int *has_target, int *has_sv
     if (!f)
         return util_seterr(
             CS_EUSAGE,
-            "cannot open '%s': %s; not a run folder with snapshots (critsim flow writes them unless "
-            "--snap-every 0)",
+            "cannot open '%s': %s; not a run folder with snapshots (critsim flow writes them unless told "
+            "not to, critsim cnn when asked to)",
             path, strerror(errno));
     snap_meta *m = &r->meta;
     index_keys ix = {.has_target = has_target, .has_svd = has_svd, .has_sxx = has_sxx};

@@ -29,6 +29,8 @@ struct table {
     char *columns;
     long hdr_end; /* bytes of header in the body file; -1: header not written yet */
     int stale;    /* header lines or columns changed after the header was written */
+    void (*reword)(const void *ctx, const char *msg, char *out, size_t n); /* table_prov.reword */
+    const void *reword_ctx;
 };
 
 static void meta_add(table *t, const char *line)
@@ -72,6 +74,7 @@ table *table_open(const char *dir, const char *name, const table_prov *prov)
     t->path = path;
     t->pb = pb;
     t->body = pub_stream(pb);
+    if (prov) t->reword = prov->reword, t->reword_ctx = prov->reword_ctx;
     char line[256];
     snprintf(line, sizeof line, "critsim %s: %s", cs_version_line(), name); /* "0.1.0+BUILDID" */
     meta_add(t, line);
@@ -188,7 +191,11 @@ int table_close(table *t)
 
 int table_fail(table *t, long step, const char *reason)
 {
-    char tail[1024];
+    char tail[1024], said[1000];
+    if (t->reword && reason) {
+        t->reword(t->reword_ctx, reason, said, sizeof said);
+        reason = said;
+    }
     snprintf(tail, sizeof tail, "# FAILED at step %ld: %s", step, reason);
     int rc = publish(t, tail);
     return rc == CS_OK ? CS_EFAIL : rc;
@@ -335,11 +342,21 @@ int table_fmt_g17(char *buf, double x)
         ip = e16;
         E++;
     }
+    /* the 17 digits of ip (< 10^17): its high 9 and low 8 digits two at a time, in two independent
+     * chains of 32-bit divisions (one 64-bit division per digit was most of the formatter's time) */
+    static const char dig2[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char d[17];
-    for (int i = 16; i >= 0; i--) {
-        d[i] = (char)('0' + ip % 10);
-        ip /= 10;
+    uint32_t hi = (uint32_t)(ip / 100000000u), lo = (uint32_t)(ip % 100000000u);
+    for (int i = 15; i >= 9; i -= 2) {
+        memcpy(d + i, dig2 + 2 * (lo % 100), 2);
+        lo /= 100;
+        memcpy(d + i - 8, dig2 + 2 * (hi % 100), 2);
+        hi /= 100;
     }
+    d[0] = (char)('0' + hi);
     int last = 16; /* last significant digit once trailing zeros are removed */
     while (last > 0 && d[last] == '0')
         last--;

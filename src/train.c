@@ -440,8 +440,8 @@ static int meas_open(meas *ms, cnn *net, const train_cfg *cfg, const train_sourc
     if (m->snap_ref >= 0 && !is_snap(ms, m->snap_ref))
         return util_seterr(
             CS_EUSAGE,
-            "--snap-ref-epoch %d is not a snapshot epoch (snapshots at epoch %d, every multiple of "
-            "--snap-every %d, the deficit boundaries and epoch %d)",
+            "train_meas.snap_ref %d is not a snapshot epoch (snapshots at epoch %d, every multiple of "
+            "train_meas.snap_every %d, the deficit boundaries and epoch %d)",
             m->snap_ref, first, m->snap_every, cfg->epochs);
     snap_meta sm = {.engine = "cnn", .n_src = m->srcs.n_src, .layout = SNAP_CONCAT, .n_out = ms->n_class};
     ms->n_src = m->srcs.n_src;
@@ -599,27 +599,28 @@ static void progress(int epoch, int epochs, int b, int nb, double loss)
 
 /* ---- training loop ----------------------------------------------------------------------------------- */
 
-int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const table_prov *prov,
-              train_epoch *hist, int *done_out)
+/* The state a run starts from: the --branch checkpoint (its weights; with branch_exact also its rows and
+ * state) and then, with --resume, the run's own checkpoint ck.  *done: the epochs already done; *first:
+ * the first epoch whose row this run writes (rows before a branch are NaN); fr0 receives the Fisher rows
+ * of a resumed checkpoint (the caller frees fr0->v, also after an error). */
+static int load_start(cnn *net, const train_cfg *cfg, const char *ck, train_epoch *hist, int *done_out,
+                      int *first_out, fisher_rows *fr0)
 {
-    int B = net->cfg.batch, nin = net->cfg.in_c * net->cfg.in_h * net->cfg.in_w;
-    char ck[4096];
-    if (util_path(ck, sizeof ck, cfg->out, "checkpoint.bin") != CS_OK) return CS_EUSAGE;
-    int done = 0, first = 0, rc = CS_OK;
-    if (util_mkdir_p(cfg->out) != CS_OK) return CS_EUSAGE;
-    fisher_rows fr0 = {0, cnnp_fisher_layers(net, NULL) + 2, 0, NULL};
+    int done = 0, first = 0, rc;
     if (cfg->branch) {
         uint64_t sd = 0;
         rc = train_load(net, cfg->branch, &sd, &done, cfg->branch_exact ? hist : NULL,
                         cfg->branch_exact ? cfg->epochs : 0, !cfg->branch_exact);
         if (rc != CS_OK) return rc;
         if (done > cfg->epochs)
-            return util_seterr(CS_EUSAGE,
-                               "--branch checkpoint '%s' has %d epochs done, more than --epochs %d",
-                               cfg->branch, done, cfg->epochs);
+            return util_seterr(
+                CS_EUSAGE,
+                "train_cfg.branch checkpoint '%s' has %d epochs done, more than train_cfg.epochs %d",
+                cfg->branch, done, cfg->epochs);
         if (cfg->branch_exact && sd != cfg->seed)
             return util_seterr(CS_EUSAGE,
-                               "--branch-mode exact: checkpoint '%s' was written with --seed %llu, not %llu; "
+                               "train_cfg.branch_exact (exact): checkpoint '%s' was written with "
+                               "train_cfg.seed %llu, not %llu; "
                                "an exact continuation needs the same seed",
                                cfg->branch, (unsigned long long)sd, (unsigned long long)cfg->seed);
         if (cfg->branch_exact)
@@ -634,22 +635,120 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const tab
     if (cfg->resume && access(ck, R_OK) == 0) {
         uint64_t sd;
         int d;
-        rc = ckpt_load(net, ck, &sd, &d, hist, cfg->epochs, 0, &fr0);
+        rc = ckpt_load(net, ck, &sd, &d, hist, cfg->epochs, 0, fr0);
         if (rc == CS_OK && sd != cfg->seed)
-            rc = util_seterr(CS_EUSAGE,
-                             "checkpoint '%s' was written with --seed %llu, not %llu; use the same seed "
-                             "or another --out",
-                             ck, (unsigned long long)sd, (unsigned long long)cfg->seed);
+            rc = util_seterr(
+                CS_EUSAGE,
+                "checkpoint '%s' was written with train_cfg.seed %llu, not %llu; use the same seed "
+                "or another train_cfg.out",
+                ck, (unsigned long long)sd, (unsigned long long)cfg->seed);
         if (rc == CS_OK && d > cfg->epochs)
-            rc = util_seterr(CS_EUSAGE, "checkpoint '%s' has %d epochs done, more than --epochs %d", ck, d,
-                             cfg->epochs);
-        if (rc != CS_OK) {
-            free(fr0.v);
-            return rc;
-        }
+            rc = util_seterr(CS_EUSAGE, "checkpoint '%s' has %d epochs done, more than train_cfg.epochs %d",
+                             ck, d, cfg->epochs);
+        if (rc != CS_OK) return rc;
         for (first = 0; first < d && isnan(hist[first].train_loss);)
             first++; /* rows before a branch */
         done = d;
+    }
+    *done_out = done, *first_out = first;
+    return CS_OK;
+}
+
+/* Snapshot and Fisher trace of the state training starts from (epoch `first`); at epoch 0 the running
+ * statistics are re-estimated first and restored after (training never reads them, but the checkpoint
+ * stores them).  CS_EFAIL with the reason in why. */
+static int measure_start(meas *ms, cnn *net, const train_cfg *cfg, const train_source *src, int first,
+                         float *x, int *y, char *why, size_t nwhy)
+{
+    float *st = util_malloc(sizeof(float) * (net->n_state + 1));
+    memcpy(st, net->bn_state, sizeof(float) * net->n_state);
+    if (first == 0) reestimate(net, cfg, src, src->epoch(src->ctx, 0), x, y);
+    int r2 = CS_OK;
+    if (is_snap(ms, first)) r2 = snap_take(ms, net, first, why, nwhy);
+    if (r2 == CS_OK && is_fisher(ms, first)) r2 = fisher_take(ms, net, cfg->seed, first, why, nwhy);
+    memcpy(net->bn_state, st, sizeof(float) * net->n_state);
+    free(st);
+    return r2;
+}
+
+/* The SGD updates of epoch e (nbatch batches, learning rate lr): *sl the summed loss times the batch,
+ * *hits the correct predictions, *seen the images.  Returns NULL, or why (a non-finite loss). */
+static const char *sgd_epoch(cnn *net, const train_cfg *cfg, const train_source *src, int e, int nbatch,
+                             double lr, float *x, int *y, double *sl_out, long *hits_out, long *seen_out,
+                             char *why, size_t nwhy)
+{
+    int B = net->cfg.batch;
+    double sl = 0;
+    long hits = 0, seen = 0;
+    const char *fail = NULL;
+    for (int b = 0; b < nbatch; b++) {
+        src->batch(src->ctx, b, x, y);
+        cnn_forward(net, x, B, CNN_TRAIN);
+        int c;
+        double l = cnn_loss(net, y, &c, 1);
+        if (!isfinite(l)) {
+            snprintf(why, nwhy, "non-finite training loss at epoch %d batch %d (lower train_cfg.lr0)", e, b);
+            fail = why;
+            break;
+        }
+        cnn_backward(net);
+        cnn_sgd_step(net, lr, cfg->momentum, cfg->wd);
+        sl += l * B, hits += c, seen += B;
+        if (cfg->progress && (b % 4 == 0 || b == nbatch - 1))
+            progress(e, cfg->epochs, b + 1, nbatch, sl / seen);
+    }
+    *sl_out = sl, *hits_out = hits, *seen_out = seen;
+    return fail;
+}
+
+/* The row of an epoch after its updates: BN statistics re-estimated on its nbatch batches (deficits
+ * off), then the training figures and the test loss and accuracy (per source with meas.src_eval). */
+static void epoch_row(cnn *net, const train_cfg *cfg, const train_source *src, int nbatch, double lr,
+                      double sl, long hits, long seen, float *x, int *y, train_epoch *h)
+{
+    reestimate(net, cfg, src, nbatch, x, y);
+    h->lr = lr;
+    h->train_loss = seen ? sl / seen : NAN;
+    h->train_acc = seen ? (double)hits / seen : NAN;
+    train_evaluate(net, src, x, y, &h->test_loss, &h->test_acc);
+    for (int P = 0; P < 2; P++) {
+        h->loss_src[P] = h->acc_src[P] = NAN;
+        if (cfg->meas.src_eval) evaluate_source(net, src, x, y, P, &h->loss_src[P], &h->acc_src[P]);
+    }
+}
+
+/* After epoch `done`: ckpt_K.bin when kept (before checkpoint.bin: a resumed run has every ckpt_K.bin up
+ * to its epoch), checkpoint.bin ck, epochs.dat and fisher.dat. */
+static int save_epoch(const cnn *net, const train_cfg *cfg, const table_prov *prov, const char *ck, int first,
+                      int done, const train_epoch *hist, const meas *ms)
+{
+    int rc, keep = cfg->ckpt_every > 0 && done % cfg->ckpt_every == 0;
+    for (int k = 0; k < cfg->n_ckpt_at; k++)
+        keep |= cfg->ckpt_at[k] == done;
+    if (keep) {
+        char nm[64], p[4096];
+        snprintf(nm, sizeof nm, "ckpt_%d.bin", done);
+        if ((rc = util_path(p, sizeof p, cfg->out, nm)) != CS_OK) return rc;
+        if ((rc = ckpt_save(net, p, cfg->seed, done, hist, &ms->fr)) != CS_OK) return rc;
+    }
+    if ((rc = ckpt_save(net, ck, cfg->seed, done, hist, &ms->fr)) != CS_OK) return rc;
+    if ((rc = write_epochs(cfg, prov, net, first, done, hist, 0, NULL, ms)) != CS_OK) return rc;
+    if (cfg->meas.fisher_every > 0 && (rc = write_fisher(cfg, prov, net, ms, 0, NULL)) != CS_OK) return rc;
+    return CS_OK;
+}
+
+int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const table_prov *prov,
+              train_epoch *hist, int *done_out)
+{
+    int B = net->cfg.batch, nin = net->cfg.in_c * net->cfg.in_h * net->cfg.in_w;
+    char ck[4096];
+    if (util_path(ck, sizeof ck, cfg->out, "checkpoint.bin") != CS_OK) return CS_EUSAGE;
+    int done = 0, first = 0, rc = CS_OK;
+    if (util_mkdir_p(cfg->out) != CS_OK) return CS_EUSAGE;
+    fisher_rows fr0 = {0, cnnp_fisher_layers(net, NULL) + 2, 0, NULL};
+    if ((rc = load_start(net, cfg, ck, hist, &done, &first, &fr0)) != CS_OK) {
+        free(fr0.v);
+        return rc;
     }
     float *x = util_malloc(sizeof(float) * (size_t)B * nin);
     int *y = util_malloc(sizeof(int) * B);
@@ -664,60 +763,27 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const tab
         fisher_push(&ms.fr, fr0.v + (size_t)r * fr0.cols);
     free(fr0.v);
     if (rc == CS_OK && done == first && (is_snap(&ms, first) || is_fisher(&ms, first))) {
-        /* the initial state; at epoch 0 the running statistics are re-estimated first and restored after
-         * (training never reads them, but the checkpoint stores them) */
-        float *st = util_malloc(sizeof(float) * (net->n_state + 1));
-        memcpy(st, net->bn_state, sizeof(float) * net->n_state);
-        if (first == 0) reestimate(net, cfg, src, src->epoch(src->ctx, 0), x, y);
-        int r2 = CS_OK;
-        if (is_snap(&ms, first)) r2 = snap_take(&ms, net, first, why, sizeof why);
-        if (r2 == CS_OK && is_fisher(&ms, first))
-            r2 = fisher_take(&ms, net, cfg->seed, first, why, sizeof why);
-        memcpy(net->bn_state, st, sizeof(float) * net->n_state);
-        free(st);
+        int r2 = measure_start(&ms, net, cfg, src, first, x, y, why, sizeof why);
         if (r2 == CS_EFAIL)
             fail = why, fail_step = first;
         else
             rc = r2;
     }
     for (int e = done; rc == CS_OK && !fail && e < cfg->epochs; e++) {
-        double t0 = util_now(), lr = train_lr(cfg, e), sl = 0;
-        long hits = 0, seen = 0;
+        double t0 = util_now(), lr = train_lr(cfg, e), sl;
+        long hits, seen;
         int nbatch = src->epoch(src->ctx, e);
-        for (int b = 0; b < nbatch; b++) {
-            src->batch(src->ctx, b, x, y);
-            cnn_forward(net, x, B, CNN_TRAIN);
-            int c;
-            double l = cnn_loss(net, y, &c, 1);
-            if (!isfinite(l)) {
-                snprintf(why, sizeof why, "non-finite training loss at epoch %d batch %d (lower --lr)", e, b);
-                fail = why;
-                break;
-            }
-            cnn_backward(net);
-            cnn_sgd_step(net, lr, cfg->momentum, cfg->wd);
-            sl += l * B, hits += c, seen += B;
-            if (cfg->progress && (b % 4 == 0 || b == nbatch - 1))
-                progress(e, cfg->epochs, b + 1, nbatch, sl / seen);
-        }
+        fail = sgd_epoch(net, cfg, src, e, nbatch, lr, x, y, &sl, &hits, &seen, why, sizeof why);
         if (!fail && !cnn_finite(net)) {
-            snprintf(why, sizeof why, "non-finite weights after epoch %d (lower --lr)", e);
+            snprintf(why, sizeof why, "non-finite weights after epoch %d (lower train_cfg.lr0)", e);
             fail = why;
         }
         if (fail) {
             done = e, fail_step = e + 1;
             break;
         }
-        reestimate(net, cfg, src, nbatch, x, y);
         train_epoch *h = &hist[e];
-        h->lr = lr;
-        h->train_loss = seen ? sl / seen : NAN;
-        h->train_acc = seen ? (double)hits / seen : NAN;
-        train_evaluate(net, src, x, y, &h->test_loss, &h->test_acc);
-        for (int P = 0; P < 2; P++) {
-            h->loss_src[P] = h->acc_src[P] = NAN;
-            if (cfg->meas.src_eval) evaluate_source(net, src, x, y, P, &h->loss_src[P], &h->acc_src[P]);
-        }
+        epoch_row(net, cfg, src, nbatch, lr, sl, hits, seen, x, y, h);
         h->seconds = util_now() - t0;
         if (cfg->progress)
             fprintf(stderr, "\rcritsim cnn: epoch %d/%d train loss %.4f test loss %.4f acc %.4f (%.1f s)\n",
@@ -735,18 +801,7 @@ int train_run(cnn *net, const train_cfg *cfg, const train_source *src, const tab
             break;
         }
         done = e + 1;
-        int keep = cfg->ckpt_every > 0 && done % cfg->ckpt_every == 0;
-        for (int k = 0; k < cfg->n_ckpt_at; k++)
-            keep |= cfg->ckpt_at[k] == done;
-        if (keep) { /* before checkpoint.bin: a resumed run has every ckpt_K.bin up to its epoch */
-            char nm[64], p[4096];
-            snprintf(nm, sizeof nm, "ckpt_%d.bin", done);
-            if ((rc = util_path(p, sizeof p, cfg->out, nm)) != CS_OK) break;
-            if ((rc = ckpt_save(net, p, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
-        }
-        if ((rc = ckpt_save(net, ck, cfg->seed, done, hist, &ms.fr)) != CS_OK) break;
-        if ((rc = write_epochs(cfg, prov, net, first, done, hist, 0, NULL, &ms)) != CS_OK) break;
-        if (cfg->meas.fisher_every > 0 && (rc = write_fisher(cfg, prov, net, &ms, 0, NULL)) != CS_OK) break;
+        if ((rc = save_epoch(net, cfg, prov, ck, first, done, hist, &ms)) != CS_OK) break;
     }
     free(x), free(y);
     *done_out = done;

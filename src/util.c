@@ -54,7 +54,7 @@ static void util_oom(double bytes)
     else
         fprintf(stderr,
                 "critsim: out of memory allocating %.0f bytes: reduce the sizes the options ask for "
-                "(--n, --width, --depth, ...)\n",
+                "(matrix sizes, units, layers, ...)\n",
                 bytes);
     exit(CS_EUSAGE);
 }
@@ -123,7 +123,7 @@ int util_mkdir_p(const char *path)
                          strerror(errno));
     struct stat st;
     if (rc == CS_OK && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
-        rc = util_seterr(CS_EUSAGE, "'%.200s%s' exists and is not a directory; choose another --out", buf,
+        rc = util_seterr(CS_EUSAGE, "'%.200s%s' exists and is not a directory; choose another folder", buf,
                          n > 200 ? "..." : "");
     free(buf);
     return rc;

@@ -64,7 +64,7 @@ expect_exit 0 bn-clean $CS cnn $TINY --arch split --epochs 2 --seed 2 --deficit 
 awk '!/^#/ && $1 == 1 { f = 1; if (!($5 >= 0 && $5 < 4.61 && $11 >= 0 && $11 < 4.61)) bad = 1 } END { exit bad || !f }' "$TMP/bnc/epochs.dat" && ok || bad "bn-clean: test_loss or test_loss_b during remove:b is not in [0, 2 ln 10)"
 expect_grep bn-clean-header '^# batch norm: .*deficits switched off' "$TMP/bnc/epochs.dat"
 expect_exit 2 dissociate-one-source $CS cnn $TINY --sources 1 --deficit dissociate@0-1 --out "$TMP/x"
-expect_grep dissociate-one-source-msg 'sources 2' "$TMP/err"
+expect_grep dissociate-one-source-msg 'needs --sources 2' "$TMP/err"
 expect_exit 2 dissociate-arg $CS cnn $TINY --deficit dissociate:b@0-1 --out "$TMP/x"
 
 # --schedule: the lr column (epoch e = row - 1) equals the formula to the table's 9 digits (relative
@@ -139,6 +139,10 @@ expect_exit 2 branch-mode-bad $CS cnn $TINY --branch-mode soft --out "$TMP/x"
 # numerical failure: exit 1, the table is published with a FAILED line naming the step
 expect_exit 1 diverge $CS cnn $TINY --epochs 2 --lr 100 --wd 10 --out "$TMP/div"
 expect_grep diverge-failed '^# FAILED at step 1: non-finite' "$TMP/div/epochs.dat"
+# the library names train_cfg.lr0; the tables and stderr name the option (table_prov.reword, opts_errmsg)
+expect_grep diverge-epochs-option '^# FAILED at step 1: non-finite .*\(lower --lr\)$' "$TMP/div/epochs.dat"
+expect_grep diverge-final-option '^# FAILED at step 1: non-finite .*\(lower --lr\)$' "$TMP/div/final.dat"
+expect_grep diverge-stderr-option 'non-finite .*\(lower --lr\)$' "$TMP/err"
 
 # snapshots, RSV and Fisher: bad input
 expect_exit 2 probe-too-large $CS cnn $TINY --snap-every 1 --probe 257 --out "$TMP/x"

@@ -83,6 +83,16 @@ done
 expect_exit 0 sweep-threads $CS flow $SW --switch-sweep 1,5,20,40 --continue 30 --jobs 2 --threads 2 --out "$D/swt"
 [ "$(grep -v '^#' "$D/swj1/switch_sweep.dat")" = "$(grep -v '^#' "$D/swt/switch_sweep.dat")" ] && ok || bad "switch sweep with --threads 2 differs"
 expect_exit 2 threads-0 $CS flow $SW --threads 0 --out "$D/x"
+# the item step on a team (linear pathways on the whole input, width >= 256: one pathway per member;
+# here 3 pathways on 2 threads, b gated for a while, every step recorded): the same bits as one thread
+MP="--task hier --shared-input --pathways 3 --depth 3 --width 256 --loss sum --init aligned --init-eps 0.01 --lr 0.01 --steps 30 --every 1 --deficit gate:b@5-15"
+for T in 1 2; do expect_exit 0 "items threads$T" $CS flow $MP --threads $T --out "$D/it$T"; done
+for f in loss.dat modes.dat sv.dat final.dat; do
+  [ -s "$D/it1/$f" ] && [ "$(grep -v '^#' "$D/it1/$f")" = "$(grep -v '^#' "$D/it2/$f")" ] && ok || bad "item step --threads 1 vs 2: $f differs or is missing"
+done
+for f in weights_a_2.npy weights_b_3.npy weights_c_1.npy; do
+  cmp -s "$D/it1/$f" "$D/it2/$f" && ok || bad "item step --threads 1 vs 2: $f differs"
+done
 # branches that diverge are reported on stderr, their rows are nan, and the exit status is 1
 expect_exit 1 sweep-diverge $CS flow $SW --lr 40 --switch-sweep 1,2 --continue 200 --jobs 2 --out "$D/swd"
 [ "$(grep -v '^#' "$D/swd/switch_sweep.dat" | grep -c nan)" -ge 1 ] && ok || bad "diverging branch: no nan row in switch_sweep.dat"

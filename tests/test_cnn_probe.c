@@ -225,6 +225,11 @@ static void rsv_symmetric(void)
         memcpy(x + i * nin + 64, x + i * nin, sizeof(float) * 64);
     int L = cnnp_default_rsv_layer(n);
     CHECK(L == cnnp_find_layer(n, "stage2.b.bn+relu"));
+    /* the names a message lists: the representation layers, no convolution, no linear head */
+    char *names = cnnp_layer_names(n);
+    CHECK(strstr(names, "stage2.b.bn+relu") != NULL && strstr(names, "conv3x3") == NULL);
+    CHECK(names[0] != ' ' && strstr(names, "  ") == NULL);
+    free(names);
     long nu = cnnp_rsv_units(n, L, slots), live = 0;
     double *sa = malloc(sizeof(double) * nu), *sb = malloc(sizeof(double) * nu), worst = 0;
     cnnp_rsv(p, n, L, x, nbat, slots, sa, sb);

@@ -854,13 +854,13 @@ static void test_dissociate(void)
         free(xc);
         free(x2);
     }
-    /* usage errors: one source, batch 1 */
+    /* usage errors: one source, batch 1 (the library names data_cfg fields; cnn maps them to options) */
     deficit_list l = defs_of("dissociate@0-3", NULL);
     data_cfg c1 = {.n_src = 1, .views = DATA_VIEWS_ZERO, .batch = 4};
-    CHECK(data_pipe_alloc(&d, &c1, &l, 1) == NULL && strstr(util_errmsg(), "--sources 2"));
+    CHECK(data_pipe_alloc(&d, &c1, &l, 1) == NULL && strstr(util_errmsg(), "data_cfg.n_src 2"));
     c1.n_src = 2;
     c1.batch = 1;
-    CHECK(data_pipe_alloc(&d, &c1, &l, 1) == NULL && strstr(util_errmsg(), "--batch 2"));
+    CHECK(data_pipe_alloc(&d, &c1, &l, 1) == NULL && strstr(util_errmsg(), "data_cfg.batch 2"));
     data_free(&d);
 }
 

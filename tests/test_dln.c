@@ -43,21 +43,21 @@ static void add_def(deficit_list *dl, const char *spec)
 static int fd_skipped;
 static double fd_error(dln *d, int stride)
 {
-    double *g = util_malloc(d->n_param * sizeof *g);
-    double l0 = dln_grad(d, d->theta, g);
+    double *g = util_malloc(dln_n_param(d) * sizeof *g);
+    double l0 = dln_grad(d, dln_params(d), g);
     double worst = 0;
     fd_skipped = 0;
-    for (size_t i = 0; i < d->n_param; i += (size_t)stride) {
-        double x = d->theta[i], h = 1e-5 * (1 + fabs(x));
-        d->theta[i] = x + h;
-        double lp = dln_grad(d, d->theta, d->grad);
-        d->theta[i] = x - h;
-        double lm = dln_grad(d, d->theta, d->grad);
-        d->theta[i] = x;
+    for (size_t i = 0; i < dln_n_param(d); i += (size_t)stride) {
+        double x = dln_params(d)[i], h = 1e-5 * (1 + fabs(x));
+        dln_params(d)[i] = x + h;
+        double lp = dln_grad(d, dln_params(d), dln_gradient(d));
+        dln_params(d)[i] = x - h;
+        double lm = dln_grad(d, dln_params(d), dln_gradient(d));
+        dln_params(d)[i] = x;
         /* ReLU: a pre-activation within h of its kink has no derivative to test; there the one-sided
          * slopes differ by O(1), so lp - 2 l0 + lm ~ h |slope jump| ~ 1e-6, while on a smooth piece it
          * is h^2 L'' ~ 1e-10 L''.  Such parameters are skipped and counted (gradcheck bounds them). */
-        if (d->cfg.act == DLN_ACT_RELU && fabs(lp - 2 * l0 + lm) > 1e-8 * (1 + fabs(l0))) {
+        if (dln_config(d)->act == DLN_ACT_RELU && fabs(lp - 2 * l0 + lm) > 1e-8 * (1 + fabs(l0))) {
             fd_skipped++;
             continue;
         }
@@ -86,8 +86,8 @@ static void gradcheck(const char *name, task_cfg *tc, dln_cfg *dc, const char *d
         return;
     }
     dln_init(d, DLN_INIT_GAUSS, 1.0, 0, NULL, 0, rng);
-    for (size_t i = 0; i < d->n_param; i++)
-        d->theta[i] *= 1.5; /* order-one weights: large gradients */
+    for (size_t i = 0; i < dln_n_param(d); i++)
+        dln_params(d)[i] *= 1.5; /* order-one weights: large gradients */
     deficit_list dl = {0};
     if (defs) {
         char buf[256];
@@ -101,12 +101,13 @@ static void gradcheck(const char *name, task_cfg *tc, dln_cfg *dc, const char *d
     }
     dln_set_step(d, 0);
     if (!t.n_obs && dc->act == DLN_ACT_LINEAR) { /* fused engine against the previous one, same state */
-        double *g1 = util_malloc(2 * d->n_param * sizeof *g1), *g2 = g1 + d->n_param, gmax = 0, diff = 0;
-        double l1 = dln_grad(d, d->theta, g1);
+        double *g1 = util_malloc(2 * dln_n_param(d) * sizeof *g1), *g2 = g1 + dln_n_param(d), gmax = 0,
+               diff = 0;
+        double l1 = dln_grad(d, dln_params(d), g1);
         dln_use_reference(d, 1);
-        double l2 = dln_grad(d, d->theta, g2);
+        double l2 = dln_grad(d, dln_params(d), g2);
         dln_use_reference(d, 0);
-        for (size_t i = 0; i < d->n_param; i++)
+        for (size_t i = 0; i < dln_n_param(d); i++)
             gmax = fmax(gmax, fabs(g2[i])), diff = fmax(diff, fabs(g1[i] - g2[i]));
         /* the same sums in another order: each entry a sum of <= width * n_in products of order-one
          * factors, k eps relative to the largest gradient (~1e-14 here); 1e-12 leaves room */
@@ -118,9 +119,9 @@ static void gradcheck(const char *name, task_cfg *tc, dln_cfg *dc, const char *d
     /* central differences with h = 1e-5: truncation O(h^2) ~ 1e-10 relative, rounding 1e-16/h ~ 1e-11 */
     if (!(e < 1e-6)) printf("  gradcheck %s: worst relative error %.3g\n", name, e);
     CHECK(e < 1e-6);
-    if (fd_skipped * 20 > (int)d->n_param)
+    if (fd_skipped * 20 > (int)dln_n_param(d))
         printf("  gradcheck %s: %d parameters at a kink\n", name, fd_skipped);
-    CHECK(fd_skipped * 20 <= (int)d->n_param); /* at most 5% of the parameters sit within h of a kink */
+    CHECK(fd_skipped * 20 <= (int)dln_n_param(d)); /* at most 5% of the parameters sit within h of a kink */
     dln_free(d);
     task_free(&t);
 }
@@ -260,13 +261,13 @@ static void test_nl_forward(void)
         dln *d;
         dln_alloc(&dc, &t, &d);
         dln_init(d, DLN_INIT_GAUSS, 1.0, 0, NULL, 0, rng);
-        dln_maps(d, d->theta, NULL);
+        dln_maps(d, dln_params(d), NULL);
         double worst = 0, want_loss = 0, want_rm = 0;
         for (int j = 0; j < 6; j++) {
             double x[6] = {0}, h1[4], h2[4], y[5];
             x[j] = 1;
-            const double *W1 = dln_weight(d, d->theta, 0, 1), *W2 = dln_weight(d, d->theta, 0, 2),
-                         *W3 = dln_weight(d, d->theta, 0, 3);
+            const double *W1 = dln_weight(d, dln_params(d), 0, 1), *W2 = dln_weight(d, dln_params(d), 0, 2),
+                         *W3 = dln_weight(d, dln_params(d), 0, 3);
             for (int u = 0; u < 4; u++) {
                 double z = 0;
                 for (int k = 0; k < 6; k++)
@@ -284,7 +285,7 @@ static void test_nl_forward(void)
                 for (int k = 0; k < 4; k++)
                     z += W3[i * 4 + k] * h2[k];
                 y[i] = act == DLN_ACT_RELU ? fmax(z, 0) : tanh(z);
-                double e = fabs(y[i] - d->omega[0][i * 6 + j]);
+                double e = fabs(y[i] - dln_map(d, 0)[i * 6 + j]);
                 if (e > worst) worst = e;
                 double r = y[i] - t.target[i * 6 + j], r0 = t.target[i * 6 + j];
                 want_loss += 0.5 * r * r;
@@ -292,12 +293,12 @@ static void test_nl_forward(void)
             }
         }
         CHECK(worst < 1e-14); /* same products in another order: rounding only */
-        CHECK_CLOSE(dln_test_loss(d, d->theta), want_loss, 1e-12, 1e-14);
-        CHECK_CLOSE(dln_loss_without(d, d->theta, 1), want_rm, 1e-12, 1e-14); /* source b zeroed */
+        CHECK_CLOSE(dln_test_loss(d, dln_params(d)), want_loss, 1e-12, 1e-14);
+        CHECK_CLOSE(dln_loss_without(d, dln_params(d), 1), want_rm, 1e-12, 1e-14); /* source b zeroed */
         deficit_list dl = {0};
         add_def(&dl, "remove:b@0-10");
         dln_set_deficits(d, &dl);
-        CHECK_CLOSE(dln_grad(d, d->theta, d->grad), want_rm, 1e-12, 1e-14);
+        CHECK_CLOSE(dln_grad(d, dln_params(d), dln_gradient(d)), want_rm, 1e-12, 1e-14);
         dln_free(d);
     }
     task_free(&t);
@@ -327,7 +328,7 @@ static void test_rsv_sampled(void)
         dln *d;
         dln_alloc(&dc, &t, &d);
         dln_init(d, DLN_INIT_GAUSS, 1.0, 0, NULL, 0, rng);
-        double *W1 = dln_weight(d, d->theta, 0, 1);
+        double *W1 = dln_weight(d, dln_params(d), 0, 1);
         if (act == DLN_ACT_RELU) { /* unit 0 reads only a, unit 1 only b (positive weights: alive) */
             for (int k = 0; k < 6; k++) {
                 W1[0 * 6 + k] = k < 3 ? 0.5 + k : 0;
@@ -336,7 +337,7 @@ static void test_rsv_sampled(void)
         }
         CHECK_INT(dln_rsv_units(d), n * w);
         double sva[24], svb[24];
-        CHECK_INT(dln_rsv_sampled(d, d->theta, sva, svb), CS_OK);
+        CHECK_INT(dln_rsv_sampled(d, dln_params(d), sva, svb), CS_OK);
         if (act == DLN_ACT_LINEAR) {
             /* x_a: e_k (k < 3) with prob 1/6 each, 0 with prob 1/2: Var(h.x_a) = sum h_k^2/6 - (sum h_k/6)^2
              */
@@ -365,7 +366,7 @@ static void test_rsv_sampled(void)
     dln *d;
     dln_alloc(&bad, &t, &d);
     CHECK_INT(dln_rsv_units(d), 0);
-    CHECK_INT(dln_rsv_sampled(d, d->theta, NULL, NULL), CS_EUSAGE);
+    CHECK_INT(dln_rsv_sampled(d, dln_params(d), NULL, NULL), CS_EUSAGE);
     dln_free(d);
     task_free(&t);
 }
@@ -389,19 +390,19 @@ static void test_flow_nl(void)
     dln *d;
     dln_alloc(&dc, &t, &d);
     dln_init(d, DLN_INIT_GAUSS, 0.5, 0, NULL, 0, rng);
-    size_t np = d->n_param;
+    size_t np = dln_n_param(d);
     double *th0 = util_malloc(3 * np * sizeof *th0), *thf = th0 + np, *thg = thf + np;
-    memcpy(th0, d->theta, np * sizeof *th0);
+    memcpy(th0, dln_params(d), np * sizeof *th0);
     CHECK_INT(dln_flow_alloc(d, DLN_RK8PD, 1e-12, 1e-12, 1e-3), CS_OK);
     CHECK_INT(dln_flow_advance(d, 0, 0.5), CS_OK);
-    memcpy(thf, d->theta, np * sizeof *thf);
+    memcpy(thf, dln_params(d), np * sizeof *thf);
     double err[2];
     for (int k = 0; k < 2; k++) {
         double lr = k ? 0.0025 : 0.005;
-        memcpy(d->theta, th0, np * sizeof *th0);
+        memcpy(dln_params(d), th0, np * sizeof *th0);
         for (int s = 0; s < (int)lround(0.5 / lr); s++)
             dln_gd_step(d, lr);
-        memcpy(thg, d->theta, np * sizeof *thg);
+        memcpy(thg, dln_params(d), np * sizeof *thg);
         err[k] = 0;
         for (size_t i = 0; i < np; i++)
             err[k] = fmax(err[k], fabs(thg[i] - thf[i]));
@@ -426,7 +427,7 @@ static void test_flow_nl(void)
                   .act_output = 1};
     dln_alloc(&r3, &t, &d);
     dln_init(d, DLN_INIT_GAUSS, 0.5, 0, NULL, 0, rng);
-    d->flow_nmax = 2000;
+    dln_set_flow_nmax(d, 2000);
     CHECK_INT(dln_flow_alloc(d, DLN_RK8PD, 1e-10, 1e-10, 1e-3), CS_OK);
     CHECK_INT(dln_flow_advance(d, 0, 5.0), CS_EFAIL);
     CHECK(strstr(util_errmsg(), "kink") != NULL);
@@ -462,8 +463,8 @@ static void test_single(void)
             dc.single = 0;
             dln_alloc(&dc, &t, &dd);
             dln_init(dd, DLN_INIT_GAUSS, 1.0, 0, NULL, 0, rng);
-            for (size_t i = 0; i < dd->n_param; i++)
-                dd->theta[i] = ds->theta[i] = (float)dd->theta[i];
+            for (size_t i = 0; i < dln_n_param(dd); i++)
+                dln_params(dd)[i] = dln_params(ds)[i] = (float)dln_params(dd)[i];
             const char *defs[3] = {NULL, "subset:25@0-5+switch@0", nc == 2 ? "gate:b@0-5" : "switch@0"};
             for (int k = 0; k < 3; k++) {
                 deficit_list dl = {0};
@@ -475,10 +476,10 @@ static void test_single(void)
                 }
                 dln_set_deficits(ds, &dl);
                 dln_set_deficits(dd, &dl);
-                double *gs = util_malloc(2 * dd->n_param * sizeof *gs), *gd = gs + dd->n_param;
-                double ls = dln_grad_single(ds, ds->theta, gs), ld = dln_grad(dd, dd->theta, gd), big = 0,
-                       err = 0;
-                for (size_t i = 0; i < dd->n_param; i++) {
+                double *gs = util_malloc(2 * dln_n_param(dd) * sizeof *gs), *gd = gs + dln_n_param(dd);
+                double ls = dln_grad_single(ds, dln_params(ds), gs), ld = dln_grad(dd, dln_params(dd), gd),
+                       big = 0, err = 0;
+                for (size_t i = 0; i < dln_n_param(dd); i++) {
                     big = fmax(big, fabs(gd[i]));
                     err = fmax(err, fabs(gs[i] - gd[i]));
                 }
@@ -500,26 +501,26 @@ static void test_single(void)
     dc.single = 0;
     dln_alloc(&dc, &t, &dd);
     dln_init(dd, DLN_INIT_GAUSS, 0.1, 0, NULL, 0, rng);
-    for (size_t i = 0; i < dd->n_param; i++)
-        dd->theta[i] = ds->theta[i] = (float)dd->theta[i];
-    double t0 = dln_test_loss(dd, dd->theta);
+    for (size_t i = 0; i < dln_n_param(dd); i++)
+        dln_params(dd)[i] = dln_params(ds)[i] = (float)dln_params(dd)[i];
+    double t0 = dln_test_loss(dd, dln_params(dd));
     for (int s = 0; s < 400; s++) {
         dln_gd_step(ds, 0.5);
         dln_gd_step(dd, 0.5);
     }
     int fl = 1;
-    for (size_t i = 0; i < ds->n_param; i++)
-        fl &= ds->theta[i] == (double)(float)ds->theta[i];
+    for (size_t i = 0; i < dln_n_param(ds); i++)
+        fl &= dln_params(ds)[i] == (double)(float)dln_params(ds)[i];
     CHECK(fl);
-    double ts = dln_test_loss(ds, ds->theta), td = dln_test_loss(dd, dd->theta);
+    double ts = dln_test_loss(ds, dln_params(ds)), td = dln_test_loss(dd, dln_params(dd));
     int r = t.rank;
     double *Ks = util_malloc(4 * (size_t)r * sizeof *Ks), *Kd = Ks + r, *ss = Kd + r, *sd = ss + r;
-    dln_maps(ds, ds->theta, NULL);
+    dln_maps(ds, dln_params(ds), NULL);
     dln_modes(ds, Ks);
-    linalg_svd(30, 30, ds->omega[0], NULL, ss, NULL);
-    dln_maps(dd, dd->theta, NULL);
+    linalg_svd(30, 30, dln_map(ds, 0), NULL, ss, NULL);
+    dln_maps(dd, dln_params(dd), NULL);
     dln_modes(dd, Kd);
-    linalg_svd(30, 30, dd->omega[0], NULL, sd, NULL);
+    linalg_svd(30, 30, dln_map(dd, 0), NULL, sd, NULL);
     double ek = 0, es = 0;
     for (int a = 0; a < 3; a++) {
         ek = fmax(ek, fabs(Ks[a] - Kd[a]) / fabs(Kd[a]));
@@ -558,17 +559,18 @@ static void test_gate(void)
     deficit_list dl = {0};
     add_def(&dl, "gate:b@0-2");
     dln_set_deficits(d, &dl);
-    size_t nb = d->chain_off[2] - d->chain_off[1];
+    size_t nb = dln_chain_offset(d, 2) - dln_chain_offset(d, 1);
     double *b0 = util_malloc(nb * sizeof *b0);
-    memcpy(b0, d->theta + d->chain_off[1], nb * sizeof *b0);
+    memcpy(b0, dln_params(d) + dln_chain_offset(d, 1), nb * sizeof *b0);
     for (long s = 0; s < 2; s++) {
         dln_set_step(d, s);
         dln_gd_step(d, 0.05);
     }
-    CHECK(memcmp(b0, d->theta + d->chain_off[1], nb * sizeof *b0) == 0); /* exactly frozen */
+    CHECK(memcmp(b0, dln_params(d) + dln_chain_offset(d, 1), nb * sizeof *b0) == 0); /* exactly frozen */
     dln_set_step(d, 2);
     dln_gd_step(d, 0.05);
-    CHECK(memcmp(b0, d->theta + d->chain_off[1], nb * sizeof *b0) != 0); /* moves after the window */
+    CHECK(memcmp(b0, dln_params(d) + dln_chain_offset(d, 1), nb * sizeof *b0) !=
+          0); /* moves after the window */
     free(b0);
     dln_free(d);
     task_free(&t);
@@ -632,7 +634,7 @@ static void test_gd_apply(void)
     dln_alloc(&dc, &t, &a);
     dln_alloc(&dc, &t, &b);
     dln_init(a, DLN_INIT_GAUSS, 0.1, 0, NULL, 0, rng);
-    memcpy(b->theta, a->theta, a->n_param * sizeof(double));
+    memcpy(dln_params(b), dln_params(a), dln_n_param(a) * sizeof(double));
     deficit_list dl = {0};
     add_def(&dl, "gate:b@2-4");
     dln_set_deficits(a, &dl);
@@ -641,12 +643,12 @@ static void test_gd_apply(void)
     for (long s = 0; s < 6; s++) {
         dln_set_step(a, s), dln_set_step(b, s);
         double la = dln_gd_step(a, 0.05);
-        double lb = dln_grad(b, b->theta, b->grad);
+        double lb = dln_grad(b, dln_params(b), dln_gradient(b));
         dln_gd_apply(b, 0.05);
         same_loss &= la == lb;
     }
     CHECK(same_loss);
-    CHECK(memcmp(a->theta, b->theta, a->n_param * sizeof(double)) == 0);
+    CHECK(memcmp(dln_params(a), dln_params(b), dln_n_param(a) * sizeof(double)) == 0);
     dln_free(a), dln_free(b);
     task_free(&t);
 }
@@ -672,7 +674,7 @@ static void test_engine_vs_reference(void)
     for (int m = 0; m < 8; m++)
         k0[m] = 0.01 * (1 + 0.1 * gsl_ran_gaussian_ziggurat(rng, 1.0));
     dln_init(a, DLN_INIT_ALIGNED, 0, 0, k0, 8, rng);
-    memcpy(b->theta, a->theta, a->n_param * sizeof(double));
+    memcpy(dln_params(b), dln_params(a), dln_n_param(a) * sizeof(double));
     dln_use_reference(b, 1);
     deficit_list dl = {0};
     add_def(&dl, "gate:b@0-150");
@@ -687,16 +689,16 @@ static void test_engine_vs_reference(void)
     }
     CHECK_CLOSE(la, lb, 0, 1e-12 * l0);
     double Ka[16], Kb[16], sa[8], sb[8], kd = 0, sd = 0;
-    dln_maps(a, a->theta, NULL);
-    dln_maps(b, b->theta, NULL);
+    dln_maps(a, dln_params(a), NULL);
+    dln_maps(b, dln_params(b), NULL);
     dln_modes(a, Ka);
     dln_modes(b, Kb);
     for (int i = 0; i < 16; i++)
         kd = fmax(kd, fabs(Ka[i] - Kb[i]));
     CHECK(kd <= 1e-11);
     for (int p = 0; p < 2; p++) {
-        linalg_svd(15, 8, a->omega[p], NULL, sa, NULL);
-        linalg_svd(15, 8, b->omega[p], NULL, sb, NULL);
+        linalg_svd(15, 8, dln_map(a, p), NULL, sa, NULL);
+        linalg_svd(15, 8, dln_map(b, p), NULL, sb, NULL);
         for (int i = 0; i < 8; i++)
             sd = fmax(sd, fabs(sa[i] - sb[i]) / sb[0]);
     }
@@ -739,7 +741,7 @@ static void test_aligned_vs_modes(void)
     double *full = util_malloc(2 * 64 * sizeof *full);
     for (long s = 0; s <= 1000; s++) {
         if (s % 50 == 0 || s == 1000) {
-            dln_maps(d, d->theta, NULL);
+            dln_maps(d, dln_params(d), NULL);
             dln_modes(d, K);
             for (int a = 0; a < r; a++) {
                 double e1 = fabs(K[a] - pow(pa[a], D)), e2 = fabs(K[r + a] - pow(pb[a], D));
@@ -754,7 +756,7 @@ static void test_aligned_vs_modes(void)
                         double v = 0;
                         for (int i = 0; i < 15; i++)
                             for (int j = 0; j < 8; j++)
-                                v += t.U[i * r + a] * d->omega[p][i * 8 + j] * t.V[j * r + b];
+                                v += t.U[i * r + a] * dln_map(d, p)[i * 8 + j] * t.V[j * r + b];
                         if (fabs(v) > woff) woff = fabs(v);
                     }
         }
@@ -783,8 +785,8 @@ static void test_aligned_vs_modes(void)
         wa += 0.5 * (t.s[a] - pow(pb[a], D)) * (t.s[a] - pow(pb[a], D));
         wb += 0.5 * (t.s[a] - pow(pa[a], D)) * (t.s[a] - pow(pa[a], D));
     }
-    CHECK_CLOSE(dln_loss_without(d, d->theta, 0), wa, 1e-9, 1e-12);
-    CHECK_CLOSE(dln_loss_without(d, d->theta, 1), wb, 1e-9, 1e-12);
+    CHECK_CLOSE(dln_loss_without(d, dln_params(d), 0), wa, 1e-9, 1e-12);
+    CHECK_CLOSE(dln_loss_without(d, dln_params(d), 1), wb, 1e-9, 1e-12);
     CHECK(wa > 10 && wb < 0.1); /* the early gate: b alone carries almost nothing */
     free(full);
     dln_free(d);
@@ -793,8 +795,8 @@ static void test_aligned_vs_modes(void)
 
 static void balancedness(dln *d, int p, int l, double *B) /* W_{l+1}^T W_{l+1} - W_l W_l^T (w x w) */
 {
-    int w = d->width;
-    const double *A = dln_weight(d, d->theta, p, l + 1), *Wl = dln_weight(d, d->theta, p, l);
+    int w = dln_width(d);
+    const double *A = dln_weight(d, dln_params(d), p, l + 1), *Wl = dln_weight(d, dln_params(d), p, l);
     int ra = dln_rows(d, l + 1), cl = dln_cols(d, p, l);
     for (int i = 0; i < w; i++)
         for (int j = 0; j < w; j++) {
@@ -819,14 +821,14 @@ static void test_flow(void)
     dln_alloc(&dc, &t, &d);
     gsl_rng_set(rng, 11);
     dln_init(d, DLN_INIT_GAUSS, 0.3, 0, NULL, 0, rng);
-    double *th0 = util_malloc(d->n_param * sizeof *th0);
-    memcpy(th0, d->theta, d->n_param * sizeof *th0);
+    double *th0 = util_malloc(dln_n_param(d) * sizeof *th0);
+    memcpy(th0, dln_params(d), dln_n_param(d) * sizeof *th0);
     double B0[2][36], B1[36];
     balancedness(d, 0, 1, B0[0]);
     balancedness(d, 1, 2, B0[1]);
     const dln_stepper st[3] = {DLN_RK8PD, DLN_RKF45, DLN_RKCK};
     for (int k = 0; k < 3; k++) {
-        memcpy(d->theta, th0, d->n_param * sizeof *th0);
+        memcpy(dln_params(d), th0, dln_n_param(d) * sizeof *th0);
         dln_flow_alloc(d, st[k], 1e-12, 1e-12, 1e-3);
         CHECK(dln_flow_advance(d, 0, 3.0) == CS_OK);
         balancedness(d, 0, 1, B1);
@@ -836,26 +838,26 @@ static void test_flow(void)
         CHECK_ARRAY_CLOSE(B1, B0[1], 36, 0, 1e-8);
     }
     /* the trained map approaches the target T (loss -> 0) after enough time */
-    memcpy(d->theta, th0, d->n_param * sizeof *th0);
+    memcpy(dln_params(d), th0, dln_n_param(d) * sizeof *th0);
     dln_flow_alloc(d, DLN_RK8PD, 1e-10, 1e-10, 1e-3);
     dln_flow_advance(d, 0, 30.0);
-    CHECK(dln_grad(d, d->theta, d->grad) < 1e-8);
+    CHECK(dln_grad(d, dln_params(d), dln_gradient(d)) < 1e-8);
     /* GD -> flow as lr -> 0: error at time 1 is first order in lr */
-    memcpy(d->theta, th0, d->n_param * sizeof *th0);
+    memcpy(dln_params(d), th0, dln_n_param(d) * sizeof *th0);
     dln_flow_alloc(d, DLN_RK8PD, 1e-13, 1e-13, 1e-3);
     dln_flow_advance(d, 0, 1.0);
-    double *ref = util_malloc(d->n_param * sizeof *ref);
-    memcpy(ref, d->theta, d->n_param * sizeof *ref);
+    double *ref = util_malloc(dln_n_param(d) * sizeof *ref);
+    memcpy(ref, dln_params(d), dln_n_param(d) * sizeof *ref);
     double err[2];
     for (int k = 0; k < 2; k++) {
         double lr = k ? 0.005 : 0.01;
-        memcpy(d->theta, th0, d->n_param * sizeof *th0);
+        memcpy(dln_params(d), th0, dln_n_param(d) * sizeof *th0);
         long n = (long)lround(1.0 / lr);
         for (long s = 0; s < n; s++)
             dln_gd_step(d, lr);
         double e = 0;
-        for (size_t i = 0; i < d->n_param; i++)
-            e = fmax(e, fabs(d->theta[i] - ref[i]));
+        for (size_t i = 0; i < dln_n_param(d); i++)
+            e = fmax(e, fabs(dln_params(d)[i] - ref[i]));
         err[k] = e;
     }
     printf("  GD vs flow at t = 1: lr 0.01 -> %.3g, lr 0.005 -> %.3g (ratio %.3f)\n", err[0], err[1],
@@ -878,7 +880,7 @@ static void test_flow(void)
     dln_flow_alloc(d, DLN_RK8PD, 1e-12, 1e-12, 1e-3);
     dln_flow_advance(d, 0, 1.5);
     double K[8], w = 0;
-    dln_maps(d, d->theta, NULL);
+    dln_maps(d, dln_params(d), NULL);
     dln_modes(d, K);
     for (int a = 0; a < 8; a++) {
         double s = t.s[a], e = exp(2 * s * 1.5), want = s * e / (e - 1 + s / k0);
@@ -903,7 +905,7 @@ static double removal_effect(int D, int *bitident)
     dln_alloc(&dc, &t, &d1);
     gsl_rng_set(rng, 4);
     dln_init(d0, DLN_INIT_GAUSS, 1e-3, 0, NULL, 0, rng);
-    memcpy(d1->theta, d0->theta, d0->n_param * sizeof(double));
+    memcpy(dln_params(d1), dln_params(d0), dln_n_param(d0) * sizeof(double));
     deficit_list dl = {0};
     add_def(&dl, "remove:c@0-150");
     dln_set_deficits(d1, &dl);
@@ -915,8 +917,8 @@ static double removal_effect(int D, int *bitident)
         dln_set_step(d1, s);
         dln_gd_step(d0, 0.05);
         dln_gd_step(d1, 0.05);
-        dln_maps(d0, d0->theta, m0);
-        dln_maps(d1, d1->theta, m1);
+        dln_maps(d0, dln_params(d0), m0);
+        dln_maps(d1, dln_params(d1), m1);
         for (int i = 0; i < 15; i++)
             for (int j = 0; j < 8; j++) {
                 if (j == 2) continue;
@@ -959,7 +961,7 @@ static void test_completion_d1(void)
     dln_alloc(&dc, &t, &d);
     dln_init(d, DLN_INIT_GAUSS, 0.01, 0, NULL, 0, rng);
     double *w0 = util_malloc(144 * sizeof *w0);
-    memcpy(w0, d->theta, 144 * sizeof *w0);
+    memcpy(w0, dln_params(d), 144 * sizeof *w0);
     for (long s = 0; s < 3000; s++)
         dln_gd_step(d, 5.0);
     char *obs = calloc(144, 1);
@@ -968,15 +970,15 @@ static void test_completion_d1(void)
     int same = 1;
     double fit = 0;
     for (int i = 0; i < 144; i++) {
-        if (!obs[i] && d->theta[i] != w0[i]) same = 0;
-        if (obs[i]) fit = fmax(fit, fabs(d->theta[i] - t.target[i]));
+        if (!obs[i] && dln_params(d)[i] != w0[i]) same = 0;
+        if (obs[i]) fit = fmax(fit, fabs(dln_params(d)[i] - t.target[i]));
     }
     CHECK(same);       /* unobserved entries never receive a gradient: bit-identical */
     CHECK(fit < 1e-6); /* observed entries converge: factor (1 - lr/m)^3000 = (1 - 1/8)^3000 */
     /* test loss: mean over all entries */
-    double tl = dln_test_loss(d, d->theta), want = 0;
+    double tl = dln_test_loss(d, dln_params(d)), want = 0;
     for (int i = 0; i < 144; i++)
-        want += (d->theta[i] - t.target[i]) * (d->theta[i] - t.target[i]);
+        want += (dln_params(d)[i] - t.target[i]) * (dln_params(d)[i] - t.target[i]);
     CHECK_CLOSE(tl, want / 144, 1e-12, 0);
     free(obs);
     free(w0);
@@ -1075,7 +1077,7 @@ static void test_torch_reference(void)
                 werr = INFINITY;
                 continue;
             }
-            const double *w = dln_weight(d, d->theta, p, l);
+            const double *w = dln_weight(d, dln_params(d), p, l);
             for (size_t i = 0; i < a.size; i++)
                 werr = fmax(werr, fabs(w[i] - a.data[i]));
             npy_free(&a);

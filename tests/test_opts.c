@@ -6,10 +6,10 @@
 #include "opts.h"
 #include "util.h"
 
-static const opt_spec specs[] = {{"depth", OPT_INT, "4", "network depth", "net_cfg.depth"},
-                                 {"dt", OPT_DOUBLE, "0.01", "step", "net_cfg.dt solver.h"},
+static const opt_spec specs[] = {{"depth", OPT_INT, "4", "network depth", "net_cfg.depth", OPT_IN(1, 100)},
+                                 {"dt", OPT_DOUBLE, "0.01", "step", "net_cfg.dt solver.h", OPT_IN(0, 1)},
                                  {"method", OPT_STRING, "euler", "euler|gd|rk8pd"},
-                                 {"sv", OPT_LIST, "3,2,1", "singular values"},
+                                 {"sv", OPT_LIST, "3,2,1", "singular values", OPT_IN(0, 10)},
                                  {"deficit", OPT_MULTI, NULL, "deficits"},
                                  {"shared-input", OPT_FLAG, NULL, "flag"},
                                  {"out", OPT_STRING, "out", "folder"},
@@ -46,7 +46,7 @@ int main(void)
     /* defaults */
     const char *a0[] = {"fake"};
     CHECK_INT(parse(&o, 1, a0), CS_OK);
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(opts_long(o, "depth", &d), CS_OK);
     CHECK_INT(d, 4);
     CHECK(!opts_is_set(o, "depth"));
     CHECK_INT(opts_count(o, "sv"), 3);
@@ -59,13 +59,13 @@ int main(void)
                         "5, 4",          "--deficit", "gate:b@0-10", "--deficit", "lesion:a:1@0-5,gate:a@3-4",
                         "--shared-input"};
     CHECK_INT(parse(&o, 11, a1), CS_OK);
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(opts_long(o, "depth", &d), CS_OK);
     CHECK_INT(d, 6);
-    CHECK_INT(opts_double(o, "dt", 0, 1, &x), CS_OK);
+    CHECK_INT(opts_double(o, "dt", &x), CS_OK);
     CHECK_CLOSE(x, 0.5, 0, 0); /* exact: parsed from text */
     double *sv;
     int n;
-    CHECK_INT(opts_list_double(o, "sv", 0, 1e9, &sv, &n), CS_OK);
+    CHECK_INT(opts_list_double(o, "sv", &sv, &n), CS_OK);
     CHECK_INT(n, 2);
     CHECK_CLOSE(sv[1], 4.0, 0, 0);
     free(sv);
@@ -94,19 +94,19 @@ int main(void)
                "[sweep]\nvary = depth=1,2\n");
     const char *a2[] = {"fake", "--model", model, "--dt", "0.25"};
     CHECK_INT(parse(&o, 5, a2), CS_OK);
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(opts_long(o, "depth", &d), CS_OK);
     CHECK_INT(d, 8);
     CHECK(strstr(opts_origin(o, "depth"), "m.ini:4") != NULL); /* line 4 holds depth */
     CHECK_INT(opts_count(o, "deficit"), 2);                    /* repeated keys accumulate */
     opts_free(o);
     const char *a3[] = {"fake", "--depth", "2", "--model", model, "--deficit", "gate:a@0-1"};
     CHECK_INT(parse(&o, 7, a3), CS_OK);
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(opts_long(o, "depth", &d), CS_OK);
     CHECK_INT(d, 2); /* command line beats the file wherever it stands */
     CHECK_INT(opts_count(o, "deficit"), 1);
     /* programmatic override (sweep) */
     CHECK_INT(opts_set(o, "depth", "3"), CS_OK);
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+    CHECK_INT(opts_long(o, "depth", &d), CS_OK);
     CHECK_INT(d, 3);
     CHECK_INT(opts_set(o, "nosuch", "3"), CS_EUSAGE);
     opts_free(o);
@@ -157,9 +157,9 @@ int main(void)
     CHECK_INT(opts_set(o, "dt", "0.5"), CS_OK);
     CHECK_INT(opts_choice(o, "method", "euler|gd|rk8pd", &idx), CS_EUSAGE);
     CHECK(strstr(util_errmsg(), "euler|gd|rk8pd") != NULL);
-    CHECK_INT(opts_list_double(o, "sv", 0, 10, &sv, &n), CS_EUSAGE);
+    CHECK_INT(opts_list_double(o, "sv", &sv, &n), CS_EUSAGE);
     opts_set(o, "depth", "0");
-    CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_EUSAGE);
+    CHECK_INT(opts_long(o, "depth", &d), CS_EUSAGE);
     CHECK(strstr(util_errmsg(), "must be in [1, 100]") != NULL);
     opts_set(o, "method", "gd");
     CHECK_INT(opts_choice(o, "method", "euler|gd|rk8pd", &idx), CS_OK);
@@ -206,7 +206,7 @@ int main(void)
         /* indented comments, a BOM, inline comments, CRLF: accepted, lines counted right */
         write_file(badm, "\xEF\xBB\xBF# c\r\n  ; indented comment\r\n\r\n[run]\r\ndepth: 5 ; five\r\n");
         CHECK_INT(parse(&o, 3, a4), CS_OK);
-        CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+        CHECK_INT(opts_long(o, "depth", &d), CS_OK);
         CHECK_INT(d, 5);
         CHECK(strstr(opts_origin(o, "depth"), "bad.ini:5") != NULL);
         opts_free(o);
@@ -245,7 +245,7 @@ int main(void)
         CHECK_INT(opts_count(o, "deficit"), 16000);
         CHECK(strcmp(opts_item(o, "deficit", 15999), "gate:b@15999-16000") == 0);
         CHECK(strstr(opts_origin(o, "depth"), "bad.ini:31999") != NULL);
-        CHECK_INT(opts_long(o, "depth", 1, 100, &d), CS_OK);
+        CHECK_INT(opts_long(o, "depth", &d), CS_OK);
         CHECK_INT(d, 50);
         opts_free(o);
     }
@@ -317,6 +317,81 @@ int main(void)
         CHECK(strcmp(p->cmdline, "critsim fake --depth 3") == 0);
         opts_free(o);
         unlink(ini);
+    }
+    /* declared ranges: --help shows them, a value outside is one usage error naming option, value, range */
+    {
+        const char *ar[] = {"fake", "--depth", "101"};
+        CHECK_INT(parse(&o, 3, ar), CS_OK);
+        CHECK_INT(opts_long(o, "depth", &d), CS_EUSAGE);
+        CHECK(strcmp(util_errmsg(), "--depth (command line): 101 is out of range; it must be in [1, 100]") ==
+              0);
+        opts_free(o);
+        char buf[80];
+        opts_range_text(&specs[0], buf, sizeof buf);
+        CHECK(strcmp(buf, "1..100") == 0);
+        opts_range_text(&specs[1], buf, sizeof buf);
+        CHECK(strcmp(buf, "0..1") == 0);
+        opts_range_text(&specs[2], buf, sizeof buf); /* text: no range */
+        CHECK(strcmp(buf, "") == 0);
+        static const opt_spec rs[] = {{"p", OPT_DOUBLE, "1", "positive", OPT_POSITIVE},
+                                      {"m", OPT_INT, "0", "at least -1", OPT_MIN(-1)},
+                                      {"a", OPT_DOUBLE, "0", "any", OPT_ANY},
+                                      {NULL, 0, NULL, NULL}};
+        opts_range_text(&rs[0], buf, sizeof buf);
+        CHECK(strcmp(buf, "> 0") == 0);
+        opts_range_text(&rs[1], buf, sizeof buf);
+        CHECK(strcmp(buf, ">= -1") == 0);
+        opts_range_text(&rs[2], buf, sizeof buf);
+        CHECK(strcmp(buf, "any") == 0);
+        const cmd_def rcmd = {"rangecmd", "ranges", NULL, rs, run_nop};
+        const char *ap[] = {"rangecmd", "--p", "0", "--m", "-2", "--a", "-1e300"};
+        CHECK_INT(opts_parse(&o, &rcmd, 7, (char **)ap), CS_OK);
+        CHECK_INT(opts_double(o, "p", &x), CS_EUSAGE);
+        CHECK(strstr(util_errmsg(), "--p (command line): 0 is out of range; it must be > 0") != NULL);
+        CHECK_INT(opts_long(o, "m", &d), CS_EUSAGE);
+        CHECK(strstr(util_errmsg(), "it must be >= -1") != NULL);
+        CHECK_INT(opts_double(o, "a", &x), CS_OK);
+        opts_free(o);
+    }
+    /* every command's numeric options declare a range, and an option with the same name in several
+     * commands has one range, except where the name means different things (listed with the reason) */
+    {
+        static const char *const differ[][2] = {
+            {"depth", "cnn: stride-2 stages (0..5); flow, modes, phase: weight matrices per pathway"},
+            {"width", "cnn: channels of the first convolution; flow: hidden units per layer"},
+            {"sources", "cnn: 1 (whole image) or 2 (halves); flow: input sources, 0 = one per pathway"},
+            {"lr",
+             "cnn: SGD step, 0 allowed (frozen weights); flow: also the time per step of the flow, > 0"},
+            {"snap-every", "cnn: in epochs, 0 = none; flow: in steps, -1 = thinned recorded steps"},
+            {"threads", "cnn: threads over the batch; flow: the gradient's team (dln.c holds at most 8)"},
+            {"pathways", "modes: pathways a..z; flow: at most DLN_MAX_CHAIN chains in the engine"},
+            {NULL, NULL}};
+        const cmd_def *const *all = cmd_all();
+        for (int c = 0; all[c]; c++)
+            for (const opt_spec *s = all[c]->specs; s->name; s++) {
+                if (s->type == OPT_INT || s->type == OPT_DOUBLE) {
+                    if (!s->range)
+                        fprintf(stderr, "  critsim %s --%s declares no range\n", all[c]->name, s->name);
+                    CHECK(s->range != OPT_RANGE_NONE);
+                }
+                if (!s->range) continue;
+                int exempt = 0, same_all = 1, others = 0;
+                for (int k = 0; differ[k][0]; k++)
+                    exempt |= !strcmp(differ[k][0], s->name);
+                for (int c2 = 0; all[c2]; c2++)
+                    for (const opt_spec *t = all[c2]->specs; c2 != c && t->name; t++)
+                        if (!strcmp(t->name, s->name) && t->range) {
+                            others++;
+                            int same = t->range == s->range && t->lo == s->lo && t->hi == s->hi;
+                            same_all &= same;
+                            if (!same && !exempt)
+                                fprintf(stderr,
+                                        "  --%s: critsim %s and critsim %s declare different ranges\n",
+                                        s->name, all[c]->name, all[c2]->name);
+                        }
+                CHECK(same_all || exempt);
+                if (exempt && others) CHECK(!same_all); /* an exemption that is no longer needed */
+            }
     }
     return check_done("test_opts");
 }

@@ -14,10 +14,10 @@
 
 /* ---- the fake engine: f = 10 x + y + seed / 1000; x = 13 "diverges"; x >= 5 adds key `big` ---- */
 
-static const opt_spec fake_specs[] = {{"x", OPT_INT, "1", "x"},
-                                      {"y", OPT_DOUBLE, "0", "y"},
+static const opt_spec fake_specs[] = {{"x", OPT_INT, "1", "x", OPT_IN(-1000, 1000)},
+                                      {"y", OPT_DOUBLE, "0", "y", OPT_IN(-1e9, 1e9)},
                                       {"deficit", OPT_MULTI, NULL, "deficits"},
-                                      {"seed", OPT_INT, "7", "seed"},
+                                      {"seed", OPT_INT, "7", "seed", OPT_IN(0, 1000000)},
                                       {"final-only", OPT_FLAG, NULL, "only final.dat"},
                                       {"out", OPT_STRING, NULL, "folder"},
                                       {NULL, 0, NULL, NULL}};
@@ -26,9 +26,9 @@ static int fake_run(const opts *o)
 {
     long x, seed;
     double y;
-    int rc = opts_long(o, "x", -1000, 1000, &x);
-    if (!rc) rc = opts_double(o, "y", -1e9, 1e9, &y);
-    if (!rc) rc = opts_long(o, "seed", 0, 1000000, &seed);
+    int rc = opts_long(o, "x", &x);
+    if (!rc) rc = opts_double(o, "y", &y);
+    if (!rc) rc = opts_long(o, "seed", &seed);
     if (rc) return rc;
     if (x == 13) return util_seterr(CS_EFAIL, "non-finite state at step 7 (fake engine, x = 13)");
     const char *keys[] = {"f", "n_def", "final_only", "big"};
@@ -47,17 +47,18 @@ static const cmd_def fake = {.name = "fake", .summary = "fake engine", .specs = 
 
 static char tmpdir[256];
 
-static const opt_spec toy_specs[] = {{"deficit", OPT_MULTI, NULL, "deficits"},
-                                     {"epochs", OPT_INT, "3", "epochs"},
-                                     {"clean-epochs", OPT_INT, "0", "clean epochs after the last deficit"},
-                                     {"seed", OPT_INT, "0", "seed"},
-                                     {"branch", OPT_STRING, NULL, "checkpoint to continue from"},
-                                     {"branch-mode", OPT_STRING, "weights", "weights|exact"},
-                                     {"checkpoint-at", OPT_LIST, NULL, "epochs to keep ckpt_K"},
-                                     {"checkpoint-every", OPT_INT, "0", "unused"},
-                                     {"resume", OPT_FLAG, NULL, "resume from checkpoint.txt"},
-                                     {"out", OPT_STRING, NULL, "folder"},
-                                     {NULL, 0, NULL, NULL}};
+static const opt_spec toy_specs[] = {
+    {"deficit", OPT_MULTI, NULL, "deficits"},
+    {"epochs", OPT_INT, "3", "epochs", OPT_IN(1, 1000)},
+    {"clean-epochs", OPT_INT, "0", "clean epochs after the last deficit", OPT_IN(0, 1000)},
+    {"seed", OPT_INT, "0", "seed", OPT_IN(0, 1000)},
+    {"branch", OPT_STRING, NULL, "checkpoint to continue from"},
+    {"branch-mode", OPT_STRING, "weights", "weights|exact"},
+    {"checkpoint-at", OPT_LIST, NULL, "epochs to keep ckpt_K"},
+    {"checkpoint-every", OPT_INT, "0", "unused"},
+    {"resume", OPT_FLAG, NULL, "resume from checkpoint.txt"},
+    {"out", OPT_STRING, NULL, "folder"},
+    {NULL, 0, NULL, NULL}};
 
 static int toy_ckpt(const char *dir, const char *name, long k, double s)
 {
@@ -76,9 +77,9 @@ static int toy_run(const opts *o)
     long epochs, clean, seed, k0 = 0;
     double s = 0;
     int rc = opts_deficits(o, "deficit", &dl);
-    if (!rc) rc = opts_long(o, "epochs", 1, 1000, &epochs);
-    if (!rc) rc = opts_long(o, "clean-epochs", 0, 1000, &clean);
-    if (!rc) rc = opts_long(o, "seed", 0, 1000, &seed);
+    if (!rc) rc = opts_long(o, "epochs", &epochs);
+    if (!rc) rc = opts_long(o, "clean-epochs", &clean);
+    if (!rc) rc = opts_long(o, "seed", &seed);
     if (rc) return rc;
     long last = 0;
     for (int i = 0; i < dl.n; i++)

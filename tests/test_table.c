@@ -1,4 +1,5 @@
 /* test_table.c - provenance header, named columns, atomic publication, FAILED marker (table.h). */
+#include <ctype.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -38,6 +39,15 @@ static int hidden_files(void) /* temporaries left in the folder */
     return n;
 }
 
+/* a table_prov.reword for the test: upper case, and the context appended */
+static void upper_reword(const void *ctx, const char *msg, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; msg[k] && k + 1 < n; k++)
+        out[k] = (char)toupper((unsigned char)msg[k]);
+    snprintf(out + k, n - k, " (%s)", (const char *)ctx);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
@@ -70,6 +80,13 @@ int main(void)
     size_t n = slurp("f.dat", buf, sizeof buf);
     CHECK(n > 0 && strstr(buf, "0 1\n# FAILED at step 17: non-finite K_b in mode 3\n") != NULL);
     CHECK(n > 0 && buf[n - 1] == '\n');
+    /* the provenance's reword turns the library's field names into the command's options */
+    table_prov rp = {.reword = upper_reword, .reword_ctx = "ctx"};
+    t = table_open(dir, "r.dat", &rp);
+    table_columns(t, "step value");
+    CHECK_INT(table_fail(t, 3, "lower cfg.lr"), CS_EFAIL);
+    slurp("r.dat", buf, sizeof buf);
+    CHECK(strstr(buf, "# FAILED at step 3: LOWER CFG.LR (ctx)\n") != NULL);
 
     /* discard leaves nothing behind */
     t = table_open(dir, "d.dat", NULL);

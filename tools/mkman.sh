@@ -11,7 +11,8 @@
 #
 # --help layout this parser relies on (src/cli/opts.c, opts_help): line 1 "usage: ...", line 2 the
 # one-line summary, "options (default in brackets):", then one line per option
-# "  --NAME[ ARG]  help [DEFAULT][ (repeatable)]" with ARG one of N X S FILE SPEC A,B,.., then
+# "  --NAME[ ARG]  help [DEFAULT][ (repeatable)][ (range R)]" with ARG one of N X S FILE SPEC A,B,..
+# and R the declared range of its numbers (opts_range_text: "1..100", ">= 0", "> 0", "any"), then
 # optionally a blank line and free text (examples, notes), reproduced verbatim.
 set -eu
 CS=${1:-./critsim}
@@ -36,9 +37,10 @@ page() { # NAME (critsim-flow) CMD (flow); $cmds: every command, for SEE ALSO
     arg = ""
     if (match(rest, /^ (N|X|S|FILE|SPEC|A,B,\.\.) /)) { arg = substr(rest, 2, RLENGTH - 2); rest = substr(rest, RLENGTH) }
     sub(/^ +/, "", rest)
+    rng = ""; if (match(rest, / \(range [^()]*\)$/)) { rng = substr(rest, RSTART + 8, RLENGTH - 9); rest = substr(rest, 1, RSTART - 1) }
     rep = 0; if (rest ~ / \(repeatable\)$/) { rep = 1; sub(/ \(repeatable\)$/, "", rest) }
     def = ""; if (match(rest, / \[[^][]*\]$/)) { def = substr(rest, RSTART + 2, RLENGTH - 3); rest = substr(rest, 1, RSTART - 1) }
-    nopt++; O[nopt] = opt; A[nopt] = arg; H[nopt] = rest; D[nopt] = def; R[nopt] = rep
+    nopt++; O[nopt] = opt; A[nopt] = arg; H[nopt] = rest; D[nopt] = def; R[nopt] = rep; G[nopt] = rng
     next
   }
   inopt { printf "mkman.sh: %s --help: unexpected option line: %s\n", cmd, $0 > "/dev/stderr"; bad = 1; exit 1 }
@@ -70,6 +72,7 @@ page() { # NAME (critsim-flow) CMD (flow); $cmds: every command, for SEE ALSO
       print ".RS 4"
       printf "%s\n", esc(H[i])
       if (D[i] != "" && D[i] != "unset" && D[i] != "off") printf ".sp\nDefault: %s.\n", esc(D[i])
+      if (G[i] != "") printf ".sp\nRange: %s.\n", esc(G[i] == "any" ? "any finite number" : G[i])
       if (R[i]) print ".sp\nRepeatable; every occurrence adds to the list."
       print ".RE"
     }

@@ -35,7 +35,7 @@ static const opt_spec specs[] = {
     {"out", OPT_STRING, NULL, "folder for the tables (default: the run folder)"},
     {"rsv-steps", OPT_LIST, "all", "recorded steps for rsv.dat/rsv_hist.dat: all|first|last|S1,S2,..."},
     {"angle-rank", OPT_INT, "0",
-     "k of the top-k subspaces compared by principal angles (0: all tracked modes)"},
+     "k of the top-k subspaces compared by principal angles (0: all tracked modes)", OPT_IN(0, 1 << 20)},
     {"rsv-variance", OPT_STRING, "marginal",
      "marginal|conditional: source variance with the partner drawn independently (official) or conditioned "
      "on it"},
@@ -583,7 +583,7 @@ static int run_analyze(const opts *o)
     const char *out = opts_str(o, "out");
     if (!out || !out[0]) out = run_dir;
     long angle_rank;
-    int rc = opts_long(o, "angle-rank", 0, 1 << 20, &angle_rank);
+    int rc = opts_long(o, "angle-rank", &angle_rank);
     if (rc != CS_OK) return rc;
     int rsv_var = 0;
     rc = opts_choice(o, "rsv-variance", "marginal|conditional", &rsv_var);

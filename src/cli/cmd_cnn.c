@@ -30,63 +30,82 @@
 
 static const opt_spec specs[] = {
     {"data", OPT_STRING, "fashion-mnist", "data set: fashion-mnist|cifar10"},
-    {"data-dir", OPT_STRING, NULL, "folder of the data files (default: /usr/share/datasets/fashion-mnist)"},
-    {"train-subset", OPT_INT, "0", "use only the first N training images (0: all)"},
-    {"test-subset", OPT_INT, "0", "use only the first N test images (0: all)"},
-    {"epochs", OPT_INT, "3", "training epochs"},
+    {"data-dir", OPT_STRING, NULL, "folder of the data files (default: /usr/share/datasets/fashion-mnist)",
+     "data_load.dir"},
+    {"train-subset", OPT_INT, "0", "use only the first N training images (0: all)", OPT_IN(0, 100000000)},
+    {"test-subset", OPT_INT, "0", "use only the first N test images (0: all)", OPT_IN(0, 100000000)},
+    {"epochs", OPT_INT, "3", "training epochs", "train_cfg.epochs", OPT_IN(1, 1000000)},
     {"clean-epochs", OPT_INT, "0",
-     "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)"},
-    {"seed", OPT_INT, "0", "seed of the initialisation, shuffling, augmentation and deficits"},
-    {"out", OPT_STRING, "runs/cnn", "run folder (epochs.dat, final.dat, checkpoint.bin)"},
+     "if > 0: train this many epochs after the last deficit ends (total = last END + N, replaces --epochs)",
+     OPT_IN(0, 1000000)},
+    {"seed", OPT_INT, "0", "seed of the initialisation, shuffling, augmentation and deficits",
+     "train_cfg.seed", OPT_IN(0, 4294967295L)},
+    {"out", OPT_STRING, "runs/cnn", "run folder (epochs.dat, final.dat, checkpoint.bin)", "train_cfg.out"},
     {"arch", OPT_STRING, "fused", "network: fused|split (see below)"},
-    {"width", OPT_INT, "16", "channels W of the first convolution (stage j has W*2^j)"},
-    {"depth", OPT_INT, "2", "stride-2 stages D"},
-    {"fuse-after", OPT_INT, "1", "split: stages inside each source's pathway before fusion (0..depth)"},
+    {"width", OPT_INT, "16", "channels W of the first convolution (stage j has W*2^j)", OPT_IN(1, 1024)},
+    {"depth", OPT_INT, "2", "stride-2 stages D", OPT_IN(0, 5)},
+    {"fuse-after", OPT_INT, "1", "split: stages inside each source's pathway before fusion (0..depth)",
+     "cnn_cfg.fuse_after", OPT_IN(0, 5)},
     {"fusion", OPT_STRING, "sum", "split: how pathways are fused: sum|concat"},
-    {"sources", OPT_INT, "2", "input sources: 1 (whole image) or 2 (left and right halves)"},
+    {"sources", OPT_INT, "2", "input sources: 1 (whole image) or 2 (left and right halves)", "data_cfg.n_src",
+     OPT_IN(1, 2)},
     {"views", OPT_STRING, "zero",
      "two sources: zero (the other half zeroed, full width) or crop (half width)"},
-    {"batch", OPT_INT, "64", "batch size (the last partial batch of an epoch is dropped)"},
-    {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr per epoch: see --schedule)"},
-    {"momentum", OPT_DOUBLE, "0.9", "SGD momentum"},
-    {"wd", OPT_DOUBLE, "5e-4", "weight decay"},
-    {"decay", OPT_DOUBLE, "0.97", "learning-rate decay per epoch (schedules decay and restart)"},
+    {"batch", OPT_INT, "64", "batch size (the last partial batch of an epoch is dropped)", "data_cfg.batch",
+     OPT_IN(1, 65536)},
+    {"lr", OPT_DOUBLE, "0.05", "initial learning rate lr0 (lr per epoch: see --schedule)", "train_cfg.lr0",
+     OPT_IN(0, 100)},
+    {"momentum", OPT_DOUBLE, "0.9", "SGD momentum", OPT_IN(0, 1)},
+    {"wd", OPT_DOUBLE, "5e-4", "weight decay", OPT_IN(0, 10)},
+    {"decay", OPT_DOUBLE, "0.97", "learning-rate decay per epoch (schedules decay and restart)",
+     OPT_IN(0, 10)},
     {"schedule", OPT_STRING, "decay",
      "learning rate per epoch: decay|restart|cyclic (formulas below; restart: back to lr0 when the last "
      "deficit ends)"},
-    {"cycle", OPT_INT, "10", "epochs N of one cosine cycle of --schedule cyclic"},
+    {"cycle", OPT_INT, "10", "epochs N of one cosine cycle of --schedule cyclic", OPT_IN(1, 1000000)},
     {"augment", OPT_FLAG, "false", "random translation up to --shift px and random horizontal flip"},
-    {"shift", OPT_INT, "4", "largest translation of --augment in pixels"},
+    {"shift", OPT_INT, "4", "largest translation of --augment in pixels", OPT_IN(0, 16)},
     {"deficit", OPT_MULTI, NULL,
      "KIND[:ARGS]@START-END on epochs, repeatable: blur[:P]:K, flip, labels, noise, remove:P, dissociate"},
-    {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit"},
+    {"noise-images", OPT_INT, "1000", "size of the fixed Gaussian-noise image set of the noise deficit",
+     OPT_IN(1, 100000000)},
     {"rand-zero", OPT_DOUBLE, "0",
      "two sources, training only: source a zeroed with probability P, source b with probability P "
-     "(disjoint, P <= 0.5), so single-source test inputs are in distribution (0: off)"},
+     "(disjoint, P <= 0.5), so single-source test inputs are in distribution (0: off)",
+     OPT_IN(0, 0.5)},
     {"bn-batches", OPT_INT, "20",
-     "training batches (without the deficits) of the BN re-estimation before each test (0: all)"},
+     "training batches (without the deficits) of the BN re-estimation before each test (0: all)",
+     OPT_IN(0, 100000000)},
     {"checkpoint-every", OPT_INT, "0",
-     "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)"},
+     "also keep ckpt_K.bin after every K epochs (for deficit-removal branches)", OPT_IN(0, 1000000)},
     {"resume", OPT_FLAG, "false", "continue from DIR/checkpoint.bin when it exists"},
-    {"branch", OPT_STRING, NULL, "start from this checkpoint at its epoch (see --branch-mode)"},
+    {"branch", OPT_STRING, NULL, "start from this checkpoint at its epoch (see --branch-mode)",
+     "train_cfg.branch"},
     {"branch-mode", OPT_STRING, "weights",
      "weights (weights and BN statistics, momentum reset) | exact (also momentum and history, same seed: "
-     "bit-identical to the run from scratch when the checkpoint's run matched it until then)"},
-    {"checkpoint-at", OPT_LIST, NULL, "also keep ckpt_K.bin after each of these epochs K (e.g. 4,8,12)"},
+     "bit-identical to the run from scratch when the checkpoint's run matched it until then)",
+     "train_cfg.branch_exact"},
+    {"checkpoint-at", OPT_LIST, NULL, "also keep ckpt_K.bin after each of these epochs K (e.g. 4,8,12)",
+     OPT_IN(1, 1000000)},
     {"snap-every", OPT_INT, "0",
-     "snapshots for critsim analyze every K epochs, at deficit boundaries, first and last epoch (0: none)"},
-    {"snap-ref-epoch", OPT_INT, "-1",
-     "epoch whose total-map SVD the snapshots carry (-1: the last snapshot)"},
+     "snapshots for critsim analyze every K epochs, at deficit boundaries, first and last epoch (0: none)",
+     "train_meas.snap_every", OPT_IN(0, 1000000)},
+    {"snap-ref-epoch", OPT_INT, "-1", "epoch whose total-map SVD the snapshots carry (-1: the last snapshot)",
+     "train_meas.snap_ref", OPT_IN(-1, 1000000)},
     {"probe", OPT_INT, "0",
-     "probe test images of the Jacobian and RSV (0: the smaller of 256 and the test set)"},
+     "probe test images of the Jacobian and RSV (0: the smaller of 256 and the test set)",
+     OPT_IN(0, 100000000)},
     {"rsv-layer", OPT_STRING, NULL,
      "two sources: layer whose output the RSV measures (default: split, first stage after fusion; fused, "
      "last stage)"},
-    {"rsv-batches", OPT_INT, "16", "the probe is cut into this many RSV batches (variance over batches)"},
-    {"fisher-every", OPT_INT, "0", "Fisher-information trace every K epochs into fisher.dat (0: none)"},
+    {"rsv-batches", OPT_INT, "16", "the probe is cut into this many RSV batches (variance over batches)",
+     OPT_IN(2, 1000000)},
+    {"fisher-every", OPT_INT, "0", "Fisher-information trace every K epochs into fisher.dat (0: none)",
+     OPT_IN(0, 1000000)},
     {"fisher-samples", OPT_INT, "0",
-     "test images of the Fisher estimate (0: the smaller of 256 and the test set)"},
-    {"threads", OPT_INT, "2", "threads over the batch (results are deterministic per thread count)"},
+     "test images of the Fisher estimate (0: the smaller of 256 and the test set)", OPT_IN(0, 100000000)},
+    {"threads", OPT_INT, "2", "threads over the batch (results are deterministic per thread count)",
+     OPT_IN(1, 64)},
     {"quiet", OPT_FLAG, "false", "no progress bar (it is shown only when stderr is a terminal)"},
     {NULL, 0, NULL, NULL}};
 
@@ -140,229 +159,258 @@ static void s_test(void *c, int first, int count, float *x, int *y)
     data_views(s->pipe, s->test, first, count, x, y);
 }
 
-static int run(const opts *o)
-{
+/* The options of one run that decide the data, the network and the schedule, read and checked once. */
+typedef struct {
     long subset, tsubset, epochs, seed, width, depth, fuse_after, sources, batch, shift, nnoise, bnb, ckev,
         threads, cycle;
     double lr, mom, wd, decay, rzero;
-    int dsi, archi, fusi, viewi, schedi, bmode;
-    int rc;
-    if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &dsi)) ||
-        (rc = opts_long(o, "train-subset", 0, 100000000, &subset)) ||
-        (rc = opts_long(o, "test-subset", 0, 100000000, &tsubset)) ||
-        (rc = opts_long(o, "epochs", 1, 1000000, &epochs)) ||
-        (rc = opts_long(o, "seed", 0, LONG_MAX, &seed)) ||
-        (rc = opts_choice(o, "arch", "fused|split", &archi)) ||
-        (rc = opts_long(o, "width", 1, 1024, &width)) || (rc = opts_long(o, "depth", 0, 5, &depth)) ||
-        (rc = opts_long(o, "fuse-after", 0, 5, &fuse_after)) ||
-        (rc = opts_choice(o, "fusion", "sum|concat", &fusi)) ||
-        (rc = opts_long(o, "sources", 1, 2, &sources)) ||
-        (rc = opts_choice(o, "views", "zero|crop", &viewi)) ||
-        (rc = opts_long(o, "batch", 1, 65536, &batch)) || (rc = opts_double(o, "lr", 0, 100, &lr)) ||
-        (rc = opts_double(o, "momentum", 0, 1, &mom)) || (rc = opts_double(o, "wd", 0, 10, &wd)) ||
-        (rc = opts_double(o, "decay", 0, 10, &decay)) || (rc = opts_long(o, "shift", 0, 16, &shift)) ||
-        (rc = opts_long(o, "noise-images", 1, 100000000, &nnoise)) ||
-        (rc = opts_double(o, "rand-zero", 0, 0.5, &rzero)) ||
-        (rc = opts_long(o, "bn-batches", 0, 100000000, &bnb)) ||
-        (rc = opts_long(o, "checkpoint-every", 0, 1000000, &ckev)) ||
-        (rc = opts_long(o, "threads", 1, 64, &threads)) ||
-        (rc = opts_choice(o, "schedule", "decay|restart|cyclic", &schedi)) ||
-        (rc = opts_long(o, "cycle", 1, 1000000, &cycle)) ||
-        (rc = opts_choice(o, "branch-mode", "weights|exact", &bmode)))
-        return rc;
-    int nat = opts_count(o, "checkpoint-at"), ckat[256];
-    if (nat > 256) return util_seterr(CS_EUSAGE, "--checkpoint-at: at most 256 epochs");
-    for (int i = 0; i < nat; i++) {
-        long v;
-        if (util_parse_long(opts_item(o, "checkpoint-at", i), &v) || v < 1 || v > 1000000)
-            return util_seterr(CS_EUSAGE, "--checkpoint-at: '%s' is not an epoch in [1, 1000000]",
-                               opts_item(o, "checkpoint-at", i));
-        ckat[i] = (int)v;
-    }
-    if (archi == 1 && sources != 2)
-        return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
-    if (archi == 1 && fuse_after > depth)
-        return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld", fuse_after,
-                           depth, depth);
+    int dsi, archi, fusi, viewi, schedi, bmode; /* choices: archi a cnn_arch, fusi a cnn_fusion, ... */
+    int nat, ckat[256];                         /* --checkpoint-at */
     deficit_list defs;
-    if ((rc = opts_deficits(o, "deficit", &defs)) != CS_OK) return rc;
-    long clean, last = 0; /* the epoch the last deficit ends */
-    for (int i = 0; i < defs.n; i++)
-        if (defs.d[i].kind != DEF_SWITCH && defs.d[i].end > last) /* END <= 10^15: no overflow below */
-            last = defs.d[i].end;
-    if ((rc = opts_long(o, "clean-epochs", 0, 1000000, &clean))) return rc;
+    long last; /* the epoch the last deficit ends (0: none) */
+    const char *dir, *out, *branch;
+} run_args;
+
+/* The choices by name (opts_enum), in the order --help lists them. */
+static const opt_enum archs[] = {{"fused", CNN_FUSED}, {"split", CNN_SPLIT}, {NULL, 0}};
+static const opt_enum fusions[] = {{"sum", CNN_FUSE_SUM}, {"concat", CNN_FUSE_CONCAT}, {NULL, 0}};
+static const opt_enum views[] = {{"zero", DATA_VIEWS_ZERO}, {"crop", DATA_VIEWS_CROP}, {NULL, 0}};
+static const opt_enum schedules[] = {
+    {"decay", TRAIN_DECAY}, {"restart", TRAIN_RESTART}, {"cyclic", TRAIN_CYCLIC}, {NULL, 0}};
+
+static int read_args(const opts *o, run_args *a)
+{
+    int rc;
+    if ((rc = opts_choice(o, "data", "fashion-mnist|cifar10", &a->dsi)) ||
+        (rc = opts_long(o, "train-subset", &a->subset)) || (rc = opts_long(o, "test-subset", &a->tsubset)) ||
+        (rc = opts_long(o, "epochs", &a->epochs)) || (rc = opts_long(o, "seed", &a->seed)) ||
+        (rc = opts_enum(o, "arch", archs, &a->archi)) || (rc = opts_long(o, "width", &a->width)) ||
+        (rc = opts_long(o, "depth", &a->depth)) || (rc = opts_long(o, "fuse-after", &a->fuse_after)) ||
+        (rc = opts_enum(o, "fusion", fusions, &a->fusi)) || (rc = opts_long(o, "sources", &a->sources)) ||
+        (rc = opts_enum(o, "views", views, &a->viewi)) || (rc = opts_long(o, "batch", &a->batch)) ||
+        (rc = opts_double(o, "lr", &a->lr)) || (rc = opts_double(o, "momentum", &a->mom)) ||
+        (rc = opts_double(o, "wd", &a->wd)) || (rc = opts_double(o, "decay", &a->decay)) ||
+        (rc = opts_long(o, "shift", &a->shift)) || (rc = opts_long(o, "noise-images", &a->nnoise)) ||
+        (rc = opts_double(o, "rand-zero", &a->rzero)) || (rc = opts_long(o, "bn-batches", &a->bnb)) ||
+        (rc = opts_long(o, "checkpoint-every", &a->ckev)) || (rc = opts_long(o, "threads", &a->threads)) ||
+        (rc = opts_enum(o, "schedule", schedules, &a->schedi)) || (rc = opts_long(o, "cycle", &a->cycle)) ||
+        (rc = opts_choice(o, "branch-mode", "weights|exact", &a->bmode)))
+        return rc;
+    a->nat = opts_count(o, "checkpoint-at");
+    if (a->nat > 256) return util_seterr(CS_EUSAGE, "--checkpoint-at: at most 256 epochs");
+    if (a->nat) {
+        long *at;
+        if ((rc = opts_list_long(o, "checkpoint-at", &at, &a->nat))) return rc;
+        for (int i = 0; i < a->nat; i++)
+            a->ckat[i] = (int)at[i];
+        free(at);
+    }
+    if (a->archi == CNN_SPLIT && a->sources != 2)
+        return util_seterr(CS_EUSAGE, "--arch split needs --sources 2 (one pathway per source)");
+    if (a->archi == CNN_SPLIT && a->fuse_after > a->depth)
+        return util_seterr(CS_EUSAGE, "--fuse-after %ld is larger than --depth %ld; use 0..%ld",
+                           a->fuse_after, a->depth, a->depth);
+    if ((rc = opts_deficits(o, "deficit", &a->defs)) != CS_OK) return rc;
+    long clean;
+    a->last = 0;
+    for (int i = 0; i < a->defs.n; i++)
+        if (a->defs.d[i].kind != DEF_SWITCH &&
+            a->defs.d[i].end > a->last) /* END <= 10^15: no overflow below */
+            a->last = a->defs.d[i].end;
+    if ((rc = opts_long(o, "clean-epochs", &clean))) return rc;
     if (clean > 0) /* [P3]'s protocol: every run gets the same clean epochs after its deficit */
-        epochs = last + clean;
-    if (epochs > 1000000)
+        a->epochs = a->last + clean;
+    if (a->epochs > 1000000)
         return util_seterr(
             CS_EUSAGE,
             "the last deficit ends at epoch %ld: with --clean-epochs %ld that is %ld epochs (at "
             "most 1000000); end it earlier",
-            last, clean, epochs);
-    const char *dir = opts_str(o, "data-dir"), *out = opts_str(o, "out"), *branch = opts_str(o, "branch");
-    if (!out || !*out) return util_seterr(CS_EUSAGE, "--out needs a folder name");
-    const char *dname = dsi == 0 ? "fashion-mnist" : "cifar10";
+            a->last, clean, a->epochs);
+    a->dir = opts_str(o, "data-dir"), a->out = opts_str(o, "out"), a->branch = opts_str(o, "branch");
+    if (!a->out || !*a->out) return util_seterr(CS_EUSAGE, "--out needs a folder name");
+    return CS_OK;
+}
 
-    data_set train = {0}, test = {0};
-    data_pipe *pipe = NULL;
-    cnn *net = NULL;
-    train_epoch *hist = NULL;
-    if ((rc = data_load(dname, dir, 1, subset, NULL, &train)) != CS_OK) goto done;
-    if ((rc = data_load(dname, dir, 0, tsubset, &train, &test)) != CS_OK) goto done;
-    data_cfg dc = {.n_src = (int)sources,
-                   .views = viewi,
-                   .batch = (int)batch,
-                   .augment = opts_flag(o, "augment"),
-                   .shift = (int)shift,
-                   .n_noise = (int)nnoise,
-                   .rand_zero = rzero};
-    if (!(pipe = data_pipe_alloc(&train, &dc, &defs, (uint64_t)seed))) {
-        rc = CS_EUSAGE;
-        goto done;
+/* --rsv-layer of net (default: cnnp_default_rsv_layer) as a layer index; CS_EUSAGE listing the layers
+ * when the name is not one. */
+static int rsv_layer(const cnn *net, const char *rsvname, int *out)
+{
+    int rsvl = rsvname ? cnnp_find_layer(net, rsvname) : cnnp_default_rsv_layer(net);
+    if (rsvl < 0) {
+        char *buf = cnnp_layer_names(net);
+        int rc = util_seterr(CS_EUSAGE, "--rsv-layer '%s' is not a layer of this network; one of: %s",
+                             rsvname, buf);
+        free(buf);
+        return rc;
     }
-    int ch, h, w;
-    data_pipe_shape(pipe, &ch, &h, &w);
-    cnn_cfg cc = {.arch = archi,
-                  .in_c = ch,
-                  .in_h = h,
-                  .in_w = w,
-                  .n_src = (int)sources,
-                  .n_class = train.n_class,
-                  .width = (int)width,
-                  .depth = (int)depth,
-                  .fuse_after = (int)fuse_after,
-                  .fusion = fusi,
-                  .batch = (int)batch,
-                  .threads = (int)threads};
-    if (!(net = cnn_alloc(&cc))) {
-        rc = CS_EUSAGE;
-        goto done;
-    }
-    cnn_init(net, (uint64_t)seed);
+    *out = rsvl;
+    return CS_OK;
+}
+
+/* The measurements at epoch ends (snapshots, probe, RSV, Fisher trace) for net on images of width w
+ * and a test set of n_test images.  extra (2 * DEFICIT_MAX) receives the deficit boundaries, which
+ * tm->extra points to. */
+static int read_meas(const opts *o, const run_args *a, const cnn *net, int n_test, int w, int *extra,
+                     train_meas *tm)
+{
     long snev, sref, nprobe, rsvb, fev, nfish;
-    if ((rc = opts_long(o, "snap-every", 0, 1000000, &snev)) ||
-        (rc = opts_long(o, "snap-ref-epoch", -1, 1000000, &sref)) ||
-        (rc = opts_long(o, "probe", 0, 100000000, &nprobe)) ||
-        (rc = opts_long(o, "rsv-batches", 2, 1000000, &rsvb)) ||
-        (rc = opts_long(o, "fisher-every", 0, 1000000, &fev)) ||
-        (rc = opts_long(o, "fisher-samples", 0, 100000000, &nfish)))
-        goto done;
-    if (bmode == 1 && (snev > 0 || fev > 0)) { /* their files would start at the branch epoch */
-        rc = util_seterr(
+    int rc;
+    if ((rc = opts_long(o, "snap-every", &snev)) || (rc = opts_long(o, "snap-ref-epoch", &sref)) ||
+        (rc = opts_long(o, "probe", &nprobe)) || (rc = opts_long(o, "rsv-batches", &rsvb)) ||
+        (rc = opts_long(o, "fisher-every", &fev)) || (rc = opts_long(o, "fisher-samples", &nfish)))
+        return rc;
+    if (a->bmode == 1 && (snev > 0 || fev > 0)) /* their files would start at the branch epoch */
+        return util_seterr(
             CS_EUSAGE, "--branch-mode exact does not carry snapshots or Fisher rows over; drop --snap-every "
                        "and --fisher-every, or train from scratch");
-        goto done;
-    }
-    if (nprobe > test.n || nfish > test.n) {
-        rc = util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
-                         nprobe > test.n ? "probe" : "fisher-samples", nprobe > test.n ? nprobe : nfish,
-                         test.n, test.n);
-        goto done;
-    }
-    if (sref >= 0 && snev == 0) {
-        rc = util_seterr(CS_EUSAGE, "--snap-ref-epoch needs --snap-every K (it names the snapshot whose SVD "
-                                    "the snapshots carry)");
-        goto done;
-    }
-    if (nprobe == 0) nprobe = test.n < 256 ? test.n : 256;
-    if (nfish == 0) nfish = test.n < 256 ? test.n : 256;
+    if (nprobe > n_test || nfish > n_test)
+        return util_seterr(CS_EUSAGE, "--%s %ld is larger than the test set (%d images); use at most %d",
+                           nprobe > n_test ? "probe" : "fisher-samples", nprobe > n_test ? nprobe : nfish,
+                           n_test, n_test);
+    if (sref >= 0 && snev == 0)
+        return util_seterr(CS_EUSAGE,
+                           "--snap-ref-epoch needs --snap-every K (it names the snapshot whose SVD "
+                           "the snapshots carry)");
+    if (nprobe == 0) nprobe = n_test < 256 ? n_test : 256;
+    if (nfish == 0) nfish = n_test < 256 ? n_test : 256;
     const char *rsvname = opts_str(o, "rsv-layer");
     int rsvl = -1;
-    if (rsvname && sources != 2) {
-        rc = util_seterr(CS_EUSAGE, "--rsv-layer needs --sources 2 (the RSV compares two sources)");
-        goto done;
+    if (rsvname && a->sources != 2)
+        return util_seterr(CS_EUSAGE, "--rsv-layer needs --sources 2 (the RSV compares two sources)");
+    if (a->sources == 2) {
+        if ((rc = rsv_layer(net, rsvname, &rsvl))) return rc;
+        if (snev > 0 && (nprobe / rsvb < 1 || nprobe / rsvb > a->batch))
+            return util_seterr(CS_EUSAGE,
+                               "--probe %ld / --rsv-batches %ld = %ld images per RSV batch; it must be in "
+                               "1..--batch (%ld): change --rsv-batches",
+                               nprobe, rsvb, nprobe / rsvb, a->batch);
     }
-    if (sources == 2) {
-        rsvl = rsvname ? cnnp_find_layer(net, rsvname) : cnnp_default_rsv_layer(net);
-        if (rsvl < 0) {
-            char *buf = NULL;
-            size_t nbuf = 0;
-            FILE *f = open_memstream(&buf, &nbuf);
-            for (int i = 0; i < net->n_layer; i++)
-                if (net->layer[i].type != CNN_CONV && net->layer[i].type != CNN_LINEAR)
-                    fprintf(f, "%s%s", i ? " " : "", net->layer[i].name);
-            fclose(f);
-            rc = util_seterr(CS_EUSAGE, "--rsv-layer '%s' is not a layer of this network; one of: %s",
-                             rsvname, buf);
-            free(buf);
-            goto done;
-        }
-        if (snev > 0 && (nprobe / rsvb < 1 || nprobe / rsvb > batch)) {
-            rc = util_seterr(
-                CS_EUSAGE,
-                "--probe %ld / --rsv-batches %ld = %ld images per RSV batch; it must be in 1..--batch "
-                "(%ld): change --rsv-batches",
-                nprobe, rsvb, nprobe / rsvb, batch);
-            goto done;
-        }
+    int nextra = 0;
+    for (int i = 0; i < a->defs.n; i++) {
+        extra[nextra++] = (int)a->defs.d[i].start;
+        if (a->defs.d[i].end < 1000000000L) extra[nextra++] = (int)a->defs.d[i].end;
     }
-    int extra[2 * DEFICIT_MAX], nextra = 0;
-    for (int i = 0; i < defs.n; i++) {
-        extra[nextra++] = (int)defs.d[i].start;
-        if (defs.d[i].end < 1000000000L) extra[nextra++] = (int)defs.d[i].end;
+    *tm = (train_meas){.snap_every = (int)snev,
+                       .extra = extra,
+                       .n_extra = nextra,
+                       .snap_ref = (int)sref,
+                       .n_probe = (int)nprobe,
+                       .srcs = {.n_src = (int)a->sources},
+                       .rsv_layer = rsvl,
+                       .rsv_batches = (int)rsvb,
+                       .fisher_every = (int)fev,
+                       .n_fisher = (int)nfish,
+                       .src_eval = a->sources == 2};
+    for (int P = 0; P < a->sources; P++) {
+        int own = a->sources == 2 && a->viewi == DATA_VIEWS_ZERO;
+        tm->srcs.col0[P] = own ? P * (w / 2) : 0;
+        tm->srcs.col1[P] = own ? P * (w / 2) + w / 2 : w;
     }
-    train_meas tm = {.snap_every = (int)snev,
-                     .extra = extra,
-                     .n_extra = nextra,
-                     .snap_ref = (int)sref,
-                     .n_probe = (int)nprobe,
-                     .srcs = {.n_src = (int)sources},
-                     .rsv_layer = rsvl,
-                     .rsv_batches = (int)rsvb,
-                     .fisher_every = (int)fev,
-                     .n_fisher = (int)nfish,
-                     .src_eval = sources == 2};
-    for (int P = 0; P < sources; P++) {
-        int own = sources == 2 && viewi == DATA_VIEWS_ZERO;
-        tm.srcs.col0[P] = own ? P * (w / 2) : 0;
-        tm.srcs.col1[P] = own ? P * (w / 2) + w / 2 : w;
-    }
-    src_ctx sc = {pipe, &test};
-    train_source src = {&sc, s_epoch, s_batch, test.n, s_test, s_clean};
-    train_cfg tc = {.epochs = (int)epochs,
-                    .lr0 = lr,
-                    .momentum = mom,
-                    .wd = wd,
-                    .decay = decay,
-                    .bn_batches = (int)bnb,
-                    .ckpt_every = (int)ckev,
-                    .resume = opts_flag(o, "resume"),
-                    .branch = branch,
-                    .progress = !opts_flag(o, "quiet") && isatty(2),
-                    .seed = (uint64_t)seed,
-                    .out = out,
-                    .schedule = schedi,
-                    .restart_at = last < 1000000 ? (int)last : 1000000, /* >= epochs: never */
-                    .cycle = (int)cycle,
-                    .meas = tm,
-                    .branch_exact = bmode == 1,
-                    .ckpt_at = ckat,
-                    .n_ckpt_at = nat};
-    hist = util_calloc((size_t)epochs, sizeof *hist);
-    int ndone = 0;
-    rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
-    /* final.dat: the last epoch's figures; two sources add the per-source test accuracy and usable
-     * information of that epoch (test_acc_a test_acc_b info_a info_b, as in epochs.dat) */
+    return CS_OK;
+}
+
+/* final.dat after train_run returned rc with ndone epochs in hist: the last epoch's figures; two sources
+ * add the per-source test accuracy and usable information of that epoch (test_acc_a test_acc_b info_a
+ * info_b, as in epochs.dat).  A numerical failure (CS_EFAIL) writes the FAILED form (a sweep's summary
+ * reads only final.dat).  Returns the run's status. */
+static int write_final(const opts *o, const run_args *a, int n_class, const train_epoch *hist, int ndone,
+                       int rc)
+{
     const char *keys[] = {"final_loss", "test_loss",  "test_acc", "train_acc",
                           "test_acc_a", "test_acc_b", "info_a",   "info_b"};
-    int nkeys = sources == 2 ? 8 : 4;
+    int nkeys = a->sources == 2 ? 8 : 4;
     double v[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     if (ndone > 0) {
         const train_epoch *e = &hist[ndone - 1];
-        double l2k = log2((double)train.n_class);
+        double l2k = log2((double)n_class);
         v[0] = e->train_loss, v[1] = e->test_loss, v[2] = e->test_acc, v[3] = e->train_acc;
         v[4] = e->acc_src[0], v[5] = e->acc_src[1];
         v[6] = l2k - e->loss_src[0] / log(2.0), v[7] = l2k - e->loss_src[1] / log(2.0);
     }
     if (rc == CS_OK && ndone > 0) {
-        rc = table_write_outcomes(out, opts_prov(o), nkeys, keys, v);
-    } else if (rc == CS_EFAIL) { /* final.dat says FAILED (a sweep's summary reads only final.dat) */
+        rc = table_write_outcomes(a->out, opts_prov(o), nkeys, keys, v);
+    } else if (rc == CS_EFAIL) {
         char why[1024];
         snprintf(why, sizeof why, "%s", util_errmsg());
-        int r = table_write_outcomes_failed(out, opts_prov(o), nkeys, keys, v, ndone + 1, why);
+        int r = table_write_outcomes_failed(a->out, opts_prov(o), nkeys, keys, v, ndone + 1, why);
         util_seterr(r, "%s", why);
         rc = r;
     }
+    return rc;
+}
+
+/* Read the options, load the data, build the pipeline and the network, train, write final.dat. */
+static int run(const opts *o)
+{
+    run_args a;
+    int rc = read_args(o, &a);
+    if (rc) return rc;
+    const char *dname = a.dsi == 0 ? "fashion-mnist" : "cifar10";
+
+    data_set train = {0}, test = {0};
+    data_pipe *pipe = NULL;
+    cnn *net = NULL;
+    train_epoch *hist = NULL;
+    if ((rc = data_load(dname, a.dir, 1, a.subset, NULL, &train)) != CS_OK) goto done;
+    if ((rc = data_load(dname, a.dir, 0, a.tsubset, &train, &test)) != CS_OK) goto done;
+    data_cfg dc = {.n_src = (int)a.sources,
+                   .views = (data_view_kind)a.viewi,
+                   .batch = (int)a.batch,
+                   .augment = opts_flag(o, "augment"),
+                   .shift = (int)a.shift,
+                   .n_noise = (int)a.nnoise,
+                   .rand_zero = a.rzero};
+    if (!(pipe = data_pipe_alloc(&train, &dc, &a.defs, (uint64_t)a.seed))) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    int ch, h, w;
+    data_pipe_shape(pipe, &ch, &h, &w);
+    cnn_cfg cc = {.arch = (cnn_arch)a.archi,
+                  .in_c = ch,
+                  .in_h = h,
+                  .in_w = w,
+                  .n_src = (int)a.sources,
+                  .n_class = train.n_class,
+                  .width = (int)a.width,
+                  .depth = (int)a.depth,
+                  .fuse_after = (int)a.fuse_after,
+                  .fusion = (cnn_fusion)a.fusi,
+                  .batch = (int)a.batch,
+                  .threads = (int)a.threads};
+    if (!(net = cnn_alloc(&cc))) {
+        rc = CS_EUSAGE;
+        goto done;
+    }
+    cnn_init(net, (uint64_t)a.seed);
+    int extra[2 * DEFICIT_MAX];
+    train_meas tm;
+    if ((rc = read_meas(o, &a, net, test.n, w, extra, &tm))) goto done;
+    src_ctx sc = {pipe, &test};
+    train_source src = {&sc, s_epoch, s_batch, test.n, s_test, s_clean};
+    train_cfg tc = {.epochs = (int)a.epochs,
+                    .lr0 = a.lr,
+                    .momentum = a.mom,
+                    .wd = a.wd,
+                    .decay = a.decay,
+                    .bn_batches = (int)a.bnb,
+                    .ckpt_every = (int)a.ckev,
+                    .resume = opts_flag(o, "resume"),
+                    .branch = a.branch,
+                    .progress = !opts_flag(o, "quiet") && isatty(2),
+                    .seed = (uint64_t)a.seed,
+                    .out = a.out,
+                    .schedule = (train_schedule)a.schedi,
+                    .restart_at = a.last < 1000000 ? (int)a.last : 1000000, /* >= epochs: never */
+                    .cycle = (int)a.cycle,
+                    .meas = tm,
+                    .branch_exact = a.bmode == 1,
+                    .ckpt_at = a.ckat,
+                    .n_ckpt_at = a.nat};
+    hist = util_calloc((size_t)a.epochs, sizeof *hist);
+    int ndone = 0;
+    rc = train_run(net, &tc, &src, opts_prov(o), hist, &ndone);
+    rc = write_final(o, &a, train.n_class, hist, ndone, rc);
 done:
     free(hist);
     cnn_free(net);

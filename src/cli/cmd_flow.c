@@ -77,11 +77,14 @@ static const opt_spec specs[] = {
      "paths (one pathway per source, outputs summed) | fused (one network on all sources)", "dln_cfg.arch"},
     {"shared-input", OPT_FLAG, "false",
      "paths: every pathway reads the whole input (ICLR 2024 multipath model)", "dln_cfg.shared_input"},
-    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)", "dln_cfg.n_chain"},
-    {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)", "task_cfg.n_src"},
+    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (arch paths)", "dln_cfg.n_chain",
+     OPT_IN(1, DLN_MAX_CHAIN)},
+    {"sources", OPT_INT, "0", "number of input sources (0: one per pathway; fused: 2)", "task_cfg.n_src",
+     OPT_IN(0, TASK_MAX_SRC)},
     {"source-dims", OPT_LIST, NULL, "input dimension of each source (default: split the inputs evenly)",
-     "task_cfg.src_dims"},
-    {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)", "dln_cfg.depth"},
+     "task_cfg.src_dims", OPT_IN(1, 1000000)},
+    {"depth", OPT_INT, "2", "number of weight matrices per pathway (1 = shallow)", "dln_cfg.depth",
+     OPT_IN(1, 10000)},
     {"act", OPT_STRING, "linear",
      "linear|relu|tanh: nonlinearity after every hidden layer of each pathway (relu/tanh: one-hot tasks "
      "hier, lowrank, --target)",
@@ -90,26 +93,30 @@ static const opt_spec specs[] = {
     {"precision", OPT_STRING, "double",
      "double|single: single = float32 weights, products and updates (completion with gd only)",
      "dln_cfg.single"},
-    {"width", OPT_INT, "100", "hidden units per layer", "dln_cfg.width"},
+    {"width", OPT_INT, "100", "hidden units per layer", "dln_cfg.width", OPT_IN(1, 100000)},
     {"loss", OPT_STRING, "mean",
      "sum|mean: 0.5 * sum over items of the squared error, or that divided by the number of items"},
-    {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target", "task_cfg.sv"},
-    {"n-out", OPT_INT, "10", "lowrank/latent: output dimension", "task_cfg.n_out"},
-    {"n-in", OPT_INT, "8", "lowrank: input dimension", "task_cfg.n_in"},
-    {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block", "task_cfg.latent_dim"},
+    {"sv", OPT_LIST, "3,2,1", "lowrank: singular values of the target", "task_cfg.sv", OPT_MIN(0)},
+    {"n-out", OPT_INT, "10", "lowrank/latent: output dimension", "task_cfg.n_out", OPT_IN(1, 100000)},
+    {"n-in", OPT_INT, "8", "lowrank: input dimension", "task_cfg.n_in", OPT_IN(1, 100000)},
+    {"latent-dim", OPT_INT, "4", "latent: dimension k of each latent block", "task_cfg.latent_dim",
+     OPT_IN(1, 100000)},
     {"redundancy", OPT_DOUBLE, "0.5",
      "latent: share rho in [0,1] of the signal common to all sources (each source superposes the shared and "
      "its own latent in the same k directions: for 0 < rho < 1 the loss has a floor)",
-     "task_cfg.redundancy"},
+     "task_cfg.redundancy", OPT_IN(0, 1)},
     {"synergy", OPT_DOUBLE, "0",
-     "latent: share g in [0,1] of the target seen only in the difference of the sources", "task_cfg.synergy"},
+     "latent: share g in [0,1] of the target seen only in the difference of the sources", "task_cfg.synergy",
+     OPT_IN(0, 1)},
     {"noise-var", OPT_LIST, "0", "latent: noise variance of each source (one value: all)",
-     "task_cfg.noise_var"},
-    {"n", OPT_INT, "100", "completion: the target is n x n", "task_cfg.n"},
-    {"rank", OPT_INT, "10", "completion: rank of the first target", "task_cfg.rank1"},
-    {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)", "task_cfg.rank2"},
-    {"n-obs", OPT_INT, "2000", "completion: number of observed entries", "task_cfg.n_obs"},
-    {"task-seed", OPT_INT, "-1", "seed of the task's random matrices (-1: --seed)"},
+     "task_cfg.noise_var", OPT_MIN(0)},
+    {"n", OPT_INT, "100", "completion: the target is n x n", "task_cfg.n", OPT_IN(1, 100000)},
+    {"rank", OPT_INT, "10", "completion: rank of the first target", "task_cfg.rank1", OPT_IN(1, 100000)},
+    {"rank2", OPT_INT, "5", "completion: rank of the second target (switch)", "task_cfg.rank2",
+     OPT_IN(1, 100000)},
+    {"n-obs", OPT_INT, "2000", "completion: number of observed entries", "task_cfg.n_obs",
+     OPT_IN(1, 2000000000)},
+    {"task-seed", OPT_INT, "-1", "seed of the task's random matrices (-1: --seed)", OPT_IN(-1, 4294967295L)},
     {"target", OPT_STRING, NULL,
      "target matrix file (text rows or .npy): item target map (out x in) or completion M*",
      "task_cfg.target_file"},
@@ -119,32 +126,40 @@ static const opt_spec specs[] = {
     {"sigma-xx", OPT_STRING, NULL, "input covariance file (in x in)", "task_cfg.sxx_file"},
     {"sigma-yx", OPT_STRING, NULL, "input-output covariance file (out x in)", "task_cfg.syx_file"},
     {"init", OPT_STRING, "gauss", "gauss|orthogonal|identity|aligned", "dln_init.kind"},
-    {"init-scale", OPT_DOUBLE, "0.001", "gauss/orthogonal/identity: per-layer scale init-scale^(1/D)"},
-    {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)", "dln_init.k0"},
-    {"init-eps", OPT_DOUBLE, NULL, "aligned: K(0) = sort_desc(eps (1 + init-noise xi)) instead of --init-k"},
-    {"init-noise", OPT_DOUBLE, "0", "aligned with --init-eps: relative noise; identity: diagonal noise"},
+    {"init-scale", OPT_DOUBLE, "0.001", "gauss/orthogonal/identity: per-layer scale init-scale^(1/D)",
+     OPT_MIN(0)},
+    {"init-k", OPT_LIST, "0.01", "aligned: K(0) per mode (one value: every mode)", "dln_init.k0", OPT_ANY},
+    {"init-eps", OPT_DOUBLE, NULL, "aligned: K(0) = sort_desc(eps (1 + init-noise xi)) instead of --init-k",
+     OPT_ANY},
+    {"init-noise", OPT_DOUBLE, "0", "aligned with --init-eps: relative noise; identity: diagonal noise",
+     OPT_MIN(0)},
     {"init-weights", OPT_LIST, NULL,
      "initial weights, one file per layer (first layer first, pathway a first), (out x in)"},
     {"method", OPT_STRING, "gd",
      "gd|euler (gradient descent) | rk8pd|rkf45|rkck (gradient flow, time = step * lr)", "dln_method"},
-    {"lr", OPT_DOUBLE, "0.01", "learning rate (gd) / time per step (flow)"},
-    {"steps", OPT_INT, "1000", "number of updates"},
-    {"every", OPT_INT, "10", "record every K steps (and always the last)"},
-    {"epsabs", OPT_DOUBLE, "1e-10", "gradient flow: absolute tolerance"},
-    {"epsrel", OPT_DOUBLE, "1e-10", "gradient flow: relative tolerance"},
+    {"lr", OPT_DOUBLE, "0.01", "learning rate (gd) / time per step (flow)", OPT_POSITIVE},
+    {"steps", OPT_INT, "1000", "number of updates", OPT_IN(0, 2000000000L)},
+    {"every", OPT_INT, "10", "record every K steps (and always the last)", OPT_IN(1, 2000000000L)},
+    {"epsabs", OPT_DOUBLE, "1e-10", "gradient flow: absolute tolerance", OPT_IN(0, 1)},
+    {"epsrel", OPT_DOUBLE, "1e-10", "gradient flow: relative tolerance", OPT_IN(0, 1)},
     {"deficit", OPT_MULTI, NULL,
      "gate:P@S-E lesion:P:M@S-E remove:P@S-E noise:P:V@S-E decorrelate@S-E subset:M@S-E switch@T"},
-    {"seed", OPT_INT, "0", "random seed (initialisation; task unless --task-seed)"},
+    {"seed", OPT_INT, "0", "random seed (initialisation; task unless --task-seed)", OPT_IN(0, 4294967295L)},
     {"out", OPT_STRING, "results/flow", "run folder"},
-    {"sv-top", OPT_INT, "20", "number of singular values written per map to sv.dat"},
+    {"sv-top", OPT_INT, "20", "number of singular values written per map to sv.dat", OPT_IN(0, 1000000)},
     {"snap-every", OPT_INT, "-1",
-     "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)"},
-    {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T"},
-    {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step"},
-    {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)"},
+     "snapshot every K steps (-1: at recorded steps, thinned to <= ~1000 snapshots; 0: none)",
+     OPT_IN(-1, 2000000000L)},
+    {"switch-sweep", OPT_LIST, NULL, "switch steps T1,T2,...: shared trunk, one branch per T with switch@T",
+     OPT_IN(0, 2000000000L)},
+    {"continue", OPT_INT, "30000", "switch sweep: updates per branch after its switch step",
+     OPT_IN(0, 2000000000L)},
+    {"jobs", OPT_INT, "0", "switch sweep: processes at once, the trunk included (0: one per core)",
+     OPT_IN(0, 4096)},
     {"threads", OPT_INT, "1",
-     "threads per gradient (completion with one chain, D >= 2; same results for any count)",
-     "dln_set_threads.n"},
+     "threads per gradient (completion with one chain, D >= 2; item tasks with linear pathways on the whole "
+     "input, width >= 256: a pathway per thread; same results for any count)",
+     "dln_set_threads.n", OPT_IN(1, 8)},
     {NULL, 0, NULL, NULL}};
 
 /* Number of the target's modes: singular values above 1e-12 s_0 (below is rounding of an exact 0, e.g.
@@ -171,8 +186,8 @@ typedef struct {
     char dir[PATH_MAX];
     table *loss, *modes, *sv;
     snap_writer *snap;
-    double *K, *svals, *tot, *buf; /* scratch */
-    const double *v0; /* the task's V when square (rank = n_in): starting basis of linalg_sv_small */
+    double *K, *svals, *buf; /* scratch */
+    const double *v0;        /* the task's V when square (rank = n_in): starting basis of linalg_sv_small */
     int fused_hidden;
     int n_units;         /* nonlinear fused runs: sampled SV_a, SV_b per snapshot (dln_rsv_sampled) */
     double *sva, *svb;   /* (n_units) */
@@ -185,28 +200,28 @@ typedef struct {
  * engine's RSV estimate (nonlinear ones), the target's modes.  On failure the tables are discarded. */
 static int open_snap(run_out *r, dln *d, const char *dir)
 {
-    const task *t = d->task;
-    int no = d->n_out, ni = d->n_in, rk = t->rank;
+    const task *t = dln_task(d);
+    int no = dln_n_out(d), ni = dln_n_in(d), rk = t->rank;
     snap_meta m;
     memset(&m, 0, sizeof m);
     m.engine = "flow";
     m.n_out = no;
-    int shared = d->cfg.arch == DLN_PATHS && d->in_dim[0] == ni && d->n_chain > 1;
-    if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
-        m.n_src = d->n_chain;
+    int shared = dln_config(d)->arch == DLN_PATHS && dln_in_dim(d, 0) == ni && dln_n_chain(d) > 1;
+    if (dln_config(d)->arch == DLN_PATHS && dln_n_chain(d) > 1) {
+        m.n_src = dln_n_chain(d);
         m.layout = shared ? SNAP_SHARED : SNAP_CONCAT;
-        for (int p = 0; p < d->n_chain; p++)
-            m.n_in[p] = d->in_dim[p];
+        for (int p = 0; p < dln_n_chain(d); p++)
+            m.n_in[p] = dln_in_dim(d, p);
     } else {
         m.n_src = t->n_src;
         m.layout = SNAP_CONCAT;
         for (int p = 0; p < t->n_src; p++)
             m.n_in[p] = t->src_dim[p];
-        if (d->depth >= 2 && d->cfg.act == DLN_ACT_LINEAR) {
-            m.n_hidden = d->width;
-            m.hidden_layer = d->depth - 1;
+        if (dln_depth(d) >= 2 && dln_config(d)->act == DLN_ACT_LINEAR) {
+            m.n_hidden = dln_width(d);
+            m.hidden_layer = dln_depth(d) - 1;
             r->fused_hidden = 1;
-        } else if (d->cfg.act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
+        } else if (dln_config(d)->act != DLN_ACT_LINEAR && dln_rsv_units(d) > 0) {
             /* no closed form: the engine's sampled estimate of the last hidden layer (after phi) */
             m.n_units = r->n_units = dln_rsv_units(d);
             r->sva = util_malloc(2 * (size_t)r->n_units * sizeof(double));
@@ -245,25 +260,26 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
 {
     memset(&r->loss, 0, sizeof(run_out) - offsetof(run_out, loss));
     r->d = d;
-    r->t = d->task;
+    r->t = dln_task(d);
     r->o = o;
     r->last = last;
     if (strlen(dir) + 32 >= sizeof r->dir) /* room for "/snap/hidden_a.npy" and the like */
         return util_seterr(CS_EUSAGE, "--out '%.40s...' is %zu characters long; at most %zu fit", dir,
                            strlen(dir), sizeof r->dir - 33);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
-    const task *t = d->task;
+    const task *t = dln_task(d);
     snprintf(r->prec_line, sizeof r->prec_line, "%s",
-             d->cfg.single ? "precision = single (float32 weights, products and updates; the tables evaluate "
-                             "the float32 weights in double)"
-                           : "precision = double");
-    if (d->cfg.act == DLN_ACT_LINEAR)
+             dln_config(d)->single
+                 ? "precision = single (float32 weights, products and updates; the tables evaluate "
+                   "the float32 weights in double)"
+                 : "precision = double");
+    if (dln_config(d)->act == DLN_ACT_LINEAR)
         snprintf(r->act_line, sizeof r->act_line, "act = linear (no nonlinearity)");
     else
         snprintf(r->act_line, sizeof r->act_line,
                  "act = %s after every hidden layer%s; maps = responses to the one-hot items",
-                 dln_act_name(d->cfg.act),
-                 d->cfg.act_output ? " and after each pathway's last layer (act-output)" : "");
+                 dln_act_name(dln_config(d)->act),
+                 dln_config(d)->act_output ? " and after each pathway's last layer (act-output)" : "");
     r->loss = table_open(dir, "loss.dat", opts_prov(o));
     r->modes = r->loss ? table_open(dir, "modes.dat", opts_prov(o)) : NULL;
     r->sv = r->modes ? table_open(dir, "sv.dat", opts_prov(o)) : NULL;
@@ -277,16 +293,17 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
         table_meta(all[i],
                    "engine = flow; task = %s; arch = %s%s; pathways = %d; depth = %d; width = %d; n_out = "
                    "%d; n_in = %d",
-                   task_kind_name(t->kind), d->cfg.arch == DLN_FUSED ? "fused" : "paths",
-                   d->cfg.arch == DLN_PATHS && d->in_dim[0] == d->n_in && d->n_chain > 1 ? " (shared input)"
-                                                                                         : "",
-                   d->n_chain, d->depth, d->width, d->n_out, d->n_in);
+                   task_kind_name(t->kind), dln_config(d)->arch == DLN_FUSED ? "fused" : "paths",
+                   dln_config(d)->arch == DLN_PATHS && dln_in_dim(d, 0) == dln_n_in(d) && dln_n_chain(d) > 1
+                       ? " (shared input)"
+                       : "",
+                   dln_n_chain(d), dln_depth(d), dln_width(d), dln_n_out(d), dln_n_in(d));
         table_meta(all[i], "%s", r->act_line);
         table_meta(all[i], "%s", r->prec_line);
         table_meta(all[i], "method = %s; lr = %.17g (time = step * lr); loss = %s (c = %.17g)",
                    opts_str(o, "method"), r->lr,
                    t->kind == TASK_COMPLETION ? "mean over observed entries" : opts_str(o, "loss"),
-                   d->loss_c);
+                   dln_loss_scale(d));
         if (r->flow)
             table_meta(all[i], "epsabs = %.3g; epsrel = %.3g", strtod(opts_str(o, "epsabs"), NULL),
                        strtod(opts_str(o, "epsrel"), NULL));
@@ -296,7 +313,7 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                                           : "same loss on intact statistics of the active target");
     table_columns(r->loss, "step train_loss test_loss");
     char cols[512] = "step mode s";
-    for (int p = 0; p < d->n_chain; p++) {
+    for (int p = 0; p < dln_n_chain(d); p++) {
         size_t n = strlen(cols);
         snprintf(cols + n, sizeof cols - n, " K_%c", 'a' + p);
     }
@@ -304,19 +321,18 @@ static int out_open(run_out *r, const opts *o, dln *d, const char *dir, long las
                          "vectors; s = target singular value");
     table_columns(r->modes, cols);
     strcpy(cols, "step index");
-    for (int p = 0; p < d->n_chain; p++) {
+    for (int p = 0; p < dln_n_chain(d); p++) {
         size_t n = strlen(cols);
         snprintf(cols + n, sizeof cols - n, " sigma_%c", 'a' + p);
     }
     strcat(cols, " sigma_total");
     table_meta(r->sv, "singular values (descending) of each pathway's end-to-end map and of the total map");
     table_columns(r->sv, cols);
-    int no = d->n_out, ni = d->n_in, rk = t->rank;
-    r->K = util_malloc((size_t)d->n_chain * rk * sizeof(double));
-    r->svals = util_malloc((size_t)(d->n_chain + 1) * rk * sizeof(double));
+    int no = dln_n_out(d), ni = dln_n_in(d), rk = t->rank;
+    r->K = util_malloc((size_t)dln_n_chain(d) * rk * sizeof(double));
+    r->svals = util_malloc((size_t)(dln_n_chain(d) + 1) * rk * sizeof(double));
     r->v0 = rk == ni ? t->V : NULL;
-    r->tot = util_malloc((size_t)no * ni * sizeof(double));
-    r->buf = util_malloc(((size_t)no * ni + (size_t)(d->width + 1) * ni) * sizeof(double));
+    r->buf = util_malloc(((size_t)no * ni + (size_t)(dln_width(d) + 1) * ni) * sizeof(double));
     if (r->snap_every != 0) return open_snap(r, d, dir);
     return CS_OK;
 }
@@ -339,24 +355,26 @@ static void put_row(FILE *f, long step, int index, const double *v, int n, int s
     fwrite(line, 1, (size_t)(c - line), f);
 }
 
-/* Write the rows of `step`.  have = 0: evaluate the state (dln_grad, which leaves the gradient in d->grad
- * for the update of this step).  have = 1: the caller's dln_gd_step at this state, under this step's
- * deficits, returned `train` and (item tasks) left the pre-step maps in d->omega[p] and d->omega_tot
- * (dln.h), so nothing is evaluated again: the test loss is a function of the total map. */
+/* Write the rows of `step`.  have = 0: evaluate the state (dln_grad, which leaves the gradient in
+ * dln_gradient(d) for the update of this step).  have = 1: the caller's dln_gd_step at this state,
+ * under this step's deficits, returned `train` and (item tasks) left the pre-step maps in dln_map(d, p)
+ * and dln_total_map(d) (dln.h), so nothing is evaluated again: the test loss is a function of the
+ * total map. */
 static int record(run_out *r, long step, int have, double train)
 {
     dln *d = r->d;
     const task *t = r->t;
     dln_set_step(d, step);
-    if (!have) train = dln_grad(d, d->theta, d->grad);
+    if (!have) train = dln_grad(d, dln_params(d), dln_gradient(d));
     double test;
-    int no = d->n_out, ni = d->n_in, rk = t->rank;
-    if (d->completion) {                   /* dln_grad does not form the dense maps of a completion network */
-        test = dln_test_loss(d, d->theta); /* leaves d->omega[p] and the total in d->E */
-        memcpy(r->tot, d->E, (size_t)no * ni * sizeof(double));
+    int no = dln_n_out(d), ni = dln_n_in(d), rk = t->rank;
+    const double *tot;          /* the total map, read in place (nothing below changes the engine) */
+    if (dln_is_completion(d)) { /* dln_grad does not form the dense maps of a completion network */
+        test = dln_test_loss(d, dln_params(d)); /* leaves dln_map(d, p) and the total in dln_test_map(d) */
+        tot = dln_test_map(d);
     } else {
-        test = dln_test_loss_of(d, d->omega_tot);
-        memcpy(r->tot, d->omega_tot, (size_t)no * ni * sizeof(double));
+        tot = dln_total_map(d);
+        test = dln_test_loss_of(d, tot);
     }
     double lv[2] = {train, test};
     put_row(table_stream(r->loss), step, -1, lv, 2, 1);
@@ -368,27 +386,28 @@ static int record(run_out *r, long step, int have, double train)
     for (int a = 0; a < rk; a++) {
         double v[DLN_MAX_CHAIN + 1];
         v[0] = t->s[a];
-        for (int p = 0; p < d->n_chain; p++)
+        for (int p = 0; p < dln_n_chain(d); p++)
             v[1 + p] = r->K[p * rk + a];
-        put_row(f, step, a, v, 1 + d->n_chain, 1);
+        put_row(f, step, a, v, 1 + dln_n_chain(d), 1);
     }
-    for (int p = 0; p < d->n_chain; p++) {
-        int rp = no < d->in_dim[p] ? no : d->in_dim[p];
+    for (int p = 0; p < dln_n_chain(d); p++) {
+        int rp = no < dln_in_dim(d, p) ? no : dln_in_dim(d, p);
         for (int a = 0; a < rk; a++)
             r->svals[p * rk + a] = NAN;
-        if (linalg_sv_small(no, d->in_dim[p], d->omega[p], d->in_dim[p] == ni ? r->v0 : NULL,
+        if (linalg_sv_small(no, dln_in_dim(d, p), dln_map(d, p), dln_in_dim(d, p) == ni ? r->v0 : NULL,
                             r->svals + p * rk))
             return CS_EFAIL;
         for (int a = rp; a < rk; a++)
             r->svals[p * rk + a] = 0;
     }
-    if (d->n_chain == 1 && d->in_dim[0] == ni && !d->n_les[0]) /* the total map is the chain's map */
+    /* one chain on all inputs, no lesion: the total map is the chain's map */
+    if (dln_n_chain(d) == 1 && dln_in_dim(d, 0) == ni && !dln_n_lesions(d, 0))
         memcpy(r->svals + rk, r->svals, (size_t)rk * sizeof(double));
-    else if (linalg_sv_small(no, ni, r->tot, r->v0, r->svals + d->n_chain * rk))
+    else if (linalg_sv_small(no, ni, tot, r->v0, r->svals + dln_n_chain(d) * rk))
         return CS_EFAIL;
     f = table_stream(r->sv);
     for (int a = 0; a < rk && a < r->sv_top; a++)
-        put_row(f, step, a, r->svals + a, d->n_chain + 1, rk);
+        put_row(f, step, a, r->svals + a, dln_n_chain(d) + 1, rk);
     long se = r->snap_every;
     if (se < 0) { /* at recorded steps, thinned to at most about 1000 snapshots per run */
         long k = (r->last - r->first) / (r->every * 1000) + 1;
@@ -396,21 +415,21 @@ static int record(run_out *r, long step, int have, double train)
     }
     if (r->snap && (step % se == 0 || step == r->last)) {
         const double *maps[SNAP_MAX_SRC], *hid[SNAP_MAX_SRC];
-        if (d->cfg.arch == DLN_PATHS && d->n_chain > 1) {
-            for (int p = 0; p < d->n_chain && p < SNAP_MAX_SRC; p++)
-                maps[p] = d->omega[p];
+        if (dln_config(d)->arch == DLN_PATHS && dln_n_chain(d) > 1) {
+            for (int p = 0; p < dln_n_chain(d) && p < SNAP_MAX_SRC; p++)
+                maps[p] = dln_map(d, p);
             if (snap_add(r->snap, step, step * r->lr, maps, NULL)) return CS_EUSAGE;
         } else {
             /* per-source blocks of the total map, and of the last hidden layer's map */
             double *b = r->buf;
-            int w = d->width;
-            const double *H = r->fused_hidden ? d->prefix[d->depth - 1] : NULL; /* (w x ni), from dln_maps */
+            int w = dln_width(d);
+            const double *H = r->fused_hidden ? dln_hidden(d) : NULL; /* (w x ni), from dln_maps */
             for (int p = 0; p < t->n_src && p < SNAP_MAX_SRC; p++) {
                 int o = t->src_off[p], np = t->src_dim[p];
                 maps[p] = b;
                 for (int i = 0; i < no; i++)
                     for (int j = 0; j < np; j++)
-                        b[i * np + j] = d->omega[0][(size_t)i * ni + o + j];
+                        b[i * np + j] = dln_map(d, 0)[(size_t)i * ni + o + j];
                 b += (size_t)no * np;
                 if (H) {
                     hid[p] = b;
@@ -422,7 +441,7 @@ static int record(run_out *r, long step, int have, double train)
             }
             if (snap_add(r->snap, step, step * r->lr, maps, H ? hid : NULL)) return CS_EUSAGE;
             if (r->n_units) {
-                if (dln_rsv_sampled(d, d->theta, r->sva, r->svb) || snap_add_sv(r->snap, r->sva, r->svb))
+                if (dln_rsv_sampled(d, dln_params(d), r->sva, r->svb) || snap_add_sv(r->snap, r->sva, r->svb))
                     return CS_EUSAGE;
             }
         }
@@ -439,7 +458,7 @@ static int write_final(const run_out *r, int n, const char *const *keys, const d
     table_meta(t, "key outcomes of the run, one per row (read by critsim sweep)");
     table_meta(t, "%s", r->act_line);
     table_meta(t, "%s", r->prec_line);
-    if (d->n_chain >= 2)
+    if (dln_n_chain(d) >= 2)
         table_meta(t, "loss_without_P: test loss (as test_loss) of the final network with pathway P's output "
                       "removed from the sum");
     else
@@ -477,17 +496,17 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
     }
     if (status == CS_OK && rc == CS_OK) {
         char path[PATH_MAX], name[64];
-        for (int p = 0; p < d->n_chain && rc == CS_OK; p++)
-            for (int l = 1; l <= d->depth && rc == CS_OK; l++) {
+        for (int p = 0; p < dln_n_chain(d) && rc == CS_OK; p++)
+            for (int l = 1; l <= dln_depth(d) && rc == CS_OK; l++) {
                 snprintf(name, sizeof name, "weights_%c_%d.npy", 'a' + p, l);
                 if ((rc = util_path(path, sizeof path, r->dir, name))) break;
                 size_t shape[2] = {(size_t)dln_rows(d, l), (size_t)dln_cols(d, p, l)};
-                rc = npy_write_f64(path, 2, shape, dln_weight(d, d->theta, p, l));
+                rc = npy_write_f64(path, 2, shape, dln_weight(d, dln_params(d), p, l));
             }
         const task *t = r->t;
         int rk = t->rank, nz = target_modes(t);
-        int nsh = d->n_chain >= 2 ? (nz < 20 ? nz : 20) : 0;
-        int nwo = d->n_chain >= 2 ? d->n_chain : t->n_src; /* loss_without_P keys */
+        int nsh = dln_n_chain(d) >= 2 ? (nz < 20 ? nz : 20) : 0;
+        int nwo = dln_n_chain(d) >= 2 ? dln_n_chain(d) : t->n_src; /* loss_without_P keys */
         /* blocks of degenerate modes (analyze.h): their per-mode shares depend on the SVD basis, the
          * share summed over the block (share_b_mF_L) does not */
         int *bf = util_malloc((size_t)(nsh + 1) * sizeof *bf);
@@ -501,7 +520,7 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
         vals[1] = r->final_test;
         for (int a = 0; a < nsh; a++) {
             double sum = 0;
-            for (int p = 0; p < d->n_chain; p++)
+            for (int p = 0; p < dln_n_chain(d); p++)
                 sum += r->K[p * rk + a];
             snprintf(kb[a], sizeof kb[a], "share_b_m%d", a);
             keys[2 + a] = kb[a];
@@ -511,12 +530,12 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
             if (bf[b + 1] - bf[b] > 1) {
                 snprintf(kb[nk - 2], sizeof kb[nk - 2], "share_b_m%d_%d", bf[b], bf[b + 1] - 1);
                 keys[nk] = kb[nk - 2];
-                vals[nk++] = analyze_block_share_b(d->n_chain, r->K, rk, bf[b], bf[b + 1]);
+                vals[nk++] = analyze_block_share_b(dln_n_chain(d), r->K, rk, bf[b], bf[b + 1]);
             }
         for (int p = 0; p < nwo; p++) {
             snprintf(kb[nk - 2], sizeof kb[nk - 2], "loss_without_%c", 'a' + p);
             keys[nk] = kb[nk - 2];
-            vals[nk++] = dln_loss_without(d, d->theta, p);
+            vals[nk++] = dln_loss_without(d, dln_params(d), p);
         }
         if (rc == CS_OK) rc = write_final(r, nk, keys, vals);
         free(bf);
@@ -533,21 +552,21 @@ static int out_close(run_out *r, int status, long fail_step, const char *why)
     free(r->sva);
     free(r->K);
     free(r->svals);
-    free(r->tot);
     free(r->buf);
     return status != CS_OK ? status : rc;
 }
 
-/* Advance d->theta from step s0 to s1, recording at multiples of every and at r->last. */
+/* Advance dln_params(d) from step s0 to s1, recording at multiples of every and at r->last. */
 static int run_steps(run_out *r, long s0, long s1, long *fail_step)
 {
     dln *d = r->d;
     for (long t = s0; t < s1;) {
-        int have_grad = 0; /* record() left the gradient of this state, under step t's deficits, in d->grad */
+        /* have_grad: record() left the gradient of this state, under step t's deficits, in dln_gradient(d) */
+        int have_grad = 0;
         int rec = t % r->every == 0 || t == r->last || t == r->first;
         /* GD on an item task: the step first, then the rows from the pre-step maps and loss it leaves
          * (one evaluation); not when a snapshot samples the network itself (dln_rsv_sampled reads theta) */
-        int after = rec && !r->flow && !d->cfg.single && !d->completion && !r->n_units;
+        int after = rec && !r->flow && !dln_config(d)->single && !dln_is_completion(d) && !r->n_units;
         if (rec && !after) {
             int rc = record(r, t, 0, 0);
             if (rc) {
@@ -559,7 +578,8 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         if (!r->flow) {
             dln_set_step(d, t);
             double loss;
-            if (have_grad && !d->cfg.single) /* dln_gd_step's update, without computing the gradient twice */
+            /* dln_gd_step's update, without computing the gradient twice */
+            if (have_grad && !dln_config(d)->single)
                 dln_gd_apply(d, r->lr), loss = r->final_loss;
             else
                 loss = dln_gd_step(d, r->lr);
@@ -577,8 +597,8 @@ static int run_steps(run_out *r, long s0, long s1, long *fail_step)
         /* gradient flow to the next step where the deficit set or the recording may change */
         long nx = s1, nr = (t / r->every + 1) * r->every;
         if (nr < nx) nx = nr;
-        for (int i = 0; i < d->defs.n; i++) {
-            const deficit *df = &d->defs.d[i];
+        for (int i = 0; i < dln_deficits(d)->n; i++) {
+            const deficit *df = &dln_deficits(d)->d[i];
             if (df->start > t && df->start < nx) nx = df->start;
             if (df->end > t && df->end < nx) nx = df->end;
         }
@@ -629,7 +649,7 @@ static int br_sched_init(br_sched *bs, const opts *o, const char *out, int n, si
 {
     long jobs;
     memset(bs, 0, sizeof *bs);
-    int rc = opts_long(o, "jobs", 0, 4096, &jobs);
+    int rc = opts_long(o, "jobs", &jobs);
     if (rc) return rc;
     if (jobs == 0) jobs = sysconf(_SC_NPROCESSORS_ONLN);
     bs->jobs = jobs < 1 ? 1 : (int)jobs;
@@ -662,7 +682,7 @@ static void br_child(const br_sched *bs, int i, int wfd, const run_out *tmpl, dl
     memset(&res, 0, sizeof res);
     linalg_blas_threads(LINALG_BLAS_WORKER);
     dln_forget_threads(d); /* the trunk's workers did not come through fork() */
-    memcpy(d->theta, bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
+    memcpy(dln_params(d), bs->theta + (size_t)i * bs->n_param, bs->n_param * sizeof(double));
     deficit_list bl = *dl;
     char spec[64], name[64], bdir[PATH_MAX];
     snprintf(spec, sizeof spec, "switch@%ld", sw[i]);
@@ -783,10 +803,11 @@ static int br_sched_wait(br_sched *bs)
 
 /* ---- option handling ------------------------------------------------------------------------- */
 
-static int get_int(const opts *o, const char *name, long lo, long hi, int *out)
+/* An option whose declared range fits an int. */
+static int get_int(const opts *o, const char *name, int *out)
 {
     long v;
-    int rc = opts_long(o, name, lo, hi, &v);
+    int rc = opts_long(o, name, &v);
     if (rc == CS_OK) *out = (int)v;
     return rc;
 }
@@ -817,7 +838,7 @@ static int flow_conflicts(const opts *o, int kind, const dln_cfg *dc)
             "drop --pathways (or use --arch paths)",
             dc->n_chain);
     long jobs; /* read only by a switch sweep, checked always */
-    return opts_long(o, "jobs", 0, 4096, &jobs);
+    return opts_long(o, "jobs", &jobs);
 }
 
 /* The network's options into dc (the task kind is read first, by build). */
@@ -834,9 +855,9 @@ static int read_dln_cfg(const opts *o, dln_cfg *dc)
     dc->act_output = opts_flag(o, "act-output");
     if ((rc = opts_enum(o, "precision", precisions, &prec))) return rc;
     dc->single = prec;
-    if ((rc = get_int(o, "pathways", 1, DLN_MAX_CHAIN, &dc->n_chain))) return rc;
-    if ((rc = get_int(o, "depth", 1, 1000, &dc->depth))) return rc;
-    return get_int(o, "width", 1, 100000, &dc->width);
+    if ((rc = get_int(o, "pathways", &dc->n_chain))) return rc;
+    if ((rc = get_int(o, "depth", &dc->depth))) return rc;
+    return get_int(o, "width", &dc->width);
 }
 
 /* The task's options into c (c->kind set; sdims holds the source dimensions c->src_dims points to).
@@ -847,11 +868,11 @@ static int read_task_cfg(const opts *o, const dln_cfg *dc, task_cfg *c, int *sdi
 {
     int rc;
     int nsrc;
-    if ((rc = get_int(o, "sources", 0, TASK_MAX_SRC, &nsrc))) return rc;
+    if ((rc = get_int(o, "sources", &nsrc))) return rc;
     long *sd = NULL;
     int nsd = 0;
     if (opts_count(o, "source-dims")) {
-        if ((rc = opts_list_long(o, "source-dims", 1, 1000000, &sd, &nsd))) return rc;
+        if ((rc = opts_list_long(o, "source-dims", &sd, &nsd))) return rc;
         if (nsd > TASK_MAX_SRC) {
             free(sd);
             return util_seterr(CS_EUSAGE, "--source-dims: at most %d sources", TASK_MAX_SRC);
@@ -869,23 +890,23 @@ static int read_task_cfg(const opts *o, const dln_cfg *dc, task_cfg *c, int *sdi
     if (nsrc == 0) nsrc = dc->arch == DLN_FUSED ? 2 : (dc->shared_input ? 1 : dc->n_chain);
     c->n_src = nsrc;
     long seed, tseed;
-    if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
-    if ((rc = opts_long(o, "task-seed", -1, 4294967295L, &tseed))) return rc;
+    if ((rc = opts_long(o, "seed", &seed))) return rc;
+    if ((rc = opts_long(o, "task-seed", &tseed))) return rc;
     c->seed = (unsigned long)(tseed < 0 ? seed : tseed);
     double *sv = NULL, *nv = NULL;
-    if ((rc = opts_list_double(o, "sv", 0, 1e300, &sv, &c->n_sv))) return rc;
+    if ((rc = opts_list_double(o, "sv", &sv, &c->n_sv))) return rc;
     c->sv = sv;
-    if ((rc = opts_list_double(o, "noise-var", 0, 1e300, &nv, &c->n_noise))) {
+    if ((rc = opts_list_double(o, "noise-var", &nv, &c->n_noise))) {
         free(sv);
         return rc;
     }
     c->noise_var = nv;
-    if ((rc = get_int(o, "n-out", 1, 100000, &c->n_out)) || (rc = get_int(o, "n-in", 1, 100000, &c->n_in)) ||
-        (rc = get_int(o, "latent-dim", 1, 100000, &c->latent_dim)) ||
-        (rc = opts_double(o, "redundancy", 0, 1, &c->redundancy)) ||
-        (rc = opts_double(o, "synergy", 0, 1, &c->synergy)) || (rc = get_int(o, "n", 1, 100000, &c->n)) ||
-        (rc = get_int(o, "rank", 1, 100000, &c->rank1)) || (rc = get_int(o, "rank2", 1, 100000, &c->rank2)) ||
-        (rc = get_int(o, "n-obs", 1, 2000000000, &c->n_obs))) {
+    if ((rc = get_int(o, "n-out", &c->n_out)) || (rc = get_int(o, "n-in", &c->n_in)) ||
+        (rc = get_int(o, "latent-dim", &c->latent_dim)) ||
+        (rc = opts_double(o, "redundancy", &c->redundancy)) ||
+        (rc = opts_double(o, "synergy", &c->synergy)) || (rc = get_int(o, "n", &c->n)) ||
+        (rc = get_int(o, "rank", &c->rank1)) || (rc = get_int(o, "rank2", &c->rank2)) ||
+        (rc = get_int(o, "n-obs", &c->n_obs))) {
         free(sv);
         free(nv);
         return rc;
@@ -971,13 +992,13 @@ static int init_weights(const opts *o, dln *d)
     int rc, kind;
     if ((rc = opts_enum(o, "init", init_kinds, &kind))) return rc;
     long seed;
-    if ((rc = opts_long(o, "seed", 0, 4294967295L, &seed))) return rc;
+    if ((rc = opts_long(o, "seed", &seed))) return rc;
     int nf = opts_count(o, "init-weights");
     if (nf) {
-        if (nf != d->n_chain * d->depth)
+        if (nf != dln_n_chain(d) * dln_depth(d))
             return util_seterr(
                 CS_EUSAGE, "--init-weights lists %d files but the model has %d pathway(s) x %d layers = %d",
-                nf, d->n_chain, d->depth, d->n_chain * d->depth);
+                nf, dln_n_chain(d), dln_depth(d), dln_n_chain(d) * dln_depth(d));
         for (int i = 0; i < nf; i++) {
             int r, c;
             double *w;
@@ -990,16 +1011,14 @@ static int init_weights(const opts *o, dln *d)
                 }
             char what[1200];
             snprintf(what, sizeof what, "--init-weights '%s'", f);
-            rc = dln_set_layer(d, i / d->depth, i % d->depth + 1, w, r, c, what);
+            rc = dln_set_layer(d, i / dln_depth(d), i % dln_depth(d) + 1, w, r, c, what);
             free(w);
             if (rc) return rc;
         }
         return CS_OK;
     }
     double scale, noise;
-    if ((rc = opts_double(o, "init-scale", 0, 1e300, &scale)) ||
-        (rc = opts_double(o, "init-noise", 0, 1e300, &noise)))
-        return rc;
+    if ((rc = opts_double(o, "init-scale", &scale)) || (rc = opts_double(o, "init-noise", &noise))) return rc;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, (unsigned long)seed);
     double *k0 = NULL;
@@ -1007,16 +1026,16 @@ static int init_weights(const opts *o, dln *d)
     if (kind == DLN_INIT_ALIGNED) {
         if (opts_is_set(o, "init-eps")) {
             double eps;
-            if ((rc = opts_double(o, "init-eps", -1e300, 1e300, &eps))) {
+            if ((rc = opts_double(o, "init-eps", &eps))) {
                 gsl_rng_free(rng);
                 return rc;
             }
-            nk = d->task->rank;
+            nk = dln_task(d)->rank;
             k0 = util_malloc((size_t)nk * sizeof *k0);
             for (int i = 0; i < nk; i++)
                 k0[i] = eps * (1 + noise * gsl_ran_gaussian_ziggurat(rng, 1.0));
             qsort(k0, (size_t)nk, sizeof *k0, cmp_desc);
-        } else if ((rc = opts_list_double(o, "init-k", -1e300, 1e300, &k0, &nk))) {
+        } else if ((rc = opts_list_double(o, "init-k", &k0, &nk))) {
             gsl_rng_free(rng);
             return rc;
         }
@@ -1041,7 +1060,7 @@ static int switch_sweep(const opts *o, run_out *r, dln *d, const deficit_list *d
     if (dl->n + 1 > DEFICIT_MAX) return util_seterr(CS_EUSAGE, "too many deficits for --switch-sweep");
     long *sw = NULL;
     int n_sw;
-    int rc = opts_list_long(o, "switch-sweep", 0, 2000000000L, &sw, &n_sw);
+    int rc = opts_list_long(o, "switch-sweep", &sw, &n_sw);
     if (rc) return rc;
     for (int i = 1; i < n_sw; i++)
         if (sw[i] <= sw[i - 1]) {
@@ -1068,11 +1087,11 @@ static int switch_sweep(const opts *o, run_out *r, dln *d, const deficit_list *d
     }
     br_sched bs;
     long fs = 0;
-    int st = br_sched_init(&bs, o, out, n_sw, d->n_param);
+    int st = br_sched_init(&bs, o, out, n_sw, dln_n_param(d));
     for (int i = 0; i < n_sw && st == CS_OK; i++) {
         st = run_steps(&tr, i ? sw[i - 1] : 0, sw[i], &fs);
         if (st) break;
-        memcpy(bs.theta + (size_t)i * d->n_param, d->theta, d->n_param * sizeof(double));
+        memcpy(bs.theta + (size_t)i * dln_n_param(d), dln_params(d), dln_n_param(d) * sizeof(double));
         bs.n_ready = i + 1;
         st = br_sched_launch(&bs, r, d, dl, sw, cont, meth, epsabs, epsrel, 1);
     }
@@ -1117,13 +1136,10 @@ static int run(const opts *o)
     long steps, every, se, cont;
     int svtop;
     double lr, epsabs, epsrel;
-    if ((rc = opts_long(o, "steps", 0, 2000000000L, &steps)) ||
-        (rc = opts_long(o, "every", 1, 2000000000L, &every)) ||
-        (rc = opts_long(o, "snap-every", -1, 2000000000L, &se)) ||
-        (rc = opts_long(o, "continue", 0, 2000000000L, &cont)) ||
-        (rc = get_int(o, "sv-top", 0, 1000000, &svtop)) || (rc = opts_double(o, "lr", 1e-300, 1e300, &lr)) ||
-        (rc = opts_double(o, "epsabs", 0, 1e300, &epsabs)) ||
-        (rc = opts_double(o, "epsrel", 0, 1e300, &epsrel)))
+    if ((rc = opts_long(o, "steps", &steps)) || (rc = opts_long(o, "every", &every)) ||
+        (rc = opts_long(o, "snap-every", &se)) || (rc = opts_long(o, "continue", &cont)) ||
+        (rc = get_int(o, "sv-top", &svtop)) || (rc = opts_double(o, "lr", &lr)) ||
+        (rc = opts_double(o, "epsabs", &epsabs)) || (rc = opts_double(o, "epsrel", &epsrel)))
         return rc;
     if (epsabs == 0 && epsrel == 0) return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
     const char *out = opts_str(o, "out");
@@ -1133,8 +1149,8 @@ static int run(const opts *o)
     if ((rc = build(o, &t, &d, &dl))) return rc;
     if ((rc = init_weights(o, d))) goto done;
     long nthr;
-    if ((rc = opts_long(o, "threads", 1, 8, &nthr))) goto done;
-    if (d->cfg.single && (nthr > 1 || meth != METH_GD)) {
+    if ((rc = opts_long(o, "threads", &nthr))) goto done;
+    if (dln_config(d)->single && (nthr > 1 || meth != METH_GD)) {
         rc = util_seterr(CS_EUSAGE,
                          "--precision single runs gradient descent on one thread: use --method gd and "
                          "--threads 1, or --precision double");
@@ -1143,8 +1159,8 @@ static int run(const opts *o)
     if ((rc = dln_set_threads(d, (int)nthr))) goto done;
     /* below 512 OpenBLAS's own threads cost more than they gain (width 100: 1.6 s wall and twice the
      * CPU instead of 1.3 s for 3000 completion steps); OPENBLAS_NUM_THREADS set by the user wins */
-    int mxd = d->width > d->n_in ? d->width : d->n_in;
-    if (d->n_out > mxd) mxd = d->n_out;
+    int mxd = dln_width(d) > dln_n_in(d) ? dln_width(d) : dln_n_in(d);
+    if (dln_n_out(d) > mxd) mxd = dln_n_out(d);
     if (mxd < 512) linalg_blas_threads(LINALG_BLAS_SMALL);
     int flow = meth != METH_GD;
     if (flow && (rc = dln_flow_alloc(d, (dln_stepper)meth, epsabs, epsrel, lr * 0.1))) goto done;

@@ -29,24 +29,26 @@
 extern const cmd_def cmd_modes; /* messages: opts_errmsg(&cmd_modes) names the options */
 
 static const opt_spec specs[] = {
-    {"depth", OPT_INT, "4", "number of weight matrices per pathway D >= 1"},
+    {"depth", OPT_INT, "4", "number of weight matrices per pathway D >= 1", OPT_IN(1, 10000)},
     {"sv", OPT_LIST, HIER,
-     "target strengths s_alpha, descending (default: hierarchical task sqrt15,sqrt7,sqrt3,sqrt3,1,1,1,1)"},
-    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (outputs summed)"},
+     "target strengths s_alpha, descending (default: hierarchical task sqrt15,sqrt7,sqrt3,sqrt3,1,1,1,1)",
+     OPT_MIN(0)},
+    {"pathways", OPT_INT, "2", "number of pathways a, b, ... (outputs summed)", OPT_IN(1, 26)},
     {"init", OPT_STRING, "small", "small|large: K = p^D (balanced) or K = p (p^2 + c)^((D-1)/2)",
      "modes_alloc.param"},
-    {"c", OPT_DOUBLE, "1", "large-init constant c = q^2 - p^2"},
-    {"init-p", OPT_DOUBLE, NULL, "per-layer value p0 of every mode and pathway (instead of --init-k)"},
-    {"init-k", OPT_LIST, "0.01", "K(0) per mode, every pathway (one value: every mode)"},
+    {"c", OPT_DOUBLE, "1", "large-init constant c = q^2 - p^2", OPT_MIN(0)},
+    {"init-p", OPT_DOUBLE, NULL, "per-layer value p0 of every mode and pathway (instead of --init-k)",
+     OPT_ANY},
+    {"init-k", OPT_LIST, "0.01", "K(0) per mode, every pathway (one value: every mode)", OPT_ANY},
     {"dt", OPT_DOUBLE, "0.01", "Euler step (= learning rate); time per update for the flow",
-     "modes_set_method.dt"},
-    {"steps", OPT_INT, "1000", "number of updates"},
-    {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)"},
+     "modes_set_method.dt", OPT_POSITIVE},
+    {"steps", OPT_INT, "1000", "number of updates", OPT_IN(0, 2000000000L)},
+    {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)", OPT_IN(1, 2000000000L)},
     {"deficit", OPT_MULTI, NULL,
      "gate:P@S-E (P stops learning, still counts) | lesion:P:MODE@S-E; update t affected iff S <= t < E"},
     {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf|exact", "modes_set_method.meth"},
-    {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance"},
-    {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance"},
+    {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance", OPT_IN(0, 1)},
+    {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance", OPT_IN(0, 1)},
     {"out", OPT_STRING, "results/modes", "run folder"},
     {"headline", OPT_FLAG, "false", "main job: depths 1..6 x gate b early/middle/late on the task of --sv"},
     {NULL, 0, NULL, NULL},
@@ -79,27 +81,27 @@ static int read_cfg(const opts *o, cfg *c)
     long v;
     int rc, idx, n;
     memset(c, 0, sizeof *c);
-    if ((rc = opts_long(o, "depth", 1, 10000, &v))) return rc;
+    if ((rc = opts_long(o, "depth", &v))) return rc;
     c->depth = (int)v;
-    if ((rc = opts_long(o, "pathways", 1, 26, &v))) return rc;
+    if ((rc = opts_long(o, "pathways", &v))) return rc;
     c->npaths = (int)v;
-    if ((rc = opts_long(o, "steps", 0, 1000000000000L, &c->steps))) return rc;
-    if ((rc = opts_long(o, "every", 1, 1000000000000L, &v))) return rc;
+    if ((rc = opts_long(o, "steps", &c->steps))) return rc;
+    if ((rc = opts_long(o, "every", &v))) return rc;
     c->every = (int)(v > 1000000000 ? 1000000000 : v);
     if ((rc = opts_enum(o, "init", inits, &idx))) return rc;
     c->param = (modes_param)idx;
-    if ((rc = opts_double(o, "c", 0, 1e300, &c->c))) return rc;
+    if ((rc = opts_double(o, "c", &c->c))) return rc;
     if (c->param == MODES_LARGE && !(c->c > 0))
         return util_seterr(CS_EUSAGE, "--c must be > 0 with --init large");
-    if ((rc = opts_double(o, "dt", 1e-300, 1e300, &c->dt))) return rc;
-    if ((rc = opts_double(o, "epsabs", 0, 1, &c->epsabs))) return rc;
-    if ((rc = opts_double(o, "epsrel", 0, 1, &c->epsrel))) return rc;
+    if ((rc = opts_double(o, "dt", &c->dt))) return rc;
+    if ((rc = opts_double(o, "epsabs", &c->epsabs))) return rc;
+    if ((rc = opts_double(o, "epsrel", &c->epsrel))) return rc;
     if (c->epsabs == 0 && c->epsrel == 0)
         return util_seterr(CS_EUSAGE, "--epsabs and --epsrel cannot both be 0");
     if ((rc = opts_enum(o, "method", methods, &idx))) return rc;
     c->method = (modes_method)idx;
     c->method_name = opts_str(o, "method");
-    if ((rc = opts_list_double(o, "sv", 0, 1e300, &c->s, &n))) return rc;
+    if ((rc = opts_list_double(o, "sv", &c->s, &n))) return rc;
     c->nmodes = n;
     for (int a = 1; a < n; a++)
         if (c->s[a] > c->s[a - 1])
@@ -109,11 +111,11 @@ static int read_cfg(const opts *o, cfg *c)
     if (opts_is_set(o, "init-p") && opts_is_set(o, "init-k"))
         return util_seterr(CS_EUSAGE, "give --init-p or --init-k, not both");
     if (opts_is_set(o, "init-p")) {
-        if ((rc = opts_double(o, "init-p", -1e300, 1e300, &c->p0))) return rc;
+        if ((rc = opts_double(o, "init-p", &c->p0))) return rc;
         c->use_p0 = 1;
     } else {
         double *k;
-        if ((rc = opts_list_double(o, "init-k", -1e300, 1e300, &k, &n))) return rc;
+        if ((rc = opts_list_double(o, "init-k", &k, &n))) return rc;
         if (n != 1 && n != c->nmodes) {
             free(k);
             return util_seterr(CS_EUSAGE,

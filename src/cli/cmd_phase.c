@@ -27,25 +27,28 @@
 extern const cmd_def cmd_phase; /* messages: opts_errmsg(&cmd_phase) names the options */
 
 static const opt_spec specs[] = {
-    {"depth", OPT_INT, "2", "number of weight matrices per pathway D >= 1"},
-    {"s", OPT_DOUBLE, "10", "target strength of the mode"},
+    {"depth", OPT_INT, "2", "number of weight matrices per pathway D >= 1", OPT_IN(1, 10000)},
+    {"s", OPT_DOUBLE, "10", "target strength of the mode", OPT_ANY},
     {"init", OPT_STRING, "large", "small|large: K = p^D or K = p (p^2 + c)^((D-1)/2)", "modes_alloc.param"},
-    {"c", OPT_DOUBLE, "1", "large-init constant"},
+    {"c", OPT_DOUBLE, "1", "large-init constant", OPT_MIN(0)},
     {"start", OPT_STRING, "random", "random|grid|point: initial conditions"},
-    {"n", OPT_INT, "100", "random: number of trajectories; grid: points per axis"},
-    {"p-sd", OPT_DOUBLE, "0.01", "random: per-layer values p ~ N(0, p-sd^2), independent for a and b"},
-    {"init-p", OPT_LIST, "0.005", "point: per-layer value p0 (one value: both pathways; or PA,PB)"},
-    {"kmax", OPT_DOUBLE, "10", "grid starts and vector field cover [0, kmax]^2"},
-    {"field-n", OPT_INT, "20", "vector field points per axis"},
-    {"seed", OPT_INT, "49827345", "random seed of the initial conditions"},
-    {"dt", OPT_DOUBLE, "0.001", "Euler step; time per update for the flow", "modes_set_method.dt"},
-    {"steps", OPT_INT, "1000", "number of updates"},
-    {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)"},
-    {"log-rows", OPT_INT, "0", "also write about N rows per decade of steps (long runs, Fig. 7)"},
+    {"n", OPT_INT, "100", "random: number of trajectories; grid: points per axis", OPT_IN(1, 100000)},
+    {"p-sd", OPT_DOUBLE, "0.01", "random: per-layer values p ~ N(0, p-sd^2), independent for a and b",
+     OPT_MIN(0)},
+    {"init-p", OPT_LIST, "0.005", "point: per-layer value p0 (one value: both pathways; or PA,PB)", OPT_ANY},
+    {"kmax", OPT_DOUBLE, "10", "grid starts and vector field cover [0, kmax]^2", OPT_POSITIVE},
+    {"field-n", OPT_INT, "20", "vector field points per axis", OPT_IN(2, 10000)},
+    {"seed", OPT_INT, "49827345", "random seed of the initial conditions", OPT_IN(0, 4294967295L)},
+    {"dt", OPT_DOUBLE, "0.001", "Euler step; time per update for the flow", "modes_set_method.dt",
+     OPT_POSITIVE},
+    {"steps", OPT_INT, "1000", "number of updates", OPT_IN(0, 2000000000L)},
+    {"every", OPT_INT, "10", "write rows every K updates (and at 0 and --steps)", OPT_IN(1, 2000000000L)},
+    {"log-rows", OPT_INT, "0", "also write about N rows per decade of steps (long runs, Fig. 7)",
+     OPT_IN(0, 10000)},
     {"deficit", OPT_MULTI, "gate:b@0-14", "gate:P@S-E | lesion:P:0@S-E (update t affected iff S <= t < E)"},
     {"method", OPT_STRING, "euler", "euler|gd|rk8pd|rkf45|msbdf", "modes_set_method.meth"},
-    {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance"},
-    {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance"},
+    {"epsabs", OPT_DOUBLE, "1e-10", "flow: absolute tolerance", OPT_IN(0, 1)},
+    {"epsrel", OPT_DOUBLE, "1e-10", "flow: relative tolerance", OPT_IN(0, 1)},
     {"out", OPT_STRING, "results/phase", "run folder"},
     {NULL, 0, NULL, NULL},
 };
@@ -83,19 +86,15 @@ static int read_cfg(const opts *o, phase_cfg *p)
 {
     int rc;
     memset(p, 0, sizeof *p);
-    if ((rc = opts_long(o, "depth", 1, 10000, &p->D)) || (rc = opts_double(o, "s", -1e300, 1e300, &p->s)) ||
-        (rc = opts_enum(o, "init", inits, &p->init)) || (rc = opts_double(o, "c", 1e-300, 1e300, &p->c)) ||
-        (rc = opts_enum(o, "start", starts, &p->start)) || (rc = opts_long(o, "n", 1, 100000, &p->n)) ||
-        (rc = opts_double(o, "p-sd", 0, 1e300, &p->psd)) ||
-        (rc = opts_double(o, "kmax", 1e-300, 1e300, &p->kmax)) ||
-        (rc = opts_long(o, "field-n", 2, 10000, &p->fn)) ||
-        (rc = opts_long(o, "seed", 0, 4294967295L, &p->seed)) ||
-        (rc = opts_double(o, "dt", 1e-300, 1e300, &p->dt)) ||
-        (rc = opts_long(o, "steps", 0, 1000000000000L, &p->steps)) ||
-        (rc = opts_long(o, "every", 1, 1000000000000L, &p->every)) ||
-        (rc = opts_long(o, "log-rows", 0, 10000, &p->lr)) ||
-        (rc = opts_enum(o, "method", methods, &p->meth)) || (rc = opts_double(o, "epsabs", 0, 1, &p->ea)) ||
-        (rc = opts_double(o, "epsrel", 0, 1, &p->er)))
+    if ((rc = opts_long(o, "depth", &p->D)) || (rc = opts_double(o, "s", &p->s)) ||
+        (rc = opts_enum(o, "init", inits, &p->init)) || (rc = opts_double(o, "c", &p->c)) ||
+        (rc = opts_enum(o, "start", starts, &p->start)) || (rc = opts_long(o, "n", &p->n)) ||
+        (rc = opts_double(o, "p-sd", &p->psd)) || (rc = opts_double(o, "kmax", &p->kmax)) ||
+        (rc = opts_long(o, "field-n", &p->fn)) || (rc = opts_long(o, "seed", &p->seed)) ||
+        (rc = opts_double(o, "dt", &p->dt)) || (rc = opts_long(o, "steps", &p->steps)) ||
+        (rc = opts_long(o, "every", &p->every)) || (rc = opts_long(o, "log-rows", &p->lr)) ||
+        (rc = opts_enum(o, "method", methods, &p->meth)) || (rc = opts_double(o, "epsabs", &p->ea)) ||
+        (rc = opts_double(o, "epsrel", &p->er)))
         return rc;
     if (p->start != START_POINT && opts_is_set(o, "init-p"))
         return util_seterr(CS_EUSAGE,
@@ -104,7 +103,7 @@ static int read_cfg(const opts *o, phase_cfg *p)
     if (p->start == START_POINT && opts_is_set(o, "n"))
         return util_seterr(CS_EUSAGE, "--start point and --n: one trajectory starts at --init-p; drop --n");
     if (p->start == START_POINT) {
-        if ((rc = opts_list_double(o, "init-p", -1e300, 1e300, &p->pp, &p->npp))) return rc;
+        if ((rc = opts_list_double(o, "init-p", &p->pp, &p->npp))) return rc;
         if (p->npp > 2) {
             free(p->pp);
             p->pp = NULL;

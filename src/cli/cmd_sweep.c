@@ -28,9 +28,10 @@ static const opt_spec sweep_specs[] = {
     {"command", OPT_STRING, NULL, "engine to sweep when the model file names none (modes|flow|cnn)"},
     {"vary", OPT_MULTI, NULL, "axis KEY=V1,V2,... | KEY=START:STEP:END | KEY=TEXT{NAME=A:S:B}TEXT{NAME+K}"},
     {"seeds", OPT_INT, NULL,
-     "runs per point with seed = BASE..BASE+N-1 (BASE: the model's --seed; default: the file's seeds or 1)"},
-    {"jobs", OPT_INT, "0",
-     "points run in parallel, one process each, single-threaded BLAS (0: one per core)"},
+     "runs per point with seed = BASE..BASE+N-1 (BASE: the model's --seed; default: the file's seeds or 1)",
+     OPT_IN(1, 1000000)},
+    {"jobs", OPT_INT, "0", "points run in parallel, one process each, single-threaded BLAS (0: one per core)",
+     OPT_IN(0, 4096)},
     {"shard", OPT_STRING, "1/1",
      "run only the I-th of N disjoint parts of the grid (point index mod N = I-1)"},
     {"full", OPT_FLAG, NULL,
@@ -185,7 +186,7 @@ static int sweep_main(const opts *o)
                          command);
     if (rc == CS_OK) rc = add_cmdline_axes(o, &g);
     long nseeds = seeds;
-    if (rc == CS_OK && opts_is_set(o, "seeds")) rc = opts_long(o, "seeds", 1, 1000000, &nseeds);
+    if (rc == CS_OK && opts_is_set(o, "seeds")) rc = opts_long(o, "seeds", &nseeds);
     if (rc == CS_OK && nseeds > 0) {
         /* seeds BASE.. with BASE the engine's own seed (model file or default) */
         opts *eo = NULL;
@@ -196,12 +197,12 @@ static int sweep_main(const opts *o)
         char *argv[3] = {(char *)cmd->name, "--model", (char *)model};
         if (rc == CS_OK) rc = opts_parse(&eo, cmd, model ? 3 : 1, argv);
         long base = 0;
-        if (rc == CS_OK && opts_str(eo, "seed")) rc = opts_long(eo, "seed", -(1L << 62), 1L << 62, &base);
+        if (rc == CS_OK && opts_str(eo, "seed")) rc = opts_long(eo, "seed", &base);
         opts_free(eo);
         if (rc == CS_OK) rc = sweep_grid_add_seeds(&g, base, nseeds);
     }
     long jobs = 0;
-    if (rc == CS_OK) rc = opts_long(o, "jobs", 0, 4096, &jobs);
+    if (rc == CS_OK) rc = opts_long(o, "jobs", &jobs);
     if (rc == CS_OK && jobs == 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = nc > 0 ? nc : 1;

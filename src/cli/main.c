@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "linalg.h"
 #include "opts.h"
 #include "publish.h"
 #include "util.h"
@@ -36,6 +37,7 @@ static int declares_out(const cmd_def *cmd)
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off(); /* every GSL status is checked where it is returned */
+    linalg_blas_idle();          /* OpenBLAS's worker would poll the other core through our set-up */
     if (argc < 2) {
         usage(stderr);
         return CS_EUSAGE;

@@ -4,6 +4,7 @@
 #include "opts.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -577,9 +578,12 @@ void opts_help(FILE *f, const cmd_def *cmd)
                                                    : " S";
         char left[64];
         snprintf(left, sizeof left, "%s%s", s->name, kind);
-        fprintf(f, "  --%-18s %s [%s]%s\n", left, s->help,
+        char range[80] = "";
+        opts_range_text(s, range, sizeof range);
+        fprintf(f, "  --%-18s %s [%s]%s%s%s%s\n", left, s->help,
                 s->def ? s->def : (s->type == OPT_FLAG ? "off" : "unset"),
-                s->type == OPT_MULTI ? " (repeatable)" : "");
+                s->type == OPT_MULTI ? " (repeatable)" : "", *range ? " (range " : "", range,
+                *range ? ")" : "");
     }
     fprintf(f, "  --%-18s %s\n", "help", "print this help and exit");
     if (cmd->usage) fprintf(f, "\n%s\n", cmd->usage);
@@ -603,13 +607,15 @@ void opts_set_cmdline(opts *o, const char *cmdline)
     if (o->pc) o->pc->stale = 1;
 }
 
+static void prov_reword(const void *ctx, const char *msg, char *out, size_t n);
+
 const table_prov *opts_prov(const opts *o)
 {
     prov_cache *pc = o->pc;
     if (!pc->stale) return &pc->prov;
     free(pc->model);
     pc->model = NULL;
-    pc->prov = (table_prov){.cmdline = o->cmdline};
+    pc->prov = (table_prov){.cmdline = o->cmdline, .reword = prov_reword, .reword_ctx = o->cmd};
     /* values read from a model file are not on the command line: record them, so that the table alone
      * says how the run was made even after the model file changes */
     const opt_spec *sp = o->cmd->specs;
@@ -634,12 +640,12 @@ const table_prov *opts_prov(const opts *o)
     return &pc->prov;
 }
 
-const char *opts_errmsg(const cmd_def *cmd)
+/* m with every configuration field that cmd's option table declares replaced by its option, into out
+ * (n bytes). */
+static void fieldmap(const cmd_def *cmd, const char *m, char *out, size_t n)
 {
-    const char *m = util_errmsg();
-    char out[1024];
     size_t k = 0;
-    for (const char *p = m; *p && k + 1 < sizeof out;) {
+    for (const char *p = m; *p && k + 1 < n;) {
         int hit = 0;
         /* a field starts a word: not inside another identifier or after a '.' */
         int starts = p == m || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.');
@@ -647,8 +653,8 @@ const char *opts_errmsg(const cmd_def *cmd)
             for (const char *f = cmd->specs[i].field; f && *f && !hit;) {
                 size_t fl = strcspn(f, " ");
                 if (fl && !strncmp(p, f, fl) && !isalnum((unsigned char)p[fl]) && p[fl] != '_') {
-                    int w = snprintf(out + k, sizeof out - k, "--%s", cmd->specs[i].name);
-                    k = w < 0 || (size_t)w >= sizeof out - k ? sizeof out - 1 : k + (size_t)w;
+                    int w = snprintf(out + k, n - k, "--%s", cmd->specs[i].name);
+                    k = w < 0 || (size_t)w >= n - k ? n - 1 : k + (size_t)w;
                     p += fl;
                     hit = 1;
                 }
@@ -660,6 +666,18 @@ const char *opts_errmsg(const cmd_def *cmd)
         if (!hit) out[k++] = *p++;
     }
     out[k] = '\0';
+}
+
+/* table_prov.reword: a FAILED line's reason in the options' words */
+static void prov_reword(const void *ctx, const char *msg, char *out, size_t n)
+{
+    fieldmap(ctx, msg, out, n);
+}
+
+const char *opts_errmsg(const cmd_def *cmd)
+{
+    char out[1024];
+    fieldmap(cmd, util_errmsg(), out, sizeof out);
     util_seterr(CS_OK, "%s", out);
     return util_errmsg();
 }
@@ -733,28 +751,61 @@ static int need(const opts *o, const char *name, const opt_val *v)
     return CS_OK;
 }
 
-static int check_long(const char *name, const char *origin, const char *s, long lo, long hi, long *out)
+/* The declared range of spec s as longs (OPT_RANGE_POSITIVE: >= 1; none or infinite: the whole type). */
+static void range_long(const opt_spec *s, long *lo, long *hi)
 {
-    long x;
+    *lo = s->range == OPT_RANGE_POSITIVE ? 1 : s->range && s->lo > -INFINITY ? (long)s->lo : LONG_MIN;
+    *hi = s->range && s->hi < INFINITY ? (long)s->hi : LONG_MAX;
+}
+
+void opts_range_text(const opt_spec *s, char *buf, size_t n)
+{
+    int isint = s->type == OPT_INT || s->type == OPT_LIST || s->type == OPT_MULTI;
+    double lo = s->lo, hi = s->hi;
+    if (s->range == OPT_RANGE_POSITIVE)
+        snprintf(buf, n, "> 0");
+    else if (!s->range)
+        snprintf(buf, n, "%s", "");
+    else if (isinf(lo) && isinf(hi))
+        snprintf(buf, n, "any");
+    else if (isinf(hi))
+        snprintf(buf, n, isint && lo == floor(lo) ? ">= %.0f" : ">= %g", lo);
+    else if (isinf(lo))
+        snprintf(buf, n, isint && hi == floor(hi) ? "<= %.0f" : "<= %g", hi);
+    else if (isint && lo == floor(lo) && hi == floor(hi))
+        snprintf(buf, n, "%.0f..%.0f", lo, hi);
+    else
+        snprintf(buf, n, "%g..%g", lo, hi);
+}
+
+static int check_long(const opt_spec *sp, const char *origin, const char *s, long *out)
+{
+    long x, lo, hi;
+    range_long(sp, &lo, &hi);
     if (util_parse_long(s, &x) != 0)
-        return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not an integer", name, origin, s);
+        return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not an integer", sp->name, origin, s);
     if (x < lo || x > hi) {
-        if (hi == __LONG_MAX__)
-            return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be >= %ld", name, origin,
-                               x, lo);
-        return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be in [%ld, %ld]", name,
+        if (hi == LONG_MAX)
+            return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be >= %ld", sp->name,
+                               origin, x, lo);
+        if (lo == LONG_MIN)
+            return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be <= %ld", sp->name,
+                               origin, x, hi);
+        return util_seterr(CS_EUSAGE, "--%s (%s): %ld is out of range; it must be in [%ld, %ld]", sp->name,
                            origin, x, lo, hi);
     }
     *out = x;
     return CS_OK;
 }
 
-static int check_double(const char *name, const char *origin, const char *s, double lo, double hi,
-                        double *out)
+static int check_double(const opt_spec *sp, const char *origin, const char *s, double *out)
 {
-    double x;
+    double x, lo = sp->range ? sp->lo : -INFINITY, hi = sp->range ? sp->hi : INFINITY;
+    const char *name = sp->name;
     if (util_parse_double(s, &x) != 0)
         return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not a finite number", name, origin, s);
+    if (sp->range == OPT_RANGE_POSITIVE && !(x > 0))
+        return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be > 0", name, origin, x);
     if (x < lo || x > hi) {
         if (isinf(hi))
             return util_seterr(CS_EUSAGE, "--%s (%s): %g is out of range; it must be >= %g", name, origin, x,
@@ -769,18 +820,23 @@ static int check_double(const char *name, const char *origin, const char *s, dou
     return CS_OK;
 }
 
-int opts_long(const opts *o, const char *name, long lo, long hi, long *out)
+static const opt_spec *spec_of(const opts *o, const char *name)
 {
-    const opt_val *v = find(o, name);
-    int rc = need(o, name, v);
-    return rc ? rc : check_long(name, v->origin, v->raw, lo, hi, out);
+    return &o->cmd->specs[spec_index(o->cmd, name)];
 }
 
-int opts_double(const opts *o, const char *name, double lo, double hi, double *out)
+int opts_long(const opts *o, const char *name, long *out)
 {
     const opt_val *v = find(o, name);
     int rc = need(o, name, v);
-    return rc ? rc : check_double(name, v->origin, v->raw, lo, hi, out);
+    return rc ? rc : check_long(spec_of(o, name), v->origin, v->raw, out);
+}
+
+int opts_double(const opts *o, const char *name, double *out)
+{
+    const opt_val *v = find(o, name);
+    int rc = need(o, name, v);
+    return rc ? rc : check_double(spec_of(o, name), v->origin, v->raw, out);
 }
 
 int opts_choice(const opts *o, const char *name, const char *choices, int *idx)
@@ -818,19 +874,19 @@ const char *opts_item(const opts *o, const char *name, int i)
     return i >= 0 && i < v->n ? v->items[i] : NULL;
 }
 
-/* The items of a list option as numbers, each checked against [lo, hi]: doubles (is_long = 0, *out a
- * double *) or longs (is_long = 1, *out a long *). */
-static int list_numbers(const opts *o, const char *name, int is_long, double dlo, double dhi, long llo,
-                        long lhi, void **out, int *n)
+/* The items of a list option as numbers, each checked against the declared range: doubles (is_long = 0,
+ * *out a double *) or longs (is_long = 1, *out a long *). */
+static int list_numbers(const opts *o, const char *name, int is_long, void **out, int *n)
 {
     const opt_val *v = find(o, name);
+    const opt_spec *sp = spec_of(o, name);
     int rc = need(o, name, v);
     if (rc) return rc;
     int cnt = opts_count(o, name);
     void *x = util_malloc((size_t)cnt * (is_long ? sizeof(long) : sizeof(double)));
     for (int i = 0; i < cnt && rc == CS_OK; i++)
-        rc = is_long ? check_long(name, v->origin, opts_item(o, name, i), llo, lhi, (long *)x + i)
-                     : check_double(name, v->origin, opts_item(o, name, i), dlo, dhi, (double *)x + i);
+        rc = is_long ? check_long(sp, v->origin, opts_item(o, name, i), (long *)x + i)
+                     : check_double(sp, v->origin, opts_item(o, name, i), (double *)x + i);
     if (rc) {
         free(x);
         return rc;
@@ -840,18 +896,18 @@ static int list_numbers(const opts *o, const char *name, int is_long, double dlo
     return CS_OK;
 }
 
-int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n)
+int opts_list_double(const opts *o, const char *name, double **out, int *n)
 {
     void *x;
-    int rc = list_numbers(o, name, 0, lo, hi, 0, 0, &x, n);
+    int rc = list_numbers(o, name, 0, &x, n);
     if (rc == CS_OK) *out = x;
     return rc;
 }
 
-int opts_list_long(const opts *o, const char *name, long lo, long hi, long **out, int *n)
+int opts_list_long(const opts *o, const char *name, long **out, int *n)
 {
     void *x;
-    int rc = list_numbers(o, name, 1, 0, 0, lo, hi, &x, n);
+    int rc = list_numbers(o, name, 1, &x, n);
     if (rc == CS_OK) *out = x;
     return rc;
 }

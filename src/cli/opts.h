@@ -25,6 +25,7 @@
 #ifndef CRITSIM_OPTS_H
 #define CRITSIM_OPTS_H
 
+#include <math.h>
 #include <stdio.h>
 
 #include "deficit.h"
@@ -40,7 +41,22 @@ typedef struct {
     const char *field; /* NULL, or the configuration field(s) the option sets, as the library's messages
                           name them ("dln_cfg.depth"; several separated by spaces): opts_errmsg()
                           writes the option ("--depth") in their place */
+    /* The range of the option's numbers (OPT_INT, OPT_DOUBLE, the items of a numeric OPT_LIST),
+     * declared with one of the OPT_RANGE macros below: --help shows it, the typed getters (opts_long,
+     * opts_double, opts_list_*) check every value against it, and a value outside is a usage error
+     * naming the option, where the value came from, the value and the range.  An option with the same
+     * name and meaning in several commands has the same range (tests/test_opts.c checks it). */
+    int range;     /* OPT_RANGE_NONE (text, flags), OPT_RANGE_CLOSED [lo, hi], OPT_RANGE_POSITIVE x > 0 */
+    double lo, hi; /* inclusive; -INFINITY / INFINITY: no bound on that side (OPT_INT: LONG_MIN/MAX) */
 } opt_spec;
+
+enum { OPT_RANGE_NONE = 0, OPT_RANGE_CLOSED, OPT_RANGE_POSITIVE };
+/* In an option table, after the help text (or the field): {"depth", OPT_INT, "2", "help", OPT_IN(1, 10000)}.
+ */
+#define OPT_IN(a, b) .range = OPT_RANGE_CLOSED, .lo = (a), .hi = (b)            /* a <= x <= b */
+#define OPT_MIN(a)   .range = OPT_RANGE_CLOSED, .lo = (a), .hi = INFINITY       /* x >= a */
+#define OPT_ANY      .range = OPT_RANGE_CLOSED, .lo = -INFINITY, .hi = INFINITY /* any finite number */
+#define OPT_POSITIVE .range = OPT_RANGE_POSITIVE, .lo = 0, .hi = INFINITY       /* x > 0 */
 
 typedef struct opts opts;
 
@@ -112,18 +128,21 @@ const table_prov *opts_prov(const opts *o);
 const char *opts_str(const opts *o, const char *name);
 int opts_flag(const opts *o, const char *name);
 
-/* Typed, validated getters: CS_OK or CS_EUSAGE (message recorded).  Bounds are inclusive. */
-int opts_long(const opts *o, const char *name, long lo, long hi, long *out);
-int opts_double(const opts *o, const char *name, double lo, double hi, double *out);
+/* Typed, validated getters: CS_OK or CS_EUSAGE (message recorded).  The value must lie in the range its
+ * opt_spec declares (no range declared: any integer, resp. any finite number). */
+int opts_long(const opts *o, const char *name, long *out);
+int opts_double(const opts *o, const char *name, double *out);
+/* The range of an option as --help shows it ("1..10000", ">= 0", "> 0", "any"; "" when it has none). */
+void opts_range_text(const opt_spec *s, char *buf, size_t n);
 /* `choices` is "a|b|c"; *idx receives the position of the value in it. */
 int opts_choice(const opts *o, const char *name, const char *choices, int *idx);
 
 /* Items of an OPT_LIST or OPT_MULTI option (0 when unset). */
 int opts_count(const opts *o, const char *name);
 const char *opts_item(const opts *o, const char *name, int i);
-/* Whole list as numbers; *out is malloc'ed (caller frees), *n its length. */
-int opts_list_double(const opts *o, const char *name, double lo, double hi, double **out, int *n);
-int opts_list_long(const opts *o, const char *name, long lo, long hi, long **out, int *n);
+/* Whole list as numbers, each in the declared range; *out is malloc'ed (caller frees), *n its length. */
+int opts_list_double(const opts *o, const char *name, double **out, int *n);
+int opts_list_long(const opts *o, const char *name, long **out, int *n);
 /* Every deficit of the OPT_MULTI option `name`, items split on '+' and parsed (deficit.h); messages
  * name the option.  An empty list when unset.  CS_OK or CS_EUSAGE. */
 int opts_deficits(const opts *o, const char *name, deficit_list *out);

@@ -110,9 +110,9 @@ static double best_cmd(const char *cmd, int reps, double *cpu)
 static double mp_flops(const dln *d)
 {
     double f = 0;
-    for (int p = 0; p < d->n_chain; p++)
-        for (int l = 1; l <= d->depth; l++) {
-            double m = (double)dln_rows(d, l) * dln_cols(d, p, l) * d->in_dim[p];
+    for (int p = 0; p < dln_n_chain(d); p++)
+        for (int l = 1; l <= dln_depth(d); l++) {
+            double m = (double)dln_rows(d, l) * dln_cols(d, p, l) * dln_in_dim(d, p);
             f += 2 * m * (l == 1 ? 2 : 3);
         }
     return f;
@@ -311,9 +311,10 @@ static int cmd_width(int width, int T)
     dln *d = mp_alloc(width, &t, rng);
     if (!d) return 1;
     openblas_set_num_threads(T);
+    if (dln_set_threads(d, T) != CS_OK) return 1; /* the step's own team: one chain per member */
     /* 1 thread: CPU time (steadier on a shared machine); 2 threads: wall time */
     double st = mp_step_time(d, width >= 1000 ? 1.5 : 0.6, T == 1 ? cpu_now : util_now);
-    double bytes = 2.0 * sizeof(double) * (double)d->n_param; /* every weight read and written once */
+    double bytes = 2.0 * sizeof(double) * (double)dln_n_param(d); /* every weight read and written once */
     double bw = bandwidth();
     printf("width_ms %.4f\n", 1e3 * st);
     printf("width_floor_ms %.4f\n", 1e3 * bytes / bw);
