@@ -4,11 +4,12 @@
 #   make run        install missing Debian packages, build, run the main job (headline comparison)
 #   make check      install missing Debian packages, build, run every test; ends with "N passed, N failed"
 #   make check-science  the nonlinear experiments' effect assertions (not in make check or .ci/run): runs
-#                   the CNN deficit sweeps (models/cnn_cp_deficits.ini and cnn_cp_restart.ini) and
-#                   tests/science/check_cp_deficits.sh, check_cp_restart.sh on their summary_seeds.dat; the
-#                   inhibition sweeps (models/cnn_inh_remove.ini and cnn_inh_restart.ini) and
-#                   tests/science/check_inh.sh on their final.dat.  Measured 2026-12-05 on two cores shared
-#                   with other work: 17, 10, 16 and 19 minutes, about an hour in all (sweeps resume)
+#                   the CNN deficit sweeps (models/cnn_cp_deficits.ini, cnn_cp_restart.ini and
+#                   cnn_cp_window.ini) and tests/science/check_cp_deficits.sh, check_cp_restart.sh,
+#                   check_cp_window.sh on their summary_seeds.dat; the inhibition sweeps
+#                   (models/cnn_inh_remove.ini and cnn_inh_restart.ini) and tests/science/check_inh.sh on
+#                   their final.dat.  Measured 2026-12-05 on two cores shared with other work: 17, 10, 6,
+#                   16 and 19 minutes, about 70 minutes in all (sweeps resume)
 #   make bench      the performance table: critsim against its PyTorch references, both OpenBLAS
 #                   configurations, ratios (tests/bench/table.sh; a few minutes; nothing asserted)
 #   make bench-detail  the per-module benchmarks (tests/bench/bench_*.c and the full PyTorch scripts)
@@ -186,6 +187,8 @@ check-science: deps
 	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/sweep/cnn_cp_restart/summary.dat
 	sh tests/science/check_cp_deficits.sh $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat
 	sh tests/science/check_cp_restart.sh $(RESULTS)/sweep/cnn_cp_restart/summary_seeds.dat
+	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_cp_window/summary.dat
+	sh tests/science/check_cp_window.sh $(RESULTS)/sweep/cnn_cp_window/summary_seeds.dat
 	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_inh_remove/final.dat
 	sh tests/science/check_inh.sh $(RESULTS)/sweep/cnn_inh_remove/final.dat tests/science/inh_remove.txt
 	@$(MAKE) --no-print-directory $(RESULTS)/sweep/cnn_inh_restart/final.dat

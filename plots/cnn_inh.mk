@@ -62,3 +62,5 @@ paper/figures/cnn_inh.png: $(INH_R)/final.dat $(INH_R)/epochs.dat $(INH_R)/rsv.d
 	gnuplot -e "fin='$(INH_R)/final.dat'; ep='$(INH_R)/epochs.dat'; rsv='$(INH_R)/rsv.dat'; bfin='$(INH_B)/final.dat'; brsv='$(INH_B)/rsv.dat'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_inh.gp
 paper/figures/cnn_inh_restart.png: $(INH_S)/final.dat $(INH_S)/epochs.dat $(INH_N)/final.dat $(RESULTS)/sweep/cp_end/summary.dat plots/cnn_inh_restart.gp
 	gnuplot -e "fin='$(INH_S)/final.dat'; ep='$(INH_S)/epochs.dat'; nfin='$(INH_N)/final.dat'; lin='$(RESULTS)/sweep/cp_end/summary.dat'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_inh_restart.gp
+paper/figures/cnn_inh_theory.png: $(INH_D)/final.dat $(INH_S)/final.dat $(RESULTS)/sweep/cp_end/summary.dat plots/cnn_inh_theory.gp
+	gnuplot -e "dfin='$(INH_D)/final.dat'; sfin='$(INH_S)/final.dat'; lin='$(RESULTS)/sweep/cp_end/summary.dat'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_inh_theory.gp

@@ -12,7 +12,7 @@
 # Paths are spelled out here (not taken from the other fragments' variables) because make expands
 # prerequisites when it reads this file, before plots/sweep.mk is read.
 PAPER_PSZ  ?= 0.6
-PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp_deficits cnn_cp_restart cnn_inh cnn_inh_restart
+PAPER_FIGS := flow_fig2 flow_fig3 cp_gate cp_generic phase_fig1 phase_fig7 cp_end cp_onset mc_switch mc_factors cp_latent_long cp_latent_recovery cnn_cp_deficits cnn_cp_restart cnn_cp_window cnn_cp_depth cnn_inh cnn_inh_restart cnn_inh_theory
 PAPER_PNG  := $(PAPER_FIGS:%=paper/figures/%.png)
 PAPER_SW   := $(foreach s,cp_gate cp_lesion cp_end cp_onset cp_latent cp_latent_long,$(RESULTS)/sweep/$(s)/summary.dat)
 PAPER_MC   := $(foreach d,d1 d2 d3 d3_r2 d3_m1000,$(RESULTS)/mc/$(d)/switch_sweep.dat)
@@ -31,11 +31,15 @@ PAPER_D1   := $(foreach m,euler rk8pd,$(foreach k,0.01 0.001 0.0001,$(RESULTS)/p
 PAPER_CPD  := $(RESULTS)/sweep/cnn_cp_deficits/summary_seeds.dat $(RESULTS)/sweep/cnn_cp_deficits/curves.dat
 # its learning-rate restart experiment and the Fisher trace of the deficit-free run (plots/cnn.mk;
 # models/cnn_cp_restart.ini about 780 and models/cnn_cp_fisher.ini about 80 single-thread
-# core-seconds).  The window and depth sweeps (models/cnn_cp_window.ini, cnn_cp_depth.ini,
-# cnn_cp_split.ini) have figures in plots/cnn.mk but are not quoted by the paper (not run yet).
+# core-seconds), the sliding window (models/cnn_cp_window.ini, about 900) and the depth sweeps
+# (models/cnn_cp_depth.ini, cnn_cp_split.ini, about 600 and 800)
 PAPER_CP2  := $(RESULTS)/sweep/cnn_cp_deficits/paired.dat $(RESULTS)/sweep/cnn_cp_restart/paired.dat \
-              $(RESULTS)/sweep/cnn_cp_fisher/fisher_seeds.dat
-PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_D1) $(PAPER_CTL) $(PAPER_CPD) $(PAPER_CP2) $(RESULTS)/headline/share.dat
+              $(RESULTS)/sweep/cnn_cp_fisher/fisher_seeds.dat $(RESULTS)/sweep/cnn_cp_window/paired.dat \
+              $(RESULTS)/sweep/cnn_cp_depth/paired.dat $(RESULTS)/sweep/cnn_cp_split/paired.dat \
+              $(RESULTS)/sweep/cnn_cp_deficits/paired_24.dat
+# the split-CNN inhibition sweeps of section 5c (plots/cnn_inh.mk)
+PAPER_INH  := $(foreach s,cnn_inh_remove cnn_inh_restart cnn_inh_depth cnn_inh_blur cnn_inh_norz,$(RESULTS)/sweep/$(s)/final.dat)
+PAPER_DATA := $(PAPER_SW) $(PAPER_MC) $(PAPER_PH) $(PAPER_FLOW) $(PAPER_L2) $(PAPER_D1) $(PAPER_CTL) $(PAPER_CPD) $(PAPER_CP2) $(PAPER_INH) $(RESULTS)/headline/share.dat
 
 .PHONY: paper
 paper: paper/critsim.md $(PAPER_PNG)
@@ -88,3 +92,9 @@ paper/figures/cnn_cp_deficits.png: $(RESULTS)/sweep/cnn_cp_deficits/curves.dat p
 paper/figures/cnn_cp_restart.png: $(RESULTS)/sweep/cnn_cp_deficits/paired.dat $(RESULTS)/sweep/cnn_cp_restart/paired.dat plots/cnn_cp_restart.gp
 	@mkdir -p $(dir $@)
 	gnuplot -e "f1='$(word 1,$^)'; f2='$(word 2,$^)'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_cp_restart.gp
+paper/figures/cnn_cp_window.png: $(RESULTS)/sweep/cnn_cp_window/paired.dat $(RESULTS)/sweep/cnn_cp_fisher/fisher_seeds.dat plots/cnn_cp_window.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "f='$(word 1,$^)'; ff='$(word 2,$^)'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_cp_window.gp
+paper/figures/cnn_cp_depth.png: $(RESULTS)/sweep/cnn_cp_depth/paired.dat $(RESULTS)/sweep/cnn_cp_deficits/paired_24.dat $(RESULTS)/sweep/cnn_cp_split/paired.dat plots/cnn_cp_depth.gp
+	@mkdir -p $(dir $@)
+	gnuplot -e "fd='$(word 1,$^)'; f2='$(word 2,$^)'; fs='$(word 3,$^)'; psz=$(PAPER_PSZ); out='$@'" plots/cnn_cp_depth.gp
