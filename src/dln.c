@@ -179,15 +179,27 @@ void dln_forget_threads(dln *d)
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
 
-int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
+/* The number of chains cfg builds (arch fused: one). */
+static int alloc_n_chain(const dln_cfg *cfg)
 {
-    *out = NULL;
+    return cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
+}
+
+/* Pathways that each read the whole input: arch paths with shared_input, on completion or on a task of
+ * one source. */
+static int alloc_shared_input(const dln_cfg *cfg, const task *t)
+{
+    return cfg->arch == DLN_PATHS && (cfg->shared_input || t->kind == TASK_COMPLETION || t->n_src == 1);
+}
+
+/* Refuse what the engine cannot build from cfg on task t: CS_OK, or CS_EUSAGE with a message. */
+static int alloc_check(const dln_cfg *cfg, const task *t)
+{
     if (cfg->depth < 1)
         return util_seterr(CS_EUSAGE, "dln_cfg.depth must be >= 1 (number of weight matrices)");
     if (cfg->depth > 1 && cfg->width < 1) return util_seterr(CS_EUSAGE, "dln_cfg.width must be >= 1");
     int completion = t->kind == TASK_COMPLETION;
-    int nl = cfg->act != DLN_ACT_LINEAR;
-    if (nl && !t->onehot)
+    if (cfg->act != DLN_ACT_LINEAR && !t->onehot)
         return util_seterr(
             CS_EUSAGE,
             "dln_cfg.act %s needs input samples, which the %s task does not have (%s); use task_cfg.kind "
@@ -198,17 +210,22 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     if (cfg->single && !completion)
         return util_seterr(CS_EUSAGE, "float32 weights (dln_cfg.single) are implemented for "
                                       "task_cfg.kind completion only; use double precision");
-    int nc = cfg->arch == DLN_FUSED ? 1 : cfg->n_chain;
+    int nc = alloc_n_chain(cfg);
     if (nc < 1 || nc > DLN_MAX_CHAIN)
         return util_seterr(CS_EUSAGE, "dln_cfg.n_chain must lie in [1, %d]", DLN_MAX_CHAIN);
-    int shared = cfg->arch == DLN_PATHS && (cfg->shared_input || completion || t->n_src == 1);
-    if (cfg->arch == DLN_PATHS && !shared && nc != t->n_src)
+    if (cfg->arch == DLN_PATHS && !alloc_shared_input(cfg, t) && nc != t->n_src)
         return util_seterr(
             CS_EUSAGE,
             "dln_cfg.arch paths reads one source per pathway: %d pathways but the task has %d sources; "
             "set task_cfg.n_src %d, or use dln_cfg.shared_input",
             nc, t->n_src, nc);
-    dln *d = util_calloc(1, sizeof *d);
+    return CS_OK;
+}
+
+/* The dimensions, the loss constant and each chain's input columns (a source, or the whole input). */
+static void alloc_dims(dln *d, const dln_cfg *cfg, const task *t)
+{
+    int completion = t->kind == TASK_COMPLETION, nc = alloc_n_chain(cfg), shared = alloc_shared_input(cfg, t);
     d->cfg = *cfg;
     d->task = t;
     d->n_chain = nc;
@@ -227,7 +244,13 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
             d->in_dim[p] = t->src_dim[p];
         }
     }
-    int D = d->depth;
+}
+
+/* The weights' places in theta, chain after chain and layer after layer (W^p_l at w_off[p * D + l - 1],
+ * chain p in [chain_off[p], chain_off[p + 1])), and the blocks theta and grad, zeroed. */
+static void alloc_weights(dln *d)
+{
+    int nc = d->n_chain, D = d->depth;
     d->w_off = util_malloc((size_t)nc * D * sizeof *d->w_off);
     size_t off = 0;
     for (int p = 0; p < nc; p++) {
@@ -241,9 +264,13 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     d->n_param = off;
     d->theta = util_calloc(off, sizeof *d->theta);
     d->grad = util_calloc(off, sizeof *d->grad);
+}
 
-    /* scratch sizes */
-    int no = d->n_out, ni = d->n_in, w = d->width, mx = no > ni ? no : ni;
+/* Doubles in the scratch block: what alloc_scratch carves from it. */
+static size_t scratch_size(const dln *d)
+{
+    int nc = d->n_chain, D = d->depth, no = d->n_out, ni = d->n_in, w = d->width;
+    int mx = no > ni ? no : ni, mwo = w > no ? w : no;
     if (w > mx) mx = w;
     size_t need = 0;
     for (int p = 0; p < nc; p++)
@@ -251,95 +278,120 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
     need += (size_t)(D - 1) * no * w;     /* suffix */
     need += 4 * (size_t)no * ni;          /* omega_tot, E, C, Gp */
     need += (size_t)(w > 0 ? w : 1) * ni; /* A */
-    if (completion) need += (size_t)t->n_obs + (size_t)(w > 0 ? w : 1) * ni;
+    if (d->completion) need += (size_t)d->task->n_obs + (size_t)(w > 0 ? w : 1) * ni;
     need += (size_t)mx;
-    if (!completion) need += 2 * (size_t)ni * ni + (size_t)no * ni; /* sxx_eff, syx_eff */
-    int mwo = w > no ? w : no;
-    if (nl) need += 2 * (size_t)mwo * ni; /* nl_x, nl_y */
+    if (!d->completion) need += 2 * (size_t)ni * ni + (size_t)no * ni; /* sxx_eff, syx_eff */
+    if (d->cfg.act != DLN_ACT_LINEAR) need += 2 * (size_t)mwo * ni;    /* nl_x, nl_y */
+    return need;
+}
+
+/* The next n doubles of the scratch block at *s. */
+static double *carve(double **s, size_t n)
+{
+    double *p = *s;
+    *s += n;
+    return p;
+}
+
+/* The scratch block and its parts, in this order: per chain the prefixes P_l (l = 1..D-1) and Omega_p;
+ * the suffixes S_l; Omega_tot, E, C, Gp; A; completion: the residuals and A2; vec; item tasks: the
+ * effective statistics; nonlinear chains: their backward buffers. */
+static void alloc_scratch(dln *d)
+{
+    int nc = d->n_chain, D = d->depth, no = d->n_out, ni = d->n_in, w = d->width;
+    int mx = no > ni ? no : ni, mwo = w > no ? w : no;
+    if (w > mx) mx = w;
+    size_t need = scratch_size(d);
     d->scratch = util_calloc(need, sizeof(double));
     double *s = d->scratch;
     d->prefix = util_calloc((size_t)nc * D, sizeof *d->prefix);
     d->suffix = util_calloc((size_t)D, sizeof *d->suffix);
     for (int p = 0; p < nc; p++) {
-        for (int l = 1; l < D; l++) {
-            d->prefix[(size_t)p * D + l] = s;
-            s += (size_t)w * d->in_dim[p];
-        }
-        d->omega[p] = s;
-        s += (size_t)no * d->in_dim[p];
+        for (int l = 1; l < D; l++)
+            d->prefix[(size_t)p * D + l] = carve(&s, (size_t)w * d->in_dim[p]);
+        d->omega[p] = carve(&s, (size_t)no * d->in_dim[p]);
     }
-    for (int l = 1; l < D; l++) {
-        d->suffix[l] = s;
-        s += (size_t)no * w;
+    for (int l = 1; l < D; l++)
+        d->suffix[l] = carve(&s, (size_t)no * w);
+    d->omega_tot = carve(&s, (size_t)no * ni);
+    d->E = carve(&s, (size_t)no * ni);
+    d->C = carve(&s, (size_t)no * ni);
+    d->Gp = carve(&s, (size_t)no * ni);
+    d->A = carve(&s, (size_t)(w > 0 ? w : 1) * ni);
+    if (d->completion) {
+        d->resid = carve(&s, (size_t)d->task->n_obs);
+        d->A2 = carve(&s, (size_t)(w > 0 ? w : 1) * ni);
     }
-    d->omega_tot = s;
-    s += (size_t)no * ni;
-    d->E = s;
-    s += (size_t)no * ni;
-    d->C = s;
-    s += (size_t)no * ni;
-    d->Gp = s;
-    s += (size_t)no * ni;
-    d->A = s;
-    s += (size_t)(w > 0 ? w : 1) * ni;
-    if (completion) {
-        d->resid = s;
-        s += t->n_obs;
-        d->A2 = s;
-        s += (size_t)(w > 0 ? w : 1) * ni;
+    d->vec = carve(&s, (size_t)mx);
+    if (!d->completion) {
+        d->sxx_eff = carve(&s, (size_t)ni * ni);
+        d->syx_eff = carve(&s, (size_t)no * ni);
+        carve(&s, (size_t)ni * ni); /* a further n_in x n_in, counted in scratch_size and unused */
     }
-    d->vec = s;
-    s += mx;
-    if (!completion) {
-        d->sxx_eff = s;
-        s += (size_t)ni * ni;
-        d->syx_eff = s;
-        s += (size_t)no * ni;
-        s += (size_t)ni * ni;
-    }
-    if (nl) {
-        d->nl_x = s;
-        s += (size_t)mwo * ni;
-        d->nl_y = s;
-        s += (size_t)mwo * ni;
+    if (d->cfg.act != DLN_ACT_LINEAR) {
+        d->nl_x = carve(&s, (size_t)mwo * ni);
+        d->nl_y = carve(&s, (size_t)mwo * ni);
     }
     CS_ASSERT((size_t)(s - d->scratch) <= need);
-    if (completion) { /* observed entries grouped by row and by column (counting sort, stable) */
-        int m = t->n_obs;
-        d->row_ptr = util_calloc((size_t)no + 1, sizeof(int));
-        d->col_ptr = util_calloc((size_t)ni + 1, sizeof(int));
-        d->row_k = util_malloc((size_t)m * sizeof(int));
-        d->row_c = util_malloc((size_t)m * sizeof(int));
-        d->col_k = util_malloc((size_t)m * sizeof(int));
-        d->col_r = util_malloc((size_t)m * sizeof(int));
-        for (int k = 0; k < m; k++) {
-            d->row_ptr[t->obs_r[k] + 1]++;
-            d->col_ptr[t->obs_c[k] + 1]++;
-        }
-        for (int i = 0; i < no; i++)
-            d->row_ptr[i + 1] += d->row_ptr[i];
-        for (int j = 0; j < ni; j++)
-            d->col_ptr[j + 1] += d->col_ptr[j];
-        int *fr = util_malloc((size_t)(no > ni ? no : ni) * sizeof(int));
-        memcpy(fr, d->row_ptr, (size_t)no * sizeof(int));
-        for (int k = 0; k < m; k++) {
-            int e = fr[t->obs_r[k]]++;
-            d->row_k[e] = k;
-            d->row_c[e] = t->obs_c[k];
-        }
-        memcpy(fr, d->col_ptr, (size_t)ni * sizeof(int));
-        for (int k = 0; k < m; k++) {
-            int e = fr[t->obs_c[k]]++;
-            d->col_k[e] = k;
-            d->col_r[e] = t->obs_r[k];
-        }
-        free(fr);
+}
+
+/* Completion: the observed entries grouped by row (row_ptr, row_k, row_c) and by column (col_ptr, col_k,
+ * col_r), each group in the order of the entries (a stable counting sort). */
+static void alloc_obs_index(dln *d)
+{
+    const task *t = d->task;
+    int no = d->n_out, ni = d->n_in, m = t->n_obs;
+    d->row_ptr = util_calloc((size_t)no + 1, sizeof(int));
+    d->col_ptr = util_calloc((size_t)ni + 1, sizeof(int));
+    d->row_k = util_malloc((size_t)m * sizeof(int));
+    d->row_c = util_malloc((size_t)m * sizeof(int));
+    d->col_k = util_malloc((size_t)m * sizeof(int));
+    d->col_r = util_malloc((size_t)m * sizeof(int));
+    for (int k = 0; k < m; k++) {
+        d->row_ptr[t->obs_r[k] + 1]++;
+        d->col_ptr[t->obs_c[k] + 1]++;
     }
-    if (cfg->single) { /* thetaf, gradf (n_param); prefixes; Omega_tot and G (no x ni); H, H2 (w x ni) */
-        size_t nsp = 2 * off + (size_t)nc * (D > 1 ? D - 1 : 0) * w * ni + 2 * (size_t)no * ni +
-                     2 * (size_t)(w > 0 ? w : 1) * ni;
-        d->sp = util_calloc(nsp, sizeof(float));
+    for (int i = 0; i < no; i++)
+        d->row_ptr[i + 1] += d->row_ptr[i];
+    for (int j = 0; j < ni; j++)
+        d->col_ptr[j + 1] += d->col_ptr[j];
+    int *fr = util_malloc((size_t)(no > ni ? no : ni) * sizeof(int));
+    memcpy(fr, d->row_ptr, (size_t)no * sizeof(int));
+    for (int k = 0; k < m; k++) {
+        int e = fr[t->obs_r[k]]++;
+        d->row_k[e] = k;
+        d->row_c[e] = t->obs_c[k];
     }
+    memcpy(fr, d->col_ptr, (size_t)ni * sizeof(int));
+    for (int k = 0; k < m; k++) {
+        int e = fr[t->obs_c[k]]++;
+        d->col_k[e] = k;
+        d->col_r[e] = t->obs_r[k];
+    }
+    free(fr);
+}
+
+/* cfg.single: the float32 block of single_grad (dln_completion.c): thetaf, gradf (n_param); the
+ * prefixes; Omega_tot and G (n_out x n_in); H, H2 (width x n_in). */
+static void alloc_single(dln *d)
+{
+    int nc = d->n_chain, D = d->depth, no = d->n_out, ni = d->n_in, w = d->width;
+    size_t nsp = 2 * d->n_param + (size_t)nc * (D > 1 ? D - 1 : 0) * w * ni + 2 * (size_t)no * ni +
+                 2 * (size_t)(w > 0 ? w : 1) * ni;
+    d->sp = util_calloc(nsp, sizeof(float));
+}
+
+int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
+{
+    *out = NULL;
+    int rc = alloc_check(cfg, t);
+    if (rc) return rc;
+    dln *d = util_calloc(1, sizeof *d);
+    alloc_dims(d, cfg, t);
+    alloc_weights(d);
+    alloc_scratch(d);
+    if (d->completion) alloc_obs_index(d);
+    if (cfg->single) alloc_single(d);
     d->defs.n = 0;
     d->active_mask = ~0ULL;
     d->flow_nmax = DLN_RELU_NMAX;
@@ -349,11 +401,6 @@ int dln_alloc(const dln_cfg *cfg, const task *t, dln **out)
 }
 
 static void flow_free(dln *d);
-
-void dln_use_reference(dln *d, int on)
-{
-    d->reference = on;
-}
 
 void dln_free(dln *d)
 {
@@ -627,23 +674,7 @@ void dln_set_step(dln *d, long t)
     }
 }
 
-/* ---- activations by name; the gradient and the GD step --------------------------------------- */
-
-const char *dln_act_name(dln_act a)
-{
-    return a == DLN_ACT_RELU ? "relu" : a == DLN_ACT_TANH ? "tanh" : "linear";
-}
-
-int dln_act_parse(const char *s, dln_act *out)
-{
-    static const char *names[] = {"linear", "relu", "tanh"};
-    for (int i = 0; i < 3; i++)
-        if (s && !strcmp(s, names[i])) {
-            *out = (dln_act)i;
-            return CS_OK;
-        }
-    return util_seterr(CS_EUSAGE, "dln_cfg.act '%s': give linear, relu or tanh", s ? s : "");
-}
+/* ---- the gradient and the GD step ------------------------------------------------------------ */
 
 double dln_grad(dln *d, const double *theta, double *grad)
 {

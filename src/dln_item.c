@@ -261,6 +261,12 @@ static void fx_backward(dln *d, double *theta, int p, const double *G, double *g
 #undef GR
 }
 
+/* on = 1: item tasks run through chain_forward and chain_backward_dense instead of the fused step */
+void dln_use_reference(dln *d, int on)
+{
+    d->reference = on;
+}
+
 /* The fused linear engine applies (dln_use_reference not set): linear chains on an item task. */
 int dln_items_fused(const dln *d)
 {
