@@ -14,8 +14,9 @@
  * sparse passes use the vector kernels dot and accum_rows below (a BLAS call per observed entry would
  * cost more in call overhead than its multiply-adds).  With one chain (D >= 2, not gated) the gradient
  * runs as a team job (dln_set_threads): every member writes disjoint rows, and the squared residuals
- * are summed per row, then over rows in order, so the trajectory does not depend on the number of
- * threads.  float32 (single_grad): the same products through cblas_sgemm with a dense G, the sum of
+ * are summed per row, then over rows in order, and each member's block of a dense product is formed by
+ * the kernel the whole product would use (dlnk_gemm_rows), so the trajectory does not depend on the
+ * number of threads.  float32 (single_grad): the same products through cblas_sgemm with a dense G, the sum of
  * squares in double.
  */
 #include "dln_impl.h"
@@ -105,11 +106,11 @@ static void completion_prefix(dln *d, const double *theta, int p, int j0, int j1
             for (int i = 0; i < w; i++)
                 PT[1][(size_t)j * w + i] = W1[(size_t)i * n + j];
     } else if (j1 > j0) {
-        dlnk_gemm(1, 1, j1 - j0, w, w, 1.0, W1 + j0, n, dln_weight(d, theta, p, 2), w, 0.0,
-                  PT[2] + (size_t)j0 * w, w);
+        dlnk_gemm_rows(n, 1, 1, j1 - j0, w, w, W1 + j0, n, dln_weight(d, theta, p, 2), w,
+                       PT[2] + (size_t)j0 * w, w);
         for (int l = 3; l < D; l++)
-            dlnk_gemm(0, 1, j1 - j0, w, w, 1.0, PT[l - 1] + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w,
-                      0.0, PT[l] + (size_t)j0 * w, w);
+            dlnk_gemm_rows(n, 0, 1, j1 - j0, w, w, PT[l - 1] + (size_t)j0 * w, w, dln_weight(d, theta, p, l),
+                           w, PT[l] + (size_t)j0 * w, w);
     }
 }
 
@@ -141,20 +142,20 @@ static void completion_backward(dln *d, const double *theta, double *grad, int p
         }
         if (k1 > k0) {
             if (l == 2)
-                dlnk_gemm(1, 1, k1 - k0, w, n, 1.0, HT + k0, w, W1, n, 0.0, gl + (size_t)k0 * w,
-                          w); /* HT^T W_1^T */
+                dlnk_gemm_rows(w, 1, 1, k1 - k0, w, n, HT + k0, w, W1, n, gl + (size_t)k0 * w,
+                               w); /* HT^T W_1^T */
             else
-                dlnk_gemm(1, 0, k1 - k0, w, n, 1.0, HT + k0, w, PT[l - 1], w, 0.0, gl + (size_t)k0 * w, w);
+                dlnk_gemm_rows(w, 1, 0, k1 - k0, w, n, HT + k0, w, PT[l - 1], w, gl + (size_t)k0 * w, w);
         }
         if (l == 2) { /* grad_1 = (HT_2 W_2)^T = W_2^T HT_2^T, formed directly (no transpose pass) */
             if (k1 > k0)
-                dlnk_gemm(1, 1, k1 - k0, n, w, 1.0, dln_weight(d, theta, p, 2) + k0, w, HT, w, 0.0,
-                          dln_weight(d, grad, p, 1) + (size_t)k0 * n, n);
+                dlnk_gemm_rows(w, 1, 1, k1 - k0, n, w, dln_weight(d, theta, p, 2) + k0, w, HT, w,
+                               dln_weight(d, grad, p, 1) + (size_t)k0 * n, n);
             break;
         }
         if (j1 > j0)
-            dlnk_gemm(0, 0, j1 - j0, w, w, 1.0, HT + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w, 0.0,
-                      HN + (size_t)j0 * w, w);
+            dlnk_gemm_rows(n, 0, 0, j1 - j0, w, w, HT + (size_t)j0 * w, w, dln_weight(d, theta, p, l), w,
+                           HN + (size_t)j0 * w, w);
         dln_team_barrier(tm, tid);
         double *tmp = HT;
         HT = HN;

@@ -93,6 +93,11 @@ double dln_single_gd_step(dln *d, double lr);
  * x <- phi(x); dlnk_act_backward: g <- g .* phi'(z), phi' read from y = phi(z). */
 void dlnk_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, int lda, const double *B,
                int ldb, double beta, double *C, int ldc);
+/* rows [r0, r0 + m) of a product of m_full rows (alpha 1, beta 0; A points at row r0 of op(A), C at row r0
+ * of C): the kernel is chosen by the whole product's shape, so the rows are the same bit for bit however
+ * the product is split between threads (when the small kernel fits the whole product, or on one thread) */
+void dlnk_gemm_rows(int m_full, int ta, int tb, int m, int n, int k, const double *A, int lda,
+                    const double *B, int ldb, double *C, int ldc);
 void dlnk_fx_fwd(int m, int n, int k, const double *W, const double *B, double *C);
 void dlnk_fx_back(int m, int k, int n, double *W, const double *Hin, const double *PT, double *Hout,
                   double lr, double *G);

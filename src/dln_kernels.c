@@ -41,11 +41,28 @@
  * op(B) is read as rows of B (tb = 0) or of a transposed copy in `bt` (tb = 1, n k <= SMALL_BT
  * doubles).  Returns 0 (nothing done) outside those shapes. */
 #define SMALL_BT 16384
+static int small_rows(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
+                      double *C, int ldc);
 int dln_gemm_small(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
                    double *C, int ldc)
 {
+    if (m % 4) return 0;
+    return small_rows(ta, tb, m, n, k, A, lda, B, ldb, C, ldc);
+}
+
+/* the shapes dln_gemm_small accepts, the row count aside */
+static int small_fits(int tb, long m, int n, int k)
+{
+    return k <= 128 && m * n * k <= 400000 && !(tb && (long)n * k > SMALL_BT);
+}
+
+/* the kernel of dln_gemm_small for any m (every row's sums are the same whatever rows it is computed
+ * with: a row block of a product equals those rows of the whole product, bit for bit) */
+static int small_rows(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
+                      double *C, int ldc)
+{
     static _Thread_local double bt[SMALL_BT];
-    if (m % 4 || k > 128 || (long)m * n * k > 400000 || (tb && (long)n * k > SMALL_BT)) return 0;
+    if (!small_fits(tb, m, n, k)) return 0;
     if (tb) { /* op(B) = B^T: bt (k x n) */
         for (int j = 0; j < n; j++)
             for (int q = 0; q < k; q++)
@@ -94,6 +111,21 @@ void dlnk_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *
 #endif
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
                 A, lda, B, ldb, beta, C, ldc);
+}
+
+void dlnk_gemm_rows(int m_full, int ta, int tb, int m, int n, int k, const double *A, int lda,
+                    const double *B, int ldb, double *C, int ldc)
+{
+#ifdef __AVX512F__
+    /* the kernel is chosen by the whole product's shape, so every split of its rows runs the same one */
+    if (m_full % 4 == 0 && small_fits(tb, m_full, n, k) &&
+        small_rows(ta, tb, m, n, k, A, lda, B, ldb, C, ldc))
+        return;
+#else
+    (void)m_full;
+#endif
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0,
+                A, lda, B, ldb, 0.0, C, ldc);
 }
 
 /* the activations by name (dln_cfg.act) */
