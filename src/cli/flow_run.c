@@ -15,9 +15,10 @@
  * nonzero modes (at most 20), share_b_mF_L summed over each block F..L of degenerate modes
  * (analyze_blocks), loss_without_P.
  *
- * Steps: gradient descent records before the update, except on item tasks, where the update's own
- * evaluation (the pre-step maps and loss it leaves) supplies the rows; the gradient flow integrates
- * between the steps where the deficit set or the recording may change.  The arithmetic is dln.h's.
+ * Steps: gradient descent records before the update, except on item tasks in double precision without
+ * a sampled RSV, where the update's own evaluation (the pre-step maps and loss it leaves) supplies the
+ * rows; the gradient flow integrates between the steps where the deficit set or the recording may
+ * change.  The arithmetic is dln.h's.
  */
 #include <math.h>
 #include <stddef.h>
