@@ -25,7 +25,7 @@
  * A child reports its outcome through a pipe and leaves with _exit (the trunk's open tables, inherited
  * with their stdio buffers, are never flushed twice). */
 typedef struct {
-    int st, crc; /* run_steps status, out_close status */
+    int st, crc; /* flow_run_steps status, flow_out_close status */
     double final_loss, final_test;
     char why[480];
 } br_result;
