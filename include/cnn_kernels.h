@@ -1,6 +1,6 @@
-/* cnn_kernels.h - the convolution kernels of the CNN (internal to cnn.c; tests reach them through
- * cnn.c's reference switch).  Pure functions on float arrays: im2col / col2im for k x k stride-s
- * convolutions with padding (k-1)/2, and Winograd F(2x2, 3x3) transforms for 3x3 stride-1 layers.
+/* cnn_kernels.h - the convolution kernels of the CNN (internal to its layers, cnn_layers.c; tests reach
+ * them through the network's reference switch).  Pure functions on float arrays: im2col / col2im for k x k
+ * stride-s convolutions with padding (k-1)/2, and Winograd F(2x2, 3x3) transforms for 3x3 stride-1 layers.
  *
  * Layout (cnn.h): a tensor with spatial extent is channel-major, (C x nb x H x W); `cs` is the stride
  * between channel planes (nb*H*W of the whole tensor), `gn` the number of images of one group, whose

@@ -197,10 +197,10 @@ int dln_act_parse(const char *s, dln_act *out);
 int dln_rsv_sampled(dln *d, const double *theta, double *sv_a, double *sv_b);
 int dln_rsv_units(const dln *d); /* n_in * width when dln_rsv_sampled applies, else 0 */
 
-/* Linear networks on item tasks run through a fused engine (dln.c: forward, then one pass over each
+/* Linear networks on item tasks run through a fused engine (dln_item.c: forward, then one pass over each
  * weight matrix that forms the next backward factor and updates the rows; every sum a fixed chain of
  * fused multiply-adds).  on = 1: the previous engine instead (prefix and suffix products through
- * OpenBLAS and dln.c's small kernel, a separate update), for tests that compare the two. */
+ * OpenBLAS and dln_kernels.c's small kernel, a separate update), for tests that compare the two. */
 void dln_use_reference(dln *d, int on);
 
 /* K_p diagonal against the task's fixed singular vectors: K[p * rank + a] = u_a^T embed(Omega_p) v_a
@@ -208,8 +208,8 @@ void dln_use_reference(dln *d, int on);
 void dln_modes(const dln *d, double *K);
 
 #ifdef __AVX512F__
-/* Internal, for tests: C (m x n, row stride ldc) = op(A) op(B) (ta/tb: transposed) through dln.c's
- * small AVX-512 product; returns 0 without touching C for shapes it does not take. */
+/* Internal, for tests: C (m x n, row stride ldc) = op(A) op(B) (ta/tb: transposed) through
+ * dln_kernels.c's small AVX-512 product; returns 0 without touching C for shapes it does not take. */
 int dln_gemm_small(int ta, int tb, int m, int n, int k, const double *A, int lda, const double *B, int ldb,
                    double *C, int ldc);
 #endif

@@ -1,10 +1,11 @@
 /* cnn_kernels.c - convolution kernels of the CNN: im2col / col2im (portable loops and AVX-512
  * variants for the common 3x3 cases) and Winograd F(2x2, 3x3) transforms.  Kept apart from cnn.c
- * (network, layers, training step) so that kernel work does not touch the network code.
+ * (network, passes, training step) and cnn_layers.c (the layers that call these kernels) so that kernel
+ * work does not touch the network code.
  * Layouts and the role of each function: include/cnn_kernels.h.  Every fast variant is checked by
  * tests/test_cnn.c against the reference im2col + sgemm path.
  */
-/* Simple loops that need the vectoriser (see cnn.c): O3 here only, no fast-math. */
+/* Simple loops that need the vectoriser (see cnn_layers.c): O3 here only, no fast-math. */
 #pragma GCC optimize("O3")
 #include "cnn_kernels.h"
 

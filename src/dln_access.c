@@ -72,7 +72,7 @@ const double *dln_total_map(const dln *d)
 }
 const double *dln_test_map(const dln *d)
 {
-    return d->E; /* dln_test_loss and dln_loss_without form their total in E (dln.c) */
+    return d->E; /* dln_test_loss and dln_loss_without form their total in E (dln_item.c) */
 }
 const double *dln_hidden(const dln *d)
 {

@@ -313,7 +313,7 @@ static int set_svd(meas *ms, int e)
     char note[240];
     snprintf(note, sizeof note,
              "U, s, V = SVD of the total map [M_a M_b ...] at epoch %d (step %ld), the reference epoch "
-             "(--snap-ref-epoch; default the last snapshot)",
+             "(set by the run; by default the last snapshot)",
              e, e * ms->spe);
     return snap_set_svd(ms->sw, ms->rank, ms->U, ms->s, ms->V, note);
 }

@@ -578,7 +578,7 @@ static void test_gate(void)
 
 #ifdef __AVX512F__
 char *openblas_get_corename(void);
-/* dln.c's small AVX-512 product against cblas_dgemm on the shapes it takes (all four transpose forms,
+/* dln_kernels.c's small AVX-512 product against cblas_dgemm on the shapes it takes (all four transpose forms,
  * tails in n, k up to 128): with OpenBLAS's Haswell kernel (the one this project's machines pin) the
  * same bits; with another kernel the sums are ordered differently: k eps sum |a b| bounds the
  * difference, checked as 1e-15 k (entries in [-0.5, 0.5)). */

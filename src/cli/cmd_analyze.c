@@ -402,6 +402,77 @@ static void rsv_meta(const an_ctx *c, table *tr, table *th, int from_hidden, int
     table_columns(th, "step bin lo hi count");
 }
 
+/* The input covariance blocks the closed-form RSV weighs source P's inputs with: conditional (Ca, Cb
+ * from the joint covariance; two-source concat runs with snap/sxx.npy only) or marginal (the diagonal
+ * blocks); *ca, *cb stay NULL for the engine's estimates. */
+static int rsv_covariances(const snap_run *run, int S, int from_hidden, int conditional, double *Ca,
+                           double *Cb, const double **ca, const double **cb)
+{
+    const snap_meta *m = &run->meta;
+    if (from_hidden && conditional) {
+        if (!(m->layout == SNAP_CONCAT && S == 2 && run->sxx))
+            return util_seterr(CS_EUSAGE,
+                               "--rsv-variance conditional needs a two-source concat run with an input "
+                               "covariance (snap/sxx.npy); use marginal");
+        int rc = rsv_conditional_cov(m->n_in[0], m->n_in[1], run->sxx, Ca, Cb);
+        if (rc != CS_OK) return rc;
+        *ca = Ca;
+        *cb = Cb;
+    } else if (from_hidden) {
+        *ca = cov_block(run, 0, Ca);
+        *cb = cov_block(run, 1, Cb);
+    }
+    return CS_OK;
+}
+
+/* The per-unit source variances and RSV of snapshot k: closed form from the hidden maps, or the engine's
+ * estimates.  Returns 0 when the engine has no estimate at that snapshot (all NaN). */
+static int rsv_at(const snap_run *run, int k, int nh, int from_hidden, const double *ca, const double *cb,
+                  double *rsv, double *sva, double *svb)
+{
+    const snap_meta *m = &run->meta;
+    if (from_hidden) {
+        int na = m->n_in[0], nb = m->n_in[1];
+        rsv_linear(nh, na, run->hidden[0] + (size_t)k * nh * na, ca, nb, run->hidden[1] + (size_t)k * nh * nb,
+                   cb, rsv, sva, svb);
+        return 1;
+    }
+    int any = 0;
+    for (int u = 0; u < nh; u++) {
+        sva[u] = run->sv_src[0][(size_t)k * nh + u];
+        svb[u] = run->sv_src[1][(size_t)k * nh + u];
+        rsv[u] = rsv_value(sva[u], svb[u]);
+        any |= !isnan(sva[u]) || !isnan(svb[u]);
+    }
+    return any;
+}
+
+/* one snapshot's rows: rsv.dat "%ld %d %.17g %.17g %.17g" per unit, rsv_hist.dat "%ld %d %.17g %.17g %ld"
+ * per bin */
+static void rsv_rows(outbuf *ob, outbuf *oh, long step, int nh, const double *rsv, const double *sva,
+                     const double *svb, const double *edges, long *counts)
+{
+    for (int u = 0; u < nh; u++) {
+        ob_row(ob);
+        ob_long(ob, step);
+        ob_ilong(ob, u);
+        ob_g(ob, rsv[u]);
+        ob_g(ob, sva[u]);
+        ob_g(ob, svb[u]);
+        ob_nl(ob);
+    }
+    rsv_hist((size_t)nh, rsv, counts);
+    for (int b = 0; b < RSV_NBINS; b++) {
+        ob_row(oh);
+        ob_long(oh, step);
+        ob_ilong(oh, b);
+        ob_g(oh, edges[b]);
+        ob_g(oh, edges[b + 1]);
+        ob_ilong(oh, counts[b]);
+        ob_nl(oh);
+    }
+}
+
 /* rsv.dat and rsv_hist.dat, when the run has hidden maps (closed form) or the engine's estimates; rs
  * receives what summary.dat repeats.  *closed: the tables were published (rc is theirs). */
 static int write_rsv(const an_ctx *c, const char *mark, int rsv_var, rsv_summary *rs, int *closed)
@@ -420,97 +491,47 @@ static int write_rsv(const an_ctx *c, const char *mark, int rsv_var, rsv_summary
     int na = m->n_in[0], nb = m->n_in[1];
     int conditional = rsv_var == 1 && from_hidden;
     double *Ca = util_malloc((size_t)na * na * sizeof *Ca), *Cb = util_malloc((size_t)nb * nb * sizeof *Cb);
-    const double *ca = NULL, *cb = NULL;
-    if (from_hidden && conditional) {
-        if (!(m->layout == SNAP_CONCAT && S == 2 && run->sxx)) {
-            free(Ca);
-            free(Cb);
-            return util_seterr(CS_EUSAGE,
-                               "--rsv-variance conditional needs a two-source concat run with an input "
-                               "covariance (snap/sxx.npy); use marginal");
-        }
-        int rc = rsv_conditional_cov(na, nb, run->sxx, Ca, Cb);
-        if (rc != CS_OK) {
-            free(Ca);
-            free(Cb);
-            return rc;
-        }
-        ca = Ca;
-        cb = Cb;
-    } else if (from_hidden) {
-        ca = cov_block(run, 0, Ca);
-        cb = cov_block(run, 1, Cb);
-    }
     double *rsv = util_malloc((size_t)nh * sizeof *rsv), *sva = util_malloc((size_t)nh * sizeof *sva),
            *svb = util_malloc((size_t)nh * sizeof *svb);
-    table *tr = table_open(c->out, "rsv.dat", c->prov),
-          *th = tr ? table_open(c->out, "rsv_hist.dat", c->prov) : NULL;
-    if (!tr || !th) {
-        table_discard(tr);
-        free(Ca);
-        free(Cb);
-        free(rsv);
-        free(sva);
-        free(svb);
-        return CS_EUSAGE;
+    const double *ca = NULL, *cb = NULL;
+    table *tr = NULL, *th = NULL;
+    int rc = rsv_covariances(run, S, from_hidden, conditional, Ca, Cb, &ca, &cb);
+    if (rc == CS_OK) {
+        tr = table_open(c->out, "rsv.dat", c->prov);
+        th = tr ? table_open(c->out, "rsv_hist.dat", c->prov) : NULL;
+        if (!tr || !th) {
+            table_discard(tr);
+            rc = CS_EUSAGE;
+        }
     }
-    rsv_meta(c, tr, th, from_hidden, conditional, nh);
-    double edges[RSV_NEDGES];
-    rsv_hist_edges(edges);
-    long counts[RSV_NBINS];
-    outbuf *oh = util_malloc(sizeof *oh);
-    ob->f = table_stream(tr);
-    oh->f = table_stream(th);
-    oh->n = 0;
-    for (int k = 0; k < ns; k++) {
-        if (!mark[k]) continue;
-        if (from_hidden) {
-            const double *Ha = run->hidden[0] + (size_t)k * nh * na,
-                         *Hb = run->hidden[1] + (size_t)k * nh * nb;
-            rsv_linear(nh, na, Ha, ca, nb, Hb, cb, rsv, sva, svb);
-        } else {
-            int any = 0;
-            for (int u = 0; u < nh; u++) {
-                sva[u] = run->sv_src[0][(size_t)k * nh + u];
-                svb[u] = run->sv_src[1][(size_t)k * nh + u];
-                rsv[u] = rsv_value(sva[u], svb[u]);
-                any |= !isnan(sva[u]) || !isnan(svb[u]);
-            }
-            if (!any) continue; /* no estimate at this step */
+    if (rc == CS_OK) {
+        rsv_meta(c, tr, th, from_hidden, conditional, nh);
+        double edges[RSV_NEDGES];
+        rsv_hist_edges(edges);
+        long counts[RSV_NBINS];
+        outbuf *oh = util_malloc(sizeof *oh);
+        ob->f = table_stream(tr);
+        oh->f = table_stream(th);
+        oh->n = 0;
+        for (int k = 0; k < ns; k++) {
+            if (!mark[k] || !rsv_at(run, k, nh, from_hidden, ca, cb, rsv, sva, svb)) continue;
+            rsv_rows(ob, oh, run->step[k], nh, rsv, sva, svb, edges, counts);
+            rsv_count((size_t)nh, rsv, &rs->n_fused, &rs->n_single, &rs->n_dead);
+            rs->last_step = run->step[k];
         }
-        for (int u = 0; u < nh; u++) { /* "%ld %d %.17g %.17g %.17g" */
-            ob_row(ob);
-            ob_long(ob, run->step[k]);
-            ob_ilong(ob, u);
-            ob_g(ob, rsv[u]);
-            ob_g(ob, sva[u]);
-            ob_g(ob, svb[u]);
-            ob_nl(ob);
-        }
-        rsv_hist((size_t)nh, rsv, counts);
-        for (int b = 0; b < RSV_NBINS; b++) { /* "%ld %d %.17g %.17g %ld" */
-            ob_row(oh);
-            ob_long(oh, run->step[k]);
-            ob_ilong(oh, b);
-            ob_g(oh, edges[b]);
-            ob_g(oh, edges[b + 1]);
-            ob_ilong(oh, counts[b]);
-            ob_nl(oh);
-        }
-        rsv_count((size_t)nh, rsv, &rs->n_fused, &rs->n_single, &rs->n_dead);
-        rs->last_step = run->step[k];
+        ob_flush(ob);
+        ob_flush(oh);
+        free(oh);
+        int rc1 = an_close(c, tr), rc2 = an_close(c, th);
+        *closed = 1;
+        rc = rc1 != CS_OK ? rc1 : rc2;
     }
-    ob_flush(ob);
-    ob_flush(oh);
-    free(oh);
-    int rc1 = an_close(c, tr), rc2 = an_close(c, th);
     free(Ca);
     free(Cb);
     free(rsv);
     free(sva);
     free(svb);
-    *closed = 1;
-    return rc1 != CS_OK ? rc1 : rc2;
+    return rc;
 }
 
 /* summary.dat: final values, half steps, the RSV counts */

@@ -1,55 +1,29 @@
-/* opts.c - option tables, command line and model-file parsing (libinih), typed validation.
- * Conventions in opts.h.  Values are kept as text with their origin so that every error can say
- * where the bad value came from; conversion happens in the typed getters. */
-#include "opts.h"
-
-#include <ctype.h>
+/* opts.c - the store of option values (conventions in opts.h; shared declarations: opts_int.h): the
+ * command line, precedence (default < model file < command line < opts_set), and typed validation.
+ * Values are kept as text with their origin so that every error can say where the bad value came from;
+ * conversion happens in the typed getters.
+ *
+ * Files: opts.c (this: storing, parsing the command line, the getters), opts_model.c (model files:
+ * the checked INI reader and --model FILE's keys), opts_help.c (--help, ranges as text, the provenance of
+ * tables, messages in option names).
+ */
 #include <limits.h>
-#include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "opts_int.h"
 #include "util.h"
-
-enum { LV_DEFAULT = 0, LV_FILE = 1, LV_CMDLINE = 2, LV_SET = 3 };
-
-typedef struct {
-    int level;    /* LV_* of the current value */
-    char *raw;    /* single value, or the items joined with ',' */
-    char **items; /* split items (lists) */
-    int n, cap;
-    size_t rawlen, rawcap; /* lists: strlen(raw) and its allocation */
-    char origin[300];      /* "command line", "FILE:LINE", "default", "sweep" */
-} opt_val;
-
-/* the provenance handed to tables, rebuilt when a value or the command line changed */
-typedef struct {
-    table_prov prov;
-    char *model; /* prov.model's text */
-    int stale;
-} prov_cache;
-
-struct opts {
-    const cmd_def *cmd;
-    int nspec;
-    opt_val *v;
-    char *cmdline;
-    char model[1024];
-    prov_cache *pc; /* filled by opts_prov() (a const opts may refresh it) */
-};
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static int spec_index(const cmd_def *cmd, const char *name)
+int opts_spec_index(const cmd_def *cmd, const char *name)
 {
     for (int i = 0; cmd->specs[i].name; i++)
         if (strcmp(cmd->specs[i].name, name) == 0) return i;
     return -1;
 }
 
-static void val_clear(opt_val *v)
+void opts_val_clear(opt_val *v)
 {
     for (int i = 0; i < v->n; i++)
         free(v->items[i]);
@@ -81,7 +55,7 @@ static char *trim(char *s)
 
 /* Store `value` for spec i at `level`; lists are split on commas.  Items of an OPT_MULTI that
  * accumulate are appended to `raw` (amortised doubling: a file of many repeated keys stays linear). */
-static int store(opts *o, int i, const char *value, int level, const char *origin)
+int opts_store(opts *o, int i, const char *value, int level, const char *origin)
 {
     const opt_spec *sp = &o->cmd->specs[i];
     opt_val *v = &o->v[i];
@@ -103,7 +77,7 @@ static int store(opts *o, int i, const char *value, int level, const char *origi
     if (sp->type == OPT_DOUBLE && util_parse_double(value, &dx) != 0)
         return util_seterr(CS_EUSAGE, "--%s (%s): '%s' is not a finite number", sp->name, origin, value);
     int accumulate = (sp->type == OPT_MULTI && v->level == level && v->raw);
-    if (!accumulate) val_clear(v);
+    if (!accumulate) opts_val_clear(v);
     v->level = level;
     snprintf(v->origin, sizeof v->origin, "%s", origin);
     if (sp->type == OPT_LIST || sp->type == OPT_MULTI) {
@@ -144,40 +118,6 @@ static int store(opts *o, int i, const char *value, int level, const char *origi
     return CS_OK;
 }
 
-/* ---- model files ------------------------------------------------------------------------ */
-
-/* Debian's prebuilt libinih reads lines into a 200-byte buffer (the rest of a longer line is parsed as
- * a line of its own) and treats an indented line as the continuation of the previous value; neither
- * can be changed from our build.  So the file is read once into memory and checked line by line
- * first: lines of OPTS_INI_MAX_LINE or more characters, indented lines, lines libinih would reject,
- * and control characters are usage errors naming file and line.  libinih then parses the checked
- * text once; its handler (which receives no line numbers) is mapped to the k-th key line found by the
- * check, so every value keeps its FILE:LINE origin without reading the file again. */
-
-typedef struct {
-    opts_ini_handler h;
-    void *user;
-    const int *keyline; /* line number of the k-th `key = value` line */
-    int nkeys, k;
-    int failed_line; /* first line whose handler failed (0: none) */
-    char err[1024];
-} ini_pass;
-
-static int ini_pass_cb(void *user, const char *section, const char *name, const char *value)
-{
-    ini_pass *c = user;
-    int line = c->k < c->nkeys ? c->keyline[c->k] : 0;
-    c->k++;
-    if (c->failed_line) return 0;
-    util_clearerr();
-    if (!c->h(c->user, section ? section : "", name, value ? value : "", line)) {
-        c->failed_line = line > 0 ? line : -1;
-        snprintf(c->err, sizeof c->err, "%s", util_errmsg()[0] ? util_errmsg() : "rejected");
-        return 0;
-    }
-    return 1;
-}
-
 int opts_text_check(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
@@ -203,160 +143,6 @@ void opts_text_show(char *buf, size_t n, const char *s)
             buf[o++] = (char)*p;
     }
     buf[o < n ? o : n - 1] = '\0';
-}
-
-/* The check of one line s[0..len) (no '\n'; a UTF-8 BOM already skipped); NULL or the problem. */
-static const char *ini_line_problem(const char *s, size_t len, int *is_key, char *why, size_t nwhy)
-{
-    *is_key = 0;
-    for (size_t k = 0; k < len; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        if ((ch < 0x20 && ch != '\t' && !(ch == '\r' && k == len - 1)) || ch == 0x7f) {
-            snprintf(why, nwhy, "control character 0x%02x at column %zu; model files are plain text", ch,
-                     k + 1);
-            return why;
-        }
-    }
-    size_t i = 0;
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
-        i++;
-    if (i == len || s[i] == '#' || s[i] == ';') return NULL; /* blank or comment */
-    if (i > 0) {
-        snprintf(why, nwhy,
-                 "indented line; start every 'key = value' at the beginning of the line (libinih would "
-                 "read an indented line as a continuation of the previous value)");
-        return why;
-    }
-    /* libinih's scan: up to the first of the wanted characters or an inline ';' after white space */
-    const char *want = s[0] == '[' ? "]" : "=:";
-    int was_space = 0;
-    for (size_t k = s[0] == '[' ? 1 : 0; k < len; k++) {
-        if (strchr(want, s[k])) {
-            *is_key = s[0] != '[';
-            return NULL;
-        }
-        if (was_space && s[k] == ';') break;
-        was_space = s[k] == ' ' || s[k] == '\t';
-    }
-    snprintf(why, nwhy,
-             s[0] == '[' ? "section line without ']'; write [section]"
-                         : "malformed line; expected 'key = value', '[section]' or a comment");
-    return why;
-}
-
-int opts_ini_read(const char *file, opts_ini_handler h, void *user)
-{
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return util_seterr(CS_EUSAGE, "cannot open model file '%s': %s; check the path given to --model",
-                           file, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return util_seterr(CS_EUSAGE, "--model '%s' is a directory; give a model file (e.g. models/fig2.ini)",
-                           file);
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = util_malloc(cap + 1);
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            if (cap >= OPTS_INI_MAX_BYTES) break;
-            cap *= 2;
-            char *p = realloc(buf, cap + 1);
-            if (!p) util_malloc((size_t)-1); /* reports out of memory and exits */
-            buf = p;
-        }
-    }
-    int rerr = ferror(f) ? errno : 0;
-    fclose(f);
-    if (rerr || n > OPTS_INI_MAX_BYTES) {
-        free(buf);
-        if (rerr) return util_seterr(CS_EUSAGE, "cannot read model file '%s': %s", file, strerror(rerr));
-        return util_seterr(CS_EUSAGE, "model file '%s' is larger than %d MiB; is it a model file?", file,
-                           OPTS_INI_MAX_BYTES >> 20);
-    }
-    buf[n] = '\0';
-    /* the check, and the line of every key line in order */
-    int nlines = 1;
-    for (size_t i = 0; i < n; i++)
-        nlines += buf[i] == '\n';
-    int *keyline = util_malloc((size_t)nlines * sizeof *keyline);
-    int nkeys = 0, line = 0, rc = CS_OK;
-    char why[300];
-    for (size_t i = 0; i < n && rc == CS_OK;) {
-        line++;
-        size_t b = i;
-        while (i < n && buf[i] != '\n')
-            i++;
-        size_t len = i - b, skip = 0;
-        if (line == 1 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) skip = 3; /* UTF-8 BOM */
-        int is_key = 0;
-        const char *problem = why;
-        if (len >= OPTS_INI_MAX_LINE)
-            snprintf(why, sizeof why,
-                     "line of %zu characters; model-file lines must be shorter than %d characters (libinih "
-                     "would split it and read the rest as a line of its own)",
-                     len, OPTS_INI_MAX_LINE);
-        else
-            problem = ini_line_problem(buf + b + skip, len - skip, &is_key, why, sizeof why);
-        if (problem)
-            rc = util_seterr(CS_EUSAGE, "%s:%d: %s", file, line, problem);
-        else if (is_key)
-            keyline[nkeys++] = line;
-        if (i < n) i++; /* the '\n' */
-    }
-    if (rc == CS_OK) {
-        ini_pass c = {.h = h, .user = user, .keyline = keyline, .nkeys = nkeys};
-        int bad = ini_parse_string(buf, ini_pass_cb, &c);
-        if (c.failed_line)
-            rc = c.failed_line > 0 ? util_seterr(CS_EUSAGE, "%s:%d: %s", file, c.failed_line, c.err)
-                                   : util_seterr(CS_EUSAGE, "%s: %s", file, c.err);
-        else if (bad == -2)
-            rc = util_seterr(CS_EUSAGE, "out of memory reading model file '%s'", file);
-        else if (bad != 0)
-            rc = util_seterr(CS_EUSAGE,
-                             "%s:%d: malformed line; expected 'key = value', '[section]' or a comment", file,
-                             bad);
-        else if (c.k != nkeys) /* the check and libinih disagree about the lines: never trust either */
-            rc = util_seterr(CS_EUSAGE, "%s: %d settings read where %d lines hold one; check the file", file,
-                             c.k, nkeys);
-    }
-    free(keyline);
-    free(buf);
-    return rc;
-}
-
-static int model_key_handler(void *user, const char *section, const char *name, const char *value, int line)
-{
-    opts *o = ((void **)user)[0];
-    const char *file = ((void **)user)[1];
-    if (strcmp(section, "sweep") == 0) return 1; /* reserved for critsim sweep */
-    if (strcmp(name, "command") == 0) {
-        if (strcmp(value, o->cmd->name) != 0)
-            return !util_seterr(CS_EUSAGE,
-                                "the model file is for 'critsim %s', not 'critsim %s'; run it with that "
-                                "command or with 'critsim sweep'",
-                                value, o->cmd->name);
-        return 1;
-    }
-    int i = spec_index(o->cmd, name);
-    if (i < 0)
-        return !util_seterr(CS_EUSAGE, "unknown key '%s' for 'critsim %s' (see 'critsim %s --help')", name,
-                            o->cmd->name, o->cmd->name);
-    if (o->v[i].level < LV_FILE) o->v[i].level = LV_FILE - 1; /* first file value replaces default */
-    if (o->v[i].level == LV_FILE - 1 && o->cmd->specs[i].type == OPT_MULTI) {
-        val_clear(&o->v[i]);
-    }
-    char origin[300];
-    snprintf(origin, sizeof origin, "%s:%d", file, line);
-    return store(o, i, value, LV_FILE, origin) == CS_OK;
-}
-
-static int load_model(opts *o, const char *file)
-{
-    void *ctx[2] = {o, (void *)file};
-    return opts_ini_read(file, model_key_handler, ctx);
 }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
@@ -406,7 +192,7 @@ static opts *opts_new(const cmd_def *cmd)
     for (int i = 0; i < o->nspec; i++) {
         snprintf(o->v[i].origin, sizeof o->v[i].origin, "default");
         if (cmd->specs[i].def) {
-            int rc = store(o, i, cmd->specs[i].def, LV_DEFAULT, "default");
+            int rc = opts_store(o, i, cmd->specs[i].def, LV_DEFAULT, "default");
             CS_ASSERT(rc == CS_OK);
         }
     }
@@ -448,13 +234,13 @@ static int pass_help_model(opts *o, int argc, char **argv, int own_model)
         } else if (!own_model && strncmp(argv[a], "--model=", 8) == 0) {
             file = argv[a] + 8;
         } else if (strncmp(argv[a], "--", 2) == 0 && !strchr(argv[a], '=')) {
-            int i = spec_index(cmd, argv[a] + 2);
+            int i = opts_spec_index(cmd, argv[a] + 2);
             if (i >= 0 && cmd->specs[i].type != OPT_FLAG) a++; /* skip its value */
         }
         if (file) {
             if (o->model[0]) return util_seterr(CS_EUSAGE, "--model given twice; give one model file");
             snprintf(o->model, sizeof o->model, "%s", file);
-            int rc = load_model(o, file);
+            int rc = opts_load_model(o, file);
             if (rc != CS_OK) return rc;
         }
     }
@@ -474,10 +260,10 @@ static int pass_values(opts *o, int argc, char **argv, int own_model)
         }
         if (!own_model && strncmp(arg, "--model=", 8) == 0) continue;
         if (cmd->positional && strncmp(arg, "--", 2) != 0 && !positional_seen) {
-            int i = spec_index(cmd, cmd->positional);
+            int i = opts_spec_index(cmd, cmd->positional);
             CS_ASSERT(i >= 0); /* the command table names an option it does not declare */
             positional_seen = 1;
-            int rc = store(o, i, arg, LV_CMDLINE, "command line");
+            int rc = opts_store(o, i, arg, LV_CMDLINE, "command line");
             if (rc != CS_OK) return rc;
             continue;
         }
@@ -493,7 +279,7 @@ static int pass_values(opts *o, int argc, char **argv, int own_model)
         if (nl >= sizeof name) nl = sizeof name - 1;
         memcpy(name, arg + 2, nl);
         name[nl] = '\0';
-        int i = spec_index(cmd, name);
+        int i = opts_spec_index(cmd, name);
         if (i < 0)
             return util_seterr(CS_EUSAGE, "unknown option '--%s' for 'critsim %s' (see 'critsim %s --help')",
                                name, cmd->name, cmd->name);
@@ -506,7 +292,7 @@ static int pass_values(opts *o, int argc, char **argv, int own_model)
                 return util_seterr(CS_EUSAGE, "option '--%s' needs a value (%s)", name, cmd->specs[i].help);
             value = argv[++a];
         }
-        int rc = store(o, i, value, LV_CMDLINE, "command line");
+        int rc = opts_store(o, i, value, LV_CMDLINE, "command line");
         if (rc != CS_OK) return rc;
     }
     return CS_OK;
@@ -531,7 +317,7 @@ int opts_parse(opts **out, const cmd_def *cmd, int argc, char **argv)
     *out = NULL;
     opts *o = opts_new(cmd);
     o->cmdline = join_argv(argc, argv);
-    int own_model = spec_index(cmd, "model") >= 0;
+    int own_model = opts_spec_index(cmd, "model") >= 0;
     int rc = check_argv_text(argc, argv);
     if (rc == CS_OK) rc = pass_help_model(o, argc, argv, own_model);
     if (rc == CS_OK) rc = pass_values(o, argc, argv, own_model);
@@ -548,7 +334,7 @@ void opts_free(opts *o)
 {
     if (!o) return;
     for (int i = 0; i < o->nspec; i++) {
-        val_clear(&o->v[i]);
+        opts_val_clear(&o->v[i]);
         free(o->v[i].items);
     }
     free(o->v);
@@ -558,46 +344,15 @@ void opts_free(opts *o)
     free(o);
 }
 
-void opts_help(FILE *f, const cmd_def *cmd)
-{
-    char pos[160] = "";
-    if (cmd->positional) snprintf(pos, sizeof pos, " [%s]", cmd->positional);
-    fprintf(f, "usage: critsim %s%s [--model FILE.ini] [options]\n%s\n\noptions (default in brackets):\n",
-            cmd->name, pos, cmd->summary);
-    if (cmd->positional) fprintf(f, "  (a bare argument sets --%s)\n", cmd->positional);
-    if (spec_index(cmd, "model") < 0)
-        fprintf(f, "  --%-18s %s\n", "model FILE",
-                "read options from an INI model file (keys = option names)");
-    for (int i = 0; cmd->specs[i].name; i++) {
-        const opt_spec *s = &cmd->specs[i];
-        const char *kind = s->type == OPT_INT      ? " N"
-                           : s->type == OPT_DOUBLE ? " X"
-                           : s->type == OPT_FLAG   ? ""
-                           : s->type == OPT_LIST   ? " A,B,.."
-                           : s->type == OPT_MULTI  ? " SPEC"
-                                                   : " S";
-        char left[64];
-        snprintf(left, sizeof left, "%s%s", s->name, kind);
-        char range[80] = "";
-        opts_range_text(s, range, sizeof range);
-        fprintf(f, "  --%-18s %s [%s]%s%s%s%s\n", left, s->help,
-                s->def ? s->def : (s->type == OPT_FLAG ? "off" : "unset"),
-                s->type == OPT_MULTI ? " (repeatable)" : "", *range ? " (range " : "", range,
-                *range ? ")" : "");
-    }
-    fprintf(f, "  --%-18s %s\n", "help", "print this help and exit");
-    if (cmd->usage) fprintf(f, "\n%s\n", cmd->usage);
-}
-
 int opts_set(opts *o, const char *name, const char *value)
 {
-    int i = spec_index(o->cmd, name);
+    int i = opts_spec_index(o->cmd, name);
     if (i < 0)
         return util_seterr(CS_EUSAGE, "unknown option '%s' for 'critsim %s' (see 'critsim %s --help')", name,
                            o->cmd->name, o->cmd->name);
     if (o->v[i].level == LV_SET && o->cmd->specs[i].type == OPT_MULTI) o->v[i].level = LV_CMDLINE;
     if (o->pc) o->pc->stale = 1;
-    return store(o, i, value, LV_SET, "sweep");
+    return opts_store(o, i, value, LV_SET, "sweep");
 }
 
 void opts_set_cmdline(opts *o, const char *cmdline)
@@ -605,81 +360,6 @@ void opts_set_cmdline(opts *o, const char *cmdline)
     free(o->cmdline);
     o->cmdline = util_strdup(cmdline);
     if (o->pc) o->pc->stale = 1;
-}
-
-static void prov_reword(const void *ctx, const char *msg, char *out, size_t n);
-
-const table_prov *opts_prov(const opts *o)
-{
-    prov_cache *pc = o->pc;
-    if (!pc->stale) return &pc->prov;
-    free(pc->model);
-    pc->model = NULL;
-    pc->prov = (table_prov){.cmdline = o->cmdline, .reword = prov_reword, .reword_ctx = o->cmd};
-    /* values read from a model file are not on the command line: record them, so that the table alone
-     * says how the run was made even after the model file changes */
-    const opt_spec *sp = o->cmd->specs;
-    size_t len = 0;
-    FILE *ms = open_memstream(&pc->model, &len);
-    int any = 0;
-    for (int i = 0; ms && sp[i].name; i++) {
-        const char *org = opts_origin(o, sp[i].name);
-        if (!strchr(org, ':') || !strcmp(org, "command line")) continue; /* "FILE:LINE" only */
-        fprintf(ms, "%s%s = ", any++ ? "; " : "", sp[i].name);
-        int nit = (sp[i].type == OPT_LIST || sp[i].type == OPT_MULTI) ? opts_count(o, sp[i].name) : 0;
-        if (!nit) fputs(opts_str(o, sp[i].name) ? opts_str(o, sp[i].name) : "", ms);
-        for (int k = 0; k < nit; k++)
-            fprintf(ms, "%s%s", k ? "," : "", opts_item(o, sp[i].name, k));
-    }
-    if (ms) fclose(ms);
-    if (any) pc->prov.model = pc->model;
-    int si = spec_index(o->cmd, "seed");
-    if (si >= 0) pc->prov.seed = opts_str(o, "seed");
-    (void)len;
-    pc->stale = 0;
-    return &pc->prov;
-}
-
-/* m with every configuration field that cmd's option table declares replaced by its option, into out
- * (n bytes). */
-static void fieldmap(const cmd_def *cmd, const char *m, char *out, size_t n)
-{
-    size_t k = 0;
-    for (const char *p = m; *p && k + 1 < n;) {
-        int hit = 0;
-        /* a field starts a word: not inside another identifier or after a '.' */
-        int starts = p == m || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.');
-        for (int i = 0; starts && !hit && cmd->specs[i].name; i++) {
-            for (const char *f = cmd->specs[i].field; f && *f && !hit;) {
-                size_t fl = strcspn(f, " ");
-                if (fl && !strncmp(p, f, fl) && !isalnum((unsigned char)p[fl]) && p[fl] != '_') {
-                    int w = snprintf(out + k, n - k, "--%s", cmd->specs[i].name);
-                    k = w < 0 || (size_t)w >= n - k ? n - 1 : k + (size_t)w;
-                    p += fl;
-                    hit = 1;
-                }
-                f += fl;
-                while (*f == ' ')
-                    f++;
-            }
-        }
-        if (!hit) out[k++] = *p++;
-    }
-    out[k] = '\0';
-}
-
-/* table_prov.reword: a FAILED line's reason in the options' words */
-static void prov_reword(const void *ctx, const char *msg, char *out, size_t n)
-{
-    fieldmap(ctx, msg, out, n);
-}
-
-const char *opts_errmsg(const cmd_def *cmd)
-{
-    char out[1024];
-    fieldmap(cmd, util_errmsg(), out, sizeof out);
-    util_seterr(CS_OK, "%s", out);
-    return util_errmsg();
 }
 
 int opts_enum(const opts *o, const char *name, const opt_enum *tab, int *out)
@@ -711,7 +391,7 @@ int opts_deficits(const opts *o, const char *name, deficit_list *out)
 
 static const opt_val *find(const opts *o, const char *name)
 {
-    int i = spec_index(o->cmd, name);
+    int i = opts_spec_index(o->cmd, name);
     CS_ASSERT(i >= 0 && "option not declared in this command's spec table");
     return &o->v[i];
 }
@@ -758,26 +438,6 @@ static void range_long(const opt_spec *s, long *lo, long *hi)
     *hi = s->range && s->hi < INFINITY ? (long)s->hi : LONG_MAX;
 }
 
-void opts_range_text(const opt_spec *s, char *buf, size_t n)
-{
-    int isint = s->type == OPT_INT || s->type == OPT_LIST || s->type == OPT_MULTI;
-    double lo = s->lo, hi = s->hi;
-    if (s->range == OPT_RANGE_POSITIVE)
-        snprintf(buf, n, "> 0");
-    else if (!s->range)
-        snprintf(buf, n, "%s", "");
-    else if (isinf(lo) && isinf(hi))
-        snprintf(buf, n, "any");
-    else if (isinf(hi))
-        snprintf(buf, n, isint && lo == floor(lo) ? ">= %.0f" : ">= %g", lo);
-    else if (isinf(lo))
-        snprintf(buf, n, isint && hi == floor(hi) ? "<= %.0f" : "<= %g", hi);
-    else if (isint && lo == floor(lo) && hi == floor(hi))
-        snprintf(buf, n, "%.0f..%.0f", lo, hi);
-    else
-        snprintf(buf, n, "%g..%g", lo, hi);
-}
-
 static int check_long(const opt_spec *sp, const char *origin, const char *s, long *out)
 {
     long x, lo, hi;
@@ -822,7 +482,7 @@ static int check_double(const opt_spec *sp, const char *origin, const char *s, d
 
 static const opt_spec *spec_of(const opts *o, const char *name)
 {
-    return &o->cmd->specs[spec_index(o->cmd, name)];
+    return &o->cmd->specs[opts_spec_index(o->cmd, name)];
 }
 
 int opts_long(const opts *o, const char *name, long *out)
