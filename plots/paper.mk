@@ -4,11 +4,10 @@
 # itself), and draws small copies of its figures into paper/figures/ (PNG, scale PAPER_PSZ).
 #   make paper                            # results/ -> paper/critsim.md, paper/figures/*.png
 #   make paper RESULTS=results-fig BIN=critsim-fig BUILD=build-fig
-# About 85 minutes: the CNN deficit sweep of section 5 (~45 minutes on two cores), the two blur sweeps
-# (~20 minutes), the latent recovery sweep
-# (plots/linctl.mk, ~10 minutes), a few minutes for the five matrix-completion runs (D = 1, 2, 3 and
-# two D = 3 variants) and the rest.  The paper is written to
-# paper/critsim.md.tmp first and renamed when complete.
+# 96 minutes on two cores (2026-12-05): the CNN sweeps of sections 5 and 5c (plots/cnn.mk and
+# plots/cnn_inh.mk, about 88 minutes), then the latent recovery sweep (plots/linctl.mk), the five
+# matrix-completion runs (D = 1, 2, 3 and two D = 3 variants) and the rest (about 7 minutes).
+# The paper is written to paper/critsim.md.tmp first and renamed when complete.
 # Paths are spelled out here (not taken from the other fragments' variables) because make expands
 # prerequisites when it reads this file, before plots/sweep.mk is read.
 PAPER_PSZ  ?= 0.6
